@@ -1,0 +1,891 @@
+/*
+ * db.c — all SQL of Noom.
+ *
+ * One struct db is one SQLite connection with its prepared statements, used by
+ * exactly one thread.  Statements are prepared on first use and kept for the
+ * life of the connection; values are bound by name (":sid"), never formatted
+ * into SQL text.  Writers wrap their work in BEGIN IMMEDIATE (db_begin) so
+ * that two workers never deadlock upgrading a read lock; busy_timeout makes a
+ * writer wait for the other instead of failing.
+ *
+ * The schema is versioned with PRAGMA user_version: db_migrate() applies every
+ * sql/migrations/NNNN-*.sql whose NNNN is above the stored version, in order,
+ * each in its own transaction.  Only the master process migrates, before any
+ * worker opens the database.
+ */
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "noom.h"
+
+enum stmt {
+	S_SESSION_NEW,
+	S_SESSION_BY_TOKEN,
+	S_SESSION_BY_ID,
+	S_SESSION_TOUCH,
+	S_SESSION_NICK,
+	S_SESSION_ROOM,
+	S_SESSION_RATE,
+	S_SESSIONS_STALE,
+	S_SESSIONS_EXPIRE,
+	S_ROOM_FIND,
+	S_ROOM_NEW,
+	S_ROOM_DELETE,
+	S_ROOM_DELETE_MSGS,
+	S_ROOM_COUNT,
+	S_ROOM_MEMBERS,
+	S_ROOMS_LIST,
+	S_MSG_NEW,
+	S_MSG_BY_CLIENT,
+	S_HISTORY,
+	S_MSGS_TRIM,
+	S_EVENT_NEW,
+	S_MAX_SEQ,
+	S_TRIMMED,
+	S_EVENTS_VISIBLE,
+	S_EVENTS_AFTER,
+	S_EVENTS_TRIM_MAX,
+	S_EVENTS_TRIM,
+	S_TRIMMED_SET,
+	S_BEGIN,
+	S_BEGIN_READ,
+	S_COMMIT,
+	S_ROLLBACK,
+	S__COUNT
+};
+
+static const char *const stmt_sql[S__COUNT] = {
+	[S_SESSION_NEW] =
+	    "INSERT INTO sessions (token, nickname, created_ms, seen_ms, rl_ms)"
+	    " VALUES (:token, :nick, :now, :now, :now)",
+	[S_SESSION_BY_TOKEN] =
+	    "SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, ''),"
+	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms"
+	    " FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
+	    " WHERE s.token = :token",
+	[S_SESSION_BY_ID] =
+	    "SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, ''),"
+	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms"
+	    " FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
+	    " WHERE s.id = :sid",
+	[S_SESSION_TOUCH] =
+	    "UPDATE sessions SET seen_ms = :now"
+	    " WHERE id = :sid AND seen_ms < :before",
+	[S_SESSION_NICK] =
+	    "UPDATE sessions SET nickname = :nick WHERE id = :sid",
+	[S_SESSION_ROOM] =
+	    "UPDATE sessions SET room_id = nullif(:room, 0), join_seq = :seq"
+	    " WHERE id = :sid",
+	[S_SESSION_RATE] =
+	    "UPDATE sessions SET rl_tokens = :tokens, rl_ms = :now"
+	    " WHERE id = :sid",
+	[S_SESSIONS_STALE] =
+	    "SELECT id FROM sessions WHERE room_id IS NOT NULL"
+	    " AND seen_ms < :cutoff LIMIT :max",
+	[S_SESSIONS_EXPIRE] =
+	    "DELETE FROM sessions WHERE room_id IS NULL AND seen_ms < :cutoff",
+	[S_ROOM_FIND] =
+	    "SELECT id FROM rooms WHERE name = :name",
+	[S_ROOM_NEW] =
+	    "INSERT INTO rooms (name, created_ms) VALUES (:name, :now)",
+	[S_ROOM_DELETE] =
+	    "DELETE FROM rooms WHERE id = :room",
+	[S_ROOM_DELETE_MSGS] =
+	    "DELETE FROM messages WHERE room_id = :room",
+	[S_ROOM_COUNT] =
+	    "SELECT count(*) FROM sessions WHERE room_id = :room",
+	[S_ROOM_MEMBERS] =
+	    "SELECT id, nickname FROM sessions WHERE room_id = :room"
+	    " ORDER BY join_seq, id",
+	[S_ROOMS_LIST] =
+	    "SELECT r.name, count(s.id) FROM rooms r"
+	    " JOIN sessions s ON s.room_id = r.id"
+	    " GROUP BY r.id ORDER BY r.name LIMIT 500",
+	[S_MSG_NEW] =
+	    "INSERT INTO messages (room_id, session_id, client_id, data,"
+	    " created_ms) VALUES (:room, :sid, :cid, :data, :now)",
+	[S_MSG_BY_CLIENT] =
+	    "SELECT id, created_ms FROM messages"
+	    " WHERE session_id = :sid AND client_id = :cid",
+	[S_HISTORY] =
+	    "SELECT id, data FROM (SELECT id, data FROM messages"
+	    " WHERE room_id = :room ORDER BY id DESC LIMIT :max)"
+	    " ORDER BY id",
+	[S_MSGS_TRIM] =
+	    "DELETE FROM messages WHERE id < (SELECT m.id FROM messages m"
+	    " WHERE m.room_id = messages.room_id ORDER BY m.id DESC"
+	    " LIMIT 1 OFFSET :keep - 1)",
+	[S_EVENT_NEW] =
+	    "INSERT INTO events (room_id, target_id, type, data, created_ms)"
+	    " VALUES (nullif(:room, 0), nullif(:target, 0), :type, :data, :now)",
+	[S_MAX_SEQ] =
+	    "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
+	    " (SELECT value FROM meta WHERE key = 'trimmed_upto'))",
+	[S_TRIMMED] =
+	    "SELECT value FROM meta WHERE key = 'trimmed_upto'",
+	/*
+	 * Visibility, the heart of the mailbox model: global events, events
+	 * addressed to the session, and events of its room since it joined.
+	 */
+	[S_EVENTS_VISIBLE] =
+	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data"
+	    " FROM events WHERE seq > :cursor AND ("
+	    " (room_id IS NULL AND target_id IS NULL)"
+	    " OR target_id = :sid"
+	    " OR (room_id = :room AND target_id IS NULL AND seq > :join))"
+	    " ORDER BY seq LIMIT :max",
+	[S_EVENTS_AFTER] =
+	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data"
+	    " FROM events WHERE seq > :cursor ORDER BY seq LIMIT :max",
+	[S_EVENTS_TRIM_MAX] =
+	    "SELECT max(seq) FROM events WHERE created_ms < :cutoff",
+	[S_EVENTS_TRIM] =
+	    "DELETE FROM events WHERE seq <= :upto",
+	[S_TRIMMED_SET] =
+	    "UPDATE meta SET value = max(value, :upto)"
+	    " WHERE key = 'trimmed_upto'",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_BEGIN_READ] = "BEGIN",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+};
+
+struct db {
+	sqlite3		*conn;
+	sqlite3_stmt	*stmt[S__COUNT];	/* prepared lazily, owned */
+};
+
+/* Prepare (once) and reset statement s; NULL on error. */
+static sqlite3_stmt *
+st(struct db *db, enum stmt s)
+{
+	sqlite3_stmt	*p = db->stmt[s];
+
+	if (p == NULL) {
+		if (sqlite3_prepare_v3(db->conn, stmt_sql[s], -1,
+		    SQLITE_PREPARE_PERSISTENT, &p, NULL) != SQLITE_OK) {
+			log_warn("prepare %d: %s", (int)s,
+			    sqlite3_errmsg(db->conn));
+			return NULL;
+		}
+		db->stmt[s] = p;
+	}
+	sqlite3_reset(p);
+	sqlite3_clear_bindings(p);
+	return p;
+}
+
+static void
+bind_i(sqlite3_stmt *p, const char *name, int64_t v)
+{
+	int	 i = sqlite3_bind_parameter_index(p, name);
+
+	if (i > 0)
+		sqlite3_bind_int64(p, i, v);
+}
+
+static void
+bind_d(sqlite3_stmt *p, const char *name, double v)
+{
+	int	 i = sqlite3_bind_parameter_index(p, name);
+
+	if (i > 0)
+		sqlite3_bind_double(p, i, v);
+}
+
+/* Bind a string that outlives the statement's next step. */
+static void
+bind_s(sqlite3_stmt *p, const char *name, const char *v)
+{
+	int	 i = sqlite3_bind_parameter_index(p, name);
+
+	if (i > 0)
+		sqlite3_bind_text(p, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Step a statement that returns no rows; 0 or -1. */
+static int
+run(struct db *db, sqlite3_stmt *p)
+{
+	int	 rc;
+
+	if (p == NULL)
+		return -1;
+	rc = sqlite3_step(p);
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		return -1;
+	}
+	return 0;
+}
+
+/* Step a statement that returns one integer; dflt when no row, -1 on error. */
+static int64_t
+one_int(struct db *db, sqlite3_stmt *p, int64_t dflt)
+{
+	int64_t	 v = dflt;
+	int	 rc;
+
+	if (p == NULL)
+		return -1;
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int64(p, 0);
+	else if (rc != SQLITE_DONE) {
+		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		v = -1;
+	}
+	sqlite3_reset(p);
+	return v;
+}
+
+/* Settings every connection gets. */
+static int
+db_configure(sqlite3 *conn, char **cause)
+{
+	char	*err = NULL;
+
+	sqlite3_busy_timeout(conn, 10000);
+	if (sqlite3_exec(conn, "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = NORMAL;", NULL, NULL, &err) != SQLITE_OK) {
+		if (asprintf(cause, "configure: %s", err) == -1)
+			*cause = NULL;
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+migration_filter(const struct dirent *d)
+{
+	size_t	 n = strlen(d->d_name);
+
+	return n > 9 && d->d_name[4] == '-' &&
+	    strcmp(d->d_name + n - 4, ".sql") == 0 &&
+	    strspn(d->d_name, "0123456789") == 4;
+}
+
+/* Apply one migration file in its own transaction; 0 or -1 with *cause. */
+static int
+migrate_one(sqlite3 *conn, const char *path, char **cause)
+{
+	char	*sql = NULL, *err = NULL;
+	int	 rv = -1;
+
+	if ((sql = file_read_new(path, 1 << 20, cause)) == NULL)
+		goto out;
+	if (sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(conn, sql, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(conn, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+		if (asprintf(cause, "%s: %s", path, err) == -1)
+			*cause = NULL;
+		sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+		goto out;
+	}
+	rv = 0;
+out:
+	sqlite3_free(err);
+	free(sql);
+	return rv;
+}
+
+/*
+ * Bring the database at path up to the newest migration in sql_dir/migrations.
+ * Returns 0, or -1 with a reason in *cause (caller frees).
+ */
+int
+db_migrate(const char *path, const char *sql_dir, char **cause)
+{
+	sqlite3		 *conn = NULL;
+	sqlite3_stmt	 *p = NULL;
+	struct dirent	**names = NULL;
+	char		 *dir = NULL, *file = NULL;
+	int		  n = -1, i, version = 0, rv = -1;
+
+	if (sqlite3_open(path, &conn) != SQLITE_OK) {
+		if (asprintf(cause, "%s: %s", path, sqlite3_errmsg(conn)) == -1)
+			*cause = NULL;
+		goto out;
+	}
+	if (db_configure(conn, cause) == -1)
+		goto out;
+	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &p, NULL) ==
+	    SQLITE_OK && sqlite3_step(p) == SQLITE_ROW)
+		version = sqlite3_column_int(p, 0);
+	if (asprintf(&dir, "%s/migrations", sql_dir) == -1)
+		fatal("asprintf");
+	if ((n = scandir(dir, &names, migration_filter, alphasort)) == -1) {
+		if (asprintf(cause, "%s: %s", dir, strerror(errno)) == -1)
+			*cause = NULL;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (atoi(names[i]->d_name) <= version)
+			continue;
+		free(file);
+		if (asprintf(&file, "%s/%s", dir, names[i]->d_name) == -1)
+			fatal("asprintf");
+		if (migrate_one(conn, file, cause) == -1)
+			goto out;
+		log_info("applied %s", names[i]->d_name);
+	}
+	rv = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(dir);
+	free(file);
+	sqlite3_finalize(p);
+	sqlite3_close(conn);
+	return rv;
+}
+
+/* Open a connection for this thread; NULL with *cause on failure. */
+struct db *
+db_open(const char *path, char **cause)
+{
+	struct db	*db = xcalloc(1, sizeof(*db));
+
+	if (sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		if (asprintf(cause, "%s: %s", path,
+		    sqlite3_errmsg(db->conn)) == -1)
+			*cause = NULL;
+		db_close(db);
+		return NULL;
+	}
+	if (db_configure(db->conn, cause) == -1) {
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+/* Finalize every statement and close; accepts NULL. */
+void
+db_close(struct db *db)
+{
+	int	 i;
+
+	if (db == NULL)
+		return;
+	for (i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(db->stmt[i]);
+	sqlite3_close(db->conn);
+	free(db);
+}
+
+/* A write transaction, taking the write lock now (waiting up to the busy
+ * timeout) so that it can never fail later on a lock upgrade. */
+int
+db_begin(struct db *db)
+{
+	return run(db, st(db, S_BEGIN));
+}
+
+/* A read transaction: one consistent snapshot, no write lock. */
+int
+db_begin_read(struct db *db)
+{
+	return run(db, st(db, S_BEGIN_READ));
+}
+
+int
+db_commit(struct db *db)
+{
+	return run(db, st(db, S_COMMIT));
+}
+
+/* Roll back if a transaction is open; harmless otherwise. */
+void
+db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->conn))
+		(void)run(db, st(db, S_ROLLBACK));
+}
+
+/* Create a session; its id goes to *id. */
+int
+db_session_create(struct db *db, const char *token, const char *nick,
+    int64_t now, int64_t *id)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_NEW);
+
+	if (p == NULL)
+		return -1;
+	bind_s(p, ":token", token);
+	bind_s(p, ":nick", nick);
+	bind_i(p, ":now", now);
+	if (run(db, p) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->conn);
+	return 0;
+}
+
+/* Fill *s from the current row of a session query. */
+static void
+session_row(sqlite3_stmt *p, struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = sqlite3_column_int64(p, 0);
+	snprintf(s->nickname, sizeof(s->nickname), "%s",
+	    (const char *)sqlite3_column_text(p, 1));
+	s->room_id = sqlite3_column_int64(p, 2);
+	snprintf(s->room, sizeof(s->room), "%s",
+	    (const char *)sqlite3_column_text(p, 3));
+	s->join_seq = sqlite3_column_int64(p, 4);
+	s->seen_ms = sqlite3_column_int64(p, 5);
+	s->rl_tokens = sqlite3_column_double(p, 6);
+	s->rl_ms = sqlite3_column_int64(p, 7);
+}
+
+/* Run a one-session query; 1 found, 0 not found, -1 error. */
+static int
+session_get(struct db *db, sqlite3_stmt *p, struct session *s)
+{
+	int	 rc;
+
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW)
+		session_row(p, s);
+	else if (rc != SQLITE_DONE)
+		log_warn("step: %s", sqlite3_errmsg(db->conn));
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Look a session up by token: 1 found, 0 unknown, -1 error. */
+int
+db_session_by_token(struct db *db, const char *token, struct session *s)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_BY_TOKEN);
+
+	if (p == NULL)
+		return -1;
+	bind_s(p, ":token", token);
+	return session_get(db, p, s);
+}
+
+/* Look a session up by id: 1 found, 0 unknown, -1 error. */
+int
+db_session_by_id(struct db *db, int64_t id, struct session *s)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_BY_ID);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", id);
+	return session_get(db, p, s);
+}
+
+/*
+ * Record that the session was seen at now, but only if the stored time is
+ * older than before: most polls then cost no write at all.
+ */
+int
+db_session_touch(struct db *db, int64_t sid, int64_t now, int64_t before)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_TOUCH);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":now", now);
+	bind_i(p, ":before", before);
+	return run(db, p);
+}
+
+int
+db_session_nickname(struct db *db, int64_t sid, const char *nick)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_NICK);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_s(p, ":nick", nick);
+	return run(db, p);
+}
+
+/* Put the session in room (0: none) from event seq join_seq on. */
+int
+db_session_room(struct db *db, int64_t sid, int64_t room, int64_t join_seq)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_ROOM);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":room", room);
+	bind_i(p, ":seq", join_seq);
+	return run(db, p);
+}
+
+int
+db_session_rate(struct db *db, int64_t sid, double tokens, int64_t now)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_RATE);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_d(p, ":tokens", tokens);
+	bind_i(p, ":now", now);
+	return run(db, p);
+}
+
+/*
+ * Fill ids with up to max sessions in a room that were last seen before
+ * cutoff; returns how many, or -1.
+ */
+int
+db_sessions_stale(struct db *db, int64_t cutoff, int64_t *ids, int max)
+{
+	sqlite3_stmt	*p = st(db, S_SESSIONS_STALE);
+	int		 n = 0, rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":cutoff", cutoff);
+	bind_i(p, ":max", max);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW && n < max)
+		ids[n++] = sqlite3_column_int64(p, 0);
+	sqlite3_reset(p);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return n;
+}
+
+/* Forget sessions in no room that were not seen since cutoff. */
+int
+db_sessions_expire(struct db *db, int64_t cutoff)
+{
+	sqlite3_stmt	*p = st(db, S_SESSIONS_EXPIRE);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":cutoff", cutoff);
+	return run(db, p);
+}
+
+/* The id of room name in *id: 1 found, 0 not, -1 error. */
+int
+db_room_find(struct db *db, const char *name, int64_t *id)
+{
+	sqlite3_stmt	*p = st(db, S_ROOM_FIND);
+	int64_t		 v;
+
+	if (p == NULL)
+		return -1;
+	bind_s(p, ":name", name);
+	if ((v = one_int(db, p, 0)) <= 0)
+		return (int)v;
+	*id = v;
+	return 1;
+}
+
+int
+db_room_create(struct db *db, const char *name, int64_t now, int64_t *id)
+{
+	sqlite3_stmt	*p = st(db, S_ROOM_NEW);
+
+	if (p == NULL)
+		return -1;
+	bind_s(p, ":name", name);
+	bind_i(p, ":now", now);
+	if (run(db, p) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->conn);
+	return 0;
+}
+
+/* Delete an (empty) room and its message history. */
+int
+db_room_delete(struct db *db, int64_t room)
+{
+	sqlite3_stmt	*p;
+
+	if ((p = st(db, S_ROOM_DELETE_MSGS)) == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	if (run(db, p) == -1)
+		return -1;
+	if ((p = st(db, S_ROOM_DELETE)) == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	return run(db, p);
+}
+
+/* Number of members of room, or -1. */
+int
+db_room_count(struct db *db, int64_t room)
+{
+	sqlite3_stmt	*p = st(db, S_ROOM_COUNT);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	return (int)one_int(db, p, 0);
+}
+
+/* Append {"session", "nickname"} of each member of room to array. */
+int
+db_room_members(struct db *db, int64_t room, json_t *array)
+{
+	sqlite3_stmt	*p = st(db, S_ROOM_MEMBERS);
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(array, json_pack("{s:I,s:s}",
+		    "session", (json_int_t)sqlite3_column_int64(p, 0),
+		    "nickname", (const char *)sqlite3_column_text(p, 1)));
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Append {"name", "count"} of every open room to array, by name. */
+int
+db_rooms_list(struct db *db, json_t *array)
+{
+	sqlite3_stmt	*p = st(db, S_ROOMS_LIST);
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(array, json_pack("{s:s,s:I}",
+		    "name", (const char *)sqlite3_column_text(p, 0),
+		    "count", (json_int_t)sqlite3_column_int64(p, 1)));
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Store a chat message whose event body is data (without "id"; not stolen).
+ * The new id goes to *id and is added to data, so that the caller can
+ * publish the same object.  The stored copy gets its id back on reading
+ * (db_history).
+ */
+int
+db_message_add(struct db *db, int64_t room, int64_t sid, const char *cid,
+    int64_t now, json_t *data, int64_t *id)
+{
+	sqlite3_stmt	*p;
+	char		*text;
+	int		 rv;
+
+	if ((p = st(db, S_MSG_NEW)) == NULL)
+		return -1;
+	if ((text = json_dumps(data, JSON_COMPACT)) == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":sid", sid);
+	bind_s(p, ":cid", cid);
+	bind_s(p, ":data", text);
+	bind_i(p, ":now", now);
+	rv = run(db, p);
+	free(text);
+	if (rv == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->conn);
+	json_object_set_new(data, "id", json_integer(*id));
+	return 0;
+}
+
+/*
+ * A message this session already sent with client id cid: 1 and its id and
+ * time, 0 when there is none, -1 on error.
+ */
+int
+db_message_by_client(struct db *db, int64_t sid, const char *cid, int64_t *id,
+    int64_t *ts)
+{
+	sqlite3_stmt	*p = st(db, S_MSG_BY_CLIENT);
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_s(p, ":cid", cid);
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(p, 0);
+		*ts = sqlite3_column_int64(p, 1);
+	}
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Append the last max messages of room to array, oldest first. */
+int
+db_history(struct db *db, int64_t room, int max, json_t *array)
+{
+	sqlite3_stmt	*p = st(db, S_HISTORY);
+	json_t		*m;
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":max", max);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		m = json_loads((const char *)sqlite3_column_text(p, 1), 0, NULL);
+		if (m == NULL)
+			continue;
+		json_object_set_new(m, "id",
+		    json_integer(sqlite3_column_int64(p, 0)));
+		json_array_append_new(array, m);
+	}
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Keep at most keep messages per room (the history a newcomer sees). */
+int
+db_messages_trim(struct db *db, int keep)
+{
+	sqlite3_stmt	*p = st(db, S_MSGS_TRIM);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":keep", keep);
+	return run(db, p);
+}
+
+/*
+ * Append an event to the log: for room (0: none), for target (0: everyone
+ * the scope allows), of type, with data (not stolen).  Returns its sequence
+ * number, or -1.
+ */
+int64_t
+db_event_add(struct db *db, int64_t room, int64_t target, const char *type,
+    json_t *data, int64_t now)
+{
+	sqlite3_stmt	*p = st(db, S_EVENT_NEW);
+	char		*text;
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	if ((text = json_dumps(data, JSON_COMPACT)) == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":target", target);
+	bind_s(p, ":type", type);
+	bind_s(p, ":data", text);
+	bind_i(p, ":now", now);
+	rc = run(db, p);
+	free(text);
+	if (rc == -1)
+		return -1;
+	return sqlite3_last_insert_rowid(db->conn);
+}
+
+/* The newest sequence number ever assigned (0 for an empty log), or -1. */
+int64_t
+db_max_seq(struct db *db)
+{
+	return one_int(db, st(db, S_MAX_SEQ), 0);
+}
+
+/* Events up to and including this number have been trimmed; -1 on error. */
+int64_t
+db_trimmed_upto(struct db *db)
+{
+	return one_int(db, st(db, S_TRIMMED), 0);
+}
+
+/* Call fn for each row of an event query; 0, or -1 on error. */
+static int
+events_each(struct db *db, sqlite3_stmt *p, event_fn fn, void *arg)
+{
+	struct event	 ev;
+	int		 rc;
+
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		ev.seq = sqlite3_column_int64(p, 0);
+		ev.room_id = sqlite3_column_int64(p, 1);
+		ev.target_id = sqlite3_column_int64(p, 2);
+		ev.type = (const char *)sqlite3_column_text(p, 3);
+		ev.data = (const char *)sqlite3_column_text(p, 4);
+		if (fn(arg, &ev) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_warn("step: %s", sqlite3_errmsg(db->conn));
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Call fn, in order, for up to max events after cursor that session sid in
+ * room (since join_seq) may see.
+ */
+int
+db_events_visible(struct db *db, int64_t cursor, int64_t sid, int64_t room,
+    int64_t join_seq, int max, event_fn fn, void *arg)
+{
+	sqlite3_stmt	*p = st(db, S_EVENTS_VISIBLE);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":cursor", cursor);
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":room", room);
+	bind_i(p, ":join", join_seq);
+	bind_i(p, ":max", max);
+	return events_each(db, p, fn, arg);
+}
+
+/* Call fn, in order, for up to max events after cursor, whoever sees them. */
+int
+db_events_after(struct db *db, int64_t cursor, int max, event_fn fn, void *arg)
+{
+	sqlite3_stmt	*p = st(db, S_EVENTS_AFTER);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":cursor", cursor);
+	bind_i(p, ":max", max);
+	return events_each(db, p, fn, arg);
+}
+
+/*
+ * Drop events created before cutoff and remember the highest dropped number,
+ * so that older cursors get a resync answer.  Runs in the caller's
+ * transaction.
+ */
+int
+db_events_trim(struct db *db, int64_t cutoff)
+{
+	sqlite3_stmt	*p;
+	int64_t		 upto;
+
+	if ((p = st(db, S_EVENTS_TRIM_MAX)) == NULL)
+		return -1;
+	bind_i(p, ":cutoff", cutoff);
+	if ((upto = one_int(db, p, 0)) <= 0)
+		return (int)upto;
+	if ((p = st(db, S_TRIMMED_SET)) == NULL)
+		return -1;
+	bind_i(p, ":upto", upto);
+	if (run(db, p) == -1)
+		return -1;
+	if ((p = st(db, S_EVENTS_TRIM)) == NULL)
+		return -1;
+	bind_i(p, ":upto", upto);
+	return run(db, p);
+}

@@ -1,0 +1,288 @@
+/*
+ * main.c — noom-worker: options, the listening socket, and the master that
+ * keeps N worker processes running.
+ *
+ * The master does everything that may fail before serving (options, schema
+ * migration, templates, the socket) and exits on any of it: those are the
+ * only fatal errors.  It then forks the workers, which all accept on the one
+ * socket (the kernel spreads connections between them), restarts any worker
+ * that dies — a crash or a kill -9 loses only that worker's open requests,
+ * whose clients re-poll with their cursor — and on SIGTERM or SIGINT stops
+ * them all and removes the socket.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "noom.h"
+
+#define MAX_WORKERS	64
+
+/* Set by signal handlers, read by the master loop. */
+static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t got_child;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static void
+on_child(int sig)
+{
+	(void)sig;
+	got_child = 1;
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: noom-worker --socket PATH --db PATH "
+	    "--data-dir DIR [--workers N]\n"
+	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
+	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]"
+	    " [--quiet]\n");
+	exit(2);
+}
+
+static int
+number(const char *s, int min, int max, const char *what)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		fatal("%s must be a number from %d to %d", what, min, max);
+	return (int)v;
+}
+
+/* Write the worker PIDs, one a line, replacing the file atomically. */
+static void
+write_pids(const char *path, const pid_t *pids, int n)
+{
+	char	 tmp[4096];
+	FILE	*f;
+	int	 i;
+
+	if (path == NULL)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		log_warn("%s: %s", tmp, strerror(errno));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			fprintf(f, "%ld\n", (long)pids[i]);
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		log_warn("%s: %s", path, strerror(errno));
+}
+
+static pid_t
+spawn(const struct app *app, int sock)
+{
+	pid_t	 pid;
+
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork: %s", strerror(errno));
+		return -1;
+	case 0:
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		worker_main(app, sock);
+	}
+	return pid;
+}
+
+/* Reap dead workers and start new ones in their place. */
+static void
+reap(const struct app *app, int sock, pid_t *pids, int n, const char *pidfile)
+{
+	pid_t	 pid;
+	int	 status, i, changed = 0;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (pids[i] != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				log_warn("worker %ld killed by signal %d",
+				    (long)pid, WTERMSIG(status));
+			else
+				log_warn("worker %ld exited with %d",
+				    (long)pid, WEXITSTATUS(status));
+			pids[i] = got_term ? 0 : spawn(app, sock);
+			changed = 1;
+		}
+	}
+	if (changed && !got_term)
+		write_pids(pidfile, pids, n);
+}
+
+/*
+ * Remove the socket only if it is still the one we made: a new master may
+ * already listen on the same path while this one shuts down.
+ */
+static void
+unlink_own(const char *path, const struct stat *made)
+{
+	struct stat	 sb;
+
+	if (stat(path, &sb) == 0 && sb.st_ino == made->st_ino &&
+	    sb.st_dev == made->st_dev)
+		unlink(path);
+}
+
+/* Stop every worker: SIGTERM, then SIGKILL after five seconds. */
+static void
+stop_all(pid_t *pids, int n)
+{
+	struct timespec	 tick = { 0, 50 * 1000 * 1000 };
+	int		 i, left, waited;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	for (waited = 0; waited < 100; waited++) {
+		for (left = 0, i = 0; i < n; i++) {
+			if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) != 0)
+				pids[i] = 0;
+			left += pids[i] > 0;
+		}
+		if (left == 0)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "pids-file", required_argument, NULL, 'p' },
+		{ "poll-timeout", required_argument, NULL, 'P' },
+		{ "presence-timeout", required_argument, NULL, 'r' },
+		{ "retention", required_argument, NULL, 'R' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct app	 app;
+	struct sigaction sa;
+	struct stat	 sock_st;
+	sigset_t	 block, old;
+	pid_t		 pids[MAX_WORKERS];
+	const char	*socket_path = NULL, *pidfile = NULL;
+	char		*cause = NULL, *path, *dbcopy;
+	int		 ch, workers = 2, mode = 0600, sock, i;
+
+	memset(&app, 0, sizeof(app));
+	app.poll_timeout = 25;
+	app.presence_timeout = 60;
+	app.retention = 600;
+	app.threads = 4;
+	log_set_ident("noom-worker");
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': socket_path = optarg; break;
+		case 'd': app.db_path = optarg; break;
+		case 'D': app.data_dir = optarg; break;
+		case 'w': workers = number(optarg, 1, MAX_WORKERS, "--workers"); break;
+		case 't': app.threads = number(optarg, 1, 256, "--threads"); break;
+		case 'm': mode = (int)strtol(optarg, NULL, 8); break;
+		case 'p': pidfile = optarg; break;
+		case 'P': app.poll_timeout = number(optarg, 1, 55, "--poll-timeout"); break;
+		case 'r': app.presence_timeout = number(optarg, 2, 86400, "--presence-timeout"); break;
+		case 'R': app.retention = number(optarg, 1, 7 * 86400, "--retention"); break;
+		case 'q': app.quiet = 1; break;
+		default: usage();
+		}
+	}
+	if (socket_path == NULL || app.db_path == NULL || app.data_dir == NULL)
+		usage();
+	if (app.presence_timeout <= app.poll_timeout)
+		fatal("--presence-timeout must be longer than --poll-timeout");
+	dbcopy = xstrdup(app.db_path);
+	app.state_dir = xstrdup(dirname(dbcopy));
+	free(dbcopy);
+
+	/* Everything that can fail before serving fails here. */
+	if (asprintf(&path, "%s/sql", app.data_dir) == -1)
+		fatal("asprintf");
+	if (db_migrate(app.db_path, path, &cause) == -1)
+		fatal("database: %s", cause);
+	free(path);
+	if (asprintf(&path, "%s/templates/app.html", app.data_dir) == -1)
+		fatal("asprintf");
+	if ((app.tmpl_app = file_read_new(path, 1 << 20, &cause)) == NULL)
+		fatal("template: %s", cause);
+	free(path);
+	if (FCGX_Init() != 0)
+		fatal("FCGX_Init");
+	unlink(socket_path);
+	if ((sock = FCGX_OpenSocket(socket_path, 1024)) == -1)
+		fatal("%s: cannot listen", socket_path);
+	if (chmod(socket_path, mode) == -1 || stat(socket_path, &sock_st) == -1)
+		fatal("%s: %s", socket_path, strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Block the signals we wait for, so none is lost between checks. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	for (i = 0; i < workers; i++)
+		pids[i] = spawn(&app, sock);
+	write_pids(pidfile, pids, workers);
+	log_info("%d workers on %s", workers, socket_path);
+	while (!got_term) {
+		if (!got_child)
+			sigsuspend(&old);
+		if (got_child) {
+			got_child = 0;
+			reap(&app, sock, pids, workers, pidfile);
+		}
+	}
+	stop_all(pids, workers);
+	unlink_own(socket_path, &sock_st);
+	log_info("stopped");
+	free(app.tmpl_app);
+	free((char *)app.state_dir);
+	return 0;
+}

@@ -1,0 +1,213 @@
+/*
+ * noom.h — the one private header of the Noom FastCGI worker.
+ *
+ * Prototypes are grouped by the file that defines them, in the order a request
+ * flows: start-up (main.c), accepting requests (worker.c), routing (route.c),
+ * the handlers (session.c, rooms.c, chat.c, poll.c, presence.c, pages.c), and the pure
+ * helpers they share (valid.c, tmpl.c, token.c, util.c, log.c).  All SQL lives
+ * behind db.h; the cross-process doorbell behind wake.c.
+ *
+ * Ownership rule, as in jansson: a function whose name ends in _new returns
+ * memory the caller frees with the matching _free; a parameter documented as
+ * "stolen" belongs to the callee after the call.
+ */
+#ifndef NOOM_H
+#define NOOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "db.h"
+
+/* Limits: docs/API.md is the user-facing copy of these numbers. */
+#define NOOM_NICK_MAX		32	/* code points */
+#define NOOM_ROOM_MAX		64
+#define NOOM_TEXT_MAX		2000
+#define NOOM_CLIENT_ID_MAX	64
+#define NOOM_BODY_MAX		(64 * 1024)	/* bytes of request body */
+#define NOOM_HISTORY		50	/* messages a newcomer sees */
+#define NOOM_BATCH_MAX		500	/* events in one poll answer */
+#define NOOM_RL_BURST		30	/* write calls a session may burst */
+#define NOOM_RL_RATE		10	/* ... refilled per second */
+
+/*
+ * The configuration every thread reads.  It is filled in by main.c before any
+ * worker thread exists and never written afterwards, so it needs no lock.
+ */
+struct app {
+	const char	*db_path;
+	const char	*data_dir;	/* holds sql/ and templates/ */
+	const char	*state_dir;	/* holds the doorbell file */
+	int		 poll_timeout;	/* seconds a poll may wait */
+	int		 presence_timeout; /* seconds without a poll before leaving */
+	int		 retention;	/* seconds events are kept */
+	int		 threads;	/* accept threads per worker process */
+	int		 quiet;		/* no per-request log lines */
+	char		*tmpl_app;	/* templates/app.html, loaded once */
+};
+
+/* A request as the handlers see it: plain strings, no FastCGI. */
+struct req {
+	const char	*method;
+	const char	*path;		/* below the prefix, starts with '/' */
+	const char	*query;		/* raw query string, never NULL */
+	const char	*auth;		/* Authorization header or NULL */
+	const char	*prefix;	/* deployment prefix, "" or "/noom" */
+	const char	*body;		/* NUL-terminated copy, or NULL */
+	size_t		 body_len;
+	int64_t		 now_ms;
+};
+
+/* A parked poll: what poll.c needs to answer it later. */
+struct park {
+	int64_t		 session_id;
+	int64_t		 room_id;	/* 0: in no room */
+	int64_t		 join_seq;	/* room events must be after this */
+	int64_t		 upto;		/* events up to here were checked */
+};
+
+/*
+ * A response.  Exactly one of json / text is set, unless parked is set, in
+ * which case the worker hands the request to the poll waker instead of
+ * answering.  resp_clear() frees what a response owns.
+ */
+struct resp {
+	int		 status;
+	json_t		*json;		/* owned */
+	char		*text;		/* owned, with content_type */
+	const char	*content_type;
+	const char	*allow;		/* for 405 */
+	int		 retry_after;	/* seconds, for 429; 0: none */
+	int		 parked;
+	struct park	 park;
+};
+
+/* Per-thread context handed to handlers. */
+struct ctx {
+	const struct app *app;
+	struct db	*db;		/* this thread's connection */
+};
+
+/* log.c */
+void	 log_msg(const char *, const char *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+#define log_info(...)	log_msg("info", __func__, __VA_ARGS__)
+#define log_warn(...)	log_msg("warn", __func__, __VA_ARGS__)
+void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	 log_set_ident(const char *);
+
+/* util.c: a growable byte buffer. */
+struct buf {
+	char	*data;			/* owned, always NUL-terminated */
+	size_t	 len;
+	size_t	 cap;
+};
+void	 buf_init(struct buf *);
+void	 buf_free(struct buf *);
+void	 buf_add(struct buf *, const char *, size_t);
+void	 buf_adds(struct buf *, const char *);
+void	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+char	*buf_steal(struct buf *);
+char	*file_read_new(const char *, size_t, char **);
+int64_t	 now_ms(void);
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+char	*xstrdup(const char *);
+
+/* valid.c: pure checks of client text. */
+long	 utf8_count(const char *, size_t);
+char	*valid_trim_new(const char *);
+int	 valid_text(const char *, size_t, size_t, int, const char **);
+int	 valid_client_id(const char *, const char **);
+int	 parse_cursor(const char *, int64_t *);
+
+/* tmpl.c: templates with mandatory HTML escaping. */
+struct tmpl_var {
+	const char	*name;
+	const char	*value;
+};
+void	 html_escape(struct buf *, const char *);
+char	*tmpl_render_new(const char *, const struct tmpl_var *, size_t);
+
+/* token.c */
+int	 token_new(char out[33]);
+int	 token_valid(const char *);
+const char *token_from_auth(const char *, char out[33]);
+
+/* route.c: method + path -> handler, pure. */
+enum route {
+	R_NOT_FOUND = 0,
+	R_METHOD,		/* path known, method not: see allow */
+	R_SESSION_CREATE,
+	R_SESSION_GET,
+	R_NICKNAME,
+	R_ROOMS,
+	R_ROOM,
+	R_JOIN,
+	R_LEAVE,
+	R_MESSAGES,
+	R_POLL,
+	R_PAGE_HOME,
+	R_PAGE_ROOM,
+};
+enum route route_find(const char *, const char *, const char **);
+void	 api_dispatch(struct ctx *, const struct req *, struct resp *);
+
+/* resp helpers (route.c) */
+void	 resp_json(struct resp *, int, json_t *);
+void	 resp_error(struct resp *, int, const char *, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
+void	 resp_clear(struct resp *);
+json_t	*body_object(const struct req *, struct resp *);
+int	 body_string(json_t *, const char *, int, const char **, struct resp *);
+
+/* session.c */
+int	 auth_session(struct ctx *, const struct req *, struct resp *,
+	    struct session *);
+int	 rate_take(struct ctx *, const struct session *, int64_t,
+	    struct resp *);
+void	 h_session_create(struct ctx *, const struct req *, struct resp *);
+void	 h_session_get(struct ctx *, const struct req *, struct resp *);
+void	 h_nickname(struct ctx *, const struct req *, struct resp *);
+
+/* rooms.c */
+void	 h_rooms(struct ctx *, const struct req *, struct resp *);
+void	 h_room(struct ctx *, const struct req *, struct resp *);
+void	 h_join(struct ctx *, const struct req *, struct resp *);
+void	 h_leave(struct ctx *, const struct req *, struct resp *);
+int	 room_leave(struct ctx *, const struct session *, const char *,
+	    int64_t);
+json_t	*room_list_new(struct ctx *);
+
+/* chat.c */
+void	 h_messages(struct ctx *, const struct req *, struct resp *);
+
+/* poll.c */
+void	 h_poll(struct ctx *, const struct req *, struct resp *);
+int	 poll_render(struct db *, const struct park *, int64_t, struct buf *,
+	    int64_t *);
+struct waker;
+struct waker *waker_new(const struct app *, char **);
+void	 waker_park(struct waker *, void *, const struct park *, int64_t);
+void	 waker_run(struct waker *);
+
+/* presence.c */
+void	 maintenance(struct ctx *, int64_t);
+
+/* pages.c */
+void	 h_page(struct ctx *, const struct req *, struct resp *, enum route);
+
+/* wake.c: the cross-process doorbell. */
+int	 wake_init(const char *, char **);
+void	 wake_ring(void);
+int	 wake_watch_fd(void);
+void	 wake_drain(void);
+
+/* worker.c */
+void	 worker_main(const struct app *, int) __attribute__((noreturn));
+void	 worker_respond(void *, struct resp *);
+void	 worker_respond_raw(void *, int, const char *, size_t);
+
+#endif /* NOOM_H */

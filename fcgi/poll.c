@@ -1,0 +1,501 @@
+/*
+ * poll.c — the long-poll mailbox.
+ *
+ *   GET /api/poll?cursor=N -> {cursor, events: [...]} or {resync: true, ...}
+ *
+ * The design (docs/DESIGN.md has the measurements):
+ *
+ * 1. An accept thread authenticates the poll and, in one read transaction,
+ *    reads the events after the cursor that the session may see.  If there
+ *    are any it answers at once.  If not, it notes how far it looked
+ *    (park.upto = the newest sequence number in that snapshot) and hands the
+ *    still-open FastCGI request to this process's waker.  The accept thread
+ *    goes straight back to accepting: a waiting poll holds no thread, only a
+ *    struct parked and libfcgi's request buffers.
+ *
+ * 2. The waker is one thread per worker process.  It sleeps in poll(2) on
+ *    the doorbell (wake.c), its inbox and the nearest deadline.  When the
+ *    doorbell rings it reads the log once from the lowest park.upto of its
+ *    parked polls and matches each new event against each parked poll in
+ *    memory: one query per ring, however many polls wait.  Because the waker
+ *    alone owns the parked list and every entry carries how far it has been
+ *    checked, an event committed between an accept thread's check and the
+ *    hand-over cannot be missed: the ring for it is read after the entry is
+ *    in the list, or the entry's upto is below the event and the next scan
+ *    covers it.
+ *
+ * 3. A parked poll carries the session's membership as it was when it
+ *    parked.  Membership changes always write an addressed room_joined /
+ *    room_left event before anything else (rooms.c), so the waker answers a
+ *    parked poll at that event at the latest, and the next poll reads the
+ *    new membership from the database.
+ *
+ * Exactly-once: an answer holds every visible event in (cursor, answer
+ * cursor], in order, and nothing else; re-polling with the same cursor reads
+ * the same range of an append-only log again.  A cursor below what trimming
+ * kept (or above anything ever written: a reset database) is answered with
+ * resync instead.
+ *
+ * Bounds: NOOM_BATCH_MAX events per answer, app->poll_timeout seconds of
+ * waiting, and the presence timeout is larger than the poll timeout so a
+ * parked poll always refreshes presence in time.
+ */
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "noom.h"
+
+/* Append one event as poll-answer JSON. */
+static void
+event_render(struct buf *b, const struct event *ev)
+{
+	buf_printf(b, "{\"seq\":%" PRId64 ",\"type\":\"%s\",\"data\":", ev->seq,
+	    ev->type);
+	buf_adds(b, ev->data);
+	buf_add(b, "}", 1);
+}
+
+/* Is ev for the session a parked poll stands for? */
+static int
+event_visible(const struct park *pk, const struct event *ev)
+{
+	if (ev->target_id != 0)
+		return ev->target_id == pk->session_id;
+	if (ev->room_id == 0)
+		return 1;
+	return ev->room_id == pk->room_id && ev->seq > pk->join_seq;
+}
+
+/* Does ev change the membership a parked poll was matched with? */
+static int
+event_moves(const struct park *pk, const struct event *ev)
+{
+	return ev->target_id == pk->session_id &&
+	    (strcmp(ev->type, "room_joined") == 0 ||
+	    strcmp(ev->type, "room_left") == 0);
+}
+
+struct render {
+	struct buf	*b;
+	int		 count;
+	int64_t		 last;
+};
+
+static int
+render_one(void *arg, const struct event *ev)
+{
+	struct render	*r = arg;
+
+	if (r->count > 0)
+		buf_add(r->b, ",", 1);
+	event_render(r->b, ev);
+	r->count++;
+	r->last = ev->seq;
+	return 0;
+}
+
+/*
+ * Append to b the visible events after pk->upto (at most NOOM_BATCH_MAX),
+ * inside the caller's read transaction whose newest event is max.  The
+ * cursor to answer with goes to *cursor.  Returns the number of events, or
+ * -1 on a store error.
+ */
+int
+poll_render(struct db *db, const struct park *pk, int64_t max, struct buf *b,
+    int64_t *cursor)
+{
+	struct render	 r = { b, 0, 0 };
+
+	if (db_events_visible(db, pk->upto, pk->session_id, pk->room_id,
+	    pk->join_seq, NOOM_BATCH_MAX, render_one, &r) == -1)
+		return -1;
+	*cursor = r.count == NOOM_BATCH_MAX ? r.last : max;
+	return r.count;
+}
+
+/* A poll answer {"cursor", "events": [<events>]}, new; caller frees. */
+static char *
+poll_body_new(int64_t cursor, const char *events, size_t len, int resync)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_printf(&b, "{%s\"cursor\":%" PRId64 ",\"events\":[",
+	    resync ? "\"resync\":true," : "", cursor);
+	buf_add(&b, events, len);
+	buf_adds(&b, "]}");
+	return buf_steal(&b);
+}
+
+static void
+answer_text(struct resp *rs, int64_t cursor, const struct buf *events,
+    int resync)
+{
+	rs->status = 200;
+	rs->content_type = "application/json; charset=utf-8";
+	rs->text = poll_body_new(cursor, events->data, events->len, resync);
+}
+
+void
+h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	struct park	 pk;
+	struct buf	 events;
+	int64_t		 cursor, max, trimmed, next, touch;
+	int		 n;
+
+	if (auth_session(c, rq, rs, &s) == -1)
+		return;
+	if (parse_cursor(rq->query, &cursor) == -1) {
+		resp_error(rs, 400, "bad_cursor", "cursor must be a "
+		    "non-negative integer.");
+		return;
+	}
+	/* Presence: written at most every few seconds, not on every poll. */
+	touch = (int64_t)c->app->presence_timeout * 1000 / 4;
+	if (touch > 5000)
+		touch = 5000;
+	if (db_session_touch(c->db, s.id, rq->now_ms, rq->now_ms - touch) == -1)
+		goto fail;
+
+	buf_init(&events);
+	if (db_begin_read(c->db) == -1)
+		goto fail_buf;
+	if ((max = db_max_seq(c->db)) == -1 ||
+	    (trimmed = db_trimmed_upto(c->db)) == -1)
+		goto fail_buf;
+	if (cursor < trimmed || cursor > max) {
+		db_rollback(c->db);
+		answer_text(rs, max, &events, 1);
+		buf_free(&events);
+		return;
+	}
+	pk.session_id = s.id;
+	pk.room_id = s.room_id;
+	pk.join_seq = s.join_seq;
+	pk.upto = cursor;
+	if ((n = poll_render(c->db, &pk, max, &events, &next)) == -1)
+		goto fail_buf;
+	db_rollback(c->db);		/* a read: nothing to commit */
+	if (n > 0) {
+		answer_text(rs, next, &events, 0);
+	} else {
+		pk.upto = max;
+		rs->parked = 1;
+		rs->park = pk;
+	}
+	buf_free(&events);
+	return;
+fail_buf:
+	db_rollback(c->db);
+	buf_free(&events);
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+}
+
+/* A poll waiting for events; owned by the waker once handed over. */
+struct parked {
+	struct parked	*prev, *next;	/* in deadline order */
+	void		*req;		/* the open FastCGI request, owned */
+	struct park	 park;
+	int64_t		 deadline;	/* monotonic ms */
+	int64_t		 started;	/* wall ms, for the log line */
+};
+
+struct waker {
+	const struct app *app;
+	struct ctx	 ctx;		/* the waker's own connection */
+	int		 inbox_fd;	/* eventfd: the inbox has entries */
+	pthread_mutex_t	 lock;		/* guards inbox only */
+	struct parked	*inbox;		/* handed over, newest first */
+	struct parked	 list;		/* sentinel; waker thread only */
+	size_t		 nparked;
+	int64_t		 next_maint;	/* monotonic ms */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Make this process's waker; NULL with *cause on failure. */
+struct waker *
+waker_new(const struct app *app, char **cause)
+{
+	struct waker	*w = xcalloc(1, sizeof(*w));
+
+	w->app = app;
+	w->ctx.app = app;
+	if ((w->ctx.db = db_open(app->db_path, cause)) == NULL)
+		goto fail;
+	if ((w->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		if (asprintf(cause, "eventfd: %s", strerror(errno)) == -1)
+			*cause = NULL;
+		goto fail;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	w->list.next = w->list.prev = &w->list;
+	/* Spread the workers' maintenance so they rarely collide. */
+	w->next_maint = mono_ms() + 1000 + (getpid() % 1000);
+	return w;
+fail:
+	db_close(w->ctx.db);
+	free(w);
+	return NULL;
+}
+
+/*
+ * Hand an open request (ownership passes to the waker) that found nothing
+ * after pk->upto.  Called by accept threads.
+ */
+void
+waker_park(struct waker *w, void *req, const struct park *pk, int64_t started)
+{
+	struct parked	*p = xcalloc(1, sizeof(*p));
+	uint64_t	 one = 1;
+
+	p->req = req;
+	p->park = *pk;
+	p->started = started;
+	p->deadline = mono_ms() + (int64_t)w->app->poll_timeout * 1000;
+	pthread_mutex_lock(&w->lock);
+	p->next = w->inbox;
+	w->inbox = p;
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->inbox_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("eventfd: %s", strerror(errno));
+}
+
+/* Move the inbox to the tail of the parked list, oldest first. */
+static int
+inbox_take(struct waker *w)
+{
+	struct parked	*p, *rev = NULL, *next;
+	uint64_t	 n;
+	int		 got = 0;
+
+	if (read(w->inbox_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&w->lock);
+	p = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->lock);
+	for (; p != NULL; p = next) {		/* reverse to arrival order */
+		next = p->next;
+		p->next = rev;
+		rev = p;
+	}
+	for (p = rev; p != NULL; p = next) {
+		next = p->next;
+		p->prev = w->list.prev;
+		p->next = &w->list;
+		w->list.prev->next = p;
+		w->list.prev = p;
+		w->nparked++;
+		got = 1;
+	}
+	return got;
+}
+
+/* Answer a parked poll with body, unlink and free it. */
+static void
+parked_answer(struct waker *w, struct parked *p, const char *body)
+{
+	size_t	 len = strlen(body);
+
+	/* Unlinked first: the answer may fail, the entry goes regardless. */
+	p->prev->next = p->next;
+	p->next->prev = p->prev;
+	w->nparked--;
+	worker_respond_raw(p->req, 200, body, len);
+	if (!w->app->quiet)
+		log_info("GET /api/poll 200 %" PRId64 "ms (parked)",
+		    now_ms() - p->started);
+	free(p);
+}
+
+/* One scanned event, rendered once for every poll it goes to. */
+struct scanned {
+	struct event	 ev;		/* type/data point into owned copies */
+	char		*type;
+	char		*data;
+	char		*json;		/* {"seq",...}, owned */
+};
+
+struct scan {
+	struct scanned	*evs;
+	size_t		 n, cap;
+};
+
+static int
+scan_one(void *arg, const struct event *ev)
+{
+	struct scan	*sc = arg;
+	struct scanned	*s;
+	struct buf	 b;
+
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 64;
+		if ((sc->evs = realloc(sc->evs, sc->cap * sizeof(*s))) == NULL)
+			fatal("out of memory");
+	}
+	s = &sc->evs[sc->n++];
+	s->ev = *ev;
+	s->ev.type = s->type = xstrdup(ev->type);
+	s->ev.data = s->data = xstrdup(ev->data);
+	buf_init(&b);
+	event_render(&b, ev);
+	s->json = buf_steal(&b);
+	return 0;
+}
+
+static void
+scan_clear(struct scan *sc)
+{
+	size_t	 i;
+
+	for (i = 0; i < sc->n; i++) {
+		free(sc->evs[i].type);
+		free(sc->evs[i].data);
+		free(sc->evs[i].json);
+	}
+	sc->n = 0;
+}
+
+/*
+ * Match one parked poll against the scanned events (all up to last).  If
+ * any is for it, answer it and return 1; else advance its upto and return 0.
+ */
+static int
+match(struct waker *w, struct parked *p, const struct scan *sc, int64_t last)
+{
+	struct buf	 events;
+	int64_t		 cursor = last;
+	size_t		 i;
+	int		 count = 0;
+	char		*body;
+
+	for (i = 0; i < sc->n; i++) {
+		const struct event *ev = &sc->evs[i].ev;
+
+		if (ev->seq <= p->park.upto || !event_visible(&p->park, ev))
+			continue;
+		if (count++ == 0)
+			buf_init(&events);
+		else
+			buf_add(&events, ",", 1);
+		buf_adds(&events, sc->evs[i].json);
+		/* Stop where the membership this poll was matched with ends. */
+		if (event_moves(&p->park, ev) || count == NOOM_BATCH_MAX) {
+			cursor = ev->seq;
+			break;
+		}
+	}
+	if (count == 0) {
+		if (p->park.upto < last)
+			p->park.upto = last;
+		return 0;
+	}
+	body = poll_body_new(cursor, events.data, events.len, 0);
+	parked_answer(w, p, body);
+	free(body);
+	buf_free(&events);
+	return 1;
+}
+
+/* Read new events once and answer every parked poll they are for. */
+static void
+scan(struct waker *w)
+{
+	struct scan	 sc = { NULL, 0, 0 };
+	struct parked	*p, *next;
+	int64_t		 from = INT64_MAX, last;
+	int		 more = 1;
+
+	for (p = w->list.next; p != &w->list; p = p->next)
+		if (p->park.upto < from)
+			from = p->park.upto;
+	while (more && w->nparked > 0) {
+		if (db_events_after(w->ctx.db, from, 1000, scan_one, &sc) == -1)
+			break;
+		if (sc.n == 0)
+			break;
+		more = sc.n == 1000;
+		last = sc.evs[sc.n - 1].ev.seq;
+		for (p = w->list.next; p != &w->list; p = next) {
+			next = p->next;
+			(void)match(w, p, &sc, last);
+		}
+		scan_clear(&sc);
+		from = last;
+	}
+	scan_clear(&sc);
+	free(sc.evs);
+}
+
+/* Answer every poll whose wait is over with an empty list. */
+static void
+expire(struct waker *w, int64_t now)
+{
+	struct parked	*p;
+	char		*body;
+
+	while ((p = w->list.next) != &w->list && p->deadline <= now) {
+		body = poll_body_new(p->park.upto, "", 0, 0);
+		parked_answer(w, p, body);
+		free(body);
+	}
+}
+
+/* The waker loop of this process; never returns. */
+void
+waker_run(struct waker *w)
+{
+	struct pollfd	 pfd[2];
+	int64_t		 now, timeout;
+	int		 got;
+
+	pfd[0].fd = w->inbox_fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = wake_watch_fd();
+	pfd[1].events = POLLIN;
+	for (;;) {
+		now = mono_ms();
+		timeout = w->next_maint - now;
+		if (w->list.next != &w->list &&
+		    w->list.next->deadline - now < timeout)
+			timeout = w->list.next->deadline - now;
+		if (timeout < 0)
+			timeout = 0;
+		if (poll(pfd, 2, (int)timeout) == -1 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		got = 0;
+		if (pfd[0].revents & POLLIN)
+			got |= inbox_take(w);
+		if (pfd[1].revents & POLLIN) {
+			wake_drain();
+			got = 1;
+		}
+		if (got)
+			scan(w);
+		now = mono_ms();
+		expire(w, now);
+		if (now >= w->next_maint) {
+			maintenance(&w->ctx, now_ms());
+			w->next_maint = now + 2000;
+		}
+	}
+}

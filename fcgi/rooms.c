@@ -1,0 +1,291 @@
+/*
+ * rooms.c — rooms, membership and the public room list.
+ *
+ *   GET  /api/rooms             -> {rooms: [{name, count}], cursor}
+ *   GET  /api/room              -> the current room's state, or 409
+ *   POST /api/join  {"room"}    -> the new room's state
+ *   POST /api/leave [{"token"}] -> {room: null}
+ *
+ * A room exists while it has members: created on the first join, deleted
+ * (with its history) when the last member leaves.  Every membership change
+ * writes, in one transaction and in this order: the addressed event to the
+ * session itself (room_left / room_joined), the room notice (bye / welcome),
+ * and one global room_change carrying the whole list.  The addressed event
+ * comes first so that a poll parked with the old membership is answered up
+ * to it and re-polls with the new membership (see poll.c).
+ *
+ * A room's state (members, history, count) is read in the same transaction
+ * as the cursor it returns, so the client applies exactly the events after
+ * that cursor on top of it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "noom.h"
+
+/* The public room list as a new JSON array, or NULL on a store error. */
+json_t *
+room_list_new(struct ctx *c)
+{
+	json_t	*rooms = json_array();
+
+	if (db_rooms_list(c->db, rooms) == -1) {
+		json_decref(rooms);
+		return NULL;
+	}
+	return rooms;
+}
+
+/* Publish the room list to everyone; 0 or -1. */
+static int
+room_list_publish(struct ctx *c, int64_t now)
+{
+	json_t	*rooms, *ev;
+	int64_t	 seq;
+
+	if ((rooms = room_list_new(c)) == NULL)
+		return -1;
+	ev = json_pack("{s:o}", "rooms", rooms);
+	seq = db_event_add(c->db, 0, 0, "room_change", ev, now);
+	json_decref(ev);
+	return seq == -1 ? -1 : 0;
+}
+
+/* The state of room (members, history, count, cursor) as a new object. */
+static json_t *
+room_state_new(struct ctx *c, int64_t room, const char *name)
+{
+	json_t	*members = json_array(), *history = json_array();
+	int64_t	 cursor;
+
+	if (db_room_members(c->db, room, members) == -1 ||
+	    db_history(c->db, room, NOOM_HISTORY, history) == -1 ||
+	    (cursor = db_max_seq(c->db)) == -1) {
+		json_decref(members);
+		json_decref(history);
+		return NULL;
+	}
+	return json_pack("{s:s,s:I,s:o,s:o,s:I}", "room", name,
+	    "count", (json_int_t)json_array_size(members),
+	    "members", members, "history", history,
+	    "cursor", (json_int_t)cursor);
+}
+
+/*
+ * Take session s out of its room, inside the caller's transaction, with the
+ * events that go with it; reason is "leave" or "timeout".  0 or -1.
+ */
+int
+room_leave(struct ctx *c, const struct session *s, const char *reason,
+    int64_t now)
+{
+	json_t	*self = NULL, *bye = NULL;
+	int	 count, rv = -1;
+
+	if (s->room_id == 0)
+		return 0;
+	if (db_session_room(c->db, s->id, 0, 0) == -1 ||
+	    (count = db_room_count(c->db, s->room_id)) == -1)
+		goto out;
+	self = json_pack("{s:s,s:s}", "room", s->room, "reason", reason);
+	bye = json_pack("{s:s,s:I,s:s,s:i,s:s}", "room", s->room,
+	    "session", (json_int_t)s->id, "nickname", s->nickname,
+	    "count", count, "reason", reason);
+	if (db_event_add(c->db, 0, s->id, "room_left", self, now) == -1 ||
+	    db_event_add(c->db, s->room_id, 0, "bye", bye, now) == -1)
+		goto out;
+	if (count == 0 && db_room_delete(c->db, s->room_id) == -1)
+		goto out;
+	rv = room_list_publish(c, now);
+out:
+	json_decref(self);
+	json_decref(bye);
+	return rv;
+}
+
+/* Put session s into room name (it is in no room now); 0 or -1. */
+static int
+room_enter(struct ctx *c, const struct session *s, const char *name,
+    int64_t now, int64_t *room)
+{
+	json_t	*self = NULL, *hello = NULL;
+	int64_t	 join_seq;
+	int	 found, count, rv = -1;
+
+	if ((found = db_room_find(c->db, name, room)) == -1)
+		goto out;
+	if (found == 0 && db_room_create(c->db, name, now, room) == -1)
+		goto out;
+	self = json_pack("{s:s}", "room", name);
+	if (db_event_add(c->db, 0, s->id, "room_joined", self, now) == -1 ||
+	    (join_seq = db_max_seq(c->db)) == -1 ||
+	    db_session_room(c->db, s->id, *room, join_seq) == -1 ||
+	    (count = db_room_count(c->db, *room)) == -1)
+		goto out;
+	hello = json_pack("{s:s,s:I,s:s,s:i}", "room", name,
+	    "session", (json_int_t)s->id, "nickname", s->nickname,
+	    "count", count);
+	if (db_event_add(c->db, *room, 0, "welcome", hello, now) == -1)
+		goto out;
+	rv = room_list_publish(c, now);
+out:
+	json_decref(self);
+	json_decref(hello);
+	return rv;
+}
+
+void
+h_rooms(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	json_t		*rooms = NULL;
+	int64_t		 cursor;
+
+	if (auth_session(c, rq, rs, &s) == -1)
+		return;
+	/* A read transaction, so the list and the cursor agree. */
+	if (db_begin(c->db) == -1)
+		goto fail;
+	if ((rooms = room_list_new(c)) == NULL ||
+	    (cursor = db_max_seq(c->db)) == -1 || db_commit(c->db) == -1)
+		goto fail;
+	resp_json(rs, 200, json_pack("{s:o,s:I}", "rooms", rooms,
+	    "cursor", (json_int_t)cursor));
+	return;
+fail:
+	json_decref(rooms);
+	db_rollback(c->db);
+	resp_error(rs, 500, "internal", "The store failed.");
+}
+
+void
+h_room(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	json_t		*state;
+
+	if (db_begin(c->db) == -1)
+		goto fail;
+	if (auth_session(c, rq, rs, &s) == -1)
+		goto rollback;
+	if (s.room_id == 0) {
+		resp_error(rs, 409, "not_in_room", "This session is in no room.");
+		goto rollback;
+	}
+	if ((state = room_state_new(c, s.room_id, s.room)) == NULL ||
+	    db_commit(c->db) == -1) {
+		json_decref(state);
+		goto fail;
+	}
+	resp_json(rs, 200, state);
+	return;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+rollback:
+	db_rollback(c->db);
+}
+
+/* Check and trim the room field of body; a new string, or NULL after 400. */
+static char *
+room_name_new(json_t *body, struct resp *rs)
+{
+	const char	*raw, *why;
+	char		*name;
+
+	if (body_string(body, "room", 1, &raw, rs) == -1)
+		return NULL;
+	name = valid_trim_new(raw);
+	if (valid_text(name, 1, NOOM_ROOM_MAX, 0, &why) == 0)
+		return name;
+	free(name);
+	resp_error(rs, 400, "bad_field", "The room name %s (1 to %d "
+	    "characters, no control characters).", why, NOOM_ROOM_MAX);
+	json_object_set_new(rs->json, "field", json_string("room"));
+	return NULL;
+}
+
+void
+h_join(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	json_t		*body, *state = NULL;
+	char		*name = NULL;
+	int64_t		 room;
+	int		 moved = 0;
+
+	if ((body = body_object(rq, rs)) == NULL)
+		return;
+	if ((name = room_name_new(body, rs)) == NULL)
+		goto out;
+	if (db_begin(c->db) == -1)
+		goto fail;
+	if (auth_session(c, rq, rs, &s) == -1 ||
+	    rate_take(c, &s, rq->now_ms, rs) == -1)
+		goto rollback;
+	room = s.room_id;
+	if (s.room_id == 0 || strcmp(s.room, name) != 0) {
+		if (room_leave(c, &s, "leave", rq->now_ms) == -1 ||
+		    room_enter(c, &s, name, rq->now_ms, &room) == -1)
+			goto fail;
+		moved = 1;
+	}
+	if ((state = room_state_new(c, room, name)) == NULL ||
+	    db_commit(c->db) == -1)
+		goto fail;
+	if (moved)
+		wake_ring();
+	resp_json(rs, 200, state);
+	state = NULL;
+	goto out;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+rollback:
+	db_rollback(c->db);
+out:
+	json_decref(state);
+	json_decref(body);
+	free(name);
+}
+
+/*
+ * Leave: the token may come in the body as {"token"} because sendBeacon
+ * cannot set an Authorization header.
+ */
+void
+h_leave(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	struct req	 beacon = *rq;
+	json_t		*body;
+	const char	*token = NULL;
+	char		 auth[64];
+
+	if ((body = body_object(rq, rs)) == NULL)
+		return;
+	if (body_string(body, "token", 0, &token, rs) == -1)
+		goto out;
+	if (token != NULL && rq->auth == NULL && strlen(token) < 40) {
+		snprintf(auth, sizeof(auth), "Bearer %s", token);
+		beacon.auth = auth;
+	}
+	if (db_begin(c->db) == -1)
+		goto fail;
+	/* Not rate-limited: leaving only ever shrinks state, and a tab that is
+	 * closing gets one chance to say so. */
+	if (auth_session(c, &beacon, rs, &s) == -1)
+		goto rollback;
+	if (room_leave(c, &s, "leave", rq->now_ms) == -1 ||
+	    db_commit(c->db) == -1)
+		goto fail;
+	if (s.room_id != 0)
+		wake_ring();
+	resp_json(rs, 200, json_pack("{s:n}", "room"));
+	goto out;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+rollback:
+	db_rollback(c->db);
+out:
+	json_decref(body);
+}

@@ -1,0 +1,184 @@
+/*
+ * session.c — sessions, tokens, nicknames and the per-session rate limit.
+ *
+ *   POST /api/session   {"nickname"?}  -> 201 {token, session, nickname, cursor}
+ *   GET  /api/session                  -> 200 {session, nickname, room}
+ *   POST /api/nickname  {"nickname"}   -> 200 {nickname}; room gets "nickname"
+ *
+ * Every call but creating a session names its session by the bearer token
+ * (auth_session); nothing a client sends can pick another session.  Write
+ * calls draw from a token bucket kept in the session row (NOOM_RL_BURST,
+ * refilled NOOM_RL_RATE per second), so the limit holds across workers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "noom.h"
+
+/*
+ * Find the session the request's bearer token names.  0 with *s filled, or
+ * -1 after answering 401 (or 500).
+ */
+int
+auth_session(struct ctx *c, const struct req *rq, struct resp *rs,
+    struct session *s)
+{
+	char	 token[33];
+	int	 found;
+
+	if (token_from_auth(rq->auth, token) == NULL) {
+		resp_error(rs, 401, "unauthorized", "A session token is needed "
+		    "(Authorization: Bearer <token>).");
+		return -1;
+	}
+	if ((found = db_session_by_token(c->db, token, s)) == 1)
+		return 0;
+	if (found == 0)
+		resp_error(rs, 401, "unauthorized", "Unknown session token.");
+	else
+		resp_error(rs, 500, "internal", "The store failed.");
+	return -1;
+}
+
+/*
+ * Take one write call from the session's bucket, inside the caller's
+ * transaction.  0 if allowed, -1 after answering 429 (or 500).
+ */
+int
+rate_take(struct ctx *c, const struct session *s, int64_t now,
+    struct resp *rs)
+{
+	double	 tokens;
+
+	tokens = s->rl_tokens + (double)(now - s->rl_ms) * NOOM_RL_RATE / 1000;
+	if (tokens > NOOM_RL_BURST)
+		tokens = NOOM_RL_BURST;
+	if (tokens < 1) {
+		resp_error(rs, 429, "rate_limited", "Too many requests; "
+		    "slow down.");
+		rs->retry_after = 1;
+		return -1;
+	}
+	if (db_session_rate(c->db, s->id, tokens - 1, now) == -1) {
+		resp_error(rs, 500, "internal", "The store failed.");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Check and trim a nickname field value.  A new string the caller frees, or
+ * NULL after answering 400.
+ */
+static char *
+nickname_new(const char *raw, struct resp *rs)
+{
+	const char	*why;
+	char		*nick = valid_trim_new(raw);
+
+	if (valid_text(nick, 1, NOOM_NICK_MAX, 0, &why) == 0)
+		return nick;
+	free(nick);
+	resp_error(rs, 400, "bad_field", "The nickname %s (1 to %d "
+	    "characters, no control characters).", why, NOOM_NICK_MAX);
+	json_object_set_new(rs->json, "field", json_string("nickname"));
+	return NULL;
+}
+
+void
+h_session_create(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	json_t		*body;
+	const char	*raw = "Anonymous";
+	char		 token[33], *nick = NULL;
+	int64_t		 id, cursor;
+
+	if ((body = body_object(rq, rs)) == NULL)
+		return;
+	if (body_string(body, "nickname", 0, &raw, rs) == -1)
+		goto out;
+	if ((nick = nickname_new(raw, rs)) == NULL)
+		goto out;
+	if (token_new(token) == -1) {
+		resp_error(rs, 500, "internal", "No randomness for a token.");
+		goto out;
+	}
+	if (db_begin(c->db) == -1)
+		goto fail;
+	if (db_session_create(c->db, token, nick, rq->now_ms, &id) == -1 ||
+	    (cursor = db_max_seq(c->db)) == -1 || db_commit(c->db) == -1)
+		goto fail;
+	resp_json(rs, 201, json_pack("{s:s,s:I,s:s,s:I}", "token", token,
+	    "session", (json_int_t)id, "nickname", nick,
+	    "cursor", (json_int_t)cursor));
+	goto out;
+fail:
+	db_rollback(c->db);
+	resp_error(rs, 500, "internal", "The store failed.");
+out:
+	free(nick);
+	json_decref(body);
+}
+
+void
+h_session_get(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+
+	if (auth_session(c, rq, rs, &s) == -1)
+		return;
+	resp_json(rs, 200, json_pack("{s:I,s:s,s:o}", "session",
+	    (json_int_t)s.id, "nickname", s.nickname, "room",
+	    s.room_id ? json_string(s.room) : json_null()));
+}
+
+void
+h_nickname(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	json_t		*body, *ev = NULL;
+	const char	*raw;
+	char		*nick = NULL;
+	int		 rang = 0;
+
+	if ((body = body_object(rq, rs)) == NULL)
+		return;
+	if (body_string(body, "nickname", 1, &raw, rs) == -1 ||
+	    (nick = nickname_new(raw, rs)) == NULL)
+		goto out;
+	if (db_begin(c->db) == -1) {
+		resp_error(rs, 500, "internal", "The store failed.");
+		goto out;
+	}
+	if (auth_session(c, rq, rs, &s) == -1 ||
+	    rate_take(c, &s, rq->now_ms, rs) == -1)
+		goto rollback;
+	if (strcmp(s.nickname, nick) != 0) {
+		if (db_session_nickname(c->db, s.id, nick) == -1)
+			goto fail;
+		if (s.room_id != 0) {
+			ev = json_pack("{s:s,s:I,s:s,s:s}", "room", s.room,
+			    "session", (json_int_t)s.id, "old", s.nickname,
+			    "nickname", nick);
+			if (db_event_add(c->db, s.room_id, 0, "nickname", ev,
+			    rq->now_ms) == -1)
+				goto fail;
+			rang = 1;
+		}
+	}
+	if (db_commit(c->db) == -1)
+		goto fail;
+	if (rang)
+		wake_ring();
+	resp_json(rs, 200, json_pack("{s:s}", "nickname", nick));
+	goto out;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+rollback:
+	db_rollback(c->db);
+out:
+	json_decref(ev);
+	json_decref(body);
+	free(nick);
+}

@@ -1,0 +1,166 @@
+/*
+ * util.c — small helpers with no knowledge of Noom: a growable buffer,
+ * reading a whole file, the clock, and allocation that treats running out of
+ * memory as fatal (a worker cannot answer sensibly without memory).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "noom.h"
+
+void *
+xmalloc(size_t n)
+{
+	void	*p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p = strdup(s);
+
+	if (p == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+void
+buf_init(struct buf *b)
+{
+	b->cap = 256;
+	b->len = 0;
+	b->data = xmalloc(b->cap);
+	b->data[0] = '\0';
+}
+
+/* Free what the buffer owns; it may be initialised again afterwards. */
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap *= 2;
+		if ((b->data = realloc(b->data, b->cap)) == NULL)
+			fatal("out of memory");
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char	 small[256], *big = NULL;
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		buf_add(b, small, n);
+		return;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&big, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal("out of memory");
+	buf_add(b, big, n);
+	free(big);
+}
+
+/* Hand the contents to the caller (who frees them); the buffer is empty. */
+char *
+buf_steal(struct buf *b)
+{
+	char	*s = b->data;
+
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+/*
+ * Read a whole file of at most max bytes into a new NUL-terminated string;
+ * NULL with *cause (caller frees) on failure.
+ */
+char *
+file_read_new(const char *path, size_t max, char **cause)
+{
+	struct stat	 sb;
+	char		*s = NULL;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (fstat(fd, &sb) == -1)
+		goto fail;
+	if ((size_t)sb.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	s = xmalloc(sb.st_size + 1);
+	if ((n = read(fd, s, sb.st_size)) != sb.st_size)
+		goto fail;
+	s[n] = '\0';
+	close(fd);
+	return s;
+fail:
+	if (asprintf(cause, "%s: %s", path, strerror(errno)) == -1)
+		*cause = NULL;
+	if (fd != -1)
+		close(fd);
+	free(s);
+	return NULL;
+}
+
+/* Wall-clock milliseconds since the epoch (what events carry as "ts"). */
+int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
