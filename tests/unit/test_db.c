@@ -1,0 +1,290 @@
+/*
+ * Unit tests of the store and the handlers above it, on a real SQLite file
+ * in a temporary folder but without FastCGI or nginx: sessions, rooms and
+ * their events, idempotent messages, visibility of events, rate limiting,
+ * presence expiry and trimming with resync.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../fcgi/noom.h"
+#include "unit.h"
+
+static struct app	 app;
+static struct ctx	 c;
+static int64_t		 clock_ms = 1700000000000LL;
+
+/* Run a handler on a request with body and token; the response is kept. */
+static json_t *
+call(void (*h)(struct ctx *, const struct req *, struct resp *),
+    const char *token, const char *body, const char *query, int *status)
+{
+	struct req	 rq;
+	struct resp	 rs;
+	char		 auth[64];
+	json_t		*out;
+
+	memset(&rq, 0, sizeof(rq));
+	memset(&rs, 0, sizeof(rs));
+	snprintf(auth, sizeof(auth), "Bearer %s", token ? token : "");
+	rq.method = "POST";
+	rq.path = "/";
+	rq.query = query ? query : "";
+	rq.auth = token ? auth : NULL;
+	rq.prefix = "";
+	rq.body = body;
+	rq.body_len = body ? strlen(body) : 0;
+	rq.now_ms = clock_ms;
+	h(&c, &rq, &rs);
+	*status = rs.parked ? 0 : rs.status;
+	if (rs.text != NULL)
+		out = json_loads(rs.text, 0, NULL);
+	else
+		out = json_incref(rs.json);
+	resp_clear(&rs);
+	return out;
+}
+
+struct user {
+	char	 token[33];
+	int64_t	 id;
+	int64_t	 cursor;
+};
+
+static void
+new_user(struct user *u, const char *nick)
+{
+	char	 body[128];
+	json_t	*o;
+	int	 st;
+
+	snprintf(body, sizeof(body), "{\"nickname\":\"%s\"}", nick);
+	o = call(h_session_create, NULL, body, NULL, &st);
+	CHECK(st == 201);
+	snprintf(u->token, sizeof(u->token), "%s",
+	    json_string_value(json_object_get(o, "token")));
+	u->id = json_integer_value(json_object_get(o, "session"));
+	u->cursor = json_integer_value(json_object_get(o, "cursor"));
+	json_decref(o);
+}
+
+/* Poll without waiting: the events (new ref) or NULL if it would park. */
+static json_t *
+poll_now(struct user *u, int advance)
+{
+	char	 q[64];
+	json_t	*o, *evs;
+	int	 st;
+
+	snprintf(q, sizeof(q), "cursor=%lld", (long long)u->cursor);
+	o = call(h_poll, u->token, NULL, q, &st);
+	if (st == 0)
+		return NULL;
+	CHECK(st == 200);
+	evs = json_incref(json_object_get(o, "events"));
+	if (advance)
+		u->cursor = json_integer_value(json_object_get(o, "cursor"));
+	json_decref(o);
+	return evs;
+}
+
+/* Does a poll of u now hold an event of type with field == value? */
+static int
+saw(struct user *u, const char *type, const char *field, const char *value)
+{
+	json_t	*evs = poll_now(u, 1), *e;
+	size_t	 i;
+	int	 found = 0;
+
+	json_array_foreach(evs, i, e) {
+		json_t *d = json_object_get(e, "data");
+
+		if (strcmp(json_string_value(json_object_get(e, "type")),
+		    type) == 0 && (field == NULL || strcmp(json_string_value(
+		    json_object_get(d, field)), value) == 0))
+			found = 1;
+	}
+	json_decref(evs);
+	return found;
+}
+
+static void
+test_chat(void)
+{
+	struct user	 ann, bob;
+	json_t		*o, *evs;
+	int		 st;
+	int64_t		 old;
+
+	new_user(&ann, "Ann");
+	new_user(&bob, "Bob");
+	CHECK(poll_now(&ann, 1) == NULL);	/* nothing yet: parks */
+
+	o = call(h_join, ann.token, "{\"room\":\" lobby \"}", NULL, &st);
+	CHECK(st == 200);
+	CHECK_STR(json_string_value(json_object_get(o, "room")), "lobby");
+	CHECK(json_integer_value(json_object_get(o, "count")) == 1);
+	json_decref(o);
+	CHECK(saw(&bob, "room_change", NULL, NULL));	/* global */
+	CHECK(saw(&ann, "room_joined", "room", "lobby"));
+
+	o = call(h_join, bob.token, "{\"room\":\"lobby\"}", NULL, &st);
+	CHECK(json_array_size(json_object_get(o, "members")) == 2);
+	json_decref(o);
+	CHECK(saw(&ann, "welcome", "nickname", "Bob"));
+	CHECK(saw(&bob, "room_joined", "room", "lobby"));	/* drained */
+
+	o = call(h_messages, ann.token, "{\"text\":\"hi\",\"client_id\":\"m1\"}",
+	    NULL, &st);
+	CHECK(st == 201);
+	json_decref(o);
+	o = call(h_messages, ann.token, "{\"text\":\"hi\",\"client_id\":\"m1\"}",
+	    NULL, &st);
+	CHECK(st == 200 && json_is_true(json_object_get(o, "duplicate")));
+	json_decref(o);
+
+	/* Bob sees it once; re-polling the old cursor sees the same again. */
+	old = bob.cursor;
+	evs = poll_now(&bob, 1);
+	CHECK(json_array_size(evs) == 1);
+	json_decref(evs);
+	bob.cursor = old;
+	evs = poll_now(&bob, 1);
+	CHECK(json_array_size(evs) == 1);
+	json_decref(evs);
+	CHECK(poll_now(&bob, 1) == NULL);
+
+	/* A newcomer gets the history once. */
+	{
+		struct user cat;
+
+		new_user(&cat, "Cat");
+		o = call(h_join, cat.token, "{\"room\":\"lobby\"}", NULL, &st);
+		CHECK(json_array_size(json_object_get(o, "history")) == 1);
+		json_decref(o);
+		CHECK(saw(&bob, "welcome", "nickname", "Cat"));
+		o = call(h_nickname, cat.token, "{\"nickname\":\"Kit\"}",
+		    NULL, &st);
+		CHECK(st == 200);
+		json_decref(o);
+		CHECK(saw(&bob, "nickname", "old", "Cat"));
+		o = call(h_leave, NULL, "{\"token\":\"x\"}", NULL, &st);
+		CHECK(st == 401);
+		json_decref(o);
+		{
+			char body[80];
+
+			snprintf(body, sizeof(body), "{\"token\":\"%s\"}",
+			    cat.token);
+			o = call(h_leave, NULL, body, NULL, &st);
+			CHECK(st == 200);
+			json_decref(o);
+		}
+		CHECK(saw(&bob, "bye", "nickname", "Kit"));
+	}
+
+	/* Not in a room: 409; a stranger's token: 401. */
+	o = call(h_leave, ann.token, NULL, NULL, &st);
+	json_decref(o);
+	o = call(h_messages, ann.token, "{\"text\":\"x\"}", NULL, &st);
+	CHECK(st == 409);
+	json_decref(o);
+	o = call(h_messages, "0123456789abcdef0123456789abcdef",
+	    "{\"text\":\"x\"}", NULL, &st);
+	CHECK(st == 401);
+	json_decref(o);
+	/* Ann left: Bob sees the bye, Ann does not see Bob's room any more. */
+	CHECK(saw(&bob, "bye", "nickname", "Ann"));
+	o = call(h_messages, bob.token, "{\"text\":\"still here\"}", NULL, &st);
+	json_decref(o);
+	CHECK(!saw(&ann, "new_message", NULL, NULL));
+}
+
+static void
+test_rate_limit(void)
+{
+	struct user	 u;
+	json_t		*o;
+	int		 st, i, limited = 0;
+
+	new_user(&u, "Spam");
+	o = call(h_join, u.token, "{\"room\":\"spam\"}", NULL, &st);
+	json_decref(o);
+	for (i = 0; i < NOOM_RL_BURST + 5; i++) {
+		o = call(h_messages, u.token, "{\"text\":\"x\"}", NULL, &st);
+		limited += st == 429;
+		json_decref(o);
+	}
+	CHECK(limited >= 5);
+	clock_ms += 1000;		/* a second refills NOOM_RL_RATE */
+	o = call(h_messages, u.token, "{\"text\":\"x\"}", NULL, &st);
+	CHECK(st == 201);
+	json_decref(o);
+}
+
+static void
+test_presence_trim(void)
+{
+	struct user	 a, b;
+	json_t		*o, *evs;
+	int		 st;
+	char		 q[64];
+
+	new_user(&a, "Stays");
+	new_user(&b, "Goes");
+	o = call(h_join, a.token, "{\"room\":\"p\"}", NULL, &st);
+	json_decref(o);
+	o = call(h_join, b.token, "{\"room\":\"p\"}", NULL, &st);
+	json_decref(o);
+	CHECK(saw(&a, "welcome", "nickname", "Goes"));
+	clock_ms += (int64_t)app.presence_timeout * 1000 + 1000;
+	evs = poll_now(&a, 0);		/* refreshes a's presence only */
+	json_decref(evs);
+	maintenance(&c, clock_ms);
+	CHECK(saw(&a, "bye", "reason", "timeout"));
+
+	/* After the retention time, cursor 0 must resync. */
+	clock_ms += (int64_t)app.retention * 1000 + 1000;
+	maintenance(&c, clock_ms);
+	o = call(h_poll, a.token, NULL, "cursor=0", &st);
+	CHECK(st == 200 && json_is_true(json_object_get(o, "resync")));
+	json_decref(o);
+	snprintf(q, sizeof(q), "cursor=%lld", (long long)a.cursor);
+	o = call(h_poll, a.token, NULL, "cursor=999999", &st);
+	CHECK(st == 200 && json_is_true(json_object_get(o, "resync")));
+	json_decref(o);
+}
+
+int
+main(void)
+{
+	char		 dir[] = "/tmp/noom-unit-XXXXXX", *cause = NULL;
+	char		 db[256], sql[512], cmd[300];
+	const char	*src = getenv("NOOM_SRCDIR");
+
+	if (mkdtemp(dir) == NULL)
+		return 99;
+	snprintf(db, sizeof(db), "%s/noom.db", dir);
+	snprintf(sql, sizeof(sql), "%s/sql", src ? src : "../..");
+	memset(&app, 0, sizeof(app));
+	app.db_path = db;
+	app.state_dir = dir;
+	app.poll_timeout = 25;
+	app.presence_timeout = 60;
+	app.retention = 600;
+	app.quiet = 1;
+	c.app = &app;
+	if (db_migrate(db, sql, &cause) == -1 || wake_init(dir, &cause) == -1 ||
+	    (c.db = db_open(db, &cause)) == NULL) {
+		printf("setup: %s\n", cause ? cause : "?");
+		return 99;
+	}
+	test_chat();
+	test_rate_limit();
+	test_presence_trim();
+	db_close(c.db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("could not remove %s\n", dir);
+	return unit_done("test_db");
+}
