@@ -71,7 +71,7 @@ h_messages(struct ctx *c, const struct req *rq, struct resp *rs)
 	int64_t		 id, ts = rq->now_ms;
 	int		 dup;
 
-	if ((body = body_object(rq, rs)) == NULL)
+	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
 	if (body_string(body, "text", 1, &text, rs) == -1 ||
 	    check_text(text, rs) == -1 || client_id(body, cid, rs) == -1)

@@ -160,7 +160,7 @@ void	 resp_json(struct resp *, int, json_t *);
 void	 resp_error(struct resp *, int, const char *, const char *, ...)
 	    __attribute__((format(printf, 4, 5)));
 void	 resp_clear(struct resp *);
-json_t	*body_object(const struct req *, struct resp *);
+json_t	*body_object(const struct req *, int, struct resp *);
 int	 body_string(json_t *, const char *, int, const char **, struct resp *);
 
 /* session.c */

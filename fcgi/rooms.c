@@ -74,7 +74,8 @@ room_state_new(struct ctx *c, int64_t room, const char *name)
 
 /*
  * Take session s out of its room, inside the caller's transaction, with the
- * events that go with it; reason is "leave" or "timeout".  0 or -1.
+ * events that go with it; reason is "leave", "switch" (joining another
+ * room) or "timeout".  0 or -1.
  */
 int
 room_leave(struct ctx *c, const struct session *s, const char *reason,
@@ -214,7 +215,7 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 	int64_t		 room;
 	int		 moved = 0;
 
-	if ((body = body_object(rq, rs)) == NULL)
+	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
 	if ((name = room_name_new(body, rs)) == NULL)
 		goto out;
@@ -225,7 +226,7 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 		goto rollback;
 	room = s.room_id;
 	if (s.room_id == 0 || strcmp(s.room, name) != 0) {
-		if (room_leave(c, &s, "leave", rq->now_ms) == -1 ||
+		if (room_leave(c, &s, "switch", rq->now_ms) == -1 ||
 		    room_enter(c, &s, name, rq->now_ms, &room) == -1)
 			goto fail;
 		moved = 1;
@@ -261,7 +262,7 @@ h_leave(struct ctx *c, const struct req *rq, struct resp *rs)
 	const char	*token = NULL;
 	char		 auth[64];
 
-	if ((body = body_object(rq, rs)) == NULL)
+	if ((body = body_object(rq, 1, rs)) == NULL)
 		return;
 	if (body_string(body, "token", 0, &token, rs) == -1)
 		goto out;

@@ -102,18 +102,25 @@ resp_clear(struct resp *rs)
 }
 
 /*
- * The request body as a JSON object (new reference; an empty body is an
- * empty object).  NULL after answering 400 when it is not a JSON object.
+ * The request body as a JSON object (new reference).  An empty body is an
+ * empty object where the body is optional.  NULL after answering 400 when it
+ * is not a JSON object.  \u0000 is let through the parser so that
+ * body_string() can answer it as the bad field it is.
  */
 json_t *
-body_object(const struct req *rq, struct resp *rs)
+body_object(const struct req *rq, int optional, struct resp *rs)
 {
 	json_error_t	 err;
 	json_t		*o;
 
-	if (rq->body == NULL || rq->body_len == 0)
-		return json_object();
-	o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
+	if (rq->body == NULL || rq->body_len == 0) {
+		if (optional)
+			return json_object();
+		resp_error(rs, 400, "bad_json", "A JSON object body is needed.");
+		return NULL;
+	}
+	o = json_loadb(rq->body, rq->body_len,
+	    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (o == NULL) {
 		resp_error(rs, 400, "bad_json", "The body is not valid JSON: "
 		    "%s (at byte %d).", err.text, err.position);
@@ -142,6 +149,12 @@ body_string(json_t *o, const char *name, int required, const char **out,
 	if (!json_is_string(v)) {
 		resp_error(rs, 400, "bad_field", "Field '%s' must be a string.",
 		    name);
+		json_object_set_new(rs->json, "field", json_string(name));
+		return -1;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		resp_error(rs, 400, "bad_field", "Field '%s' contains a control "
+		    "character.", name);
 		json_object_set_new(rs->json, "field", json_string(name));
 		return -1;
 	}

@@ -94,7 +94,7 @@ h_session_create(struct ctx *c, const struct req *rq, struct resp *rs)
 	char		 token[33], *nick = NULL;
 	int64_t		 id, cursor;
 
-	if ((body = body_object(rq, rs)) == NULL)
+	if ((body = body_object(rq, 1, rs)) == NULL)
 		return;
 	if (body_string(body, "nickname", 0, &raw, rs) == -1)
 		goto out;
@@ -142,7 +142,7 @@ h_nickname(struct ctx *c, const struct req *rq, struct resp *rs)
 	char		*nick = NULL;
 	int		 rang = 0;
 
-	if ((body = body_object(rq, rs)) == NULL)
+	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
 	if (body_string(body, "nickname", 1, &raw, rs) == -1 ||
 	    (nick = nickname_new(raw, rs)) == NULL)

@@ -138,8 +138,9 @@ valid_client_id(const char *s, const char **why)
 }
 
 /*
- * Find cursor=N in a query string: 0 with *cursor set (0 when absent), -1
- * when present but not a non-negative decimal integer below 2^62.
+ * Find cursor=N in a query string: 0 with *cursor set, -1 when it is absent
+ * or not a non-negative decimal integer of at most 18 digits.  A poll
+ * always names where it stands; there is no sensible default.
  */
 int
 parse_cursor(const char *query, int64_t *cursor)
@@ -164,5 +165,5 @@ parse_cursor(const char *query, int64_t *cursor)
 		if ((p = strchr(p, '&')) != NULL)
 			p++;
 	}
-	return 0;
+	return -1;
 }

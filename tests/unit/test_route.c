@@ -63,7 +63,7 @@ test_body(void)
 
 	memset(&rs, 0, sizeof(rs));
 	rq = body_req("{\"nickname\":\"Ann\"}");
-	o = body_object(&rq, &rs);
+	o = body_object(&rq, 0, &rs);
 	CHECK(o != NULL);
 	CHECK(body_string(o, "nickname", 1, &s, &rs) == 1);
 	CHECK_STR(s, "Ann");
@@ -73,7 +73,7 @@ test_body(void)
 	resp_clear(&rs);
 
 	rq = body_req("{\"nickname\":5}");
-	o = body_object(&rq, &rs);
+	o = body_object(&rq, 0, &rs);
 	CHECK(body_string(o, "nickname", 1, &s, &rs) == -1);
 	CHECK_STR(json_string_value(json_object_get(rs.json, "field")),
 	    "nickname");
@@ -81,27 +81,38 @@ test_body(void)
 	resp_clear(&rs);
 
 	rq = body_req("{not json");
-	CHECK(body_object(&rq, &rs) == NULL && rs.status == 400);
+	CHECK(body_object(&rq, 0, &rs) == NULL && rs.status == 400);
 	CHECK_STR(json_string_value(json_object_get(rs.json, "error")),
 	    "bad_json");
 	resp_clear(&rs);
 
 	rq = body_req("[1,2]");
-	CHECK(body_object(&rq, &rs) == NULL && rs.status == 400);
+	CHECK(body_object(&rq, 0, &rs) == NULL && rs.status == 400);
 	resp_clear(&rs);
 
 	rq = body_req("{\"a\":1,\"a\":2}");
-	CHECK(body_object(&rq, &rs) == NULL && rs.status == 400);
+	CHECK(body_object(&rq, 0, &rs) == NULL && rs.status == 400);
 	resp_clear(&rs);
 
 	rq = body_req("\"\xff\"");
-	CHECK(body_object(&rq, &rs) == NULL && rs.status == 400);
+	CHECK(body_object(&rq, 0, &rs) == NULL && rs.status == 400);
 	resp_clear(&rs);
 
+	/* An empty body: an empty object where optional, 400 where not. */
 	rq = body_req(NULL);
-	o = body_object(&rq, &rs);
+	o = body_object(&rq, 1, &rs);
 	CHECK(json_is_object(o) && json_object_size(o) == 0);
 	json_decref(o);
+	CHECK(body_object(&rq, 0, &rs) == NULL && rs.status == 400);
+	resp_clear(&rs);
+
+	/* \u0000 is valid JSON but never a valid field value. */
+	rq = body_req("{\"text\":\"a\\u0000b\"}");
+	o = body_object(&rq, 0, &rs);
+	CHECK(o != NULL);
+	CHECK(body_string(o, "text", 1, &s, &rs) == -1 && rs.status == 400);
+	json_decref(o);
+	resp_clear(&rs);
 }
 
 static void

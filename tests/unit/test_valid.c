@@ -88,7 +88,9 @@ test_cursor(void)
 {
 	int64_t	 c;
 
-	CHECK(parse_cursor("", &c) == 0 && c == 0);
+	CHECK(parse_cursor("", &c) == -1);
+	CHECK(parse_cursor("cursor=0", &c) == 0 && c == 0);
+	CHECK(parse_cursor("xcursor=1", &c) == -1);
 	CHECK(parse_cursor("cursor=42", &c) == 0 && c == 42);
 	CHECK(parse_cursor("x=1&cursor=7&y=2", &c) == 0 && c == 7);
 	CHECK(parse_cursor("cursor=abc", &c) == -1);
