@@ -90,9 +90,11 @@ room_leave(struct ctx *c, const struct session *s, const char *reason,
 	    (count = db_room_count(c->db, s->room_id)) == -1)
 		goto out;
 	self = json_pack("{s:s,s:s}", "room", s->room, "reason", reason);
+	/* The room learns that someone left, not where they went. */
 	bye = json_pack("{s:s,s:I,s:s,s:i,s:s}", "room", s->room,
 	    "session", (json_int_t)s->id, "nickname", s->nickname,
-	    "count", count, "reason", reason);
+	    "count", count, "reason",
+	    strcmp(reason, "switch") == 0 ? "leave" : reason);
 	if (db_event_add(c->db, 0, s->id, "room_left", self, now) == -1 ||
 	    db_event_add(c->db, s->room_id, 0, "bye", bye, now) == -1)
 		goto out;
