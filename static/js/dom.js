@@ -1,0 +1,103 @@
+// Small DOM helpers shared by the UI modules.
+//
+// User text (nicknames, room names, messages) only ever enters the page through textContent:
+// el() takes it as `text`, and nothing in the UI assigns innerHTML.
+
+/**
+ * @typedef {object} ElOptions
+ * @property {string} [className]
+ * @property {string} [text]  set with textContent
+ * @property {Record<string, string>} [attrs]
+ * @property {Record<string, string>} [data]  data-* attributes
+ */
+
+/**
+ * Creates an element.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {ElOptions} [opts]
+ * @param {(Node|string|null|undefined|false)[]} [children]  strings become text nodes
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+export function el(tag, opts = {}, children = []) {
+  const node = document.createElement(tag);
+  if (opts.className) node.className = opts.className;
+  if (opts.text !== undefined) node.textContent = opts.text;
+  for (const [k, v] of Object.entries(opts.attrs || {})) node.setAttribute(k, v);
+  for (const [k, v] of Object.entries(opts.data || {})) node.dataset[k] = v;
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+/**
+ * The element with data-role="role" inside root; throws if the shell lacks it.
+ * @param {ParentNode} root
+ * @param {string} role
+ * @returns {HTMLElement}
+ */
+export function role(root, role) {
+  const node = root.querySelector(`[data-role="${role}"]`);
+  if (!node) throw new Error(`noom: missing [data-role="${role}"] in the page`);
+  return /** @type {HTMLElement} */ (node);
+}
+
+/**
+ * The element with data-testid="id" inside root; throws if the shell lacks it.
+ * @param {ParentNode} root
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+export function testid(root, id) {
+  const node = root.querySelector(`[data-testid="${id}"]`);
+  if (!node) throw new Error(`noom: missing [data-testid="${id}"] in the page`);
+  return /** @type {HTMLElement} */ (node);
+}
+
+/**
+ * "10:42" in the user's locale.
+ * @param {number} ts  milliseconds since the epoch
+ */
+export function formatTime(ts) {
+  return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * "1 person", "3 people".
+ * @param {number} n
+ */
+export function people(n) {
+  return `${n} ${n === 1 ? 'person' : 'people'}`;
+}
+
+/**
+ * Up to two initials for an avatar ("Ann Lee" → "AL").
+ * @param {string} name
+ */
+export function initials(name) {
+  const parts = name.trim().split(/\s+/u).filter(Boolean);
+  const first = (/** @type {string} */ s) => Array.from(s)[0] ?? '';
+  if (parts.length === 0) return '?';
+  if (parts.length === 1) return first(parts[0]).toUpperCase();
+  return (first(parts[0]) + first(parts[parts.length - 1])).toUpperCase();
+}
+
+/**
+ * A stable hue (0–359) for a session, so each person keeps one avatar color.
+ * @param {number} session
+ */
+export function hue(session) {
+  return (Math.imul(session ^ 0x5bd1e995, 2654435761) >>> 0) % 360;
+}
+
+/**
+ * Shows or hides an error paragraph.
+ * @param {HTMLElement} node
+ * @param {string} [message]  empty or missing hides it
+ */
+export function showError(node, message) {
+  node.textContent = message || '';
+  node.hidden = !message;
+}

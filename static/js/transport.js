@@ -1,0 +1,635 @@
+// Noom transport: the session, the HTTP API and the long-poll mailbox (docs/API.md).
+//
+// No DOM access here. The UI modules register typed on* callbacks and call the async methods;
+// everything the server says arrives through those callbacks, in event order.
+//
+// Invariants this module keeps, so the UI does not have to:
+// - The poll cursor only moves forward after the events of an answer have been dispatched. A lost
+//   answer (network error, 502, 504, client-side timeout) is retried with the SAME cursor, with
+//   a backoff of 250 ms doubling to 5 s; the server then re-sends the same events.
+// - While a request that returns room state (join, GET api/room) is in flight, events are held
+//   back. When its answer arrives, onRoomState() gets the snapshot first, then the held events
+//   are dispatched, minus those already contained in the snapshot (seq <= its cursor). So the
+//   UI applies every event exactly once on top of the state it rendered.
+// - Room events (welcome, bye, new_message, nickname) are only dispatched for the room this
+//   session is in; stale ones for a room we already left are dropped.
+// - The public room list goes out through onRoomList() only when it is newer than the last
+//   list sent (from GET api/rooms or from room_change events).
+// - A message keeps its client_id across retries (network error, 5xx, 429), so the server
+//   stores it exactly once.
+// - 401 means the token expired or the server forgot it: a new session is created with the same
+//   nickname, the room (if any) is joined again, and the failed call is repeated once.
+
+/**
+ * @typedef {{session: number, nickname: string}} Member
+ * @typedef {{name: string, count: number}} RoomInfo
+ * @typedef {{id: number, room: string, session: number, nickname: string, text: string,
+ *            ts: number, client_id: string}} ChatMessage
+ * @typedef {{room: string, count: number, members: Member[], history: ChatMessage[],
+ *            cursor: number}} RoomState
+ * @typedef {{room: string, session: number, nickname: string, count: number}} WelcomeData
+ * @typedef {{room: string, session: number, nickname: string, count: number,
+ *            reason: string}} ByeData
+ * @typedef {{room: string, session: number, old: string, nickname: string}} NicknameData
+ * @typedef {{rooms: RoomInfo[]}} RoomChangeData
+ * @typedef {{room: string}} RoomJoinedData
+ * @typedef {{room: string, reason: string}} RoomLeftData
+ * @typedef {{seq: number, type: string, data: any}} NoomEvent
+ * @typedef {{session: number, nickname: string, renewed: boolean}} SessionInfo
+ * @typedef {{id: number, ts: number, duplicate: boolean, client_id: string}} SendResult
+ * @typedef {'online'|'offline'} ConnectionState
+ *
+ * @typedef {object} StorageLike
+ * @property {(key: string) => string|null} getItem
+ * @property {(key: string, value: string) => void} setItem
+ * @property {(key: string) => void} removeItem
+ *
+ * @typedef {object} ClientOptions
+ * @property {string} apiBase  absolute URL of the API folder, ending in "/" (".../api/")
+ * @property {StorageLike} [storage]  where the token lives (sessionStorage: one per tab)
+ * @property {typeof fetch} [fetch]
+ * @property {(url: string, data: Blob) => boolean} [sendBeacon]
+ */
+
+const STORAGE_KEY = 'noom.session';
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 5000;
+/* The server answers a poll within 25 s; past this the connection is presumed dead. */
+const POLL_ABORT_MS = 45000;
+/* Attempts for a write that fails with a network error or 5xx (about 15 s of backoff). */
+const WRITE_ATTEMPTS = 7;
+
+const ROOM_EVENTS = new Set(['welcome', 'bye', 'new_message', 'nickname']);
+
+/** An error answer of the API (or a network failure, status 0). */
+export class ApiError extends Error {
+  /**
+   * @param {number} status  HTTP status, 0 for a network failure
+   * @param {string} code  the "error" field ("network" for a network failure)
+   * @param {string} message
+   * @param {any} [body]
+   */
+  constructor(status, code, message, body) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+
+  /** Whether repeating the same request may succeed (network failure, 5xx). */
+  get retryable() {
+    return this.status === 0 || this.status >= 500;
+  }
+}
+
+/** @param {number} ms */
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A client_id for one chat message: 24 random hex characters. */
+export function newClientId() {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  return 'c-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** One Noom session: API calls plus the poll loop. */
+export class NoomClient {
+  /** @param {ClientOptions} options */
+  constructor(options) {
+    this.apiBase = options.apiBase;
+    /** @type {StorageLike|null} */
+    this.storage = options.storage ?? globalThis.sessionStorage ?? null;
+    this._fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this._sendBeacon = options.sendBeacon ??
+      (globalThis.navigator?.sendBeacon ? globalThis.navigator.sendBeacon.bind(globalThis.navigator) : null);
+
+    /** @type {string|null} */ this.token = null;
+    /** @type {number|null} */ this.session = null;
+    this.nickname = '';
+    /** The room this session is in, or is joining; null on the home page. @type {string|null} */
+    this.room = null;
+    /** Last event sequence number processed. */
+    this.cursor = 0;
+    /** Public room list, newest known. @type {RoomInfo[]} */
+    this.rooms = [];
+
+    /* Events with seq <= this are contained in the last room snapshot. */
+    this._roomBaseline = 0;
+    /* Sequence number the current this.rooms list is valid at (-1: none yet). */
+    this._roomsSeq = -1;
+    /* While > 0, events are queued instead of dispatched (see the file header). */
+    this._hold = 0;
+    /** @type {NoomEvent[]} */ this._held = [];
+    this._running = false;
+    /* Bumped whenever the session changes, so an answer for an old token is ignored. */
+    this._generation = 0;
+    /** @type {AbortController|null} */ this._pollAbort = null;
+    /** @type {Promise<void>|null} */ this._renewing = null;
+    /** @type {ConnectionState} */ this.connection = 'online';
+
+    /* Callbacks. Each is optional; replace them after construction. */
+    /** Every event, after filtering, before the typed callback. @type {(ev: NoomEvent) => void} */
+    this.onEvent = () => {};
+    /** @type {(data: WelcomeData, ev: NoomEvent) => void} */ this.onWelcome = () => {};
+    /** @type {(data: ByeData, ev: NoomEvent) => void} */ this.onBye = () => {};
+    /** @type {(data: ChatMessage, ev: NoomEvent) => void} */ this.onMessage = () => {};
+    /** @type {(data: NicknameData, ev: NoomEvent) => void} */ this.onNickname = () => {};
+    /** @type {(rooms: RoomInfo[]) => void} */ this.onRoomList = () => {};
+    /** Another request of this session entered a room. @type {(data: RoomJoinedData, ev: NoomEvent) => void} */
+    this.onRoomJoined = () => {};
+    /** This session left its room (timeout, another tab, ...). @type {(data: RoomLeftData, ev: NoomEvent) => void} */
+    this.onRoomLeft = () => {};
+    /** A snapshot of the current room (join, resync, renewed session); null: in no room. @type {(state: RoomState|null) => void} */
+    this.onRoomState = () => {};
+    /** The server no longer had our cursor; state was reloaded (onRoomState/onRoomList called). @type {() => void} */
+    this.onResync = () => {};
+    /** A session was created or restored (renewed: the old token had expired). @type {(info: SessionInfo) => void} */
+    this.onSession = () => {};
+    /** The poll loop lost or regained the server. @type {(state: ConnectionState, retryInMs: number) => void} */
+    this.onConnection = () => {};
+  }
+
+  // ---- session --------------------------------------------------------------------------
+
+  /**
+   * Restores the session kept in storage if the server still knows it, else creates one.
+   * Returns the session and the room the server says it is in.
+   * @param {string} [nickname]  for a new session
+   * @returns {Promise<SessionInfo & {room: string|null}>}
+   */
+  async start(nickname) {
+    const saved = this._loadSaved();
+    if (saved) {
+      this.token = saved.token;
+      try {
+        const info = await this._request('GET', 'session', undefined, { renew: false });
+        this.session = info.session;
+        this.nickname = info.nickname;
+        this._save();
+        /* A restored session has no cursor we can trust: start from the room list's. */
+        await this.listRooms();
+        this.cursor = Math.max(this.cursor, this._roomsSeq);
+        this.onSession({ session: this.session ?? 0, nickname: this.nickname, renewed: false });
+        return { session: this.session ?? 0, nickname: this.nickname, renewed: false, room: info.room };
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 401) throw err;
+        this.token = null;
+      }
+    }
+    const info = await this.createSession(nickname);
+    return { ...info, room: null };
+  }
+
+  /**
+   * Creates a new session (POST api/session) and makes it the current one.
+   * @param {string} [nickname]
+   * @returns {Promise<SessionInfo>}
+   */
+  async createSession(nickname) {
+    const body = nickname ? { nickname } : {};
+    const res = await this._request('POST', 'session', body, { auth: false });
+    this._generation++;
+    this.token = res.token;
+    this.session = res.session;
+    this.nickname = res.nickname;
+    this.cursor = res.cursor;
+    this._roomBaseline = 0;
+    this._save();
+    this._pollAbort?.abort();
+    const info = { session: res.session, nickname: res.nickname, renewed: false };
+    this.onSession(info);
+    return info;
+  }
+
+  /**
+   * Changes the nickname (POST api/nickname).
+   * @param {string} nickname
+   * @returns {Promise<string>} the nickname the server stored
+   */
+  async rename(nickname) {
+    const res = await this._write('POST', 'nickname', { nickname });
+    this.nickname = res.nickname;
+    this._save();
+    return this.nickname;
+  }
+
+  // ---- rooms ----------------------------------------------------------------------------
+
+  /**
+   * Loads the public room list (GET api/rooms); also reported through onRoomList().
+   * @returns {Promise<RoomInfo[]>}
+   */
+  async listRooms() {
+    const res = await this._request('GET', 'rooms');
+    this._setRooms(res.rooms, res.cursor);
+    return this.rooms;
+  }
+
+  /**
+   * Enters a room (POST api/join), leaving the current one. onRoomState() gets the snapshot
+   * before any event that follows it.
+   * @param {string} room
+   * @returns {Promise<RoomState>}
+   */
+  async join(room) {
+    return this._join(room, true);
+  }
+
+  /**
+   * @param {string} room
+   * @param {boolean} renew  whether a 401 may renew the session (not while renewing)
+   * @returns {Promise<RoomState>}
+   */
+  async _join(room, renew) {
+    const previous = this.room;
+    this.room = room;
+    this._hold++;
+    try {
+      const state = await this._write('POST', 'join', { room }, renew);
+      this._applyRoomState(state);
+      return state;
+    } catch (err) {
+      if (this.room === room) this.room = previous;
+      throw err;
+    } finally {
+      this._release();
+    }
+  }
+
+  /**
+   * Reloads the current room (GET api/room); null when the session is in no room.
+   * @returns {Promise<RoomState|null>}
+   */
+  async fetchRoom() {
+    this._hold++;
+    try {
+      try {
+        const state = await this._request('GET', 'room');
+        this._applyRoomState(state);
+        return state;
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.code !== 'not_in_room') throw err;
+        this.room = null;
+        this.onRoomState(null);
+        return null;
+      }
+    } finally {
+      this._release();
+    }
+  }
+
+  /** Leaves the current room (POST api/leave). */
+  async leave() {
+    this.room = null;
+    await this._write('POST', 'leave', {});
+  }
+
+  /**
+   * Leaves the current room from a closing page: navigator.sendBeacon with the token in the
+   * body, since a beacon cannot carry an Authorization header. Falls back to a keepalive fetch.
+   * @returns {boolean} whether the request was queued
+   */
+  leaveBeacon() {
+    if (!this.token) return false;
+    this.room = null;
+    const url = this.apiBase + 'leave';
+    const body = JSON.stringify({ token: this.token });
+    try {
+      if (this._sendBeacon &&
+          this._sendBeacon(url, new Blob([body], { type: 'application/json' }))) {
+        return true;
+      }
+    } catch {
+      /* fall through to fetch */
+    }
+    try {
+      this._fetch(url, {
+        method: 'POST', body, keepalive: true,
+        headers: { 'Content-Type': 'application/json' },
+      }).catch(() => {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- chat -----------------------------------------------------------------------------
+
+  /**
+   * Posts a chat message to the current room. The same client_id is used for every retry, so
+   * the server stores it once whatever gets lost on the way.
+   * @param {string} text
+   * @param {string} [clientId]  to resend a message the UI already shows as pending
+   * @returns {Promise<SendResult>}
+   */
+  async send(text, clientId = newClientId()) {
+    const res = await this._write('POST', 'messages', { text, client_id: clientId });
+    return { id: res.id, ts: res.ts, duplicate: !!res.duplicate, client_id: clientId };
+  }
+
+  // ---- poll loop ------------------------------------------------------------------------
+
+  /** Starts the poll loop (once). */
+  startPolling() {
+    if (this._running) return;
+    this._running = true;
+    this._pollLoop();
+  }
+
+  /** Stops the poll loop; an outstanding poll is aborted. */
+  stopPolling() {
+    this._running = false;
+    this._pollAbort?.abort();
+  }
+
+  async _pollLoop() {
+    let backoff = BACKOFF_MIN_MS;
+    while (this._running) {
+      const generation = this._generation;
+      const cursor = this.cursor;
+      const abort = new AbortController();
+      this._pollAbort = abort;
+      const timer = setTimeout(() => abort.abort(), POLL_ABORT_MS);
+      /** @type {any} */
+      let body;
+      let status = 0;
+      try {
+        const res = await this._fetch(this.apiBase + 'poll?cursor=' + cursor, {
+          method: 'GET',
+          headers: { Authorization: 'Bearer ' + this.token, Accept: 'application/json' },
+          cache: 'no-store',
+          signal: abort.signal,
+        });
+        status = res.status;
+        body = await res.json().catch(() => null);
+      } catch {
+        status = 0;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!this._running) break;
+      if (generation !== this._generation) {
+        /* The session changed while this poll was out: its answer is for the old token. */
+        continue;
+      }
+      if (status === 200 && body && typeof body.cursor === 'number') {
+        if (backoff !== BACKOFF_MIN_MS || this.connection !== 'online') this._setConnection('online', 0);
+        backoff = BACKOFF_MIN_MS;
+        if (body.resync) {
+          this.cursor = body.cursor;
+          await this._resync();
+          continue;
+        }
+        for (const ev of body.events || []) this._dispatch(ev);
+        this.cursor = Math.max(this.cursor, body.cursor);
+        continue;
+      }
+      if (status === 401) {
+        try {
+          await this._renew();
+          continue;
+        } catch {
+          /* server unreachable while renewing: back off below */
+        }
+      } else if (status === 400 && body && body.error === 'bad_cursor') {
+        /* Cannot happen with our own cursors; recover like a resync from the list's cursor. */
+        await this._resync().catch(() => {});
+        continue;
+      }
+      this._setConnection('offline', backoff);
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    }
+  }
+
+  /* Reloads room state and room list after the server dropped our cursor. */
+  async _resync() {
+    try {
+      await this.listRooms();
+      if (this.room !== null) await this.fetchRoom();
+    } finally {
+      this.onResync();
+    }
+  }
+
+  // ---- event dispatch -------------------------------------------------------------------
+
+  /** @param {NoomEvent} ev */
+  _dispatch(ev) {
+    if (this._hold > 0) {
+      this._held.push(ev);
+      return;
+    }
+    const data = ev.data || {};
+    if (ROOM_EVENTS.has(ev.type)) {
+      if (ev.seq <= this._roomBaseline || data.room !== this.room) return;
+    } else if (ev.type === 'room_joined' || ev.type === 'room_left') {
+      if (ev.seq <= this._roomBaseline) return;
+    }
+    try {
+      this.onEvent(ev);
+      switch (ev.type) {
+      case 'welcome': this.onWelcome(data, ev); break;
+      case 'bye': this.onBye(data, ev); break;
+      case 'new_message': this.onMessage(data, ev); break;
+      case 'nickname':
+        if (data.session === this.session) this.nickname = data.nickname;
+        this.onNickname(data, ev);
+        break;
+      case 'room_change': this._setRooms(data.rooms || [], ev.seq); break;
+      case 'room_joined':
+        if (data.room !== this.room) {
+          /* Another request moved this session: load the room, holding its events back. */
+          this.room = data.room;
+          this.onRoomJoined(data, ev);
+          this.fetchRoom().catch((err) => console.error('noom: cannot load room', err));
+        }
+        break;
+      case 'room_left':
+        if (data.room === this.room) {
+          this.room = null;
+          this.onRoomLeft(data, ev);
+        }
+        break;
+      default: break; /* unknown types are for newer clients */
+      }
+    } catch (err) {
+      /* A UI bug must not stop the mailbox. */
+      console.error('noom: event handler failed', ev, err);
+    }
+  }
+
+  _release() {
+    this._hold--;
+    if (this._hold > 0) return;
+    const held = this._held;
+    this._held = [];
+    for (const ev of held) this._dispatch(ev);
+  }
+
+  /** @param {RoomState} state */
+  _applyRoomState(state) {
+    this.room = state.room;
+    this._roomBaseline = Math.max(this._roomBaseline, state.cursor);
+    this.onRoomState(state);
+  }
+
+  /**
+   * @param {RoomInfo[]} rooms
+   * @param {number} seq  the sequence number the list is valid at
+   */
+  _setRooms(rooms, seq) {
+    if (seq < this._roomsSeq) return;
+    this._roomsSeq = seq;
+    this.rooms = rooms;
+    try {
+      this.onRoomList(rooms);
+    } catch (err) {
+      console.error('noom: onRoomList failed', err);
+    }
+  }
+
+  /**
+   * @param {ConnectionState} state
+   * @param {number} retryInMs
+   */
+  _setConnection(state, retryInMs) {
+    this.connection = state;
+    try {
+      this.onConnection(state, retryInMs);
+    } catch (err) {
+      console.error('noom: onConnection failed', err);
+    }
+  }
+
+  // ---- HTTP -----------------------------------------------------------------------------
+
+  /**
+   * A write call: retried on network failure, 5xx and 429 with the same body, so it must be
+   * idempotent (join, rename, leave are; messages carry a client_id).
+   * @param {string} method
+   * @param {string} path
+   * @param {any} body
+   * @param {boolean} [renew]  whether a 401 may renew the session
+   */
+  async _write(method, path, body, renew = true) {
+    let delay = BACKOFF_MIN_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this._request(method, path, body, { renew });
+      } catch (err) {
+        if (!(err instanceof ApiError) || attempt >= WRITE_ATTEMPTS) throw err;
+        if (err.status === 429) {
+          const seconds = Number(err.body?.retry_after ?? err.body?.retryAfter ?? 1);
+          await sleep(Math.min(Math.max(seconds, 0.1) * 1000, BACKOFF_MAX_MS));
+          continue;
+        }
+        if (!err.retryable) throw err;
+        await sleep(delay);
+        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  /**
+   * One API request. Throws ApiError for a network failure or an error status. A 401 renews
+   * the session and repeats the request once (unless renew is false).
+   * @param {string} method
+   * @param {string} path  relative to apiBase
+   * @param {any} [body]
+   * @param {{auth?: boolean, renew?: boolean}} [opts]
+   * @returns {Promise<any>}
+   */
+  async _request(method, path, body, opts = {}) {
+    const auth = opts.auth ?? true;
+    const renew = opts.renew ?? true;
+    /** @type {Record<string, string>} */
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (auth && this.token) headers.Authorization = 'Bearer ' + this.token;
+    const generation = this._generation;
+    let res;
+    try {
+      res = await this._fetch(this.apiBase + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (err) {
+      throw new ApiError(0, 'network', 'Cannot reach the server.', String(err));
+    }
+    /** @type {any} */
+    const data = await res.json().catch(() => null);
+    if (res.ok) return data ?? {};
+    if (res.status === 401 && auth && renew) {
+      /* Another call may already have renewed the session while this one was out. */
+      if (generation === this._generation) await this._renew();
+      return this._request(method, path, body, { auth, renew: false });
+    }
+    const code = data?.error ?? (res.status >= 500 ? 'unavailable' : 'http_' + res.status);
+    const message = data?.message ?? `The server answered ${res.status}.`;
+    if (res.status === 429 && data) {
+      const after = Number(res.headers.get('Retry-After'));
+      if (Number.isFinite(after)) data.retry_after = after;
+    }
+    throw new ApiError(res.status, code, message, data);
+  }
+
+  /* Replaces an expired session by a new one with the same nickname, back in the same room. */
+  _renew() {
+    if (!this._renewing) {
+      this._renewing = (async () => {
+        const room = this.room;
+        const body = this.nickname ? { nickname: this.nickname } : {};
+        const res = await this._request('POST', 'session', body, { auth: false });
+        this._generation++;
+        this.token = res.token;
+        this.session = res.session;
+        this.nickname = res.nickname;
+        this.cursor = res.cursor;
+        this._roomBaseline = 0;
+        this._save();
+        this._pollAbort?.abort();
+        this.onSession({ session: res.session, nickname: res.nickname, renewed: true });
+        if (room !== null) {
+          this.room = null;
+          /* No renewal inside the renewal: a fresh token refused twice is a server fault. */
+          await this._join(room, false).catch(() => {
+            this.room = null;
+            this.onRoomState(null);
+          });
+        }
+      })().finally(() => {
+        this._renewing = null;
+      });
+    }
+    return this._renewing;
+  }
+
+  // ---- storage --------------------------------------------------------------------------
+
+  /** @returns {{token: string}|null} */
+  _loadSaved() {
+    try {
+      const raw = this.storage?.getItem(STORAGE_KEY);
+      const saved = raw ? JSON.parse(raw) : null;
+      return saved && typeof saved.token === 'string' && /^[0-9a-f]{32}$/.test(saved.token) ? saved : null;
+    } catch {
+      return null;
+    }
+  }
+
+  _save() {
+    try {
+      this.storage?.setItem(STORAGE_KEY, JSON.stringify({
+        token: this.token, session: this.session, nickname: this.nickname,
+      }));
+    } catch {
+      /* storage full or disabled: the session just won't survive a reload */
+    }
+  }
+}
