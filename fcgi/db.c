@@ -33,6 +33,9 @@ enum stmt {
 	S_SESSION_NICK,
 	S_SESSION_ROOM,
 	S_SESSION_RATE,
+	S_SESSION_SIG_RATE,
+	S_SESSION_MEDIA,
+	S_MEMBER_RANK,
 	S_SESSIONS_STALE,
 	S_SESSIONS_EXPIRE,
 	S_ROOM_FIND,
@@ -67,12 +70,14 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " VALUES (:token, :nick, :now, :now, :now)",
 	[S_SESSION_BY_TOKEN] =
 	    "SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, ''),"
-	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms"
+	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms, s.sig_tokens, s.sig_ms,"
+	    " s.audio, s.video, s.screen"
 	    " FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
 	    " WHERE s.token = :token",
 	[S_SESSION_BY_ID] =
 	    "SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, ''),"
-	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms"
+	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms, s.sig_tokens, s.sig_ms,"
+	    " s.audio, s.video, s.screen"
 	    " FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
 	    " WHERE s.id = :sid",
 	[S_SESSION_TOUCH] =
@@ -86,6 +91,18 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SESSION_RATE] =
 	    "UPDATE sessions SET rl_tokens = :tokens, rl_ms = :now"
 	    " WHERE id = :sid",
+	[S_SESSION_SIG_RATE] =
+	    "UPDATE sessions SET sig_tokens = :tokens, sig_ms = :now"
+	    " WHERE id = :sid",
+	[S_SESSION_MEDIA] =
+	    "UPDATE sessions SET audio = :audio, video = :video, screen = :screen"
+	    " WHERE id = :sid",
+	/* Members who joined before sid: its place in the call (0-based). */
+	[S_MEMBER_RANK] =
+	    "SELECT count(*) FROM sessions o, sessions s"
+	    " WHERE s.id = :sid AND o.room_id = s.room_id AND"
+	    " (o.join_seq < s.join_seq OR (o.join_seq = s.join_seq AND"
+	    " o.id < s.id))",
 	[S_SESSIONS_STALE] =
 	    "SELECT id FROM sessions WHERE room_id IS NOT NULL"
 	    " AND seen_ms < :cutoff LIMIT :max",
@@ -102,8 +119,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROOM_COUNT] =
 	    "SELECT count(*) FROM sessions WHERE room_id = :room",
 	[S_ROOM_MEMBERS] =
-	    "SELECT id, nickname FROM sessions WHERE room_id = :room"
-	    " ORDER BY join_seq, id",
+	    "SELECT id, nickname, audio, video, screen FROM sessions"
+	    " WHERE room_id = :room ORDER BY join_seq, id",
 	[S_ROOMS_LIST] =
 	    "SELECT r.name, count(s.id) FROM rooms r"
 	    " JOIN sessions s ON s.room_id = r.id"
@@ -447,6 +464,11 @@ session_row(sqlite3_stmt *p, struct session *s)
 	s->seen_ms = sqlite3_column_int64(p, 5);
 	s->rl_tokens = sqlite3_column_double(p, 6);
 	s->rl_ms = sqlite3_column_int64(p, 7);
+	s->sig_tokens = sqlite3_column_double(p, 8);
+	s->sig_ms = sqlite3_column_int64(p, 9);
+	s->audio = sqlite3_column_int(p, 10);
+	s->video = sqlite3_column_int(p, 11);
+	s->screen = sqlite3_column_int(p, 12);
 }
 
 /* Run a one-session query; 1 found, 0 not found, -1 error. */
@@ -531,10 +553,12 @@ db_session_room(struct db *db, int64_t sid, int64_t room, int64_t join_seq)
 	return run(db, p);
 }
 
+/* Store a rate-limit bucket: the chat one, or (signal) the signaling one. */
 int
-db_session_rate(struct db *db, int64_t sid, double tokens, int64_t now)
+db_session_rate(struct db *db, int64_t sid, int signal, double tokens,
+    int64_t now)
 {
-	sqlite3_stmt	*p = st(db, S_SESSION_RATE);
+	sqlite3_stmt	*p = st(db, signal ? S_SESSION_SIG_RATE : S_SESSION_RATE);
 
 	if (p == NULL)
 		return -1;
@@ -542,6 +566,33 @@ db_session_rate(struct db *db, int64_t sid, double tokens, int64_t now)
 	bind_d(p, ":tokens", tokens);
 	bind_i(p, ":now", now);
 	return run(db, p);
+}
+
+/* Record a session's media state (booleans). */
+int
+db_session_media(struct db *db, int64_t sid, int audio, int video, int screen)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_MEDIA);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":audio", audio);
+	bind_i(p, ":video", video);
+	bind_i(p, ":screen", screen);
+	return run(db, p);
+}
+
+/* How many members of its room joined before session sid, or -1. */
+int
+db_member_rank(struct db *db, int64_t sid)
+{
+	sqlite3_stmt	*p = st(db, S_MEMBER_RANK);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	return (int)one_int(db, p, 0);
 }
 
 /*
@@ -638,7 +689,11 @@ db_room_count(struct db *db, int64_t room)
 	return (int)one_int(db, p, 0);
 }
 
-/* Append {"session", "nickname"} of each member of room to array. */
+/*
+ * Append {"session", "nickname", "audio", "video", "screen"} of each member
+ * of room to array, in join order (the order that decides who is in the
+ * call).
+ */
 int
 db_room_members(struct db *db, int64_t room, json_t *array)
 {
@@ -649,9 +704,12 @@ db_room_members(struct db *db, int64_t room, json_t *array)
 		return -1;
 	bind_i(p, ":room", room);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
-		json_array_append_new(array, json_pack("{s:I,s:s}",
+		json_array_append_new(array, json_pack("{s:I,s:s,s:b,s:b,s:b}",
 		    "session", (json_int_t)sqlite3_column_int64(p, 0),
-		    "nickname", (const char *)sqlite3_column_text(p, 1)));
+		    "nickname", (const char *)sqlite3_column_text(p, 1),
+		    "audio", sqlite3_column_int(p, 2),
+		    "video", sqlite3_column_int(p, 3),
+		    "screen", sqlite3_column_int(p, 4)));
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

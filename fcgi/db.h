@@ -25,8 +25,11 @@ struct session {
 	char	 room[4 * 64 + 1];
 	int64_t	 join_seq;
 	int64_t	 seen_ms;
-	double	 rl_tokens;
+	double	 rl_tokens;		/* chat/write allowance */
 	int64_t	 rl_ms;
+	double	 sig_tokens;		/* signaling allowance */
+	int64_t	 sig_ms;
+	int	 audio, video, screen;	/* media state, booleans */
 };
 
 /* One event as read back from the log. */
@@ -55,7 +58,9 @@ int	 db_session_by_id(struct db *, int64_t, struct session *);
 int	 db_session_touch(struct db *, int64_t, int64_t, int64_t);
 int	 db_session_nickname(struct db *, int64_t, const char *);
 int	 db_session_room(struct db *, int64_t, int64_t, int64_t);
-int	 db_session_rate(struct db *, int64_t, double, int64_t);
+int	 db_session_rate(struct db *, int64_t, int, double, int64_t);
+int	 db_session_media(struct db *, int64_t, int, int, int);
+int	 db_member_rank(struct db *, int64_t);
 int	 db_sessions_stale(struct db *, int64_t, int64_t *, int);
 int	 db_sessions_expire(struct db *, int64_t);
 

@@ -54,8 +54,8 @@ usage(void)
 	fprintf(stderr, "usage: noom-worker --socket PATH --db PATH "
 	    "--data-dir DIR [--workers N]\n"
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
-	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]"
-	    " [--quiet]\n");
+	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
+	    "       [--config FILE] [--mesh-max N] [--quiet]\n");
 	exit(2);
 }
 
@@ -193,6 +193,8 @@ main(int argc, char **argv)
 		{ "presence-timeout", required_argument, NULL, 'r' },
 		{ "retention", required_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "mesh-max", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -200,15 +202,17 @@ main(int argc, char **argv)
 	struct stat	 sock_st;
 	sigset_t	 block, old;
 	pid_t		 pids[MAX_WORKERS];
-	const char	*socket_path = NULL, *pidfile = NULL;
+	const char	*socket_path = NULL, *pidfile = NULL, *config = NULL;
 	char		*cause = NULL, *path, *dbcopy;
-	int		 ch, workers = 2, mode = 0600, sock, i;
+	int		 ch, workers = 2, mode = 0600, sock, i, mesh_max = 0;
 
 	memset(&app, 0, sizeof(app));
 	app.poll_timeout = 25;
 	app.presence_timeout = 60;
 	app.retention = 600;
 	app.threads = 4;
+	app.mesh_max = 6;
+	app.turn_ttl = 3600;
 	log_set_ident("noom-worker");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -223,6 +227,8 @@ main(int argc, char **argv)
 		case 'r': app.presence_timeout = number(optarg, 2, 86400, "--presence-timeout"); break;
 		case 'R': app.retention = number(optarg, 1, 7 * 86400, "--retention"); break;
 		case 'q': app.quiet = 1; break;
+		case 'c': config = optarg; break;
+		case 'M': mesh_max = number(optarg, 2, 16, "--mesh-max"); break;
 		default: usage();
 		}
 	}
@@ -235,6 +241,10 @@ main(int argc, char **argv)
 	free(dbcopy);
 
 	/* Everything that can fail before serving fails here. */
+	if (config != NULL && conf_load(&app, config, &cause) == -1)
+		fatal("config: %s", cause);
+	if (mesh_max != 0)		/* the command line wins */
+		app.mesh_max = mesh_max;
 	if (asprintf(&path, "%s/sql", app.data_dir) == -1)
 		fatal("asprintf");
 	if (db_migrate(app.db_path, path, &cause) == -1)
@@ -283,6 +293,7 @@ main(int argc, char **argv)
 	unlink_own(socket_path, &sock_st);
 	log_info("stopped");
 	free(app.tmpl_app);
+	conf_free(&app);
 	free((char *)app.state_dir);
 	return 0;
 }

@@ -3,8 +3,10 @@
  *
  * Prototypes are grouped by the file that defines them, in the order a request
  * flows: start-up (main.c), accepting requests (worker.c), routing (route.c),
- * the handlers (session.c, rooms.c, chat.c, poll.c, presence.c, pages.c), and the pure
- * helpers they share (valid.c, tmpl.c, token.c, util.c, log.c).  All SQL lives
+ * the handlers (session.c, rooms.c, chat.c, call.c, poll.c, presence.c,
+ * pages.c), and the pure
+ * helpers they share (valid.c, tmpl.c, token.c, turn.c, conf.c, util.c,
+ * log.c).  All SQL lives
  * behind db.h; the cross-process doorbell behind wake.c.
  *
  * Ownership rule, as in jansson: a function whose name ends in _new returns
@@ -30,6 +32,10 @@
 #define NOOM_BATCH_MAX		500	/* events in one poll answer */
 #define NOOM_RL_BURST		30	/* write calls a session may burst */
 #define NOOM_RL_RATE		10	/* ... refilled per second */
+#define NOOM_SIG_BURST		200	/* signaling messages a session may burst */
+#define NOOM_SIG_RATE		50	/* ... refilled per second */
+#define NOOM_SIGNAL_MAX		(16 * 1024)	/* bytes of one signal's data */
+#define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
 
 /*
  * The configuration every thread reads.  It is filled in by main.c before any
@@ -45,6 +51,13 @@ struct app {
 	int		 threads;	/* accept threads per worker process */
 	int		 quiet;		/* no per-request log lines */
 	char		*tmpl_app;	/* templates/app.html, loaded once */
+
+	/* Calls (conf.c fills these from --config). */
+	int		 mesh_max;	/* members in the call; the rest chat */
+	char		*stun[NOOM_ICE_URLS_MAX + 1];	/* NULL-terminated */
+	char		*turn[NOOM_ICE_URLS_MAX + 1];	/* NULL-terminated */
+	char		*turn_secret;	/* coturn static-auth-secret, or NULL */
+	int		 turn_ttl;	/* seconds a TURN credential is valid */
 };
 
 /* A request as the handlers see it: plain strings, no FastCGI. */
@@ -149,6 +162,9 @@ enum route {
 	R_LEAVE,
 	R_MESSAGES,
 	R_POLL,
+	R_CALL,
+	R_SIGNAL,
+	R_MEDIA,
 	R_PAGE_HOME,
 	R_PAGE_ROOM,
 };
@@ -168,6 +184,8 @@ int	 auth_session(struct ctx *, const struct req *, struct resp *,
 	    struct session *);
 int	 rate_take(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
+int	 rate_take_signal(struct ctx *, const struct session *, int64_t,
+	    struct resp *);
 void	 h_session_create(struct ctx *, const struct req *, struct resp *);
 void	 h_session_get(struct ctx *, const struct req *, struct resp *);
 void	 h_nickname(struct ctx *, const struct req *, struct resp *);
@@ -183,6 +201,18 @@ json_t	*room_list_new(struct ctx *);
 
 /* chat.c */
 void	 h_messages(struct ctx *, const struct req *, struct resp *);
+
+/* call.c */
+void	 h_call(struct ctx *, const struct req *, struct resp *);
+void	 h_signal(struct ctx *, const struct req *, struct resp *);
+void	 h_media(struct ctx *, const struct req *, struct resp *);
+
+/* turn.c: coturn REST-API credentials. */
+int	 turn_credential(const char *, const char *, char *, size_t);
+
+/* conf.c */
+int	 conf_load(struct app *, const char *, char **);
+void	 conf_free(struct app *);
 
 /* poll.c */
 void	 h_poll(struct ctx *, const struct req *, struct resp *);

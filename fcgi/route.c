@@ -31,6 +31,9 @@ static const struct route_entry routes[] = {
 	{ "POST", "/api/leave",		R_LEAVE,	  "POST" },
 	{ "POST", "/api/messages",	R_MESSAGES,	  "POST" },
 	{ "GET",  "/api/poll",		R_POLL,		  "GET" },
+	{ "GET",  "/api/call",		R_CALL,		  "GET" },
+	{ "POST", "/api/signal",	R_SIGNAL,	  "POST" },
+	{ "POST", "/api/media",		R_MEDIA,	  "POST" },
 	{ "GET",  "/",			R_PAGE_HOME,	  "GET, HEAD" },
 	{ "HEAD", "/",			R_PAGE_HOME,	  "GET, HEAD" },
 	{ "GET",  "/room/*",		R_PAGE_ROOM,	  "GET, HEAD" },
@@ -194,6 +197,9 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_LEAVE: h_leave(c, rq, rs); break;
 	case R_MESSAGES: h_messages(c, rq, rs); break;
 	case R_POLL: h_poll(c, rq, rs); break;
+	case R_CALL: h_call(c, rq, rs); break;
+	case R_SIGNAL: h_signal(c, rq, rs); break;
+	case R_MEDIA: h_media(c, rq, rs); break;
 	case R_PAGE_HOME:
 	case R_PAGE_ROOM:
 		h_page(c, rq, rs, r);

@@ -42,29 +42,50 @@ auth_session(struct ctx *c, const struct req *rq, struct resp *rs,
 }
 
 /*
- * Take one write call from the session's bucket, inside the caller's
- * transaction.  0 if allowed, -1 after answering 429 (or 500).
+ * Take one call from one of the session's buckets (signal: the signaling
+ * one), inside the caller's transaction.  0 if allowed, -1 after answering
+ * 429 (or 500).
  */
-int
-rate_take(struct ctx *c, const struct session *s, int64_t now,
+static int
+bucket_take(struct ctx *c, const struct session *s, int signal, int64_t now,
     struct resp *rs)
 {
-	double	 tokens;
+	double	 tokens, burst = signal ? NOOM_SIG_BURST : NOOM_RL_BURST;
+	double	 rate = signal ? NOOM_SIG_RATE : NOOM_RL_RATE;
 
-	tokens = s->rl_tokens + (double)(now - s->rl_ms) * NOOM_RL_RATE / 1000;
-	if (tokens > NOOM_RL_BURST)
-		tokens = NOOM_RL_BURST;
+	if (signal)
+		tokens = s->sig_tokens + (double)(now - s->sig_ms) * rate / 1000;
+	else
+		tokens = s->rl_tokens + (double)(now - s->rl_ms) * rate / 1000;
+	if (tokens > burst)
+		tokens = burst;
 	if (tokens < 1) {
 		resp_error(rs, 429, "rate_limited", "Too many requests; "
 		    "slow down.");
 		rs->retry_after = 1;
 		return -1;
 	}
-	if (db_session_rate(c->db, s->id, tokens - 1, now) == -1) {
+	if (db_session_rate(c->db, s->id, signal, tokens - 1, now) == -1) {
 		resp_error(rs, 500, "internal", "The store failed.");
 		return -1;
 	}
 	return 0;
+}
+
+/* Take one write call (chat, rooms, nickname, media) from the session. */
+int
+rate_take(struct ctx *c, const struct session *s, int64_t now,
+    struct resp *rs)
+{
+	return bucket_take(c, s, 0, now, rs);
+}
+
+/* Take one signaling message from the session's own allowance. */
+int
+rate_take_signal(struct ctx *c, const struct session *s, int64_t now,
+    struct resp *rs)
+{
+	return bucket_take(c, s, 1, now, rs);
 }
 
 /*

@@ -1,5 +1,7 @@
 /* Unit tests of valid.c and token.c: what client text is accepted. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../../fcgi/noom.h"
 #include "unit.h"
@@ -120,6 +122,66 @@ test_token(void)
 	CHECK(token_from_auth(NULL, out) == NULL);
 }
 
+/* coturn REST-API credentials; the expected value is from
+ * printf %s 1764053600:12 | openssl dgst -sha1 -hmac s3cret -binary | base64 */
+static void
+test_turn(void)
+{
+	char	 out[64];
+
+	CHECK(turn_credential("s3cret", "1764053600:12", out, sizeof(out)) == 0);
+	CHECK_STR(out, "lLIfVNAqbB+d8grwZIrxToRVDo8=");
+	CHECK(turn_credential("s3cret", "x", out, 10) == -1);
+}
+
+/* The configuration file: good keys, and the errors that stop start-up. */
+static void
+test_conf(void)
+{
+	static const struct {
+		const char	*text;
+		int		 ok;
+	} cases[] = {
+		{ "# comment\n\nstun = stun:127.0.0.1:3478\nmesh_max = 4\n", 1 },
+		{ "turn = turn:h:3478?transport=tcp\nturn_secret = s\n"
+		  "turn_ttl = 600\n", 1 },
+		{ "turn = turn:h:3478\n", 0 },		/* no secret */
+		{ "stun = http://x\n", 0 },
+		{ "mesh_max = 1\n", 0 },
+		{ "turn_ttl = soon\n", 0 },
+		{ "colour = blue\n", 0 },
+		{ "no equals sign\n", 0 },
+	};
+	char	 path[] = "/tmp/noom-conf-XXXXXX", *cause;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct app	 app;
+		FILE		*f;
+		int		 fd = mkstemp(path), ok;
+
+		memset(&app, 0, sizeof(app));
+		if (fd == -1 || (f = fdopen(fd, "w")) == NULL)
+			continue;
+		fputs(cases[i].text, f);
+		fclose(f);
+		cause = NULL;
+		ok = conf_load(&app, path, &cause) == 0;
+		if (ok != cases[i].ok)
+			printf("conf case %zu: %s\n", i, cause ? cause : "ok");
+		CHECK(ok == cases[i].ok);
+		if (i == 0)
+			CHECK(app.mesh_max == 4 && app.stun[0] != NULL &&
+			    app.stun[1] == NULL);
+		if (i == 1)
+			CHECK(app.turn_ttl == 600 && app.turn_secret != NULL);
+		free(cause);
+		conf_free(&app);
+		unlink(path);
+		strcpy(path, "/tmp/noom-conf-XXXXXX");
+	}
+}
+
 int
 main(void)
 {
@@ -128,5 +190,7 @@ main(void)
 	test_client_id();
 	test_cursor();
 	test_token();
+	test_turn();
+	test_conf();
 	return unit_done("test_valid");
 }

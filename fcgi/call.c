@@ -1,0 +1,253 @@
+/*
+ * call.c — what a video call needs from the server: its configuration,
+ * WebRTC signaling between two members, and members' media state.  The
+ * media itself flows peer to peer (or through TURN), never through Noom.
+ *
+ *   GET  /api/call                      -> {iceServers, ttl, mesh_max, in_call}
+ *   POST /api/signal {to, kind, data}   -> 202 {seq}; "signal" event to `to`
+ *   POST /api/media  {audio,video,screen} -> 200 state; "media" event to the room
+ *
+ * Who may signal whom: both sessions are in the same room and both are among
+ * its first mesh_max members by join order (the call; later members are
+ * chat-only).  Anything else is 403 with the same answer whether or not the
+ * target exists, so signaling cannot probe for sessions.  A signal's data is
+ * bounded (NOOM_SIGNAL_MAX) and signals draw from their own rate bucket.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "noom.h"
+
+static const char *const signal_kinds[] = {
+	"offer", "answer", "candidate", "hangup", NULL
+};
+
+/* The ICE server list for session sid as a new JSON array. */
+static json_t *
+ice_servers_new(const struct app *app, int64_t sid, int64_t now_s)
+{
+	json_t	*list = json_array(), *urls;
+	char	 user[64], cred[64];
+	int	 i;
+
+	if (app->stun[0] != NULL) {
+		urls = json_array();
+		for (i = 0; app->stun[i] != NULL; i++)
+			json_array_append_new(urls, json_string(app->stun[i]));
+		json_array_append_new(list, json_pack("{s:o}", "urls", urls));
+	}
+	if (app->turn[0] != NULL && app->turn_secret != NULL) {
+		snprintf(user, sizeof(user), "%" PRId64 ":%" PRId64,
+		    now_s + app->turn_ttl, sid);
+		if (turn_credential(app->turn_secret, user, cred,
+		    sizeof(cred)) == -1) {
+			log_warn("cannot make a TURN credential");
+			return list;
+		}
+		urls = json_array();
+		for (i = 0; app->turn[i] != NULL; i++)
+			json_array_append_new(urls, json_string(app->turn[i]));
+		json_array_append_new(list, json_pack("{s:o,s:s,s:s}", "urls",
+		    urls, "username", user, "credential", cred));
+	}
+	return list;
+}
+
+void
+h_call(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	int		 rank;
+
+	if (auth_session(c, rq, rs, &s) == -1)
+		return;
+	if (s.room_id == 0) {
+		resp_error(rs, 409, "not_in_room", "Join a room first.");
+		return;
+	}
+	if ((rank = db_member_rank(c->db, s.id)) == -1) {
+		resp_error(rs, 500, "internal", "The store failed.");
+		return;
+	}
+	resp_json(rs, 200, json_pack("{s:o,s:i,s:i,s:b}", "iceServers",
+	    ice_servers_new(c->app, s.id, rq->now_ms / 1000),
+	    "ttl", c->app->turn_ttl, "mesh_max", c->app->mesh_max,
+	    "in_call", rank < c->app->mesh_max));
+}
+
+/* Check the fields of a signal; 0, or -1 after answering 400 / 413. */
+static int
+signal_check(json_t *body, int64_t *to, const char **kind, json_t **data,
+    struct resp *rs)
+{
+	json_t	*v;
+	char	*text;
+	size_t	 len, i;
+
+	v = json_object_get(body, "to");
+	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+		resp_error(rs, 400, "bad_field", "Field 'to' must be a session id.");
+		json_object_set_new(rs->json, "field", json_string("to"));
+		return -1;
+	}
+	*to = json_integer_value(v);
+	if (body_string(body, "kind", 1, kind, rs) == -1)
+		return -1;
+	for (i = 0; signal_kinds[i] != NULL; i++)
+		if (strcmp(*kind, signal_kinds[i]) == 0)
+			break;
+	if (signal_kinds[i] == NULL) {
+		resp_error(rs, 400, "bad_field", "Field 'kind' must be offer, "
+		    "answer, candidate or hangup.");
+		json_object_set_new(rs->json, "field", json_string("kind"));
+		return -1;
+	}
+	/* A hangup needs no data; json_null() is a shared singleton. */
+	if ((*data = json_object_get(body, "data")) == NULL)
+		*data = json_null();
+	if (!json_is_object(*data) && !json_is_null(*data)) {
+		resp_error(rs, 400, "bad_field", "Field 'data' must be an object.");
+		json_object_set_new(rs->json, "field", json_string("data"));
+		return -1;
+	}
+	text = json_dumps(*data, JSON_COMPACT | JSON_ENCODE_ANY);
+	len = text ? strlen(text) : 0;
+	free(text);
+	if (len > NOOM_SIGNAL_MAX) {
+		resp_error(rs, 413, "too_large", "Signal data is larger than %d "
+		    "bytes.", NOOM_SIGNAL_MAX);
+		json_object_set_new(rs->json, "limit",
+		    json_integer(NOOM_SIGNAL_MAX));
+		return -1;
+	}
+	return 0;
+}
+
+/* Are s and target in one call?  1 yes, 0 no, -1 store error. */
+static int
+same_call(struct ctx *c, const struct session *s, const struct session *t)
+{
+	int	 rs, rt;
+
+	if (t->room_id != s->room_id)
+		return 0;
+	if ((rs = db_member_rank(c->db, s->id)) == -1 ||
+	    (rt = db_member_rank(c->db, t->id)) == -1)
+		return -1;
+	return rs < c->app->mesh_max && rt < c->app->mesh_max;
+}
+
+void
+h_signal(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s, t;
+	json_t		*body, *data, *ev = NULL;
+	const char	*kind;
+	int64_t		 to, seq;
+	int		 found, ok;
+
+	if ((body = body_object(rq, 0, rs)) == NULL)
+		return;
+	if (signal_check(body, &to, &kind, &data, rs) == -1)
+		goto out;
+	if (db_begin(c->db) == -1)
+		goto fail;
+	if (auth_session(c, rq, rs, &s) == -1 ||
+	    rate_take_signal(c, &s, rq->now_ms, rs) == -1)
+		goto rollback;
+	if (s.room_id == 0) {
+		resp_error(rs, 409, "not_in_room", "Join a room first.");
+		goto rollback;
+	}
+	if ((found = db_session_by_id(c->db, to, &t)) == -1)
+		goto fail;
+	if (!found || to == s.id || (ok = same_call(c, &s, &t)) == 0) {
+		resp_error(rs, 403, "forbidden", "That session is not in a call "
+		    "with you.");
+		goto rollback;
+	}
+	if (ok == -1)
+		goto fail;
+	ev = json_pack("{s:I,s:s,s:s,s:O}", "from", (json_int_t)s.id,
+	    "nickname", s.nickname, "kind", kind, "data", data);
+	if ((seq = db_event_add(c->db, 0, to, "signal", ev, rq->now_ms)) == -1 ||
+	    db_commit(c->db) == -1)
+		goto fail;
+	wake_ring();
+	resp_json(rs, 202, json_pack("{s:I}", "seq", (json_int_t)seq));
+	goto out;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+rollback:
+	db_rollback(c->db);
+out:
+	json_decref(ev);
+	json_decref(body);
+}
+
+/* Read an optional boolean field into *v; 0, or -1 after answering 400. */
+static int
+body_bool(json_t *body, const char *name, int *v, struct resp *rs)
+{
+	json_t	*f = json_object_get(body, name);
+
+	if (f == NULL)
+		return 0;
+	if (!json_is_boolean(f)) {
+		resp_error(rs, 400, "bad_field", "Field '%s' must be true or "
+		    "false.", name);
+		json_object_set_new(rs->json, "field", json_string(name));
+		return -1;
+	}
+	*v = json_is_true(f);
+	return 0;
+}
+
+void
+h_media(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct session	 s;
+	json_t		*body, *state = NULL;
+	int		 audio, video, screen, rang = 0;
+
+	if ((body = body_object(rq, 0, rs)) == NULL)
+		return;
+	if (db_begin(c->db) == -1)
+		goto fail;
+	if (auth_session(c, rq, rs, &s) == -1 ||
+	    rate_take(c, &s, rq->now_ms, rs) == -1)
+		goto rollback;
+	audio = s.audio;
+	video = s.video;
+	screen = s.screen;
+	if (body_bool(body, "audio", &audio, rs) == -1 ||
+	    body_bool(body, "video", &video, rs) == -1 ||
+	    body_bool(body, "screen", &screen, rs) == -1)
+		goto rollback;
+	if (db_session_media(c->db, s.id, audio, video, screen) == -1)
+		goto fail;
+	state = json_pack("{s:I,s:b,s:b,s:b}", "session", (json_int_t)s.id,
+	    "audio", audio, "video", video, "screen", screen);
+	if (s.room_id != 0) {
+		if (db_event_add(c->db, s.room_id, 0, "media", state,
+		    rq->now_ms) == -1)
+			goto fail;
+		rang = 1;
+	}
+	if (db_commit(c->db) == -1)
+		goto fail;
+	if (rang)
+		wake_ring();
+	resp_json(rs, 200, state);
+	state = NULL;
+	goto out;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+rollback:
+	db_rollback(c->db);
+out:
+	json_decref(state);
+	json_decref(body);
+}

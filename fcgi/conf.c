@@ -1,0 +1,150 @@
+/*
+ * conf.c — the optional configuration file (--config), for what does not
+ * fit on a command line or must not appear in `ps`: the TURN secret.
+ *
+ * Format: one "key = value" a line; blank lines and lines starting with '#'
+ * are ignored.  Keys:
+ *
+ *   stun = stun:host:port          (repeatable)
+ *   turn = turn:host:port?transport=udp|tcp, turns:host:port (repeatable)
+ *   turn_secret = <coturn static-auth-secret>
+ *   turn_ttl = <seconds a credential is valid, 60..86400>
+ *   mesh_max = <members in a call, 2..16>
+ *
+ * An unknown key, a bad number or a URL of the wrong scheme is a start-up
+ * error: a typo in a TURN setting should stop the server, not silently leave
+ * users of locked-down networks without media.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "noom.h"
+
+/* Append a copy of url to the NULL-terminated list; -1 if it is full. */
+static int
+url_add(char **list, const char *url)
+{
+	int	 i;
+
+	for (i = 0; i < NOOM_ICE_URLS_MAX && list[i] != NULL; i++)
+		;
+	if (i == NOOM_ICE_URLS_MAX)
+		return -1;
+	list[i] = xstrdup(url);
+	return 0;
+}
+
+static char *
+strip(char *s)
+{
+	char	*end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Apply one key = value; NULL on success or the reason it is wrong. */
+static const char *
+conf_set(struct app *app, const char *key, const char *value)
+{
+	char	*end;
+	long	 n;
+
+	if (strcmp(key, "stun") == 0) {
+		if (strncmp(value, "stun:", 5) != 0 &&
+		    strncmp(value, "stuns:", 6) != 0)
+			return "a stun URL starts with stun: or stuns:";
+		return url_add(app->stun, value) == 0 ? NULL : "too many URLs";
+	}
+	if (strcmp(key, "turn") == 0) {
+		if (strncmp(value, "turn:", 5) != 0 &&
+		    strncmp(value, "turns:", 6) != 0)
+			return "a turn URL starts with turn: or turns:";
+		return url_add(app->turn, value) == 0 ? NULL : "too many URLs";
+	}
+	if (strcmp(key, "turn_secret") == 0) {
+		if (*value == '\0')
+			return "the secret is empty";
+		free(app->turn_secret);
+		app->turn_secret = xstrdup(value);
+		return NULL;
+	}
+	n = strtol(value, &end, 10);
+	if (*value == '\0' || *end != '\0')
+		return "not a number";
+	if (strcmp(key, "turn_ttl") == 0) {
+		if (n < 60 || n > 86400)
+			return "turn_ttl must be 60 to 86400 seconds";
+		app->turn_ttl = (int)n;
+		return NULL;
+	}
+	if (strcmp(key, "mesh_max") == 0) {
+		if (n < 2 || n > 16)
+			return "mesh_max must be 2 to 16";
+		app->mesh_max = (int)n;
+		return NULL;
+	}
+	return "unknown key";
+}
+
+/* Read path into app; 0, or -1 with *cause (caller frees). */
+int
+conf_load(struct app *app, const char *path, char **cause)
+{
+	char		*text, *line, *next, *eq;
+	const char	*why;
+	int		 lineno = 0, rv = -1;
+
+	if ((text = file_read_new(path, 64 * 1024, cause)) == NULL)
+		return -1;
+	for (line = text; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		lineno++;
+		line = strip(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL) {
+			why = "expected key = value";
+			goto bad;
+		}
+		*eq = '\0';
+		if ((why = conf_set(app, strip(line), strip(eq + 1))) != NULL)
+			goto bad;
+	}
+	if (app->turn[0] != NULL && app->turn_secret == NULL) {
+		if (asprintf(cause, "%s: turn URLs need a turn_secret", path) == -1)
+			*cause = NULL;
+		goto out;
+	}
+	rv = 0;
+	goto out;
+bad:
+	if (asprintf(cause, "%s:%d: %s", path, lineno, why) == -1)
+		*cause = NULL;
+out:
+	free(text);
+	return rv;
+}
+
+/* Free what conf_load allocated. */
+void
+conf_free(struct app *app)
+{
+	int	 i;
+
+	for (i = 0; app->stun[i] != NULL; i++)
+		free(app->stun[i]);
+	for (i = 0; app->turn[i] != NULL; i++)
+		free(app->turn[i]);
+	free(app->turn_secret);
+	memset(app->stun, 0, sizeof(app->stun));
+	memset(app->turn, 0, sizeof(app->turn));
+	app->turn_secret = NULL;
+}
