@@ -94,8 +94,13 @@ write_pids(const char *path, const pid_t *pids, int n)
 		log_warn("%s: %s", path, strerror(errno));
 }
 
+/*
+ * Fork one worker.  The master runs with SIGTERM, SIGINT and SIGCHLD blocked
+ * (it waits for them in sigsuspend); a child would inherit that mask and
+ * never hear SIGTERM, so it gets the mask the master started with.
+ */
 static pid_t
-spawn(const struct app *app, int sock)
+spawn(const struct app *app, int sock, const sigset_t *child_mask)
 {
 	pid_t	 pid;
 
@@ -107,6 +112,7 @@ spawn(const struct app *app, int sock)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		sigprocmask(SIG_SETMASK, child_mask, NULL);
 		worker_main(app, sock);
 	}
 	return pid;
@@ -114,7 +120,8 @@ spawn(const struct app *app, int sock)
 
 /* Reap dead workers and start new ones in their place. */
 static void
-reap(const struct app *app, int sock, pid_t *pids, int n, const char *pidfile)
+reap(const struct app *app, int sock, pid_t *pids, int n, const char *pidfile,
+    const sigset_t *child_mask)
 {
 	pid_t	 pid;
 	int	 status, i, changed = 0;
@@ -129,7 +136,7 @@ reap(const struct app *app, int sock, pid_t *pids, int n, const char *pidfile)
 			else
 				log_warn("worker %ld exited with %d",
 				    (long)pid, WEXITSTATUS(status));
-			pids[i] = got_term ? 0 : spawn(app, sock);
+			pids[i] = got_term ? 0 : spawn(app, sock, child_mask);
 			changed = 1;
 		}
 	}
@@ -278,7 +285,7 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &old);
 
 	for (i = 0; i < workers; i++)
-		pids[i] = spawn(&app, sock);
+		pids[i] = spawn(&app, sock, &old);
 	write_pids(pidfile, pids, workers);
 	log_info("%d workers on %s", workers, socket_path);
 	while (!got_term) {
@@ -286,7 +293,7 @@ main(int argc, char **argv)
 			sigsuspend(&old);
 		if (got_child) {
 			got_child = 0;
-			reap(&app, sock, pids, workers, pidfile);
+			reap(&app, sock, pids, workers, pidfile, &old);
 		}
 	}
 	stop_all(pids, workers);
