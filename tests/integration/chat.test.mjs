@@ -1,7 +1,7 @@
 // Two sessions chatting in a room: delivery, ids, duplicates (client_id), notices, history.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startStack, api, newSession, join, leave, say, pollUntil, ofType, clientId} from '../lib/stack.js';
+import {startStack, api, newSession, join, leave, say, pollUntil, ofType, clientId, who} from '../lib/stack.js';
 
 let stack;
 before(async () => {
@@ -86,7 +86,7 @@ test('notices: welcome, nickname, bye with counts; members in the join answer', 
   const annJoin = await join(stack, ann.token, room);
   assert.equal(annJoin.room, room);
   assert.equal(annJoin.count, 1);
-  assert.deepEqual(annJoin.members, [{session: ann.session, nickname: 'Ann'}]);
+  assert.deepEqual(who(annJoin.members), [{session: ann.session, nickname: 'Ann'}]);
   assert.deepEqual(annJoin.history, []);
   assert.ok(Number.isInteger(annJoin.cursor));
 
@@ -100,7 +100,7 @@ test('notices: welcome, nickname, bye with counts; members in the join answer', 
   const bobJoin = await join(stack, bob.token, room);
   assert.equal(bobJoin.count, 2);
   const byId = (a, b) => a.session - b.session;
-  assert.deepEqual([...bobJoin.members].sort(byId), [{session: ann.session, nickname: 'Ann'}, {session: bob.session, nickname: 'Bob'}].sort(byId));
+  assert.deepEqual(who(bobJoin.members).sort(byId), [{session: ann.session, nickname: 'Ann'}, {session: bob.session, nickname: 'Bob'}].sort(byId));
 
   let cur = annJoin.cursor;
   {

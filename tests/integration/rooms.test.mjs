@@ -2,7 +2,7 @@
 // switching rooms, no-op re-join, sendBeacon leave, and no cross-session leaks.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startStack, api, newSession, join, leave, say, pollUntil, drain, ofType} from '../lib/stack.js';
+import {startStack, api, newSession, join, leave, say, pollUntil, drain, ofType, who} from '../lib/stack.js';
 
 let stack;
 before(async () => {
@@ -52,7 +52,7 @@ test('room counts go up and down, empty rooms disappear, switching gives bye and
   const bj = await join(stack, bob.token, 'beta');
   assert.equal(bj.room, 'beta');
   assert.equal(bj.count, 1);
-  assert.deepEqual(bj.members, [{session: bob.session, nickname: 'Bob'}]);
+  assert.deepEqual(who(bj.members), [{session: bob.session, nickname: 'Bob'}]);
   {
     const l = (await rooms(watcher.token)).rooms;
     assert.equal(countOf(l, 'alpha'), 1);

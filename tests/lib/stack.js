@@ -443,3 +443,6 @@ export async function drain(stack, token, cursor, timeoutMs = 30_000) {
 }
 
 export const ofType = (events, type) => events.filter((e) => e.type === type);
+
+/** Who is in a room: members also carry media state (audio/video/screen), not compared by this. */
+export const who = (members) => members.map(({session, nickname}) => ({session, nickname}));
