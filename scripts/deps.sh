@@ -1,0 +1,69 @@
+#!/bin/sh
+# deps.sh [--test]: installs with apt-get what Noom needs to build and run on Debian (and
+# Ubuntu), only what is missing; with --test also what `make check` needs (chromium, node and
+# npm, valgrind) and the npm packages of package.json (playwright-core) into node_modules/.
+# Silent when everything is there already; safe to run again. Uses sudo when not root.
+
+set -eu
+
+usage() {
+	echo "usage: scripts/deps.sh [--test]" >&2
+	exit 2
+}
+
+with_tests=
+case $# in
+0) ;;
+1) [ "$1" = --test ] && with_tests=1 || usage ;;
+*) usage ;;
+esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+packages="build-essential autoconf automake pkg-config libfcgi-dev libsqlite3-dev libjansson-dev libssl-dev nginx curl"
+if [ -n "$with_tests" ]; then
+	# sqlite3: the integrity check of the bad-input tests; coturn: the relay-only call test.
+	packages="$packages chromium valgrind sqlite3 coturn"
+	# A node from elsewhere (nvm, NodeSource, ...) is kept: Debian's would only shadow it.
+	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
+	command -v npm >/dev/null 2>&1 || packages="$packages npm"
+fi
+
+installed() {
+	dpkg-query -W -f '${Status}\n' "$1" 2>/dev/null | grep -q ' installed$'
+}
+
+missing=
+for p in $packages; do
+	installed "$p" || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "deps.sh: apt-get not found; install these packages by hand:$missing" >&2
+		exit 1
+	fi
+	sudo=
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null 2>&1 || {
+			echo "deps.sh: not root and no sudo; as root run: apt-get install$missing" >&2
+			exit 1
+		}
+		sudo=sudo
+	fi
+	echo "deps.sh: installing$missing"
+	# Installing nginx may start Debian's nginx service on port 80; Noom never uses it (noom-run
+	# starts its own nginx with its own configuration and port).
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+fi
+
+if [ -n "$with_tests" ] && [ ! -d "$root/node_modules/playwright-core" ]; then
+	echo "deps.sh: installing the npm packages of package.json into node_modules/"
+	cd "$root"
+	if [ -f package-lock.json ]; then
+		npm ci --no-audit --no-fund --loglevel=error
+	else
+		npm install --no-audit --no-fund --loglevel=error
+	fi
+fi

@@ -1,0 +1,115 @@
+#!/bin/sh
+# check-conf.sh: checks of the nginx configuration and of noom-run that need no running worker.
+# Prints TAP-like "ok N - ..." lines; exit 0 if all passed. Run by run-tests.sh (make check).
+#
+#  - conf/noom-nginx.conf.example is what conf/noom-nginx.conf.in gives for /noom (one source);
+#  - the configuration noom-run writes passes nginx -t, with and without a prefix;
+#  - noom-run refuses a bad NOOM_PREFIX, NOOM_PORT, NOOM_WORKERS, and a port that is taken.
+
+srcdir=${NOOM_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+builddir=${NOOM_BUILDDIR:-$PWD}
+run=${NOOM_RUN:-$builddir/noom-run}
+node=${NODE:-node}
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+
+tmp=$builddir/tests/logs/conf.$$
+rm -rf "$tmp"
+mkdir -p "$tmp"
+listener=
+cleanup() {
+	[ -n "$listener" ] && kill "$listener" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# 1. The shipped example is generated from the template.
+if NOOM_PREFIX=/noom NOOM_DATA_DIR=/usr/local/share/noom NOOM_STATE_DIR=/var/lib/noom \
+	"$run" --nginx-snippet >"$tmp/example" 2>"$tmp/example.err" &&
+	cmp -s "$tmp/example" "$srcdir/conf/noom-nginx.conf.example"; then
+	ok "conf/noom-nginx.conf.example matches conf/noom-nginx.conf.in"
+else
+	not_ok "conf/noom-nginx.conf.example differs from conf/noom-nginx.conf.in (make conf-example)"
+	diff "$srcdir/conf/noom-nginx.conf.example" "$tmp/example" | sed 's/^/# /'
+	sed 's/^/# /' "$tmp/example.err"
+fi
+
+# 2, 3. nginx -t on what noom-run writes.
+nginx=${NOOM_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+for prefix in "" /noom; do
+	name="nginx -t accepts the configuration for NOOM_PREFIX='$prefix'"
+	if [ ! -x "$nginx" ]; then
+		skip "$name" "nginx not found"
+		continue
+	fi
+	state=$tmp/state${prefix#/}
+	if NOOM_PREFIX=$prefix NOOM_STATE_DIR=$state NOOM_PORT=18080 NOOM_NGINX=$nginx \
+		"$run" --check-config >"$tmp/t.out" 2>&1 &&
+		grep -q "NOOM_PREFIX *\"$prefix\"" "$state/nginx/noom-nginx.conf"; then
+		ok "$name"
+	else
+		not_ok "$name"
+		sed 's/^/# /' "$tmp/t.out"
+	fi
+done
+if [ -f "$tmp/statenoom/nginx/nginx.conf" ] &&
+	grep -q '^ *location = /noom {' "$tmp/statenoom/nginx/noom-nginx.conf" &&
+	grep -q '^ *location = / {' "$tmp/statenoom/nginx/nginx.conf" &&
+	! grep -q '^ *location = {' "$tmp/state/nginx/noom-nginx.conf" &&
+	! grep -q '^ *location = / {' "$tmp/state/nginx/nginx.conf" &&
+	grep -q '^ *location / {' "$tmp/state/nginx/noom-nginx.conf"; then
+	ok "the prefix-only locations are there for /noom and not without a prefix"
+elif [ -x "$nginx" ]; then
+	not_ok "the prefix-only locations are wrong"
+else
+	skip "the prefix-only locations" "nginx not found"
+fi
+
+# 4. Settings noom-run must refuse before it starts anything.
+for bad in "NOOM_PREFIX=noom" "NOOM_PREFIX=/" "NOOM_PREFIX=/a/b" "NOOM_PREFIX=/noom/" \
+	"NOOM_PREFIX=/a b" "NOOM_PREFIX=/.." "NOOM_PORT=http" "NOOM_PORT=70000" "NOOM_WORKERS=0"; do
+	if env "$bad" NOOM_STATE_DIR="$tmp/bad" "$run" >"$tmp/bad.out" 2>&1; then
+		not_ok "noom-run refuses $bad"
+	elif grep -q "${bad%%=*}" "$tmp/bad.out"; then
+		ok "noom-run refuses $bad"
+	else
+		not_ok "noom-run refuses $bad with a message naming ${bad%%=*}"
+		sed 's/^/# /' "$tmp/bad.out"
+	fi
+done
+
+# 5. A port that is taken is refused with a clear message, and nothing is left running.
+name="noom-run refuses a port that is already taken"
+if ! command -v "$node" >/dev/null 2>&1; then
+	skip "$name" "node not found"
+elif [ ! -x "$builddir/fcgi/noom-worker" ]; then
+	skip "$name" "fcgi/noom-worker not built"
+else
+	"$node" -e '
+		const s = require("net").createServer(() => {});
+		s.listen(0, "127.0.0.1", () => console.log(s.address().port));
+		setTimeout(() => process.exit(0), 30000);' >"$tmp/port" &
+	listener=$!
+	i=0
+	while [ ! -s "$tmp/port" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	port=$(cat "$tmp/port")
+	if [ -z "$port" ]; then
+		not_ok "$name (could not open a listening socket)"
+	elif NOOM_PORT=$port NOOM_STATE_DIR=$tmp/busy "$run" >"$tmp/busy.out" 2>&1; then
+		not_ok "$name (noom-run exited 0)"
+	elif grep -q "already taken" "$tmp/busy.out" && [ ! -e "$tmp/busy/worker.pid" ]; then
+		ok "$name"
+	else
+		not_ok "$name"
+		sed 's/^/# /' "$tmp/busy.out"
+	fi
+fi
+
+[ $failed = 0 ]
