@@ -13,6 +13,9 @@
 //   UI applies every event exactly once on top of the state it rendered.
 // - Room events (welcome, bye, new_message, nickname) are only dispatched for the room this
 //   session is in; stale ones for a room we already left are dropped.
+// - A `media` event (it names no room) is dispatched only while this session is in a room and
+//   only when it is newer than the room snapshot, like the room events. `signal` events are
+//   addressed to this session and always dispatched (the call module drops those it cannot use).
 // - The public room list goes out through onRoomList() only when it is newer than the last
 //   list sent (from GET api/rooms or from room_change events).
 // - A message keeps its client_id across retries (network error, 5xx, 429), so the server
@@ -21,7 +24,8 @@
 //   nickname, the room (if any) is joined again, and the failed call is repeated once.
 
 /**
- * @typedef {{session: number, nickname: string}} Member
+ * @typedef {{session: number, nickname: string, audio?: boolean, video?: boolean,
+ *            screen?: boolean}} Member
  * @typedef {{name: string, count: number}} RoomInfo
  * @typedef {{id: number, room: string, session: number, nickname: string, text: string,
  *            ts: number, client_id: string}} ChatMessage
@@ -34,6 +38,12 @@
  * @typedef {{rooms: RoomInfo[]}} RoomChangeData
  * @typedef {{room: string}} RoomJoinedData
  * @typedef {{room: string, reason: string}} RoomLeftData
+ * @typedef {'offer'|'answer'|'candidate'|'hangup'} SignalKind
+ * @typedef {{from: number, nickname: string, kind: SignalKind, data: any}} SignalData
+ * @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState
+ * @typedef {MediaState & {session: number}} MediaData
+ * @typedef {{iceServers: RTCIceServer[], ttl: number, mesh_max: number,
+ *            in_call: boolean}} CallConfig
  * @typedef {{seq: number, type: string, data: any}} NoomEvent
  * @typedef {{session: number, nickname: string, renewed: boolean}} SessionInfo
  * @typedef {{id: number, ts: number, duplicate: boolean, client_id: string}} SendResult
@@ -150,6 +160,10 @@ export class NoomClient {
     this.onSession = () => {};
     /** The poll loop lost or regained the server. @type {(state: ConnectionState, retryInMs: number) => void} */
     this.onConnection = () => {};
+    /** WebRTC signaling addressed to this session. @type {(data: SignalData, ev: NoomEvent) => void} */
+    this.onSignal = () => {};
+    /** A member of the room changed microphone / camera / screen state. @type {(data: MediaData, ev: NoomEvent) => void} */
+    this.onMedia = () => {};
   }
 
   // ---- session --------------------------------------------------------------------------
@@ -330,6 +344,49 @@ export class NoomClient {
     return { id: res.id, ts: res.ts, duplicate: !!res.duplicate, client_id: clientId };
   }
 
+  // ---- call -----------------------------------------------------------------------------
+
+  /**
+   * The call configuration for the current room (GET api/call): ICE servers with fresh TURN
+   * credentials, the mesh size, and whether this session is in the call or chat-only.
+   * @returns {Promise<CallConfig>}
+   */
+  async callConfig() {
+    const res = await this._request('GET', 'call');
+    return {
+      iceServers: Array.isArray(res.iceServers) ? res.iceServers : [],
+      ttl: Number(res.ttl) || 0,
+      mesh_max: Number(res.mesh_max) || 0,
+      in_call: !!res.in_call,
+    };
+  }
+
+  /**
+   * Sends WebRTC signaling to another member of the call (POST api/signal). Retried like the
+   * other writes; a duplicate that gets through is harmless (perfect negotiation ignores it).
+   * A 401 does not renew the session here: a renewed session is a new call member anyway.
+   * @param {number} to  session id
+   * @param {SignalKind} kind
+   * @param {any} [data]
+   * @returns {Promise<void>}
+   */
+  async signal(to, kind, data) {
+    /** @type {{to: number, kind: SignalKind, data?: any}} */
+    const body = { to, kind };
+    if (data !== undefined && data !== null) body.data = data;
+    await this._write('POST', 'signal', body, false);
+  }
+
+  /**
+   * Publishes this session's media state to its room (POST api/media).
+   * @param {Partial<MediaState>} state
+   * @returns {Promise<MediaState>}
+   */
+  async setMedia(state) {
+    const res = await this._write('POST', 'media', state);
+    return { audio: !!res.audio, video: !!res.video, screen: !!res.screen };
+  }
+
   // ---- poll loop ------------------------------------------------------------------------
 
   /** Starts the poll loop (once). */
@@ -428,6 +485,8 @@ export class NoomClient {
       if (ev.seq <= this._roomBaseline || data.room !== this.room) return;
     } else if (ev.type === 'room_joined' || ev.type === 'room_left') {
       if (ev.seq <= this._roomBaseline) return;
+    } else if (ev.type === 'media') {
+      if (ev.seq <= this._roomBaseline || this.room === null) return;
     }
     try {
       this.onEvent(ev);
@@ -440,6 +499,8 @@ export class NoomClient {
         this.onNickname(data, ev);
         break;
       case 'room_change': this._setRooms(data.rooms || [], ev.seq); break;
+      case 'signal': this.onSignal(data, ev); break;
+      case 'media': this.onMedia(data, ev); break;
       case 'room_joined':
         if (data.room !== this.room) {
           /* Another request moved this session: load the room, holding its events back. */

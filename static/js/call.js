@@ -1,0 +1,506 @@
+// Noom call: a WebRTC mesh, one RTCPeerConnection per other member, signaled through the
+// mailbox (POST api/signal out, `signal` events in). No DOM access here; the UI learns about
+// remote streams and connection states through typed on* callbacks.
+//
+// Negotiation is "perfect negotiation" (W3C WebRTC 1.0 §10.7, webrtc/samples): either side may
+// make an offer at any time (tracks added, ICE restart); when two offers cross, the polite side
+// (the one with the larger session id) rolls its own back and answers, the impolite side
+// ignores the offer it received. Nothing else needs to know who "called" whom.
+//
+// Who creates a connection: a member that enters the call creates one for every member already
+// in it and offers (connect()); an existing member creates its side when the first offer
+// arrives. Signals that arrive before start() (the call configuration is still loading) are
+// queued and replayed in order.
+//
+// Invariants:
+// - Signals to one peer are sent one after another, so the offer leaves before its candidates.
+//   Candidates that arrive anyway before the remote description is set are buffered and added
+//   right after it. Incoming signals of one peer are handled one after another too.
+// - Every peer sends the same local tracks (this.tracks). Switching camera or microphone, and
+//   screen sharing, go through replaceTrack(): RTCRtpSender.replaceTrack() swaps what is sent
+//   without a new offer. Only a kind that was not sent before (a camera plugged in after
+//   joining without one) renegotiates, and perfect negotiation takes care of that too.
+// - A peer whose connection 'failed', or stayed 'disconnected' for DISCONNECT_GRACE_MS, gets an
+//   ICE restart (restartIce() → negotiationneeded → an offer with new ICE credentials); it is
+//   retried every RESTART_RETRY_MS while the connection is not back.
+// - A peer is removed on remove() (the member left: `bye`), on a `hangup` signal, and on
+//   hangup() (we leave; every peer gets a hangup first).
+
+/** @typedef {import('./transport.js').SignalKind} SignalKind */
+
+/**
+ * @typedef {object} Signaling  how signals leave (NoomClient.signal)
+ * @property {(to: number, kind: SignalKind, data?: any) => Promise<void>} send
+ *
+ * @typedef {'new'|'connecting'|'connected'|'reconnecting'|'closed'} PeerState
+ *
+ * @typedef {object} CallOptions
+ * @property {number} self  this session's id
+ * @property {Signaling} signaling
+ * @property {typeof RTCPeerConnection} [RTCPeerConnection]  (tests may wrap it)
+ *
+ * @typedef {object} CallConfigLike
+ * @property {RTCIceServer[]} iceServers
+ * @property {RTCIceTransportPolicy} [iceTransportPolicy]  'relay': TURN only
+ *
+ * @typedef {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} LocalTracks
+ */
+
+/* How long 'disconnected' may last before an ICE restart (it often heals by itself). */
+const DISCONNECT_GRACE_MS = 4000;
+/* While not connected after a restart, restart again this often. */
+const RESTART_RETRY_MS = 12000;
+/* Signals kept while the call is not started yet (a set-up sends a few dozen per peer). */
+const QUEUE_MAX = 500;
+
+/** @type {('audio'|'video')[]} */
+const KINDS = ['audio', 'video'];
+
+/** One other member of the call and our connection to it. */
+class Peer {
+  /**
+   * @param {Call} call
+   * @param {number} session
+   * @param {boolean} initiator  we make the first offer (we are the newcomer)
+   */
+  constructor(call, session, initiator) {
+    this.call = call;
+    this.session = session;
+    /* The polite peer yields when offers collide; the larger session id is polite. */
+    this.polite = call.self > session;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
+    /** Candidates that came before the remote description. @type {RTCIceCandidateInit[]} */
+    this.pendingCandidates = [];
+    /** Tail of the incoming signal queue. @type {Promise<void>} */
+    this.inbox = Promise.resolve();
+    /** Tail of the outgoing signal queue. @type {Promise<void>} */
+    this.outbox = Promise.resolve();
+    /** What the remote sends us; a new MediaStream object each time a track is added. */
+    this.stream = new MediaStream();
+    /** Remote tracks whose mute/unmute we listen to. @type {WeakSet<MediaStreamTrack>} */
+    this.watched = new WeakSet();
+    /** @type {PeerState} */
+    this.state = 'new';
+    this.closed = false;
+    /** @type {ReturnType<typeof setTimeout>|null} */ this.graceTimer = null;
+    /** @type {ReturnType<typeof setTimeout>|null} */ this.retryTimer = null;
+    this.restarts = 0;
+
+    const Ctor = call.RTCPeerConnection;
+    /** @type {RTCConfiguration} */
+    const config = { iceServers: call.iceServers };
+    if (call.iceTransportPolicy) config.iceTransportPolicy = call.iceTransportPolicy;
+    const pc = new Ctor(config);
+    this.pc = pc;
+
+    pc.onnegotiationneeded = () => this._negotiate();
+    pc.onicecandidate = (e) => {
+      /* null is end-of-candidates: the other side does not need it for trickle to work. */
+      if (e.candidate && e.candidate.candidate) this.send('candidate', e.candidate.toJSON());
+    };
+    pc.ontrack = (e) => this._onTrack(e);
+    pc.onconnectionstatechange = () => this._onConnectionState();
+
+    /* Tracks go in before any remote description: on the answering side, addTrack()'s
+     * transceivers are then matched to the offer's m-lines, and the answer already sends. */
+    for (const kind of KINDS) {
+      const track = call.tracks[kind];
+      if (track) pc.addTrack(track, call.localStream);
+      else if (initiator) pc.addTransceiver(kind, { direction: 'recvonly' });
+    }
+  }
+
+  // ---- signaling out ---------------------------------------------------------------------
+
+  /**
+   * Queues one signal to this peer; signals leave in order, one at a time.
+   * @param {SignalKind} kind
+   * @param {any} [data]
+   */
+  send(kind, data) {
+    const to = this.session;
+    const signaling = this.call.signaling;
+    this.outbox = this.outbox.then(() => signaling.send(to, kind, data)).catch((err) => {
+      if (!this.closed) this.call._warn(`cannot send ${kind} to ${to}`, err);
+    });
+    return this.outbox;
+  }
+
+  async _negotiate() {
+    const pc = this.pc;
+    try {
+      this.makingOffer = true;
+      await pc.setLocalDescription();
+      const desc = pc.localDescription;
+      if (this.closed || !desc || desc.type !== 'offer') return;
+      this.send('offer', { type: desc.type, sdp: desc.sdp });
+    } catch (err) {
+      if (!this.closed) this.call._warn(`offer to ${this.session} failed`, err);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  // ---- signaling in ----------------------------------------------------------------------
+
+  /**
+   * Queues one incoming signal; they are handled one after another.
+   * @param {SignalKind} kind
+   * @param {any} data
+   */
+  receive(kind, data) {
+    this.inbox = this.inbox.then(() => this._receive(kind, data)).catch((err) => {
+      if (!this.closed) this.call._warn(`${kind} from ${this.session} failed`, err);
+    });
+    return this.inbox;
+  }
+
+  /**
+   * @param {SignalKind} kind
+   * @param {any} data
+   */
+  async _receive(kind, data) {
+    if (this.closed) return;
+    if (kind === 'offer' || kind === 'answer') {
+      if (!data || typeof data.sdp !== 'string') return;
+      await this._description({ type: kind, sdp: data.sdp });
+    } else if (kind === 'candidate') {
+      if (!data || typeof data.candidate !== 'string') return;
+      await this._candidate(data);
+    }
+  }
+
+  /** @param {RTCSessionDescriptionInit} desc */
+  async _description(desc) {
+    const pc = this.pc;
+    /* An answer to our offer may be on its way in while we are already stable again
+     * (settingRemoteAnswer): then an offer is not a collision. */
+    const readyForOffer = !this.makingOffer &&
+      (pc.signalingState === 'stable' || this.settingRemoteAnswer);
+    const collision = desc.type === 'offer' && !readyForOffer;
+    this.ignoreOffer = !this.polite && collision;
+    if (this.ignoreOffer) return;
+    if (desc.type === 'answer' && pc.signalingState !== 'have-local-offer') {
+      return; /* a duplicate (retried POST) or an answer to an offer we rolled back */
+    }
+    this.settingRemoteAnswer = desc.type === 'answer';
+    try {
+      /* On a collision the polite side rolls its own offer back implicitly here. */
+      await pc.setRemoteDescription(desc);
+    } finally {
+      this.settingRemoteAnswer = false;
+    }
+    await this._flushCandidates();
+    if (desc.type === 'offer') {
+      await pc.setLocalDescription();
+      const answer = pc.localDescription;
+      if (!this.closed && answer) this.send('answer', { type: answer.type, sdp: answer.sdp });
+    }
+  }
+
+  /** @param {RTCIceCandidateInit} candidate */
+  async _candidate(candidate) {
+    if (!this.pc.remoteDescription) {
+      this.pendingCandidates.push(candidate);
+      return;
+    }
+    await this._addCandidate(candidate);
+  }
+
+  async _flushCandidates() {
+    const list = this.pendingCandidates;
+    this.pendingCandidates = [];
+    for (const c of list) await this._addCandidate(c);
+  }
+
+  /** @param {RTCIceCandidateInit} candidate */
+  async _addCandidate(candidate) {
+    try {
+      await this.pc.addIceCandidate(candidate);
+    } catch (err) {
+      /* Candidates of an offer we ignored, or of an ICE generation already gone, fail here. */
+      if (!this.ignoreOffer && !this.closed) this.call._warn(`candidate from ${this.session} refused`, err);
+    }
+  }
+
+  // ---- media -----------------------------------------------------------------------------
+
+  /** @param {RTCTrackEvent} e */
+  _onTrack(e) {
+    const track = e.track;
+    const tracks = this.stream.getTracks().filter((t) => t.kind !== track.kind || t === track);
+    if (!tracks.includes(track)) tracks.push(track);
+    /* A new stream object, so that a <video> showing the old one notices the change. */
+    this.stream = new MediaStream(tracks);
+    this.call.onRemoteStream(this.session, this.stream);
+    if (!this.watched.has(track)) {
+      this.watched.add(track);
+      track.addEventListener('unmute', () => this.call.onRemoteTrack(this.session, track));
+      track.addEventListener('mute', () => this.call.onRemoteTrack(this.session, track));
+    }
+  }
+
+  /**
+   * The transceiver that carries `kind` to this peer: ours from addTrack/addTransceiver, or the
+   * one the remote offer created.
+   * @param {'audio'|'video'} kind
+   */
+  _transceiver(kind) {
+    const list = this.pc.getTransceivers().filter((t) => !t.stopped && t.currentDirection !== 'stopped');
+    return list.find((t) => t.sender.track?.kind === kind) ??
+      list.find((t) => t.receiver.track?.kind === kind) ?? null;
+  }
+
+  /**
+   * Sends `track` instead of what was sent so far; renegotiates only when nothing of this kind
+   * was being sent at all.
+   * @param {'audio'|'video'} kind
+   * @param {MediaStreamTrack|null} track
+   */
+  async replaceTrack(kind, track) {
+    if (this.closed) return;
+    const t = this._transceiver(kind);
+    if (!t) {
+      if (track) this.pc.addTrack(track, this.call.localStream);
+      return;
+    }
+    await t.sender.replaceTrack(track);
+    if (track && (t.direction === 'recvonly' || t.direction === 'inactive')) {
+      /* The sender had no track when negotiated: it must now be announced (stream id too). */
+      t.sender.setStreams?.(this.call.localStream);
+      t.direction = 'sendrecv';
+    }
+  }
+
+  // ---- connection state and ICE restart -------------------------------------------------
+
+  _onConnectionState() {
+    const s = this.pc.connectionState;
+    if (s === 'connected') {
+      this._clearTimers();
+      this.restarts = 0;
+      this._setState('connected');
+    } else if (s === 'disconnected') {
+      this._setState('reconnecting');
+      if (!this.graceTimer) {
+        this.graceTimer = setTimeout(() => {
+          this.graceTimer = null;
+          if (this.pc.connectionState === 'disconnected') this.restartIce();
+        }, DISCONNECT_GRACE_MS);
+      }
+    } else if (s === 'failed') {
+      this._setState('reconnecting');
+      this.restartIce();
+    } else if (s === 'connecting' || s === 'new') {
+      if (this.state !== 'reconnecting') this._setState('connecting');
+    }
+  }
+
+  /** Starts an ICE restart now, and again later while the connection is not back. */
+  restartIce() {
+    if (this.closed) return;
+    this.restarts++;
+    this.call.onIceRestart(this.session, this.restarts);
+    this.pc.restartIce();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closed && this.pc.connectionState !== 'connected') this.restartIce();
+    }, RESTART_RETRY_MS);
+  }
+
+  /** @param {PeerState} state */
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.call.onPeerState(this.session, state);
+  }
+
+  _clearTimers() {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.graceTimer = null;
+    this.retryTimer = null;
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this._clearTimers();
+    this.pc.onnegotiationneeded = null;
+    this.pc.onicecandidate = null;
+    this.pc.ontrack = null;
+    this.pc.onconnectionstatechange = null;
+    this.pc.close();
+    this.state = 'closed';
+  }
+}
+
+/** The mesh: one Peer per other member of the call. */
+export class Call {
+  /** @param {CallOptions} options */
+  constructor(options) {
+    this.self = options.self;
+    this.signaling = options.signaling;
+    this.RTCPeerConnection = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+    /** @type {RTCIceServer[]} */ this.iceServers = [];
+    /** @type {RTCIceTransportPolicy|undefined} */ this.iceTransportPolicy = undefined;
+    /** What every peer is sent. @type {LocalTracks} */
+    this.tracks = { audio: null, video: null };
+    /** Groups our tracks on the far side (its id is the msid in our SDP). */
+    this.localStream = new MediaStream();
+    /** @type {Map<number, Peer>} */
+    this.peers = new Map();
+    this.started = false;
+    this.ended = false;
+    /** Signals received before start(). @type {{from: number, kind: SignalKind, data: any}[]} */
+    this._queue = [];
+
+    /* Callbacks. Each is optional; replace them after construction. */
+    /** A peer's remote media (a new stream object when tracks were added). @type {(session: number, stream: MediaStream) => void} */
+    this.onRemoteStream = () => {};
+    /** A remote track was muted or unmuted (no media flowing / flowing again). @type {(session: number, track: MediaStreamTrack) => void} */
+    this.onRemoteTrack = () => {};
+    /** @type {(session: number, state: PeerState) => void} */
+    this.onPeerState = () => {};
+    /** A peer was created (by connect() or an incoming offer). @type {(session: number) => void} */
+    this.onPeerAdded = () => {};
+    /** A peer is gone (left, hung up). @type {(session: number) => void} */
+    this.onPeerRemoved = () => {};
+    /** @type {(session: number, attempt: number) => void} */
+    this.onIceRestart = () => {};
+    /** Something went wrong that the call survives. @type {(message: string, err: unknown) => void} */
+    this.onWarning = (message, err) => console.warn('noom call:', message, err);
+  }
+
+  /**
+   * Starts the call with the ICE configuration and the tracks to send; replays the signals
+   * that came in before.
+   * @param {CallConfigLike} config
+   * @param {LocalTracks} tracks
+   */
+  start(config, tracks) {
+    if (this.ended || this.started) return;
+    this.iceServers = config.iceServers ?? [];
+    this.iceTransportPolicy = config.iceTransportPolicy;
+    this.tracks = { audio: tracks.audio ?? null, video: tracks.video ?? null };
+    this.started = true;
+    const queued = this._queue;
+    this._queue = [];
+    for (const s of queued) this.handleSignal(s.from, s.kind, s.data);
+  }
+
+  /**
+   * Connects to a member that was in the call before us: we create the connection and offer.
+   * Nothing happens if a connection to it exists already.
+   * @param {number} session
+   */
+  connect(session) {
+    if (!this.started || this.ended || session === this.self || this.peers.has(session)) return;
+    this._add(session, true);
+  }
+
+  /** @param {number} session */
+  has(session) {
+    return this.peers.has(session);
+  }
+
+  /**
+   * An incoming `signal` event.
+   * @param {number} from
+   * @param {SignalKind} kind
+   * @param {any} data
+   */
+  handleSignal(from, kind, data) {
+    if (this.ended || from === this.self) return;
+    if (!this.started) {
+      if (this._queue.length < QUEUE_MAX) this._queue.push({ from, kind, data });
+      return;
+    }
+    if (kind === 'hangup') {
+      this.remove(from);
+      return;
+    }
+    let peer = this.peers.get(from);
+    if (!peer) {
+      /* Only an offer opens a connection; a stray candidate or answer belongs to one that
+       * is gone (we hung up on it, or it was replaced). */
+      if (kind !== 'offer') return;
+      peer = this._add(from, false);
+    }
+    peer.receive(kind, data);
+  }
+
+  /**
+   * Sends `track` as this call's `kind` to every peer (device switch, screen share, a track
+   * that ended). No renegotiation unless the kind was not sent at all before.
+   * @param {'audio'|'video'} kind
+   * @param {MediaStreamTrack|null} track
+   */
+  async replaceTrack(kind, track) {
+    this.tracks[kind] = track;
+    const work = [];
+    for (const peer of this.peers.values()) {
+      work.push(peer.replaceTrack(kind, track).catch((err) => this._warn(`replaceTrack to ${peer.session}`, err)));
+    }
+    await Promise.all(work);
+  }
+
+  /**
+   * Closes the connection to a member (it left).
+   * @param {number} session
+   */
+  remove(session) {
+    const peer = this.peers.get(session);
+    if (!peer) return;
+    this.peers.delete(session);
+    peer.close();
+    this.onPeerRemoved(session);
+  }
+
+  /**
+   * We leave: every peer gets a hangup, then all connections close. Resolves when the hangups
+   * have been sent (or failed); the connections are closed at once.
+   * @returns {Promise<void>}
+   */
+  hangup() {
+    const sends = [];
+    for (const peer of this.peers.values()) {
+      sends.push(this.signaling.send(peer.session, 'hangup').catch(() => {}));
+    }
+    this.close();
+    return Promise.all(sends).then(() => {});
+  }
+
+  /** Closes every connection without telling anyone (the session is gone anyway). */
+  close() {
+    this.ended = true;
+    this._queue = [];
+    for (const session of Array.from(this.peers.keys())) this.remove(session);
+  }
+
+  /**
+   * @param {number} session
+   * @param {boolean} initiator
+   */
+  _add(session, initiator) {
+    const peer = new Peer(this, session, initiator);
+    this.peers.set(session, peer);
+    this.onPeerAdded(session);
+    return peer;
+  }
+
+  /**
+   * @param {string} message
+   * @param {unknown} err
+   */
+  _warn(message, err) {
+    try {
+      this.onWarning(message, err);
+    } catch {
+      /* a UI bug must not break the call */
+    }
+  }
+}
