@@ -7,10 +7,19 @@
 //
 // Room operations (join, leave) run one after another through serial(), so that a quick
 // "join, then back" cannot reach the server in the wrong order.
+//
+// The call: entering a room opens the camera and microphone (media.js) and creates a Call
+// (call.js) at once, so that offers arriving before the call configuration are queued, not
+// lost. When GET api/call says this session is in the call, the call starts and connects to
+// every member who was in the room before us (they were in the call first; later members
+// connect to us). A chat-only member (room over the mesh size) asks again whenever someone
+// leaves. Going home hangs up and closes the devices.
 
 import { NoomClient, ApiError, newClientId } from './transport.js';
 import { HomeView } from './home.js';
 import { RoomView } from './room.js';
+import { Call } from './call.js';
+import { LocalMedia } from './media.js';
 
 /** @typedef {import('./transport.js').RoomState} RoomState */
 
@@ -46,7 +55,24 @@ const room = new RoomView(/** @type {HTMLElement} */ (document.getElementById('r
   onSend: (text, clientId) => send(text, clientId),
   onLeave: () => showHome({ push: true }),
   onRename: (name) => rename(name),
+  onMute: (muted) => media?.setMuted(muted),
+  onCamera: (off) => media?.setCameraOff(off),
+  onScreen: (share) => toggleScreen(share),
+  onDevice: (kind, deviceId) => switchDevice(kind, deviceId),
 });
+
+/** The call of the room on screen. @type {Call|null} */
+let call = null;
+/** This tab's camera and microphone while in a room. @type {LocalMedia|null} */
+let media = null;
+/** The room `call` belongs to. @type {string|null} */
+let callRoom = null;
+/** Whether the server counts this session in the call (not chat-only). */
+let inCall = false;
+/** Resolves when `media` has asked for the devices (whatever it got). @type {Promise<unknown>} */
+let mediaOpened = Promise.resolve();
+/** Announcements of our media state, one after another. @type {Promise<unknown>} */
+let mediaSends = Promise.resolve();
 
 // ---- navigation -------------------------------------------------------------------------
 
@@ -132,6 +158,7 @@ function showHome(how = {}) {
   view = 'home';
   wantRoom = null;
   document.title = 'Noom';
+  endCall({ closeMedia: true });
   room.hide();
   home.renderRooms(client.rooms);
   home.show();
@@ -246,9 +273,166 @@ function preferredNickname() {
   }
 }
 
+// ---- call -------------------------------------------------------------------------------
+
+/**
+ * Begins the call of a room whose state was just drawn: devices, Call object, configuration.
+ * @param {RoomState} state
+ */
+function beginCall(state) {
+  const self = client.session;
+  if (self === null) return;
+  callRoom = state.room;
+  inCall = false;
+  const thisCall = new Call({ self, signaling: { send: (to, kind, data) => client.signal(to, kind, data) } });
+  call = thisCall;
+  thisCall.onRemoteStream = (session, stream) => room.setRemoteStream(session, stream);
+  thisCall.onPeerRemoved = (session) => room.removeRemoteStream(session);
+  thisCall.onPeerState = (session, st) => room.setPeerState(session, st);
+  thisCall.onPeerAdded = (session) => room.setPeerState(session, 'connecting');
+  if (!media) {
+    media = openMedia();
+    mediaOpened = media.open();
+  }
+  const devices = media;
+  Promise.all([mediaOpened, client.callConfig()]).then(([, config]) => {
+    if (call !== thisCall) return;
+    room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
+    announceMedia(devices.state());
+    updateControls();
+    joinCall(thisCall, config, devices.tracks(), state.members.map((m) => m.session));
+  }).catch((err) => {
+    if (call === thisCall) room.setCallStatus(`The call could not start: ${describe(err)}`);
+  });
+}
+
+/**
+ * Starts `thisCall` if the server counts us in, and connects to the members before us.
+ * @param {Call} thisCall
+ * @param {import('./transport.js').CallConfig} config
+ * @param {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} tracks
+ * @param {number[]} order  the room's members in join order
+ */
+function joinCall(thisCall, config, tracks, order) {
+  inCall = config.in_call;
+  if (!inCall) {
+    room.setCallStatus(`This call is full (${config.mesh_max} people). You can chat, and you will join the call when someone leaves.`);
+    updateControls();
+    return;
+  }
+  room.setCallStatus(media?.problem ?? '');
+  thisCall.start(config, tracks);
+  for (const session of order) {
+    if (session === client.session) break; /* members after us connect to us */
+    if (room.members.has(session)) thisCall.connect(session);
+  }
+  updateControls();
+}
+
+/**
+ * A chat-only member asks again whether there is room in the call now.
+ */
+function retryCall() {
+  const thisCall = call;
+  if (!thisCall || inCall || !media) return;
+  const devices = media;
+  client.callConfig().then((config) => {
+    if (call !== thisCall || !config.in_call) return;
+    joinCall(thisCall, config, devices.tracks(), Array.from(room.members.keys()));
+  }).catch(() => {});
+}
+
+/** A LocalMedia with its callbacks wired to the page (not opened yet). */
+function openMedia() {
+  const devices = new LocalMedia();
+  devices.onTrack = (kind, track) => {
+    if (media !== devices) return;
+    call?.replaceTrack(kind, track);
+    room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
+  };
+  devices.onState = (st) => {
+    if (media !== devices) return;
+    announceMedia(st);
+    updateControls();
+    if (inCall) room.setCallStatus(devices.problem);
+  };
+  devices.onDevices = (lists) => {
+    if (media !== devices) return;
+    room.setDevices(lists, devices.currentDevice('audio'), devices.currentDevice('video'));
+  };
+  return devices;
+}
+
+/**
+ * Ends the call of the room on screen: hangs up on every peer.
+ * @param {{closeMedia: boolean}} how  also stop the camera and microphone
+ */
+function endCall(how) {
+  if (call) call.hangup().catch(() => {});
+  call = null;
+  callRoom = null;
+  inCall = false;
+  if (how.closeMedia && media) {
+    media.close();
+    media = null;
+    room.setLocalStream(null);
+  }
+}
+
+/**
+ * Tells the room our media state (and shows it on our own tile at once).
+ * @param {import('./media.js').MediaState} st
+ */
+function announceMedia(st) {
+  if (client.session !== null) room.setMemberMedia(client.session, st);
+  mediaSends = mediaSends.then(() => client.setMedia(st)).catch(() => {
+    /* The next change or a rejoin announces it again; the call itself is unaffected. */
+  });
+}
+
+function updateControls() {
+  const m = media;
+  room.setControls({
+    muted: !!m?.muted,
+    cameraOff: !!m?.cameraOff,
+    sharing: !!m?.screen,
+    hasAudio: !!m?.audio,
+    hasVideo: !!m?.camera,
+    canShare: !!m?.canShareScreen && inCall,
+  });
+}
+
+/**
+ * Starts or stops sharing the screen. Starting must stay inside the click's task (the
+ * browser asks for a user gesture), so no await comes before startScreen().
+ * @param {boolean} share
+ */
+function toggleScreen(share) {
+  if (!media) return;
+  if (!share) {
+    media.stopScreen();
+    return;
+  }
+  media.startScreen().catch((err) => room.showError(`Cannot share the screen: ${describe(err)}`));
+}
+
+/**
+ * @param {'audio'|'video'} kind
+ * @param {string} deviceId
+ */
+function switchDevice(kind, deviceId) {
+  const devices = media;
+  if (!devices) return;
+  devices.switchDevice(kind, deviceId).catch((err) => {
+    room.showError(`Cannot switch the ${kind === 'audio' ? 'microphone' : 'camera'}: ${describe(err)}`);
+    devices.listDevices().then((lists) => room.setDevices(lists, devices.currentDevice('audio'), devices.currentDevice('video')));
+  });
+}
+
 // ---- transport callbacks ----------------------------------------------------------------
 
 client.onSession = (info) => {
+  body.dataset.session = String(info.session);
   home.setNickname(info.nickname);
   room.self = info.session;
   room.setSelfNickname(info.nickname);
@@ -258,6 +442,7 @@ client.onRoomList = (rooms) => home.renderRooms(rooms);
 
 client.onRoomState = (state) => {
   if (state === null) {
+    endCall({ closeMedia: true });
     if (view === 'room') {
       showHome({ replace: true });
       home.showJoinError('You are no longer in that room.');
@@ -273,6 +458,15 @@ client.onRoomState = (state) => {
   }
   joinedAt = Date.now();
   room.setState(state, client.session);
+  if (call && callRoom === state.room) {
+    /* A resync: connections to members who are gone meanwhile are closed. */
+    for (const session of Array.from(call.peers.keys())) {
+      if (!room.members.has(session)) call.remove(session);
+    }
+  } else {
+    endCall({ closeMedia: false });
+    beginCall(state);
+  }
 };
 
 client.onWelcome = (data) => {
@@ -282,9 +476,19 @@ client.onWelcome = (data) => {
   room.memberJoined(data.session, data.nickname, data.count);
 };
 
-client.onBye = (data) => room.memberLeft(data.session, data.nickname, data.count);
+client.onBye = (data) => {
+  room.memberLeft(data.session, data.nickname, data.count);
+  call?.remove(data.session);
+  if (!inCall) retryCall();
+};
 
 client.onMessage = (msg) => room.addMessage(msg);
+
+client.onSignal = (data) => call?.handleSignal(data.from, data.kind, data.data);
+
+client.onMedia = (data) => {
+  if (data.session !== client.session) room.setMemberMedia(data.session, data);
+};
 
 client.onNickname = (data) => {
   room.memberRenamed(data.session, data.old, data.nickname);
@@ -303,8 +507,10 @@ client.onRoomLeft = (data) => {
   if (data.room !== wantRoom) return;
   if (data.reason === 'switch') return; /* a room_joined follows */
   if (data.reason === 'timeout' || Date.now() - joinedAt < STALE_LEAVE_MS) {
-    /* We are alive (the tab slept, or the previous page's beacon arrived late): back in. */
+    /* We are alive (the tab slept, or the previous page's beacon arrived late): back in.
+     * The others closed their connections to us: the call starts over after the join. */
     room.addNotice('Reconnected', 'info');
+    endCall({ closeMedia: false });
     serial(() => client.join(data.room)).catch(() => showHome({ replace: true }));
     return;
   }
@@ -372,6 +578,7 @@ async function main() {
     }
   }
   client.onConnection('online', 0);
+  body.dataset.session = String(info.session);
   home.setNickname(info.nickname);
   room.setSelfNickname(info.nickname);
   client.startPolling();

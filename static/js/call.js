@@ -248,7 +248,7 @@ class Peer {
    * @param {'audio'|'video'} kind
    */
   _transceiver(kind) {
-    const list = this.pc.getTransceivers().filter((t) => !t.stopped && t.currentDirection !== 'stopped');
+    const list = this.pc.getTransceivers().filter((t) => t.currentDirection !== 'stopped' && t.direction !== 'stopped');
     return list.find((t) => t.sender.track?.kind === kind) ??
       list.find((t) => t.receiver.track?.kind === kind) ?? null;
   }

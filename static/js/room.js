@@ -1,9 +1,14 @@
-// The room page: header (name, count, leave), a stage with member tiles (video comes later)
-// and a side panel with the people list and the chat.
+// The room page: header (name, count, leave), a stage with one tile per member (video, name,
+// muted / camera-off indicators), a control bar (mute, camera, screen, device choice) and a side
+// panel with the people list and the chat.
 //
-// This module only draws and reports user intent through callbacks; app.js talks to the server.
-// Each chat-log child is one line: a notice (<div class="notice">, its text is exactly the
-// notice, the time lives in an attribute) or a message (sender, time, text).
+// This module only draws and reports user intent through callbacks; app.js talks to the server
+// and owns the call. Each chat-log child is one line: a notice (<div class="notice">, its text
+// is exactly the notice, the time lives in an attribute) or a message (sender, time, text).
+//
+// Tiles are kept per member and updated in place (never redrawn wholesale), so that a playing
+// <video> survives joins, leaves and renames of others. A tile carries the member's media state
+// as data-audio / data-video / data-screen ("on" | "off").
 
 import { el, role, testid, formatTime, people, initials, hue, showError } from './dom.js';
 import { nicknameProblem } from './home.js';
@@ -12,11 +17,35 @@ import { nicknameProblem } from './home.js';
 /** @typedef {import('./transport.js').ChatMessage} ChatMessage */
 /** @typedef {import('./transport.js').Member} Member */
 
+/** @typedef {import('./media.js').MediaState} MediaState */
+/** @typedef {import('./media.js').DeviceLists} DeviceLists */
+
 /**
  * @typedef {object} RoomCallbacks
  * @property {(text: string, clientId?: string) => void} onSend  text is not empty
  * @property {() => void} onLeave
  * @property {(nickname: string) => void} onRename
+ * @property {(muted: boolean) => void} onMute
+ * @property {(off: boolean) => void} onCamera
+ * @property {(share: boolean) => void} onScreen
+ * @property {(kind: 'audio'|'video', deviceId: string) => void} onDevice
+ *
+ * @typedef {object} ControlState
+ * @property {boolean} muted
+ * @property {boolean} cameraOff
+ * @property {boolean} sharing
+ * @property {boolean} hasAudio  a microphone is open
+ * @property {boolean} hasVideo  a camera is open
+ * @property {boolean} canShare  getDisplayMedia exists
+ *
+ * @typedef {object} Tile
+ * @property {HTMLLIElement} node
+ * @property {HTMLElement} avatar
+ * @property {HTMLElement} name
+ * @property {HTMLVideoElement|null} video
+ * @property {HTMLElement} muted
+ * @property {HTMLElement} cameraOff
+ * @property {HTMLElement} conn
  */
 
 /* Consecutive messages of one sender within this time are drawn as one group. */
@@ -46,6 +75,12 @@ export class RoomView {
     this.sendButton = /** @type {HTMLButtonElement} */ (testid(root, 'chat-send'));
     this.leaveButton = /** @type {HTMLButtonElement} */ (testid(root, 'leave-button'));
     this.nicknameInput = /** @type {HTMLInputElement} */ (role(root, 'room-nickname'));
+    this.muteButton = /** @type {HTMLButtonElement} */ (testid(root, 'mute-button'));
+    this.cameraButton = /** @type {HTMLButtonElement} */ (testid(root, 'camera-button'));
+    this.screenButton = /** @type {HTMLButtonElement} */ (testid(root, 'screen-button'));
+    this.cameraSelect = /** @type {HTMLSelectElement} */ (testid(root, 'camera-select'));
+    this.micSelect = /** @type {HTMLSelectElement} */ (testid(root, 'mic-select'));
+    this.callStatus = testid(root, 'call-status');
 
     /** @type {string|null} */ this.room = null;
     /** @type {number|null} */ this.self = null;
@@ -56,6 +91,21 @@ export class RoomView {
     this.seen = new Set();
     /** @type {Map<string, HTMLElement>} client_id → line of a message not yet confirmed */
     this.pending = new Map();
+    /** @type {Map<number, MediaState>} session → media state as last announced */
+    this.media = new Map();
+    /** @type {Map<number, Tile>} session → its tile on the stage */
+    this.tileMap = new Map();
+    /** @type {Map<number, MediaStream>} remote streams, kept while the tile is redrawn */
+    this.streams = new Map();
+    /** @type {MediaStream|null} */ this.localStream = null;
+    /** @type {ControlState} */
+    this.controls = { muted: false, cameraOff: false, sharing: false, hasAudio: false, hasVideo: false, canShare: false };
+
+    this.muteButton.addEventListener('click', () => this.callbacks.onMute(!this.controls.muted));
+    this.cameraButton.addEventListener('click', () => this.callbacks.onCamera(!this.controls.cameraOff));
+    this.screenButton.addEventListener('click', () => this.callbacks.onScreen(!this.controls.sharing));
+    this.cameraSelect.addEventListener('change', () => this.callbacks.onDevice('video', this.cameraSelect.value));
+    this.micSelect.addEventListener('change', () => this.callbacks.onDevice('audio', this.micSelect.value));
 
     this.composer.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -102,7 +152,11 @@ export class RoomView {
     this.members.clear();
     this.seen.clear();
     this.pending.clear();
+    this.media.clear();
+    this.streams.clear();
+    this.localStream = null;
     this.log.replaceChildren();
+    this.setCallStatus('');
     this.nameNode.textContent = room;
     this._setCount(0);
     this._renderMembers();
@@ -131,7 +185,10 @@ export class RoomView {
     this.self = self;
     this.nameNode.textContent = state.room;
     this.members.clear();
-    for (const m of state.members) this.members.set(m.session, m.nickname);
+    for (const m of state.members) {
+      this.members.set(m.session, m.nickname);
+      this.media.set(m.session, { audio: m.audio !== false, video: m.video !== false, screen: !!m.screen });
+    }
     this._setCount(state.count);
     this._renderMembers();
     const stick = this._nearBottom();
@@ -161,6 +218,7 @@ export class RoomView {
    */
   memberJoined(session, nickname, count) {
     this.members.set(session, nickname);
+    if (!this.media.has(session)) this.media.set(session, { audio: true, video: true, screen: false });
     this._setCount(count);
     this._renderMembers();
     this.addNotice(`${nickname} joined`, 'join');
@@ -174,6 +232,8 @@ export class RoomView {
    */
   memberLeft(session, nickname, count) {
     this.members.delete(session);
+    this.media.delete(session);
+    this.streams.delete(session);
     this._setCount(count);
     this._renderMembers();
     this.addNotice(`${nickname} left`, 'leave');
@@ -275,6 +335,94 @@ export class RoomView {
     showError(this.error, message);
   }
 
+  // ---- call ----------------------------------------------------------------------------
+
+  /**
+   * Shows this tab's camera (or screen) in its own tile; null shows the avatar.
+   * @param {MediaStream|null} stream
+   */
+  setLocalStream(stream) {
+    this.localStream = stream;
+    if (this.self !== null) this._syncVideo(this.self);
+  }
+
+  /**
+   * Shows a peer's media in its tile (a new stream object when its tracks changed).
+   * @param {number} session
+   * @param {MediaStream} stream
+   */
+  setRemoteStream(session, stream) {
+    this.streams.set(session, stream);
+    this._syncVideo(session);
+  }
+
+  /**
+   * The connection to a peer is gone: its tile shows the avatar again.
+   * @param {number} session
+   */
+  removeRemoteStream(session) {
+    this.streams.delete(session);
+    this._syncVideo(session);
+  }
+
+  /**
+   * Connection state of a peer, shown on its tile while not connected.
+   * @param {number} session
+   * @param {string} state  new | connecting | connected | reconnecting | closed
+   */
+  setPeerState(session, state) {
+    const tile = this.tileMap.get(session);
+    if (!tile) return;
+    tile.node.dataset.conn = state;
+    const text = state === 'connecting' || state === 'new' ? 'Connecting…' : state === 'reconnecting' ? 'Reconnecting…' : '';
+    tile.conn.textContent = text;
+    tile.conn.hidden = text === '';
+  }
+
+  /**
+   * A member's microphone / camera / screen state (a media event, or our own change).
+   * @param {number} session
+   * @param {MediaState} state
+   */
+  setMemberMedia(session, state) {
+    if (!this.members.has(session)) return;
+    this.media.set(session, { audio: !!state.audio, video: !!state.video, screen: !!state.screen });
+    this._updateTile(session);
+  }
+
+  /**
+   * The control bar: pressed states, and what is available at all.
+   * @param {ControlState} controls
+   */
+  setControls(controls) {
+    this.controls = { ...controls };
+    const c = this.controls;
+    pressed(this.muteButton, c.muted, c.muted ? 'Unmute' : 'Mute');
+    this.muteButton.disabled = !c.hasAudio;
+    pressed(this.cameraButton, c.cameraOff, c.cameraOff ? 'Start video' : 'Stop video');
+    this.cameraButton.disabled = !c.hasVideo;
+    pressed(this.screenButton, c.sharing, c.sharing ? 'Stop sharing' : 'Share screen');
+    this.screenButton.disabled = !c.canShare;
+    this.screenButton.hidden = !c.canShare;
+  }
+
+  /**
+   * Fills the device selects.
+   * @param {DeviceLists} lists
+   * @param {string} audioId  the microphone in use
+   * @param {string} videoId  the camera in use
+   */
+  setDevices(lists, audioId, videoId) {
+    fillSelect(this.micSelect, lists.audio, audioId, 'No microphone');
+    fillSelect(this.cameraSelect, lists.video, videoId, 'No camera');
+  }
+
+  /** @param {string} text  why this user is not (fully) in the call; '' hides the line */
+  setCallStatus(text) {
+    this.callStatus.textContent = text;
+    this.callStatus.hidden = text === '';
+  }
+
   // ---- internals ------------------------------------------------------------------------
 
   _send() {
@@ -367,7 +515,7 @@ export class RoomView {
     this.peopleCount.textContent = String(n);
   }
 
-  /* Redraws the member list and the stage tiles from this.members. */
+  /* Redraws the member list and brings the stage tiles in line with this.members. */
   _renderMembers() {
     const entries = Array.from(this.members.entries());
     /* Oneself first, then in join order. */
@@ -380,17 +528,118 @@ export class RoomView {
         me ? el('span', { className: 'member-you', text: 'you' }) : null,
       ]);
     }));
-    this.tiles.replaceChildren(...entries.map(([session, nickname]) => {
-      const me = session === this.self;
-      return el('li', { className: `tile${me ? ' is-self' : ''}`, data: { session: String(session) } }, [
-        this._avatar(session, nickname, 'avatar-large'),
-        el('span', { className: 'tile-name', text: me ? `${nickname} (you)` : nickname }),
-      ]);
-    }));
+    for (const session of Array.from(this.tileMap.keys())) {
+      if (!this.members.has(session)) {
+        this.tileMap.get(session)?.node.remove();
+        this.tileMap.delete(session);
+      }
+    }
+    /* Re-appending existing nodes in order moves them without restarting their videos. */
+    for (const [session] of entries) {
+      let tile = this.tileMap.get(session);
+      if (!tile) {
+        tile = this._newTile(session);
+        this.tileMap.set(session, tile);
+      }
+      this._updateTile(session);
+      if (this.tiles.children[entries.findIndex(([s]) => s === session)] !== tile.node) {
+        this.tiles.append(tile.node);
+        /* A media element taken out of the document pauses. */
+        if (tile.video?.paused) tile.video.play().catch(() => {});
+      }
+    }
     this.tiles.dataset.n = String(Math.min(entries.length, 9));
     if (this.self !== null && this.members.has(this.self)) {
       this.setSelfNickname(this.members.get(this.self) ?? '');
     }
+  }
+
+  /**
+   * A new, empty tile for a member.
+   * @param {number} session
+   * @returns {Tile}
+   */
+  _newTile(session) {
+    const nickname = this.members.get(session) ?? '';
+    const avatar = this._avatar(session, nickname, 'avatar-large');
+    const name = el('span', { className: 'tile-name-text' });
+    const muted = el('span', {
+      className: 'tile-flag flag-muted', text: '', attrs: { 'data-testid': 'muted-indicator', title: 'Muted', role: 'img', 'aria-label': 'Muted' },
+    }, [micOffIcon()]);
+    const cameraOff = el('span', {
+      className: 'tile-flag flag-camera-off', attrs: { 'data-testid': 'camera-off-indicator', title: 'Camera off', role: 'img', 'aria-label': 'Camera off' },
+    }, [cameraOffIcon()]);
+    const conn = el('span', { className: 'tile-conn', attrs: { 'aria-live': 'polite' } });
+    conn.hidden = true;
+    const node = el('li', {
+      className: 'tile', attrs: { 'data-testid': 'video-tile' }, data: { session: String(session) },
+    }, [avatar, conn, el('span', { className: 'tile-name' }, [muted, cameraOff, name])]);
+    return { node, avatar, name, video: null, muted, cameraOff, conn };
+  }
+
+  /**
+   * Brings one tile in line with the member's name, media state and stream.
+   * @param {number} session
+   */
+  _updateTile(session) {
+    const tile = this.tileMap.get(session);
+    if (!tile) return;
+    const me = session === this.self;
+    const nickname = this.members.get(session) ?? '';
+    const state = this.media.get(session) ?? { audio: true, video: true, screen: false };
+    tile.node.classList.toggle('is-self', me);
+    tile.name.textContent = me ? `${nickname} (you)` : nickname;
+    tile.avatar.textContent = initials(nickname);
+    tile.node.dataset.audio = state.audio ? 'on' : 'off';
+    tile.node.dataset.video = state.video ? 'on' : 'off';
+    tile.node.dataset.screen = state.screen ? 'on' : 'off';
+    tile.muted.hidden = state.audio;
+    tile.cameraOff.hidden = state.video;
+    this._syncVideo(session);
+  }
+
+  /**
+   * Puts the member's stream (ours: the local preview) into its tile's <video>, creating or
+   * removing the element as needed. The element is reused so that it keeps playing.
+   * @param {number} session
+   */
+  _syncVideo(session) {
+    const tile = this.tileMap.get(session);
+    if (!tile) return;
+    const me = session === this.self;
+    const stream = me ? this.localStream : this.streams.get(session) ?? null;
+    if (!stream) {
+      tile.video?.remove();
+      tile.video = null;
+      tile.node.classList.remove('has-video');
+      return;
+    }
+    if (!tile.video) {
+      const video = el('video', {
+        className: 'tile-video',
+        attrs: me ? { 'data-testid': 'local-video' } : { 'data-testid': 'remote-video', 'data-peer': String(session) },
+      });
+      video.autoplay = true;
+      video.playsInline = true;
+      /* Our own microphone must never play back (echo); remote audio plays from the video. */
+      video.muted = me;
+      tile.video = video;
+      tile.node.prepend(video);
+    }
+    const video = tile.video;
+    if (video.srcObject !== stream) {
+      video.srcObject = stream;
+      video.play().catch(() => {
+        /* Autoplay with sound refused (no click on this page yet): play muted, unmute on the
+         * next user gesture anywhere on the page. */
+        if (me || video.muted) return;
+        video.muted = true;
+        video.play().catch(() => {});
+        document.addEventListener('pointerdown', () => { video.muted = false; }, { once: true });
+      });
+    }
+    tile.node.classList.toggle('is-mirrored', me && !(this.media.get(session)?.screen));
+    tile.node.classList.add('has-video');
   }
 
   /**
@@ -418,4 +667,54 @@ export class RoomView {
     if (nickHue !== null) node.style.setProperty('--nick-hue', String(nickHue));
     return node;
   }
+}
+
+/**
+ * @param {HTMLButtonElement} button
+ * @param {boolean} on
+ * @param {string} label
+ */
+function pressed(button, on, label) {
+  button.setAttribute('aria-pressed', on ? 'true' : 'false');
+  button.title = label;
+  const text = button.querySelector('.control-label');
+  if (text) text.textContent = label;
+}
+
+/**
+ * @param {HTMLSelectElement} select
+ * @param {{deviceId: string, label: string}[]} devices
+ * @param {string} current
+ * @param {string} none  the text when there is no device
+ */
+function fillSelect(select, devices, current, none) {
+  const options = devices.map((d) => el('option', { text: d.label, attrs: { value: d.deviceId } }));
+  if (options.length === 0) options.push(el('option', { text: none, attrs: { value: '' } }));
+  select.replaceChildren(...options);
+  select.disabled = devices.length < 2;
+  if (current && devices.some((d) => d.deviceId === current)) select.value = current;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** @param {string} d  path data */
+function icon(d) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '14');
+  svg.setAttribute('height', '14');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute('fill', 'currentColor');
+  path.setAttribute('d', d);
+  svg.append(path);
+  return svg;
+}
+
+function micOffIcon() {
+  return icon('M19 11h-1.7c0 .74-.16 1.43-.43 2.05l1.23 1.23c.56-.98.9-2.09.9-3.28zm-4.02.17c0-.06.02-.11.02-.17V5c0-1.66-1.34-3-3-3S9 3.34 9 5v.18l5.98 5.99zM4.27 3 3 4.27l6.01 6.01V11c0 1.66 1.33 3 2.99 3 .22 0 .44-.03.65-.08l1.66 1.66c-.71.33-1.5.52-2.31.52-2.76 0-5.3-2.1-5.3-5.1H5c0 3.41 2.72 6.23 6 6.72V21h2v-3.28c.91-.13 1.77-.45 2.54-.9L19.73 21 21 19.73 4.27 3z');
+}
+
+function cameraOffIcon() {
+  return icon('M21 6.5l-4 4V7c0-.55-.45-1-1-1H9.82L21 17.18V6.5zM3.27 2 2 3.27 4.73 6H4c-.55 0-1 .45-1 1v10c0 .55.45 1 1 1h12c.21 0 .39-.08.54-.18L19.73 21 21 19.73 3.27 2z');
 }

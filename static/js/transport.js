@@ -42,8 +42,8 @@
  * @typedef {{from: number, nickname: string, kind: SignalKind, data: any}} SignalData
  * @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState
  * @typedef {MediaState & {session: number}} MediaData
- * @typedef {{iceServers: RTCIceServer[], ttl: number, mesh_max: number,
- *            in_call: boolean}} CallConfig
+ * @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy,
+ *            ttl: number, mesh_max: number, in_call: boolean}} CallConfig
  * @typedef {{seq: number, type: string, data: any}} NoomEvent
  * @typedef {{session: number, nickname: string, renewed: boolean}} SessionInfo
  * @typedef {{id: number, ts: number, duplicate: boolean, client_id: string}} SendResult
@@ -355,6 +355,9 @@ export class NoomClient {
     const res = await this._request('GET', 'call');
     return {
       iceServers: Array.isArray(res.iceServers) ? res.iceServers : [],
+      /* 'relay' when the server wants media through TURN only (hides addresses, or the network
+       * lets nothing else through); anything else is the browser's default. */
+      iceTransportPolicy: res.iceTransportPolicy === 'relay' ? 'relay' : 'all',
       ttl: Number(res.ttl) || 0,
       mesh_max: Number(res.mesh_max) || 0,
       in_call: !!res.in_call,
