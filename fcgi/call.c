@@ -3,7 +3,8 @@
  * WebRTC signaling between two members, and members' media state.  The
  * media itself flows peer to peer (or through TURN), never through Noom.
  *
- *   GET  /api/call                      -> {iceServers, ttl, mesh_max, in_call}
+ *   GET  /api/call                      -> {iceServers, iceTransportPolicy,
+ *                                           ttl, mesh_max, in_call}
  *   POST /api/signal {to, kind, data}   -> 202 {seq}; "signal" event to `to`
  *   POST /api/media  {audio,video,screen} -> 200 state; "media" event to the room
  *
@@ -71,8 +72,9 @@ h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 		resp_error(rs, 500, "internal", "The store failed.");
 		return;
 	}
-	resp_json(rs, 200, json_pack("{s:o,s:i,s:i,s:b}", "iceServers",
+	resp_json(rs, 200, json_pack("{s:o,s:s,s:i,s:i,s:b}", "iceServers",
 	    ice_servers_new(c->app, s.id, rq->now_ms / 1000),
+	    "iceTransportPolicy", c->app->ice_relay ? "relay" : "all",
 	    "ttl", c->app->turn_ttl, "mesh_max", c->app->mesh_max,
 	    "in_call", rank < c->app->mesh_max));
 }

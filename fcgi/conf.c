@@ -10,6 +10,12 @@
  *   turn_secret = <coturn static-auth-secret>
  *   turn_ttl = <seconds a credential is valid, 60..86400>
  *   mesh_max = <members in a call, 2..16>
+ *   ice_transport_policy = all | relay    (default all)
+ *
+ * ice_transport_policy = relay makes browsers send media through the TURN
+ * servers only (RTCConfiguration.iceTransportPolicy): members' IP addresses
+ * are never shown to each other, and a deployment can check that its TURN
+ * servers really work.  It needs turn URLs, or no call can connect.
  *
  * An unknown key, a bad number or a URL of the wrong scheme is a start-up
  * error: a typo in a TURN setting should stop the server, not silently leave
@@ -75,6 +81,15 @@ conf_set(struct app *app, const char *key, const char *value)
 		app->turn_secret = xstrdup(value);
 		return NULL;
 	}
+	if (strcmp(key, "ice_transport_policy") == 0) {
+		if (strcmp(value, "all") == 0)
+			app->ice_relay = 0;
+		else if (strcmp(value, "relay") == 0)
+			app->ice_relay = 1;
+		else
+			return "ice_transport_policy is all or relay";
+		return NULL;
+	}
 	n = strtol(value, &end, 10);
 	if (*value == '\0' || *end != '\0')
 		return "not a number";
@@ -120,6 +135,13 @@ conf_load(struct app *app, const char *path, char **cause)
 	}
 	if (app->turn[0] != NULL && app->turn_secret == NULL) {
 		if (asprintf(cause, "%s: turn URLs need a turn_secret", path) == -1)
+			*cause = NULL;
+		goto out;
+	}
+	/* Relay only without a relay: every call would fail, long after start-up. */
+	if (app->ice_relay && app->turn[0] == NULL) {
+		if (asprintf(cause, "%s: ice_transport_policy = relay needs turn "
+		    "URLs", path) == -1)
 			*cause = NULL;
 		goto out;
 	}

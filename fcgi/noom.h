@@ -58,6 +58,7 @@ struct app {
 	char		*turn[NOOM_ICE_URLS_MAX + 1];	/* NULL-terminated */
 	char		*turn_secret;	/* coturn static-auth-secret, or NULL */
 	int		 turn_ttl;	/* seconds a TURN credential is valid */
+	int		 ice_relay;	/* 1: browsers use TURN relays only */
 };
 
 /* A request as the handlers see it: plain strings, no FastCGI. */

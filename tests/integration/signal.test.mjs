@@ -123,6 +123,7 @@ test('TURN credentials: coturn REST scheme, valid for the configured lifetime, s
   assert.match(r.headers.get('cache-control') ?? '', /no-store/);
   assert.ok(!r.text.includes(SECRET), 'the secret never reaches the browser');
   assert.equal(r.json.ttl, TTL);
+  assert.equal(r.json.iceTransportPolicy, 'all', 'no ice_transport_policy configured: all');
   const [stun, turn] = r.json.iceServers;
   assert.deepEqual(stun, {urls: ['stun:127.0.0.1:3478']});
   assert.deepEqual(turn.urls, ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp']);

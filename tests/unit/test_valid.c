@@ -151,6 +151,12 @@ test_conf(void)
 		{ "turn_ttl = soon\n", 0 },
 		{ "colour = blue\n", 0 },
 		{ "no equals sign\n", 0 },
+		{ "turn = turns:h:5349\nturn_secret = s\n"
+		  "ice_transport_policy = relay\n", 1 },
+		{ "ice_transport_policy = all\n", 1 },
+		{ "ice_transport_policy = Relay\n", 0 },	/* case matters, as in the browser */
+		{ "ice_transport_policy =\n", 0 },
+		{ "ice_transport_policy = relay\n", 0 },	/* relay without TURN */
 	};
 	char	 path[] = "/tmp/noom-conf-XXXXXX", *cause;
 	size_t	 i;
@@ -173,13 +179,40 @@ test_conf(void)
 		if (i == 0)
 			CHECK(app.mesh_max == 4 && app.stun[0] != NULL &&
 			    app.stun[1] == NULL);
+		if (i == 0 || i == 1)
+			CHECK(app.ice_relay == 0);	/* the default */
 		if (i == 1)
 			CHECK(app.turn_ttl == 600 && app.turn_secret != NULL);
+		if (i == 8)
+			CHECK(app.ice_relay == 1);
+		if (i == 9)
+			CHECK(app.ice_relay == 0);
 		free(cause);
 		conf_free(&app);
 		unlink(path);
 		strcpy(path, "/tmp/noom-conf-XXXXXX");
 	}
+}
+
+/* The shipped conf/noom.conf.example loads as it is: every key it shows is one conf.c knows. */
+static void
+test_conf_example(void)
+{
+	struct app	 app;
+	const char	*srcdir = getenv("NOOM_SRCDIR");
+	char		 path[4096], *cause = NULL;
+
+	if (srcdir == NULL)		/* run by hand, not by make check */
+		return;
+	snprintf(path, sizeof(path), "%s/conf/noom.conf.example", srcdir);
+	memset(&app, 0, sizeof(app));
+	CHECK(conf_load(&app, path, &cause) == 0);
+	if (cause != NULL)
+		printf("%s\n", cause);
+	CHECK(app.stun[0] != NULL && app.turn[0] != NULL &&
+	    app.turn_secret != NULL && app.turn_ttl > 0 && app.mesh_max > 0);
+	free(cause);
+	conf_free(&app);
 }
 
 int
@@ -192,5 +225,6 @@ main(void)
 	test_token();
 	test_turn();
 	test_conf();
+	test_conf_example();
 	return unit_done("test_valid");
 }
