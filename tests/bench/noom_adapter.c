@@ -1,0 +1,229 @@
+/*
+ * noom_adapter.c - lpbench adapter "noom-lp": Noom's long-poll mailbox (docs/API.md).
+ *
+ * Linked into the shared load generator without copying anything from it:
+ *     make -C <bench>/src EXTRA_SRCS=$PWD/tests/bench/noom_adapter.c BUILD=<build>/lpbench
+ *
+ * Subscriber (one TCP keep-alive connection each, like a browser tab's poll connection):
+ *     POST /api/session {"nickname":"sN"}          -> token
+ *     POST /api/join    {"room":ROOM}               -> cursor
+ *     GET  /api/poll?cursor=C   (Authorization: Bearer token), forever:
+ *          200 {"cursor":C',"events":[...]}         -> bench_deliver(body), keep C'
+ *          200 {"resync":true,"cursor":C',...}      -> continue from C' (events were lost:
+ *                                                      the generator counts them missing)
+ *          401                                      -> AR_RESET: new session, join again
+ *          anything else (502, 504, 500)            -> AR_ERROR: retry with the same cursor
+ *
+ * Publisher: POST /api/messages {"text":<bench JSON as a string>,"client_id":"bN"} as a
+ * member of the same room.  Chat is rate-limited per session (burst 30, 10/s, docs/API.md):
+ * that is an anti-abuse limit on one user, not a limit on a room.  A room that carries
+ * thousands of messages per second carries them from many members, so the publisher is a
+ * pool of sessions: init() creates -o pub_sessions=P sessions (default 8), joins them to the
+ * room, and pub_request() rotates over their tokens, which gives 10*P msg/s sustained.  A
+ * 429 is never hidden: it is a failed publish like any other non-2xx answer.  Pool sessions
+ * do not poll, so the bench server must run with a presence timeout longer than the run
+ * (noom-worker --presence-timeout, set by tests/bench/noom-lp.sh).
+ *
+ * Options (-o key=value): room (bench), prefix (""), pub_sessions (8).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "adapter.h"
+
+#define TOKEN_LEN 32
+
+enum { ST_SESSION = 0, ST_JOIN, ST_POLL };
+
+typedef struct {
+    int       st;                       /* next request: ST_* */
+    long long cursor;                   /* last cursor the server gave */
+    char      token[TOKEN_LEN + 1];
+} noom_sub_t;
+
+static const char *o_room = "bench", *o_prefix = "";
+static char      (*pub_tokens)[TOKEN_LEN + 1];   /* the publisher pool */
+static int         pub_n, pub_next;
+static unsigned long long pub_seq;               /* client_id counter */
+
+/* ---------------------------------------------------------------- small parsers */
+
+/* Copy the 32-hex-digit value of "token":"..." from a JSON body; 0 on success. */
+static int find_token(const char *p, size_t n, char *dst)
+{
+    const char *q = memmem(p, n, "\"token\":\"", 9);
+    if (!q || (size_t)(p + n - (q + 9)) < TOKEN_LEN) return -1;
+    q += 9;
+    for (int i = 0; i < TOKEN_LEN; i++)
+        if (!strchr("0123456789abcdef", q[i]) || !q[i]) return -1;
+    memcpy(dst, q, TOKEN_LEN);
+    dst[TOKEN_LEN] = 0;
+    return 0;
+}
+
+/* Value of the top-level "cursor":N.  Chat text inside a body is a JSON string, where the
+ * quotes are escaped (\"cursor\":), so the first unescaped match is the answer's own field. */
+static int find_cursor(const char *p, size_t n, long long *out)
+{
+    const char *q = memmem(p, n, "\"cursor\":", 9);
+    if (!q) return -1;
+    q += 9;
+    long long v = 0;
+    int digits = 0;
+    while (q < p + n && *q >= '0' && *q <= '9') { v = v * 10 + (*q++ - '0'); digits++; }
+    if (!digits) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- subscriber */
+
+static void noom_reset(sub_t *s) { memset(sub_state(s), 0, sizeof(noom_sub_t)); }
+
+static void post_json(buf_t *out, const char *path, const char *token, const char *body)
+{
+    buf_printf(out, "POST %s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n",
+               o_prefix, path, bench_host());
+    if (token) buf_printf(out, "Authorization: Bearer %s\r\n", token);
+    buf_printf(out, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+}
+
+static void noom_request(sub_t *s, buf_t *out)
+{
+    noom_sub_t *st = sub_state(s);
+    char body[160];
+    switch (st->st) {
+    case ST_SESSION:
+        snprintf(body, sizeof body, "{\"nickname\":\"s%d\"}", sub_id(s));
+        post_json(out, "/api/session", NULL, body);
+        return;
+    case ST_JOIN:
+        snprintf(body, sizeof body, "{\"room\":\"%s\"}", o_room);
+        post_json(out, "/api/join", st->token, body);
+        return;
+    default:
+        buf_printf(out, "GET %s/api/poll?cursor=%lld HTTP/1.1\r\nHost: %s\r\n"
+                   "Authorization: Bearer %s\r\n\r\n", o_prefix, st->cursor, bench_host(), st->token);
+    }
+}
+
+static int noom_response(sub_t *s, const http_resp_t *r)
+{
+    noom_sub_t *st = sub_state(s);
+    if (r->status == 401) return AR_RESET;             /* session gone: start again */
+    switch (st->st) {
+    case ST_SESSION:
+        if (r->status != 201 || find_token(r->body, r->body_len, st->token)) return AR_ERROR;
+        st->st = ST_JOIN;
+        return AR_NEXT;
+    case ST_JOIN:
+        /* The join answer's history may hold earlier bench messages: not deliveries. */
+        if (r->status != 200 || find_cursor(r->body, r->body_len, &st->cursor)) return AR_ERROR;
+        st->st = ST_POLL;
+        return AR_NEXT;
+    default:
+        if (r->status != 200) return AR_ERROR;         /* 502/504/500: same cursor again */
+        if (find_cursor(r->body, r->body_len, &st->cursor)) return AR_ERROR;
+        bench_deliver(s, r->body, r->body_len);         /* resync has no events: nothing */
+        return AR_NEXT;
+    }
+}
+
+/* ---------------------------------------------------------------- publisher pool */
+
+/* One blocking HTTP/1.0 exchange with the server (set-up only, before the run starts).
+ * Returns the status and leaves the body in resp (NUL terminated), or -1. */
+static int http_once(const char *req, char *resp, size_t cap)
+{
+    const char *colon = strrchr(bench_host(), ':');
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)) };
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { if (fd >= 0) close(fd); return -1; }
+    size_t len = strlen(req), off = 0, got = 0;
+    while (off < len) {
+        ssize_t w = write(fd, req + off, len - off);
+        if (w <= 0) { close(fd); return -1; }
+        off += (size_t)w;
+    }
+    for (;;) {                                          /* HTTP/1.0: read until close */
+        if (got + 1 >= cap) break;
+        ssize_t n = read(fd, resp + got, cap - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    resp[got] = 0;
+    int status;
+    if (sscanf(resp, "HTTP/%*d.%*d %d", &status) != 1) return -1;
+    char *body = strstr(resp, "\r\n\r\n");            /* keep only the body */
+    if (body) memmove(resp, body + 4, strlen(body + 4) + 1);
+    return status;
+}
+
+/* Create one publisher session and join it to the room; 0 on success. */
+static int pool_add(int i)
+{
+    static char resp[1 << 22];     /* a join answer lists every member: room for thousands */
+    char req[512], body[128], *tok = pub_tokens[i];
+    snprintf(body, sizeof body, "{\"nickname\":\"pub%d\"}", i);
+    snprintf(req, sizeof req, "POST %s/api/session HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n%s", o_prefix, bench_host(), strlen(body), body);
+    if (http_once(req, resp, sizeof resp) != 201 || find_token(resp, strlen(resp), tok)) return -1;
+    snprintf(body, sizeof body, "{\"room\":\"%s\"}", o_room);
+    snprintf(req, sizeof req, "POST %s/api/join HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\n"
+             "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s",
+             o_prefix, bench_host(), tok, strlen(body), body);
+    return http_once(req, resp, sizeof resp) == 200 ? 0 : -1;
+}
+
+static void noom_init(void)
+{
+    o_room = bench_opt("room", "bench");
+    o_prefix = bench_opt("prefix", "");
+    pub_n = atoi(bench_opt("pub_sessions", "8"));
+    if (pub_n < 1) pub_n = 1;
+    pub_tokens = calloc((size_t)pub_n, sizeof *pub_tokens);
+    if (!pub_tokens) { fprintf(stderr, "noom-lp: out of memory\n"); exit(1); }
+    for (int i = 0; i < pub_n; i++)
+        if (pool_add(i)) {
+            fprintf(stderr, "noom-lp: could not create publisher session %d on %s\n", i, bench_host());
+            exit(1);
+        }
+    fprintf(stderr, "noom-lp: %d publisher sessions in room '%s'\n", pub_n, o_room);
+}
+
+/* The message as a chat text: the bench JSON becomes a JSON string (quotes escaped), which
+ * bench_deliver() recognises inside the new_message event. */
+static void noom_pub(const char *msg, size_t n, buf_t *out)
+{
+    char body[4096];
+    size_t k = 0;
+    k += (size_t)snprintf(body, sizeof body, "{\"text\":\"");
+    for (size_t i = 0; i < n && k < sizeof body - 64; i++) {
+        if (msg[i] == '"' || msg[i] == '\\') body[k++] = '\\';
+        body[k++] = msg[i];
+    }
+    k += (size_t)snprintf(body + k, sizeof body - k, "\",\"client_id\":\"b%d-%llu\"}",
+                          (int)getpid(), pub_seq++);
+    const char *tok = pub_tokens[pub_next];
+    pub_next = (pub_next + 1) % pub_n;
+    buf_printf(out, "POST %s/api/messages HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+               "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n", o_prefix, bench_host(), tok, k);
+    buf_append(out, body, k);
+}
+
+static const adapter_t noom_lp = {
+    .name = "noom-lp",
+    .desc = "Noom mailbox long-poll (session, join, poll?cursor); chat POST from a pool of sessions",
+    .websocket = 0, .state_size = sizeof(noom_sub_t), .init = noom_init, .sub_reset = noom_reset,
+    .sub_request = noom_request, .sub_response = noom_response, .pub_request = noom_pub,
+};
+
+const adapter_t *const extra_adapters[] = { &noom_lp, NULL };
