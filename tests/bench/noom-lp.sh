@@ -10,6 +10,9 @@
 #                       (default: the folder of $LPBENCH's parent, i.e. $B for $B/lpbench/lpbench)
 #   NOOM_BENCH_PORT     first port to try (18380)
 #   NOOM_WORKERS        noom-worker processes (2, as noom-run's default)
+#   NOOM_BENCH_DATA     folder with conf/ sql/ templates/ static/ for noom-run (NOOM_DATA_DIR;
+#                       default: noom-run's own, the source tree of the build). Set it to a
+#                       `git archive` of the measured commit when the working tree is being edited.
 #   NOOM_PUB_SESSIONS   publisher pool size; default 8 for fanout (10 msg/s needs 1), 1500
 #                       for ramp (10 msg/s each: the rate limit is per session, docs/API.md)
 #
@@ -35,6 +38,7 @@ target_start() {
     NOOM_BENCH_STATE=$(mktemp -d /tmp/noom-bench.XXXXXX)
     state=$NOOM_BENCH_STATE
     echo "$state" > "$rundir/state-dir"
+    if [ -n "${NOOM_BENCH_DATA:-}" ]; then export NOOM_DATA_DIR=$NOOM_BENCH_DATA; fi
     NOOM_PORT=$PORT NOOM_STATE_DIR=$state NOOM_WORKERS=$NOOM_WORKERS \
         NOOM_WORKER_ARGS="--presence-timeout 3600 ${NOOM_BENCH_WORKER_ARGS:-}" \
         "$build/noom-run" > "$rundir/noom-run.log" 2>&1 &
