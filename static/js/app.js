@@ -28,7 +28,16 @@ const NICKNAME_KEY = 'noom.nickname';
 const STALE_LEAVE_MS = 5000;
 
 const body = document.body;
-const client = new NoomClient({ apiBase: new URL('api/', document.baseURI).href });
+/* ?transport=websocket|polling forces one transport (diagnosis, tests); the default tries the
+ * WebSocket and falls back to long-polling. */
+const forced = new URLSearchParams(location.search).get('transport');
+const wsUrl = new URL('ws', document.baseURI);
+wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+const client = new NoomClient({
+  apiBase: new URL('api/', document.baseURI).href,
+  wsUrl: wsUrl.href,
+  transport: forced === 'websocket' || forced === 'polling' ? forced : 'auto',
+});
 
 /** 'home' or 'room': what is on screen. */
 let view = 'home';
@@ -284,7 +293,11 @@ function beginCall(state) {
   if (self === null) return;
   callRoom = state.room;
   inCall = false;
-  const thisCall = new Call({ self, signaling: { send: (to, kind, data) => client.signal(to, kind, data) } });
+  const thisCall = new Call({
+    self,
+    signaling: { send: (to, kind, data) => client.signal(to, kind, data) },
+    refreshConfig: () => client.callConfig(),
+  });
   call = thisCall;
   thisCall.onRemoteStream = (session, stream) => room.setRemoteStream(session, stream);
   thisCall.onPeerRemoved = (session) => room.removeRemoteStream(session);
@@ -520,6 +533,10 @@ client.onRoomLeft = (data) => {
 
 client.onResync = () => {
   if (view === 'home') home.renderRooms(client.rooms);
+};
+
+client.onTransport = (name) => {
+  body.dataset.transport = name;
 };
 
 client.onConnection = (state) => {

@@ -38,6 +38,8 @@
  * @property {number} self  this session's id
  * @property {Signaling} signaling
  * @property {typeof RTCPeerConnection} [RTCPeerConnection]  (tests may wrap it)
+ * @property {() => Promise<CallConfigLike>} [refreshConfig]  fresh ICE servers (TURN
+ *   credentials expire: an ICE restart after their lifetime needs new ones)
  *
  * @typedef {object} CallConfigLike
  * @property {RTCIceServer[]} iceServers
@@ -52,6 +54,8 @@ const DISCONNECT_GRACE_MS = 4000;
 const RESTART_RETRY_MS = 12000;
 /* Signals kept while the call is not started yet (a set-up sends a few dozen per peer). */
 const QUEUE_MAX = 500;
+/* Peers restarting together share one configuration request made within this time. */
+const REFRESH_SHARE_MS = 10000;
 
 /** @type {('audio'|'video')[]} */
 const KINDS = ['audio', 'video'];
@@ -303,7 +307,18 @@ class Peer {
     if (this.closed) return;
     this.restarts++;
     this.call.onIceRestart(this.session, this.restarts);
-    this.pc.restartIce();
+    /* New TURN credentials first: the ones from the start of the call may have expired, and
+     * coturn checks them at every allocation. Restart either way. */
+    this.call._freshIceServers().then((servers) => {
+      if (this.closed || !servers) return;
+      try {
+        this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: servers });
+      } catch (err) {
+        this.call._warn('cannot update the ICE servers', err);
+      }
+    }).finally(() => {
+      if (!this.closed) this.pc.restartIce();
+    });
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -345,6 +360,9 @@ export class Call {
     this.self = options.self;
     this.signaling = options.signaling;
     this.RTCPeerConnection = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+    this.refreshConfig = options.refreshConfig ?? null;
+    /** @type {{at: number, servers: Promise<RTCIceServer[]|null>}|null} */
+    this._refresh = null;
     /** @type {RTCIceServer[]} */ this.iceServers = [];
     /** @type {RTCIceTransportPolicy|undefined} */ this.iceTransportPolicy = undefined;
     /** What every peer is sent. @type {LocalTracks} */
@@ -490,6 +508,28 @@ export class Call {
     this.peers.set(session, peer);
     this.onPeerAdded(session);
     return peer;
+  }
+
+  /**
+   * Fresh ICE servers from refreshConfig (shared by peers asking within REFRESH_SHARE_MS), or
+   * null when there is no way to get them or the request failed.
+   * @returns {Promise<RTCIceServer[]|null>}
+   */
+  _freshIceServers() {
+    const refresh = this.refreshConfig;
+    if (!refresh) return Promise.resolve(null);
+    const now = Date.now();
+    if (!this._refresh || now - this._refresh.at > REFRESH_SHARE_MS) {
+      const servers = refresh().then((config) => {
+        this.iceServers = config.iceServers ?? [];
+        return this.iceServers;
+      }, (err) => {
+        this._warn('cannot refresh the ICE servers', err);
+        return null;
+      });
+      this._refresh = { at: now, servers };
+    }
+    return this._refresh.servers;
   }
 
   /**

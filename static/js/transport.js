@@ -18,6 +18,14 @@
 //   addressed to this session and always dispatched (the call module drops those it cannot use).
 // - The public room list goes out through onRoomList() only when it is newer than the last
 //   list sent (from GET api/rooms or from room_change events).
+// - Events arrive over one of two transports with the same answers ({cursor, events} or
+//   {resync, cursor}): a WebSocket to the gateway (PREFIX/ws) when the network lets one
+//   through, else long-polling. The client tries the WebSocket first; when the upgrade fails or
+//   no frame arrives within WS_FALLBACK_MS it long-polls, and keeps trying the WebSocket in the
+//   background (WS_RETRY_MIN_MS doubling to WS_RETRY_MAX_MS). Every switch starts the new
+//   transport at this.cursor, and an event whose seq is not above the cursor is never
+//   dispatched again, so answers that overlap around a switch cannot duplicate anything and the
+//   cursor-based resume cannot lose anything. Writes always go over HTTP.
 // - A message keeps its client_id across retries (network error, 5xx, 429), so the server
 //   stores it exactly once.
 // - 401 means the token expired or the server forgot it: a new session is created with the same
@@ -59,6 +67,11 @@
  * @property {StorageLike} [storage]  where the token lives (sessionStorage: one per tab)
  * @property {typeof fetch} [fetch]
  * @property {(url: string, data: Blob) => boolean} [sendBeacon]
+ * @property {string} [wsUrl]  ws: or wss: URL of the gateway; none: long-polling only
+ * @property {TransportMode} [transport]  'auto' (default), or force one transport
+ *
+ * @typedef {'auto'|'websocket'|'polling'} TransportMode
+ * @typedef {'websocket'|'polling'|'connecting'} TransportName
  */
 
 const STORAGE_KEY = 'noom.session';
@@ -68,6 +81,15 @@ const BACKOFF_MAX_MS = 5000;
 const POLL_ABORT_MS = 45000;
 /* Attempts for a write that fails with a network error or 5xx (about 15 s of backoff). */
 const WRITE_ATTEMPTS = 7;
+
+/* The WebSocket must deliver its first frame within this, else long-polling takes over. */
+const WS_FALLBACK_MS = 3000;
+/* While long-polling, the WebSocket is tried again after this, doubling up to the maximum. */
+const WS_RETRY_MIN_MS = 10000;
+const WS_RETRY_MAX_MS = 120000;
+/* The gateway sends an answer (empty if need be) at least every 25 s; silence past this means
+ * the connection is dead even if the browser has not noticed. */
+const WS_SILENCE_MS = 45000;
 
 const ROOM_EVENTS = new Set(['welcome', 'bye', 'new_message', 'nickname']);
 
@@ -140,6 +162,19 @@ export class NoomClient {
     /** @type {Promise<void>|null} */ this._renewing = null;
     /** @type {ConnectionState} */ this.connection = 'online';
 
+    this.wsUrl = options.wsUrl ?? null;
+    /** @type {TransportMode} */
+    this.transportMode = options.transport ?? 'auto';
+    /** Which transport carries events now. @type {TransportName} */
+    this.transport = 'connecting';
+    /** @type {WebSocket|null} */ this._ws = null;
+    /** Whether the long-poll loop is running. */
+    this._polling = false;
+    this._wsRetryMs = WS_RETRY_MIN_MS;
+    /** @type {ReturnType<typeof setTimeout>|null} */ this._wsRetryTimer = null;
+    /** Answers are consumed one after another (a resync in one holds the next). @type {Promise<void>} */
+    this._inbox = Promise.resolve();
+
     /* Callbacks. Each is optional; replace them after construction. */
     /** Every event, after filtering, before the typed callback. @type {(ev: NoomEvent) => void} */
     this.onEvent = () => {};
@@ -164,6 +199,8 @@ export class NoomClient {
     this.onSignal = () => {};
     /** A member of the room changed microphone / camera / screen state. @type {(data: MediaData, ev: NoomEvent) => void} */
     this.onMedia = () => {};
+    /** The transport carrying events changed. @type {(transport: TransportName) => void} */
+    this.onTransport = () => {};
   }
 
   // ---- session --------------------------------------------------------------------------
@@ -212,7 +249,7 @@ export class NoomClient {
     this.cursor = res.cursor;
     this._roomBaseline = 0;
     this._save();
-    this._pollAbort?.abort();
+    this._restartTransport();
     const info = { session: res.session, nickname: res.nickname, renewed: false };
     this.onSession(info);
     return info;
@@ -392,22 +429,78 @@ export class NoomClient {
 
   // ---- poll loop ------------------------------------------------------------------------
 
-  /** Starts the poll loop (once). */
+  /** Starts receiving events (once): WebSocket first where allowed, else long-polling. */
   startPolling() {
     if (this._running) return;
     this._running = true;
-    this._pollLoop();
+    if (this._wsAllowed()) this._openWebSocket();
+    else this._startLongPoll();
   }
 
-  /** Stops the poll loop; an outstanding poll is aborted. */
+  /** Stops receiving events; an outstanding poll is aborted, the WebSocket closed. */
   stopPolling() {
     this._running = false;
     this._pollAbort?.abort();
+    if (this._wsRetryTimer) clearTimeout(this._wsRetryTimer);
+    this._wsRetryTimer = null;
+    this._closeWebSocket();
   }
 
+  _wsAllowed() {
+    return this.transportMode !== 'polling' && !!this.wsUrl && typeof globalThis.WebSocket === 'function';
+  }
+
+  /** @param {TransportName} name */
+  _setTransport(name) {
+    if (this.transport === name) return;
+    this.transport = name;
+    try {
+      this.onTransport(name);
+    } catch (err) {
+      console.error('noom: onTransport failed', err);
+    }
+  }
+
+  /**
+   * Applies one answer of either transport: dispatches the events past the cursor, in order,
+   * then moves the cursor. Answers are applied one after another.
+   * @param {any} body
+   * @returns {Promise<void>}
+   */
+  _consume(body) {
+    const generation = this._generation;
+    this._inbox = this._inbox.then(async () => {
+      if (generation !== this._generation || !this._running) return;
+      if (body.resync) {
+        this.cursor = body.cursor;
+        await this._resync();
+        return;
+      }
+      for (const ev of body.events || []) {
+        if (typeof ev.seq !== 'number' || ev.seq <= this.cursor) continue; /* seen already */
+        this._dispatch(ev);
+        this.cursor = ev.seq;
+      }
+      this.cursor = Math.max(this.cursor, body.cursor);
+    }).catch((err) => console.error('noom: cannot apply events', err));
+    return this._inbox;
+  }
+
+  // ---- long-polling ---------------------------------------------------------------------
+
+  _startLongPoll() {
+    if (this._polling || !this._running) return;
+    this._polling = true;
+    this._setTransport('polling');
+    this._pollLoop().finally(() => {
+      this._polling = false;
+    });
+  }
+
+  /* Runs while no WebSocket carries the events. */
   async _pollLoop() {
     let backoff = BACKOFF_MIN_MS;
-    while (this._running) {
+    while (this._running && this.transport === 'polling') {
       const generation = this._generation;
       const cursor = this.cursor;
       const abort = new AbortController();
@@ -430,7 +523,7 @@ export class NoomClient {
       } finally {
         clearTimeout(timer);
       }
-      if (!this._running) break;
+      if (!this._running || this.transport !== 'polling') break;
       if (generation !== this._generation) {
         /* The session changed while this poll was out: its answer is for the old token. */
         continue;
@@ -438,13 +531,7 @@ export class NoomClient {
       if (status === 200 && body && typeof body.cursor === 'number') {
         if (backoff !== BACKOFF_MIN_MS || this.connection !== 'online') this._setConnection('online', 0);
         backoff = BACKOFF_MIN_MS;
-        if (body.resync) {
-          this.cursor = body.cursor;
-          await this._resync();
-          continue;
-        }
-        for (const ev of body.events || []) this._dispatch(ev);
-        this.cursor = Math.max(this.cursor, body.cursor);
+        await this._consume(body);
         continue;
       }
       if (status === 401) {
@@ -462,6 +549,128 @@ export class NoomClient {
       this._setConnection('offline', backoff);
       await sleep(backoff);
       backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    }
+  }
+
+  // ---- WebSocket ------------------------------------------------------------------------
+
+  /*
+   * Opens the WebSocket and, once its first frame has arrived, makes it the transport (the
+   * long-poll loop ends at its next answer or is aborted). A socket that fails before its first
+   * frame (upgrade refused or stripped by a proxy, nothing arriving within WS_FALLBACK_MS)
+   * leaves or puts long-polling in charge and schedules another try. A socket that dies after
+   * working hands over to long-polling at once, from the cursor.
+   */
+  _openWebSocket() {
+    if (!this._running || this._ws || !this.wsUrl) return;
+    const generation = this._generation;
+    /** @type {WebSocket} */
+    let ws;
+    try {
+      ws = new WebSocket(this.wsUrl);
+    } catch {
+      this._wsFailed();
+      return;
+    }
+    this._ws = ws;
+    let live = false;
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    let silence = null;
+    const arm = (ms) => {
+      if (silence) clearTimeout(silence);
+      silence = setTimeout(() => {
+        if (this._ws === ws) ws.close(4000, live ? 'silent' : 'no first frame');
+        drop();
+      }, ms);
+    };
+    const drop = () => {
+      if (silence) clearTimeout(silence);
+      silence = null;
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      if (this._ws !== ws) return;
+      this._ws = null;
+      if (!this._running) return;
+      if (live && generation === this._generation) {
+        /* It worked until now: long-polling continues from the cursor while we try again. */
+        this._wsRetryMs = WS_RETRY_MIN_MS;
+      }
+      this._wsFailed();
+    };
+    arm(WS_FALLBACK_MS);
+    ws.onopen = () => {
+      /* The token goes in the first frame, never in the URL (URLs end up in logs). */
+      ws.send(JSON.stringify({ token: this.token, cursor: this.cursor }));
+    };
+    ws.onmessage = (e) => {
+      /** @type {any} */
+      let body = null;
+      try {
+        body = JSON.parse(String(e.data));
+      } catch {
+        /* not ours: ignore */
+      }
+      if (!body || typeof body.cursor !== 'number' || generation !== this._generation) return;
+      arm(WS_SILENCE_MS);
+      if (!live) {
+        live = true;
+        this._wsRetryMs = WS_RETRY_MIN_MS;
+        this._setTransport('websocket');
+        this._pollAbort?.abort();
+        this._setConnection('online', 0);
+      }
+      this._consume(body);
+    };
+    ws.onclose = (e) => {
+      if (e.code === 4401 && this._ws === ws && this._running) {
+        /* The gateway refused our token: renew the session, then try again at once. */
+        ws.onclose = null;
+        this._ws = null;
+        if (silence) clearTimeout(silence);
+        this._startLongPoll();
+        this._renew().then(() => this._openWebSocket(), () => this._wsFailed());
+        return;
+      }
+      drop();
+    };
+    ws.onerror = () => {
+      /* onclose follows and decides */
+    };
+  }
+
+  /* The WebSocket is not (or no longer) usable: long-poll, and try it again later. */
+  _wsFailed() {
+    if (!this._running) return;
+    if (this.transportMode !== 'websocket') this._startLongPoll();
+    else this._setConnection('offline', this._wsRetryMs);
+    if (this._wsRetryTimer) return;
+    /* Forced WebSocket: retry soon; otherwise slowly, long-polling works meanwhile. */
+    const delay = this.transportMode === 'websocket' ? BACKOFF_MAX_MS : this._wsRetryMs;
+    this._wsRetryMs = Math.min(this._wsRetryMs * 2, WS_RETRY_MAX_MS);
+    this._wsRetryTimer = setTimeout(() => {
+      this._wsRetryTimer = null;
+      this._openWebSocket();
+    }, delay);
+  }
+
+  /* The token changed: what is out for the old one is dropped, events resume from the new
+   * cursor (a socket speaks for one token, so a new one is opened). */
+  _restartTransport() {
+    this._pollAbort?.abort();
+    if (!this._ws) return;
+    this._closeWebSocket();
+    this._startLongPoll();
+    this._openWebSocket();
+  }
+
+  _closeWebSocket() {
+    const ws = this._ws;
+    if (!ws) return;
+    this._ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close(1000, 'bye');
+    } catch {
+      /* already closing */
     }
   }
 
@@ -657,7 +866,7 @@ export class NoomClient {
         this.cursor = res.cursor;
         this._roomBaseline = 0;
         this._save();
-        this._pollAbort?.abort();
+        this._restartTransport();
         this.onSession({ session: res.session, nickname: res.nickname, renewed: true });
         if (room !== null) {
           this.room = null;
