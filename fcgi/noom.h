@@ -216,7 +216,17 @@ int	 conf_load(struct app *, const char *, char **);
 void	 conf_free(struct app *);
 
 /* poll.c */
+enum {
+	POLL_FAIL = -1,
+	POLL_EMPTY,		/* nothing visible after the cursor yet */
+	POLL_EVENTS,
+	POLL_RESYNC,		/* the cursor is not in the kept log */
+};
 void	 h_poll(struct ctx *, const struct req *, struct resp *);
+int	 poll_read(struct db *, const struct session *, int64_t, int64_t *,
+	    char **);
+char	*poll_body_new(int64_t, const char *, size_t, int);
+int64_t	 presence_touch_ms(int);
 int	 poll_render(struct db *, const struct park *, int64_t, struct buf *,
 	    int64_t *);
 struct waker;

@@ -121,8 +121,12 @@ poll_render(struct db *db, const struct park *pk, int64_t max, struct buf *b,
 	return r.count;
 }
 
-/* A poll answer {"cursor", "events": [<events>]}, new; caller frees. */
-static char *
+/*
+ * A poll answer {"cursor", "events": [<events>]} (with "resync": true first
+ * when resync is set), new; the caller frees it.  The one place that shapes
+ * an answer: the FastCGI poll, the waker and the WebSocket gateway all use it.
+ */
+char *
 poll_body_new(int64_t cursor, const char *events, size_t len, int resync)
 {
 	struct buf	 b;
@@ -135,23 +139,77 @@ poll_body_new(int64_t cursor, const char *events, size_t len, int resync)
 	return buf_steal(&b);
 }
 
-static void
-answer_text(struct resp *rs, int64_t cursor, const struct buf *events,
-    int resync)
+/*
+ * How often a waiting client refreshes its session's seen time: a quarter
+ * of the presence timeout, at most every 5 s.  Polls (and WebSockets) write
+ * no more often than this, so most of them stay read-only.
+ */
+int64_t
+presence_touch_ms(int presence_timeout)
 {
-	rs->status = 200;
-	rs->content_type = "application/json; charset=utf-8";
-	rs->text = poll_body_new(cursor, events->data, events->len, resync);
+	int64_t	 touch = (int64_t)presence_timeout * 1000 / 4;
+
+	return touch > 5000 ? 5000 : touch;
+}
+
+/*
+ * Read the answer to a poll by session s from cursor, in one read
+ * transaction: POLL_EVENTS (*body new: the visible events after cursor),
+ * POLL_RESYNC (*body new: the cursor is older than what is kept, or newer
+ * than anything written), POLL_EMPTY (*body NULL: nothing visible yet), or
+ * POLL_FAIL on a store error.  *upto is how far the log was read: the
+ * answer's cursor, or for POLL_EMPTY the newest sequence number, from which
+ * a waiting client continues.  Shared by GET api/poll and the WebSocket
+ * gateway, so that both transports see exactly the same events.
+ */
+int
+poll_read(struct db *db, const struct session *s, int64_t cursor,
+    int64_t *upto, char **body)
+{
+	struct park	 pk;
+	struct buf	 events;
+	int64_t		 max, trimmed, next;
+	int		 n, rv = POLL_FAIL;
+
+	*body = NULL;
+	buf_init(&events);
+	if (db_begin_read(db) == -1)
+		goto out;
+	if ((max = db_max_seq(db)) == -1 ||
+	    (trimmed = db_trimmed_upto(db)) == -1)
+		goto out;
+	if (cursor < trimmed || cursor > max) {
+		*upto = max;
+		*body = poll_body_new(max, "", 0, 1);
+		rv = POLL_RESYNC;
+		goto out;
+	}
+	pk.session_id = s->id;
+	pk.room_id = s->room_id;
+	pk.join_seq = s->join_seq;
+	pk.upto = cursor;
+	if ((n = poll_render(db, &pk, max, &events, &next)) == -1)
+		goto out;
+	if (n > 0) {
+		*upto = next;
+		*body = poll_body_new(next, events.data, events.len, 0);
+		rv = POLL_EVENTS;
+	} else {
+		*upto = max;
+		rv = POLL_EMPTY;
+	}
+out:
+	db_rollback(db);		/* a read: nothing to commit */
+	buf_free(&events);
+	return rv;
 }
 
 void
 h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
-	struct park	 pk;
-	struct buf	 events;
-	int64_t		 cursor, max, trimmed, next, touch;
-	int		 n;
+	int64_t		 cursor, upto;
+	char		*body;
 
 	if (auth_session(c, rq, rs, &s) == -1)
 		return;
@@ -161,43 +219,24 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 		return;
 	}
 	/* Presence: written at most every few seconds, not on every poll. */
-	touch = (int64_t)c->app->presence_timeout * 1000 / 4;
-	if (touch > 5000)
-		touch = 5000;
-	if (db_session_touch(c->db, s.id, rq->now_ms, rq->now_ms - touch) == -1)
+	if (db_session_touch(c->db, s.id, rq->now_ms, rq->now_ms -
+	    presence_touch_ms(c->app->presence_timeout)) == -1)
 		goto fail;
-
-	buf_init(&events);
-	if (db_begin_read(c->db) == -1)
-		goto fail_buf;
-	if ((max = db_max_seq(c->db)) == -1 ||
-	    (trimmed = db_trimmed_upto(c->db)) == -1)
-		goto fail_buf;
-	if (cursor < trimmed || cursor > max) {
-		db_rollback(c->db);
-		answer_text(rs, max, &events, 1);
-		buf_free(&events);
+	switch (poll_read(c->db, &s, cursor, &upto, &body)) {
+	case POLL_EVENTS:
+	case POLL_RESYNC:
+		rs->status = 200;
+		rs->content_type = "application/json; charset=utf-8";
+		rs->text = body;
+		return;
+	case POLL_EMPTY:
+		rs->parked = 1;
+		rs->park.session_id = s.id;
+		rs->park.room_id = s.room_id;
+		rs->park.join_seq = s.join_seq;
+		rs->park.upto = upto;
 		return;
 	}
-	pk.session_id = s.id;
-	pk.room_id = s.room_id;
-	pk.join_seq = s.join_seq;
-	pk.upto = cursor;
-	if ((n = poll_render(c->db, &pk, max, &events, &next)) == -1)
-		goto fail_buf;
-	db_rollback(c->db);		/* a read: nothing to commit */
-	if (n > 0) {
-		answer_text(rs, next, &events, 0);
-	} else {
-		pk.upto = max;
-		rs->parked = 1;
-		rs->park = pk;
-	}
-	buf_free(&events);
-	return;
-fail_buf:
-	db_rollback(c->db);
-	buf_free(&events);
 fail:
 	resp_error(rs, 500, "internal", "The store failed.");
 }
