@@ -7,7 +7,9 @@
  * pages.c), and the pure
  * helpers they share (valid.c, tmpl.c, token.c, turn.c, conf.c, util.c,
  * log.c).  All SQL lives
- * behind db.h; the cross-process doorbell behind wake.c.
+ * behind db.h; the cross-process doorbell behind wake.c.  The WebSocket
+ * gateway noom-ws (ws_main.c, gateway.c, the codec ws.c) is a program of its
+ * own that shares the store, the doorbell and poll_read() with the workers.
  *
  * Ownership rule, as in jansson: a function whose name ends in _new returns
  * memory the caller frees with the matching _free; a parameter documented as
@@ -245,6 +247,58 @@ int	 wake_init(const char *, char **);
 void	 wake_ring(void);
 int	 wake_watch_fd(void);
 void	 wake_drain(void);
+
+/* ws.c: the WebSocket protocol (RFC 6455), pure. */
+#define WS_MSG_MAX	(64 * 1024)	/* bytes of one client message */
+#define WS_HEAD_MAX	8192		/* bytes of the opening handshake */
+enum {
+	WS_CONT = 0x0,
+	WS_TEXT = 0x1,
+	WS_BINARY = 0x2,
+	WS_CLOSE = 0x8,
+	WS_PING = 0x9,
+	WS_PONG = 0xa,
+};
+enum {
+	WS_FAIL = -1,		/* close with ws_msg.code */
+	WS_MORE,		/* no whole frame yet */
+	WS_FRAME,		/* a fragment taken, no message yet */
+	WS_MSG,			/* a message or control frame in ws_msg */
+};
+struct ws_in {
+	int		 op;		/* message being assembled, 0: none */
+	int		 delivered;	/* msg was handed out: reset next */
+	size_t		 max;		/* message size limit */
+	struct buf	 msg;		/* its payload so far */
+};
+struct ws_msg {
+	int		 op;
+	const char	*data;		/* valid until the next ws_parse */
+	size_t		 len;
+	int		 code;		/* close: peer's code; fail: ours */
+	const char	*reason;	/* fail: why, static */
+};
+void	 ws_in_init(struct ws_in *, size_t);
+void	 ws_in_free(struct ws_in *);
+int	 ws_accept_key(const char *, char[29]);
+int	 ws_handshake(const char *, size_t, struct buf *, const char **);
+int	 ws_parse(struct ws_in *, unsigned char *, size_t, size_t *,
+	    struct ws_msg *);
+void	 ws_frame(struct buf *, int, const void *, size_t);
+void	 ws_close_frame(struct buf *, int, const char *);
+
+/* gateway.c: noom-ws's event loop. */
+struct gw_conf {
+	const char	*db_path;
+	int		 listen_fd;	/* listening, non-blocking */
+	int		 signal_fd;	/* signalfd: SIGTERM, SIGINT */
+	int		 presence_timeout; /* seconds, as the workers' */
+	int		 ping_ms;	/* heartbeat: ping this often */
+	int		 idle_ms;	/* close after this long silent */
+	int		 max_conns;
+	int		 quiet;
+};
+int	 gateway_run(const struct gw_conf *, char **);
 
 /* worker.c */
 void	 worker_main(const struct app *, int) __attribute__((noreturn));

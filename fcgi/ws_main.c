@@ -1,0 +1,174 @@
+/*
+ * ws_main.c — noom-ws: options, the listening socket and signals of the
+ * WebSocket gateway (the event loop is gateway.c, the protocol ws.c).
+ *
+ * noom-ws runs beside the noom-worker processes on the same database and
+ * state folder: it opens the store the workers migrated (it never migrates
+ * itself, so noom-run starts it once the workers answer) and watches the
+ * same doorbell.  Everything that may fail is checked here, before serving,
+ * and is fatal; afterwards a client can only lose its own connection.
+ *
+ * The socket is bound under a temporary name and renamed into place once it
+ * listens, so whoever waits for the path to appear (noom-run) never connects
+ * to a socket that refuses.  On SIGTERM or SIGINT the gateway closes every
+ * connection with 1001, the socket is removed (only if it is still ours) and
+ * the program exits 0.
+ */
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "noom.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: noom-ws --socket PATH --db PATH "
+	    "[--socket-mode OCTAL]\n"
+	    "       [--presence-timeout S] [--ping-interval S] "
+	    "[--idle-timeout S]\n"
+	    "       [--max-conns N] [--quiet]\n");
+	exit(2);
+}
+
+static int
+number(const char *s, int min, int max, const char *what)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		fatal("%s must be a number from %d to %d", what, min, max);
+	return (int)v;
+}
+
+/* Seconds, fractions allowed (the tests use short heartbeats), as ms. */
+static int
+seconds_ms(const char *s, const char *what)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= 0.05) ||
+	    v > 3600)
+		fatal("%s must be a number of seconds from 0.05 to 3600", what);
+	return (int)(v * 1000 + 0.5);
+}
+
+/* Listen on path (bound as path.tmp, renamed when ready); fatal on error. */
+static int
+listen_unix(const char *path, int mode, struct stat *st)
+{
+	struct sockaddr_un	 sun;
+	char			 tmp[sizeof(sun.sun_path)];
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		fatal("%s: path too long for a UNIX socket", path);
+	memcpy(sun.sun_path, tmp, strlen(tmp) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket: %s", strerror(errno));
+	unlink(tmp);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("%s: %s", tmp, strerror(errno));
+	if (chmod(tmp, mode) == -1 || listen(fd, 1024) == -1 ||
+	    rename(tmp, path) == -1 || stat(path, st) == -1)
+		fatal("%s: %s", path, strerror(errno));
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "presence-timeout", required_argument, NULL, 'r' },
+		{ "ping-interval", required_argument, NULL, 'p' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "max-conns", required_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct gw_conf	 conf;
+	struct stat	 st, now;
+	sigset_t	 sigs;
+	const char	*socket_path = NULL;
+	char		*cause = NULL, *dbcopy;
+	int		 ch, mode = 0600, rv;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.presence_timeout = 60;
+	conf.ping_ms = 20000;
+	conf.idle_ms = 50000;
+	conf.max_conns = 100000;
+	log_set_ident("noom-ws");
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': socket_path = optarg; break;
+		case 'd': conf.db_path = optarg; break;
+		case 'm': mode = (int)strtol(optarg, NULL, 8); break;
+		case 'r': conf.presence_timeout = number(optarg, 2, 86400,
+		    "--presence-timeout"); break;
+		case 'p': conf.ping_ms = seconds_ms(optarg, "--ping-interval");
+		    break;
+		case 'i': conf.idle_ms = seconds_ms(optarg, "--idle-timeout");
+		    break;
+		case 'n': conf.max_conns = number(optarg, 1, 10000000,
+		    "--max-conns"); break;
+		case 'q': conf.quiet = 1; break;
+		default: usage();
+		}
+	}
+	if (socket_path == NULL || conf.db_path == NULL || optind != argc)
+		usage();
+	if (conf.idle_ms <= conf.ping_ms)
+		fatal("--idle-timeout must be longer than --ping-interval");
+
+	/* The doorbell lives next to the database, as for the workers. */
+	dbcopy = xstrdup(conf.db_path);
+	if (wake_init(dirname(dbcopy), &cause) == -1)
+		fatal("doorbell: %s", cause);
+	free(dbcopy);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	if ((conf.signal_fd = signalfd(-1, &sigs, SFD_NONBLOCK |
+	    SFD_CLOEXEC)) == -1)
+		fatal("signalfd: %s", strerror(errno));
+	conf.listen_fd = listen_unix(socket_path, mode, &st);
+	log_info("listening on %s (ping %d ms, idle %d ms)", socket_path,
+	    conf.ping_ms, conf.idle_ms);
+
+	rv = gateway_run(&conf, &cause);
+	if (rv == -1)
+		log_warn("%s", cause != NULL ? cause : "start-up failed");
+	free(cause);
+	close(conf.listen_fd);
+	/* A new gateway may already listen on the same path. */
+	if (stat(socket_path, &now) == 0 && now.st_ino == st.st_ino &&
+	    now.st_dev == st.st_dev)
+		unlink(socket_path);
+	log_info("stopped");
+	return rv == -1 ? 1 : 0;
+}
