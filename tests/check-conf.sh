@@ -69,9 +69,19 @@ else
 	skip "the prefix-only locations" "nginx not found"
 fi
 
+# The WebSocket location is there by default and gone with NOOM_WS=0 (clients then long-poll).
+if NOOM_PREFIX=/noom "$run" --nginx-snippet 2>/dev/null | grep -q '^location = /noom/ws {' &&
+	NOOM_WS=0 NOOM_PREFIX=/noom "$run" --nginx-snippet >"$tmp/nows" 2>&1 &&
+	! grep -q '^ *location = /noom/ws' "$tmp/nows" && grep -q '^#location = /noom/ws' "$tmp/nows"; then
+	ok "the /ws location is on by default and off with NOOM_WS=0"
+else
+	not_ok "the /ws location does not follow NOOM_WS"
+fi
+
 # 4. Settings noom-run must refuse before it starts anything.
 for bad in "NOOM_PREFIX=noom" "NOOM_PREFIX=/" "NOOM_PREFIX=/a/b" "NOOM_PREFIX=/noom/" \
-	"NOOM_PREFIX=/a b" "NOOM_PREFIX=/.." "NOOM_PORT=http" "NOOM_PORT=70000" "NOOM_WORKERS=0"; do
+	"NOOM_PREFIX=/a b" "NOOM_PREFIX=/.." "NOOM_PORT=http" "NOOM_PORT=70000" "NOOM_WORKERS=0" \
+	"NOOM_WS=yes"; do
 	if env "$bad" NOOM_STATE_DIR="$tmp/bad" "$run" >"$tmp/bad.out" 2>&1; then
 		not_ok "noom-run refuses $bad"
 	elif grep -q "${bad%%=*}" "$tmp/bad.out"; then

@@ -67,12 +67,13 @@ function leftoverPids(stateDir) {
   const pids = [
     ...readPidFile(path.join(stateDir, 'worker.pid')),
     ...readPidFile(path.join(stateDir, 'workers.pids')),
+    ...readPidFile(path.join(stateDir, 'ws.pid')),
     ...readPidFile(path.join(stateDir, 'nginx.pid')),
     ...readPidFile(path.join(stateDir, 'nginx', 'nginx.pid')),
   ];
   return [...new Set(pids)].filter((pid) => {
     const cmd = cmdline(pid);
-    return cmd.includes('noom-worker') || (cmd.includes('nginx') && cmd.includes(stateDir));
+    return cmd.includes('noom-worker') || (cmd.includes('noom-ws') && cmd.includes(stateDir)) || (cmd.includes('nginx') && cmd.includes(stateDir));
   });
 }
 

@@ -1,0 +1,411 @@
+// WebSocket transport (noom-ws behind nginx), spoken with raw node `net` sockets so that every
+// byte — the handshake, masking, malformed frames — is ours: handshake under "/" and "/noom",
+// token auth, poll-shaped answers after the cursor, wake-up latency of a chat POSTed over HTTP,
+// reconnect with the last cursor, resync, close codes for bad frames, heartbeat and presence.
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import {performance} from 'node:perf_hooks';
+import {startStack, api, newSession, join, say, poll, pollUntil, ofType, sleep, within} from '../lib/stack.js';
+
+const PRESENCE_S = 3;
+const PING_S = 0.3;
+const IDLE_S = 1.2;
+
+let stack; // defaults: ping 20 s, idle 50 s
+let quick; // short presence, retention and heartbeat
+before(async () => {
+  [stack, quick] = await Promise.all([
+    startStack({workerArgs: ['--poll-timeout', '5']}),
+    startStack({
+      workerArgs: ['--presence-timeout', String(PRESENCE_S), '--poll-timeout', '2', '--retention', '2'],
+      env: {NOOM_WS_ARGS: `--ping-interval ${PING_S} --idle-timeout ${IDLE_S}`},
+    }),
+  ]);
+});
+after(async () => {
+  await Promise.all([stack?.stop(), quick?.stop()]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// A minimal RFC 6455 client.
+
+/** A client frame: masked unless {mask: false}; fin unless {fin: false}. */
+function frame(op, payload = Buffer.alloc(0), {mask = true, fin = true, lengthOverride} = {}) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const len = lengthOverride ?? data.length;
+  let head;
+  if (len < 126) head = Buffer.from([0, len]);
+  else if (len <= 0xffff) {
+    head = Buffer.alloc(4);
+    head[1] = 126;
+    head.writeUInt16BE(len, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(len), 2);
+  }
+  head[0] = (fin ? 0x80 : 0) | op;
+  if (!mask) return Buffer.concat([head, data]);
+  head[1] |= 0x80;
+  const key = crypto.randomBytes(4);
+  const body = Buffer.from(data);
+  for (let i = 0; i < body.length; i++) body[i] ^= key[i & 3];
+  return Buffer.concat([head, key, body]);
+}
+
+/**
+ * Opens {prefix}/ws on a stack. Resolves {status, headers, sock, ...} once the answer head is in;
+ * for a 101, frames are parsed as they come: next() resolves the next data frame (pings are
+ * answered with pongs unless {autoPong: false}, and counted), closed resolves {code, reason} of
+ * the server's close frame, or {code: null} when the connection ends without one.
+ */
+function connect(s, {path = 'ws', key = crypto.randomBytes(16).toString('base64'), version = '13', autoPong = true, upgrade = true} = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(s.port, '127.0.0.1');
+    const url = new URL(path, s.baseUrl);
+    let buf = Buffer.alloc(0);
+    let client = null;
+    const frames = [];
+    const waiters = [];
+    let closeInfo = null;
+    let resolveClosed;
+    const closed = new Promise((r) => (resolveClosed = r));
+    const finish = (info) => {
+      if (!closeInfo) closeInfo = info;
+      resolveClosed(closeInfo);
+      while (waiters.length) waiters.shift()(null);
+    };
+    sock.on('error', (e) => (client ? finish({code: null, error: e.message}) : reject(e)));
+    sock.on('close', () => (client ? finish({code: null}) : reject(new Error('closed before the answer'))));
+    sock.on('connect', () => {
+      const h = [`GET ${url.pathname} HTTP/1.1`, `Host: 127.0.0.1:${s.port}`];
+      if (upgrade) h.push('Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Version: ${version}`);
+      sock.write(h.join('\r\n') + '\r\n\r\n');
+    });
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (!client) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const lines = buf.subarray(0, end).toString().split('\r\n');
+        const headers = {};
+        for (const l of lines.slice(1)) {
+          const i = l.indexOf(':');
+          headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+        }
+        const status = Number(lines[0].split(' ')[1]);
+        buf = buf.subarray(end + 4);
+        client = {
+          status, headers, sock, closed, key, pings: 0, frames,
+          body: () => buf.toString(),
+          send: (b) => sock.write(b),
+          sendJson: (o) => sock.write(frame(1, JSON.stringify(o))),
+          /** Next text/binary frame as {op, data}, or null when closed / after ms. */
+          next: (ms = 5000) => frames.length ? Promise.resolve(frames.shift()) : closeInfo ? Promise.resolve(null) :
+            within(new Promise((r) => waiters.push(r)), ms),
+          async nextJson(ms = 5000) {
+            const f = await this.next(ms);
+            return f ? JSON.parse(f.data.toString()) : null;
+          },
+          close: (code = 1000) => {
+            const b = Buffer.alloc(2);
+            b.writeUInt16BE(code);
+            sock.write(frame(8, b));
+          },
+        };
+        resolve(client);
+        if (status !== 101) return;
+      }
+      if (client.status !== 101) return;
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = buf[1] & 0x7f, off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (buf.length < off + len) return;
+        const op = buf[0] & 0x0f;
+        const data = buf.subarray(off, off + len);
+        buf = buf.subarray(off + len);
+        if (op === 9) {
+          client.pings++;
+          if (autoPong) sock.write(frame(10, data));
+        } else if (op === 8) {
+          finish({code: data.length >= 2 ? data.readUInt16BE(0) : 1005, reason: data.subarray(2).toString()});
+          sock.end();
+        } else if (op !== 10) {
+          const w = waiters.shift();
+          if (w) w({op, data});
+          else frames.push({op, data});
+        }
+      }
+    });
+  });
+}
+
+/** Connects, authenticates, and returns the client with its first answer in .first. */
+async function open(s, token, cursor, opts) {
+  const c = await connect(s, opts);
+  assert.equal(c.status, 101, `handshake: ${c.status} ${c.body()}`);
+  c.sendJson({token, cursor});
+  c.first = await c.nextJson();
+  assert.ok(c.first, `an answer right after the token frame (closed: ${JSON.stringify(await within(c.closed, 10))})`);
+  return c;
+}
+
+/** Reads answers until predicate(events) holds; returns {events, cursor}. */
+async function readUntil(c, predicate, ms = 5000, start = {events: [], cursor: null}) {
+  const events = [...start.events];
+  let cursor = start.cursor;
+  const end = performance.now() + ms;
+  while (!predicate(events)) {
+    const j = await c.nextJson(Math.max(1, end - performance.now()));
+    if (!j) throw new Error(`no answer within ${ms} ms; events so far: ${JSON.stringify(events).slice(0, 2000)}`);
+    assert.ok(Array.isArray(j.events) && Number.isInteger(j.cursor), JSON.stringify(j));
+    events.push(...j.events);
+    cursor = j.cursor;
+  }
+  return {events, cursor};
+}
+
+const texts = (events) => ofType(events, 'new_message').map((e) => e.data.text);
+
+// ---------------------------------------------------------------------------------------------
+
+test('handshake through nginx under "/" and under "/noom"; plain GET and version 8 are refused', {timeout: 30_000}, async () => {
+  const pre = await startStack({prefix: '/noom'});
+  try {
+    for (const s of [stack, pre]) {
+      const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+      const c = await connect(s, {key});
+      assert.equal(c.status, 101, `${s.prefix}/ws: ${c.body()}`);
+      assert.equal(c.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+      assert.match(c.headers.upgrade ?? '', /websocket/i);
+      const ann = await newSession(s, 'Ann');
+      c.sendJson({token: ann.token, cursor: ann.cursor});
+      const first = await c.nextJson();
+      assert.ok(Number.isInteger(first.cursor) && Array.isArray(first.events), JSON.stringify(first));
+      c.close();
+      assert.equal((await c.closed).code, 1000, 'the server echoes a normal close');
+    }
+    const plain = await connect(stack, {upgrade: false});
+    assert.equal(plain.status, 426);
+    const v8 = await connect(stack, {version: '8'});
+    assert.equal(v8.status, 426);
+    assert.equal(v8.headers['sec-websocket-version'], '13');
+    // Outside the prefix there is no gateway.
+    const outside = await connect(pre, {path: '/ws'});
+    assert.notEqual(outside.status, 101);
+  } finally {
+    await pre.stop();
+  }
+});
+
+test('the first frame must carry a valid token: otherwise close 4401 (or 4400 for a bad frame)', {timeout: 30_000}, async () => {
+  const ann = await newSession(stack, 'Ann');
+  const cases = [
+    [{cursor: 0}, 4401],
+    [{token: 'f'.repeat(32), cursor: 0}, 4401],
+    [{token: 42, cursor: 0}, 4401],
+    [{token: ann.token, cursor: -1}, 4400],
+    [{token: ann.token}, 4400],
+    ['not json', 4400],
+  ];
+  for (const [msg, code] of cases) {
+    const c = await connect(stack);
+    c.send(frame(1, typeof msg === 'string' ? msg : JSON.stringify(msg)));
+    const cl = await within(c.closed, 5000);
+    assert.equal(cl?.code, code, `${JSON.stringify(msg)} → ${JSON.stringify(cl)}`);
+    if (code === 4401) assert.match(cl.reason, /unauthorized/);
+  }
+});
+
+test('events after the cursor come at once, in the poll answer shape, same as GET api/poll', {timeout: 30_000}, async () => {
+  const ann = await newSession(stack, 'Ann');
+  const bob = await newSession(stack, 'Bob');
+  await join(stack, ann.token, 'ws-after');
+  const bj = await join(stack, bob.token, 'ws-after');
+  for (const t of ['a1', 'a2', 'a3']) await say(stack, ann.token, t);
+  const viaPoll = await pollUntil(stack, bob.token, bj.cursor, (ev) => texts(ev).length === 3);
+  const c = await open(stack, bob.token, bj.cursor);
+  const got = await readUntil(c, (ev) => texts(ev).length === 3, 5000, {events: c.first.events, cursor: c.first.cursor});
+  assert.deepEqual(got.events, viaPoll.events, 'the same events, the same JSON, as the poll');
+  assert.ok(got.cursor >= viaPoll.events.at(-1).seq);
+  c.sock.destroy();
+});
+
+test('a chat POSTed over HTTP by another session arrives over WS within milliseconds', {timeout: 60_000}, async () => {
+  const ann = await newSession(stack, 'Ann');
+  const bob = await newSession(stack, 'Bob');
+  await join(stack, ann.token, 'ws-latency');
+  const bj = await join(stack, bob.token, 'ws-latency');
+  const c = await open(stack, bob.token, bj.cursor);
+  let cur = {events: c.first.events, cursor: c.first.cursor};
+  await sleep(200);
+  const lat = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    const sent = say(stack, ann.token, `l${i}`);
+    cur = await readUntil(c, (ev) => texts(ev).includes(`l${i}`), 3000, cur);
+    lat.push(performance.now() - t0);
+    assert.equal((await sent).status, 201);
+  }
+  lat.sort((a, b) => a - b);
+  const med = lat[lat.length >> 1];
+  console.log(`ws delivery latency (POST start → WS frame), 20 messages: median ${med.toFixed(1)} ms, ` +
+    `min ${lat[0].toFixed(1)} ms, max ${lat.at(-1).toFixed(1)} ms`);
+  assert.ok(lat.at(-1) < 1000, `every message well under a second: ${lat.map((x) => x.toFixed(0))}`);
+  c.sock.destroy();
+});
+
+test('reconnect with the last cursor: nothing lost, nothing repeated', {timeout: 30_000}, async () => {
+  const ann = await newSession(stack, 'Ann');
+  const bob = await newSession(stack, 'Bob');
+  await join(stack, ann.token, 'ws-resume');
+  const bj = await join(stack, bob.token, 'ws-resume');
+  const c1 = await open(stack, bob.token, bj.cursor);
+  const first = await readUntil(c1, () => true, 0, {events: c1.first.events, cursor: c1.first.cursor});
+  await say(stack, ann.token, 'r1');
+  const part = await readUntil(c1, (ev) => texts(ev).includes('r1'), 5000, first);
+  c1.sock.destroy(); // the connection drops without a close
+  for (const t of ['r2', 'r3']) await say(stack, ann.token, t);
+  const c2 = await open(stack, bob.token, part.cursor);
+  const rest = await readUntil(c2, (ev) => texts(ev).includes('r3'), 5000, {events: c2.first.events, cursor: c2.first.cursor});
+  const all = [...part.events, ...rest.events];
+  assert.deepEqual(texts(all), ['r1', 'r2', 'r3']);
+  const seqs = all.map((e) => e.seq);
+  assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
+  assert.ok(rest.events.every((e) => e.seq > part.cursor));
+  // The HTTP poll from the same cursor sees the same.
+  const p = await pollUntil(stack, bob.token, part.cursor, (ev) => texts(ev).includes('r3'));
+  assert.deepEqual(p.events, rest.events);
+  c2.sock.destroy();
+});
+
+test('a cursor not in the kept log gets the resync answer', {timeout: 40_000}, async () => {
+  const ann = await newSession(quick, 'Ann');
+  // Beyond anything written (a reset database):
+  const c1 = await open(quick, ann.token, 1e12);
+  assert.equal(c1.first.resync, true, JSON.stringify(c1.first));
+  assert.deepEqual(c1.first.events, []);
+  c1.sock.destroy();
+  // Older than what is kept (--retention 2 here): wait for the trim.
+  await join(quick, ann.token, 'ws-resync');
+  await say(quick, ann.token, 'old');
+  const t0 = performance.now();
+  for (;;) {
+    const r = await poll(quick, ann.token, 0);
+    if (r.json.resync) break;
+    assert.ok(performance.now() - t0 < 20_000, 'trimmed within 20 s');
+    await sleep(500);
+  }
+  const c2 = await open(quick, ann.token, 0);
+  assert.equal(c2.first.resync, true, JSON.stringify(c2.first));
+  assert.ok(c2.first.cursor > 0);
+  // The new cursor works: the next event comes after it.
+  await say(quick, ann.token, 'new');
+  const got = await readUntil(c2, (ev) => texts(ev).includes('new'));
+  assert.ok(got.events.every((e) => e.seq > c2.first.cursor));
+  c2.sock.destroy();
+});
+
+test('malformed frames close with the right code, and the gateway keeps serving', {timeout: 60_000}, async () => {
+  const ann = await newSession(stack, 'Ann');
+  const big = Buffer.alloc(64 * 1024 + 1, 0x61);
+  const cases = [
+    ['unmasked frame', frame(1, '{}', {mask: false}), 1002],
+    ['unknown opcode 3', frame(3, 'x'), 1002],
+    ['unknown opcode 0xb', frame(0xb, 'x'), 1002],
+    ['fragmented ping', frame(9, 'x', {fin: false}), 1002],
+    ['ping over 125 bytes', frame(9, Buffer.alloc(126)), 1002],
+    ['continuation without a start', frame(0, 'x'), 1002],
+    ['reserved bit', (() => { const f = frame(1, 'x'); f[0] |= 0x40; return f; })(), 1002],
+    ['invalid UTF-8 text', frame(1, Buffer.from([0x7b, 0xc0, 0xaf, 0x7d])), 1007],
+    ['oversize message (64 KiB + 1)', frame(1, big), 1009],
+    ['oversize by fragments', Buffer.concat([frame(1, big.subarray(0, 40000), {fin: false}), frame(0, big.subarray(0, 40000))]), 1009],
+    ['oversize announced, never sent', frame(2, Buffer.alloc(0), {lengthOverride: 10_000_000}), 1009],
+    ['binary message', frame(2, 'x'), 1003],
+  ];
+  for (const [name, bytes, code] of cases) {
+    for (const authed of [false, true]) {
+      const c = authed ? await open(stack, ann.token, ann.cursor) : await connect(stack);
+      c.send(bytes);
+      const cl = await within(c.closed, 5000);
+      assert.equal(cl?.code, code, `${name} (${authed ? 'after' : 'before'} auth): ${JSON.stringify(cl)}`);
+    }
+  }
+  // Split across TCP writes, a valid fragmented text message is fine (as an ack).
+  const c = await open(stack, ann.token, ann.cursor);
+  const msg = Buffer.from(JSON.stringify({cursor: c.first.cursor}));
+  for (const b of [frame(1, msg.subarray(0, 3), {fin: false}), frame(9, 'hi'), frame(0, msg.subarray(3))]) {
+    for (const byte of b) {
+      c.send(Buffer.from([byte]));
+    }
+    await sleep(5);
+  }
+  assert.equal(await within(c.closed, 500), null, 'still open after a fragmented ack and a ping');
+  // And another connection gets served as usual.
+  await join(stack, ann.token, 'ws-after-bad');
+  await say(stack, ann.token, 'still serving');
+  const got = await readUntil(c, (ev) => texts(ev).includes('still serving'));
+  assert.ok(got.events.length > 0);
+  c.close(4000);
+  assert.equal((await c.closed).code, 4000);
+});
+
+test('heartbeat: the server pings, and closes a peer that stays silent', {timeout: 30_000}, async () => {
+  const ann = await newSession(quick, 'Ann');
+  const silent = await open(quick, ann.token, ann.cursor, {autoPong: false});
+  const polite = await open(quick, ann.token, ann.cursor);
+  const t0 = performance.now();
+  const cl = await within(silent.closed, 10_000);
+  const after = (performance.now() - t0) / 1000;
+  console.log(`heartbeat: silent peer closed after ${after.toFixed(2)} s (ping ${PING_S} s, idle ${IDLE_S} s), ${silent.pings} pings seen`);
+  assert.equal(cl?.code, 1001, JSON.stringify(cl));
+  assert.ok(silent.pings >= 2, `pings seen: ${silent.pings}`);
+  assert.ok(after >= IDLE_S - 0.3 && after < IDLE_S + 2, `closed after ${after} s`);
+  await sleep(1000);
+  assert.equal(await within(polite.closed, 10), null, 'a peer that answers pings stays');
+  polite.sock.destroy();
+});
+
+async function countIn(s, token, room) {
+  const r = await api(s, 'GET', 'api/rooms', {token});
+  return r.json.rooms.find((x) => x.name === room)?.count ?? 0;
+}
+
+test('presence: a WS-only member stays while connected, and times out after it disconnects', {timeout: 60_000}, async () => {
+  const room = 'ws-presence';
+  const ann = await newSession(quick, 'Ann');
+  const bob = await newSession(quick, 'Bob');
+  const aj = await join(quick, ann.token, room);
+  const bj = await join(quick, bob.token, room);
+  const c = await open(quick, bob.token, bj.cursor); // Bob never polls over HTTP
+  // Ann long-polls for three presence timeouts: no bye for Bob.
+  const until = performance.now() + 3 * PRESENCE_S * 1000;
+  let cur = aj.cursor;
+  const seen = [];
+  while (performance.now() < until) {
+    const r = await poll(quick, ann.token, cur);
+    seen.push(...r.json.events);
+    cur = r.json.cursor;
+  }
+  assert.deepEqual(ofType(seen, 'bye'), [], 'nobody left while connected');
+  assert.equal(await countIn(quick, ann.token, room), 2);
+  assert.equal(await within(c.closed, 10), null);
+  // Bob's socket goes; within the presence timeout (+ the sweep) he leaves.
+  c.sock.destroy();
+  const gone = performance.now();
+  const r = await pollUntil(quick, ann.token, cur, (ev) => ev.some((e) => e.type === 'bye' && e.data.session === bob.session), (PRESENCE_S + 8) * 1000);
+  const bye = r.events.find((e) => e.type === 'bye');
+  assert.equal(bye.data.reason, 'timeout');
+  console.log(`presence over WS: bye ${((performance.now() - gone) / 1000).toFixed(1)} s after the socket closed (presence timeout ${PRESENCE_S} s)`);
+});
