@@ -31,7 +31,10 @@
  * ping flood it does not read) is cut off.
  *
  * Liveness: a ping every ping_ms; a connection that sent nothing for
- * idle_ms (no pong either) is closed with 1001.  Presence: an
+ * idle_ms (no pong either) is closed with 1001.  Browsers answer pings but
+ * never show them to the page, so the page learns that its socket still
+ * works the way a long-poll does: it gets an answer at least every poll_ms
+ * (the poll timeout), empty if nothing happened, with the cursor read so far.  Presence: an
  * authenticated connection refreshes its session's seen time every
  * presence_touch_ms(), as a waiting poll does, batched into one write
  * transaction per tick.
@@ -86,6 +89,7 @@ struct conn {
 	int64_t		 upto;		/* log read up to here for sid */
 	int64_t		 rx_ms;		/* monotonic: last byte from peer */
 	int64_t		 ping_ms;	/* last ping sent */
+	int64_t		 sent_ms;	/* last answer sent */
 	int64_t		 touch_ms;	/* last presence refresh */
 	int64_t		 deadline;	/* C_CLOSING: give up waiting */
 	int64_t		 started;	/* wall ms, for the log line */
@@ -262,6 +266,7 @@ conn_deliver(struct gw *g, struct conn *c)
 		}
 		c->upto = upto;
 		if (body != NULL) {
+			c->sent_ms = mono_ms();
 			(void)conn_send(g, c, WS_TEXT, body, strlen(body));
 			free(body);
 		}
@@ -324,6 +329,7 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 	if (!g->conf->quiet)
 		log_info("session %" PRId64 " connected, cursor %" JSON_INTEGER_FORMAT,
 		    s.id, json_integer_value(cur));
+	c->sent_ms = mono_ms();
 	if (conn_send(g, c, WS_TEXT, body, strlen(body)) == -1)
 		goto out;
 	/*
@@ -546,7 +552,7 @@ tick(struct gw *g)
 {
 	struct conn	*c, *next;
 	int64_t		 now = mono_ms(), wall = now_ms();
-	int		 began = 0, failed = 0;
+	int		 began = 0, failed = 0, rv;
 
 	if (g->paused) {
 		struct epoll_event ev = { .events = EPOLLIN };
@@ -574,6 +580,17 @@ tick(struct gw *g)
 		    now - c->ping_ms >= g->conf->ping_ms) {
 			c->ping_ms = now;
 			if (conn_send(g, c, WS_PING, "", 0) == -1)
+				continue;
+		}
+		/* Nothing for a poll timeout: the empty answer a poll gets. */
+		if (c->state == C_LIVE && now - c->sent_ms >= g->conf->poll_ms &&
+		    pending(c) < OUT_LOW) {
+			char *body = poll_body_new(c->upto, "", 0, 0);
+
+			c->sent_ms = now;
+			rv = conn_send(g, c, WS_TEXT, body, strlen(body));
+			free(body);
+			if (rv == -1)
 				continue;
 		}
 		if (c->state == C_LIVE && now - c->touch_ms >= g->touch_every &&
@@ -628,6 +645,8 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	g.list.next = g.list.prev = &g.list;
 	g.touch_every = presence_touch_ms(conf->presence_timeout);
 	tick_ms = conf->ping_ms < conf->idle_ms ? conf->ping_ms : conf->idle_ms;
+	if (conf->poll_ms < tick_ms)
+		tick_ms = conf->poll_ms;
 	tick_ms /= 4;
 	if (tick_ms > g.touch_every / 2)
 		tick_ms = (int)(g.touch_every / 2);

@@ -293,6 +293,7 @@ struct gw_conf {
 	int		 listen_fd;	/* listening, non-blocking */
 	int		 signal_fd;	/* signalfd: SIGTERM, SIGINT */
 	int		 presence_timeout; /* seconds, as the workers' */
+	int		 poll_ms;	/* an answer, empty if need be, this often */
 	int		 ping_ms;	/* heartbeat: ping this often */
 	int		 idle_ms;	/* close after this long silent */
 	int		 max_conns;

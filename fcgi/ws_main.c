@@ -35,9 +35,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: noom-ws --socket PATH --db PATH "
 	    "[--socket-mode OCTAL]\n"
-	    "       [--presence-timeout S] [--ping-interval S] "
-	    "[--idle-timeout S]\n"
-	    "       [--max-conns N] [--quiet]\n");
+	    "       [--poll-timeout S] [--presence-timeout S] "
+	    "[--ping-interval S]\n"
+	    "       [--idle-timeout S]"
+	    " [--max-conns N] [--quiet]\n");
 	exit(2);
 }
 
@@ -101,6 +102,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "poll-timeout", required_argument, NULL, 'P' },
 		{ "presence-timeout", required_argument, NULL, 'r' },
 		{ "ping-interval", required_argument, NULL, 'p' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
@@ -116,6 +118,7 @@ main(int argc, char **argv)
 	int		 ch, mode = 0600, rv;
 
 	memset(&conf, 0, sizeof(conf));
+	conf.poll_ms = 25000;
 	conf.presence_timeout = 60;
 	conf.ping_ms = 20000;
 	conf.idle_ms = 50000;
@@ -126,6 +129,8 @@ main(int argc, char **argv)
 		case 's': socket_path = optarg; break;
 		case 'd': conf.db_path = optarg; break;
 		case 'm': mode = (int)strtol(optarg, NULL, 8); break;
+		case 'P': conf.poll_ms = seconds_ms(optarg, "--poll-timeout");
+		    break;
 		case 'r': conf.presence_timeout = number(optarg, 2, 86400,
 		    "--presence-timeout"); break;
 		case 'p': conf.ping_ms = seconds_ms(optarg, "--ping-interval");
