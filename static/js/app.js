@@ -330,6 +330,9 @@ function joinCall(thisCall, config, tracks, order) {
   inCall = config.in_call;
   if (!inCall) {
     room.setCallStatus(`This call is full (${config.mesh_max} people). You can chat, and you will join the call when someone leaves.`);
+    /* Nothing is sent: the camera and microphone stay off until a place frees up. */
+    closeMedia();
+    announceMedia({ audio: false, video: false, screen: false });
     updateControls();
     return;
   }
@@ -347,10 +350,18 @@ function joinCall(thisCall, config, tracks, order) {
  */
 function retryCall() {
   const thisCall = call;
-  if (!thisCall || inCall || !media) return;
-  const devices = media;
-  client.callConfig().then((config) => {
+  if (!thisCall || inCall) return;
+  client.callConfig().then(async (config) => {
     if (call !== thisCall || !config.in_call) return;
+    if (!media) {
+      media = openMedia();
+      mediaOpened = media.open();
+    }
+    const devices = media;
+    await mediaOpened;
+    if (call !== thisCall || media !== devices) return;
+    room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
+    announceMedia(devices.state());
     joinCall(thisCall, config, devices.tracks(), Array.from(room.members.keys()));
   }).catch(() => {});
 }
@@ -385,11 +396,16 @@ function endCall(how) {
   call = null;
   callRoom = null;
   inCall = false;
-  if (how.closeMedia && media) {
-    media.close();
-    media = null;
-    room.setLocalStream(null);
-  }
+  if (how.closeMedia) closeMedia();
+}
+
+/* Stops the camera and microphone (their lights go off). */
+function closeMedia() {
+  if (!media) return;
+  media.close();
+  media = null;
+  mediaOpened = Promise.resolve();
+  room.setLocalStream(null);
 }
 
 /**
