@@ -5,8 +5,9 @@
  * the listening socket the master opened.  An accept thread takes a request
  * with FCGX_Accept_r, turns it into a struct req (path below the prefix,
  * body read up to NOOM_BODY_MAX), dispatches it, and either answers it or —
- * for a poll with nothing to say yet — hands the still-open request to the
- * waker and takes a fresh FCGX_Request for the next accept.  This is the only
+ * for a poll with nothing to say yet — hands the request's connection to the
+ * waker, detached from libfcgi's buffers, and accepts the next request on the
+ * same FCGX_Request.  This is the only
  * file that knows libfcgi.
  *
  * FastCGI params relied on (conf/noom-nginx.conf.in sets them):
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "noom.h"
@@ -68,14 +70,97 @@ respond(FCGX_Request *r, int status, const char *type, const char *extra,
 	FCGX_Finish_r(r);
 }
 
-/* Answer a parked request (called by the waker) and free it. */
+/*
+ * A parked poll, detached from libfcgi.  FCGX_Accept_r gives every request
+ * an 8 KiB input buffer, an 8 KiB output buffer, a 512-byte error buffer and
+ * a parameter table; kept for the whole wait, they were most of what a
+ * waiting poll cost (docs/BENCHMARKS.md).  A parked poll has been read
+ * completely and gets one short answer, so it keeps only its connection and
+ * FastCGI request id, and the waker writes the answer's records itself.
+ */
+struct detached {
+	int	 fd;		/* the connection from nginx */
+	int	 id;		/* FastCGI requestId */
+};
+
+/*
+ * Take the connection away from r and free r's buffers and params; r is
+ * ready for the next FCGX_Accept_r.  ipcFd sits below libfcgi's "don't use
+ * anything below here" line, but FCGX_Request is allocated by the caller, so
+ * its layout is libfcgi's ABI (unchanged since 2.4.0), and there is no
+ * public call that hands the connection over.
+ */
+static struct detached *
+detach(FCGX_Request *r)
+{
+	struct detached	*d = xmalloc(sizeof(*d));
+
+	d->fd = r->ipcFd;
+	d->id = r->requestId;
+	r->ipcFd = -1;		/* so that FCGX_Free neither closes nor writes */
+	FCGX_Free(r, 0);	/* frees in/out/err and the params */
+	return d;
+}
+
+/* Write one FastCGI record header (version 1, no padding) at p; p + 8. */
+static unsigned char *
+record(unsigned char *p, int type, int id, size_t len)
+{
+	p[0] = FCGI_VERSION_1;
+	p[1] = (unsigned char)type;
+	p[2] = (unsigned char)(id >> 8);
+	p[3] = (unsigned char)id;
+	p[4] = (unsigned char)(len >> 8);
+	p[5] = (unsigned char)len;
+	p[6] = 0;
+	p[7] = 0;
+	return p + 8;
+}
+
+/*
+ * Answer a parked request (called by the waker) and free it: the CGI head
+ * and the body as FCGI_STDOUT records of at most 32 KiB, the empty record
+ * that ends the stream and FCGI_END_REQUEST, in one buffer and one write
+ * (usually); then close the connection, as FCGX_Finish_r would.
+ */
 void
 worker_respond_raw(void *req, int status, const char *body, size_t len)
 {
-	FCGX_Request	*r = req;
+	struct detached	*d = req;
+	struct buf	 msg;
+	unsigned char	*out, *p;
+	const char	*src;
+	size_t		 chunk, off, left;
+	ssize_t		 w;
 
-	respond(r, status, "application/json; charset=utf-8", "", body, len, 0);
-	free(r);
+	buf_init(&msg);
+	buf_printf(&msg, "Status: %d %s\r\nContent-Type: application/json; "
+	    "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store"
+	    "\r\n\r\n", status, status_text(status), len);
+	buf_add(&msg, body, len);
+	out = xmalloc(msg.len + 8 * (msg.len / 32768 + 1) + 24);
+	p = out;
+	for (off = 0; off < msg.len; off += chunk) {
+		chunk = msg.len - off < 32768 ? msg.len - off : 32768;
+		p = record(p, FCGI_STDOUT, d->id, chunk);
+		memcpy(p, msg.data + off, chunk);
+		p += chunk;
+	}
+	p = record(p, FCGI_STDOUT, d->id, 0);
+	p = record(p, FCGI_END_REQUEST, d->id, 8);
+	memset(p, 0, 8);	/* appStatus 0, FCGI_REQUEST_COMPLETE */
+	p += 8;
+	for (src = (const char *)out, left = (size_t)(p - out); left > 0;
+	    src += w, left -= (size_t)w) {
+		if ((w = write(d->fd, src, left)) == -1 && errno == EINTR)
+			w = 0;
+		else if (w <= 0)
+			break;	/* nginx gave up on it: nobody to tell */
+	}
+	close(d->fd);
+	free(out);
+	buf_free(&msg);
+	free(d);
 }
 
 /* Answer r with rs; r stays allocated for the next accept. */
@@ -145,10 +230,10 @@ read_body(FCGX_Request *r, char **body, size_t *len)
 }
 
 /*
- * Handle one accepted request.  Returns 1 if it was parked (the waker owns
- * it now), 0 if it was answered.
+ * Handle one accepted request: answer it, or park it (the waker owns its
+ * connection then).  Either way r is free for the next accept.
  */
-static int
+static void
 handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 {
 	struct req	 rq;
@@ -156,7 +241,6 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	const char	*uri;
 	char		*body = NULL;
 	size_t		 plen;
-	int		 parked = 0;
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
@@ -176,8 +260,8 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	rq.body = body;
 	api_dispatch(c, &rq, &rs);
 	if (rs.parked) {
-		waker_park(a->waker, r, &rs.park, rq.now_ms);
-		parked = 1;
+		/* Only the connection waits; r is free for the next accept. */
+		waker_park(a->waker, detach(r), &rs.park, rq.now_ms);
 		goto out;
 	}
 answer:
@@ -189,7 +273,6 @@ answer:
 out:
 	resp_clear(&rs);
 	free(body);
-	return parked;
 }
 
 static void *
@@ -197,24 +280,21 @@ accept_loop(void *arg)
 {
 	struct acceptor	*a = arg;
 	struct ctx	 c;
-	FCGX_Request	*r = NULL;
+	FCGX_Request	 r;
 	char		*cause = NULL;
 
 	c.app = a->app;
 	if ((c.db = db_open(a->app->db_path, &cause)) == NULL)
 		fatal("%s", cause);
+	/* One request for the thread's lifetime: parking detaches it. */
+	if (FCGX_InitRequest(&r, a->sock, 0) != 0)
+		fatal("FCGX_InitRequest");
 	for (;;) {
-		if (r == NULL) {
-			r = xcalloc(1, sizeof(*r));
-			if (FCGX_InitRequest(r, a->sock, 0) != 0)
-				fatal("FCGX_InitRequest");
-		}
-		if (FCGX_Accept_r(r) < 0) {
+		if (FCGX_Accept_r(&r) < 0) {
 			log_warn("accept failed");
 			continue;
 		}
-		if (handle(a, &c, r))
-			r = NULL;	/* parked: the waker owns it */
+		handle(a, &c, &r);
 	}
 	return NULL;
 }
