@@ -29,6 +29,7 @@ enum stmt {
 	S_SESSION_NEW,
 	S_SESSION_BY_TOKEN,
 	S_SESSION_BY_ID,
+	S_SESSION_STALE,
 	S_SESSION_TOUCH,
 	S_SESSION_NICK,
 	S_SESSION_ROOM,
@@ -80,6 +81,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " s.audio, s.video, s.screen"
 	    " FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
 	    " WHERE s.id = :sid",
+	[S_SESSION_STALE] =
+	    "SELECT count(*) FROM sessions WHERE id = :sid AND seen_ms < :before",
 	[S_SESSION_TOUCH] =
 	    "UPDATE sessions SET seen_ms = :now"
 	    " WHERE id = :sid AND seen_ms < :before",
@@ -512,14 +515,24 @@ db_session_by_id(struct db *db, int64_t id, struct session *s)
 
 /*
  * Record that the session was seen at now, but only if the stored time is
- * older than before: most polls then cost no write at all.
+ * older than before: most polls then cost no write at all.  The UPDATE is
+ * not even started when the row is fresh, because an UPDATE that matches
+ * nothing still takes SQLite's one write lock, which every thread of every
+ * worker shares (docs/BENCHMARKS.md: it serialised every poll).
  */
 int
 db_session_touch(struct db *db, int64_t sid, int64_t now, int64_t before)
 {
-	sqlite3_stmt	*p = st(db, S_SESSION_TOUCH);
+	sqlite3_stmt	*q = st(db, S_SESSION_STALE), *p;
+	int64_t		 stale;
 
-	if (p == NULL)
+	if (q == NULL)
+		return -1;
+	bind_i(q, ":sid", sid);
+	bind_i(q, ":before", before);
+	if ((stale = one_int(db, q, 0)) <= 0)
+		return (int)stale;	/* 0: fresh, -1: error */
+	if ((p = st(db, S_SESSION_TOUCH)) == NULL)
 		return -1;
 	bind_i(p, ":sid", sid);
 	bind_i(p, ":now", now);
