@@ -265,7 +265,14 @@ main(int argc, char **argv)
 	if (FCGX_Init() != 0)
 		fatal("FCGX_Init");
 	unlink(socket_path);
-	if ((sock = FCGX_OpenSocket(socket_path, 1024)) == -1)
+	/*
+	 * Backlog: when thousands of clients (re)connect at once, nginx's
+	 * connect() fails with EAGAIN (a 502) once the queue is full.  1024
+	 * overflowed while 5,000 subscribers joined; a longer queue absorbs
+	 * bursts, it does not cure a sustained overload (docs/BENCHMARKS.md).
+	 * The kernel caps it at net.core.somaxconn.
+	 */
+	if ((sock = FCGX_OpenSocket(socket_path, 65535)) == -1)
 		fatal("%s: cannot listen", socket_path);
 	if (chmod(socket_path, mode) == -1 || stat(socket_path, &sock_st) == -1)
 		fatal("%s: %s", socket_path, strerror(errno));
