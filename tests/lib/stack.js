@@ -19,7 +19,8 @@ import {fileURLToPath} from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const START_TIMEOUT_MS = 15_000;
+/* noom-run gives up after NOOM_START_TIMEOUT (30 s); this only catches a launcher that hangs. */
+const START_TIMEOUT_MS = 45_000;
 const STOP_TIMEOUT_MS = 10_000;
 const LOG_LIMIT = 256 * 1024;
 
