@@ -10,7 +10,9 @@
 # Output goes to BUILDDIR/bench/ (results.jsonl, report.md, one folder per run).
 # Timings are printed, never asserted: this is not part of `make check`.
 # Environment: QUICK_N (1000), QUICK_TARGETS ("noom-lp nchan-lpmp"), DURATION (20),
-# QUIET_WAIT (120: seconds run.sh waits for a quiet machine before each run).
+# QUIET_WAIT (120: seconds run.sh waits for a quiet machine before each run), FOREIGN_MAX (0.2:
+# report.js leaves out runs during which other processes used more cores; on a busy shared
+# machine FOREIGN_MAX=99 shows them anyway).
 set -euo pipefail
 SRC=$(cd "${1:?usage: quick.sh SRCDIR BUILDDIR}" && pwd)
 BUILD=$(cd "${2:?usage: quick.sh SRCDIR BUILDDIR}" && pwd)
