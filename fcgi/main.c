@@ -59,19 +59,6 @@ usage(void)
 	exit(2);
 }
 
-static int
-number(const char *s, int min, int max, const char *what)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
-		fatal("%s must be a number from %d to %d", what, min, max);
-	return (int)v;
-}
-
 /* Write the worker PIDs, one a line, replacing the file atomically. */
 static void
 write_pids(const char *path, const pid_t *pids, int n)
@@ -226,16 +213,16 @@ main(int argc, char **argv)
 		case 's': socket_path = optarg; break;
 		case 'd': app.db_path = optarg; break;
 		case 'D': app.data_dir = optarg; break;
-		case 'w': workers = number(optarg, 1, MAX_WORKERS, "--workers"); break;
-		case 't': app.threads = number(optarg, 1, 256, "--threads"); break;
+		case 'w': workers = opt_number(optarg, 1, MAX_WORKERS, "--workers"); break;
+		case 't': app.threads = opt_number(optarg, 1, 256, "--threads"); break;
 		case 'm': mode = (int)strtol(optarg, NULL, 8); break;
 		case 'p': pidfile = optarg; break;
-		case 'P': app.poll_timeout = number(optarg, 1, 55, "--poll-timeout"); break;
-		case 'r': app.presence_timeout = number(optarg, 2, 86400, "--presence-timeout"); break;
-		case 'R': app.retention = number(optarg, 1, 7 * 86400, "--retention"); break;
+		case 'P': app.poll_timeout = opt_number(optarg, 1, 55, "--poll-timeout"); break;
+		case 'r': app.presence_timeout = opt_number(optarg, 2, 86400, "--presence-timeout"); break;
+		case 'R': app.retention = opt_number(optarg, 1, 7 * 86400, "--retention"); break;
 		case 'q': app.quiet = 1; break;
 		case 'c': config = optarg; break;
-		case 'M': mesh_max = number(optarg, 2, 16, "--mesh-max"); break;
+		case 'M': mesh_max = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		default: usage();
 		}
 	}

@@ -131,6 +131,7 @@ int64_t	 now_ms(void);
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
+int	 opt_number(const char *, int, int, const char *);
 
 /* valid.c: pure checks of client text. */
 long	 utf8_count(const char *, size_t);

@@ -164,3 +164,20 @@ now_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/*
+ * The integer value of command-line option `what`, which must lie in
+ * [min, max]; anything else is a start-up error and exits.
+ */
+int
+opt_number(const char *s, int min, int max, const char *what)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		fatal("%s must be a number from %d to %d", what, min, max);
+	return (int)v;
+}

@@ -42,19 +42,6 @@ usage(void)
 	exit(2);
 }
 
-static int
-number(const char *s, int min, int max, const char *what)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
-		fatal("%s must be a number from %d to %d", what, min, max);
-	return (int)v;
-}
-
 /* Seconds, fractions allowed (the tests use short heartbeats), as ms. */
 static int
 seconds_ms(const char *s, const char *what)
@@ -131,13 +118,13 @@ main(int argc, char **argv)
 		case 'm': mode = (int)strtol(optarg, NULL, 8); break;
 		case 'P': conf.poll_ms = seconds_ms(optarg, "--poll-timeout");
 		    break;
-		case 'r': conf.presence_timeout = number(optarg, 2, 86400,
+		case 'r': conf.presence_timeout = opt_number(optarg, 2, 86400,
 		    "--presence-timeout"); break;
 		case 'p': conf.ping_ms = seconds_ms(optarg, "--ping-interval");
 		    break;
 		case 'i': conf.idle_ms = seconds_ms(optarg, "--idle-timeout");
 		    break;
-		case 'n': conf.max_conns = number(optarg, 1, 10000000,
+		case 'n': conf.max_conns = opt_number(optarg, 1, 10000000,
 		    "--max-conns"); break;
 		case 'q': conf.quiet = 1; break;
 		default: usage();
