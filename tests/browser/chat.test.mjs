@@ -7,6 +7,11 @@
 // renames himself, Ann leaves and comes back, both leave and the room disappears from the live
 // lists. Then deep links, closing a tab (sendBeacon leave), the back button and a reload.
 //
+// Pages run in the default transport mode (WebSocket first, long-polling as a fallback), and
+// the tests check they end up on the WebSocket (body[data-transport]). The two tests that
+// intercept GET api/poll (lost poll answers, resync) are tests of the long-poll transport: the
+// page whose polls they intercept is opened with ?transport=polling.
+//
 // Every wait is bounded (WAIT). Screenshots go to $NOOM_BUILDDIR/tests/browser/screenshots/
 // (or a fresh temporary folder), named after the prefix.
 //
@@ -89,6 +94,19 @@ async function waitMessage(page, nickname, text) {
     throw new Error(`message "${text}" from ${nickname} not shown; chat log: ` +
       `${JSON.stringify(await chatLines(page))}\n${err.message}`);
   });
+}
+
+/**
+ * Waits until body[data-transport] is `want` ('websocket' | 'polling').
+ * @param {import('playwright-core').Page} page
+ * @param {string} want
+ */
+async function waitTransport(page, want) {
+  await page.waitForFunction((w) => document.body.dataset.transport === w, want, { timeout: WAIT })
+    .catch(async (err) => {
+      const now = await page.evaluate(() => document.body.dataset.transport).catch(() => '?');
+      throw new Error(`body[data-transport] never became "${want}" (it is "${now}")\n${err.message}`);
+    });
 }
 
 /** @param {import('playwright-core').Page} page */
@@ -242,6 +260,9 @@ for (const prefix of ['', '/noom']) {
         assert.equal(res?.status(), 200);
         await waitHome(page);
       }
+      /* Default (auto) mode with the gateway running: every page carries its events over the
+       * WebSocket. */
+      for (const page of Object.values(pages)) await waitTransport(page, 'websocket');
       const { ann } = pages;
       assert.equal(await ann.evaluate(() => document.baseURI), stack.baseUrl);
       /* The app filled the nickname from the session once it started. */
@@ -400,6 +421,14 @@ for (const prefix of ['', '/noom']) {
     it('lost answers are retried without loss or duplicates', { timeout: 60000 }, async () => {
       const { ann, bob } = pages;
       const FLAKY = 'flaky network';
+      /* A test of the long-poll transport: Ann's page is reopened with ?transport=polling (same
+       * tab, same session) so that her events come through GET api/poll, which is intercepted
+       * below. Bob stays in the default mode (his intercepted request is a write, HTTP anyway). */
+      await ann.goto(`${stack.baseUrl}?transport=polling`);
+      await waitHome(ann);
+      await ann.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: WAIT });
+      await waitTransport(ann, 'polling');
+      await waitTransport(bob, 'websocket');
       /* Ann's browser loses the first poll answer that carries Bob's welcome: the server has
        * sent it, the page never sees it. The client must re-poll with the same cursor. */
       let droppedPoll = false;
@@ -449,6 +478,8 @@ for (const prefix of ['', '/noom']) {
         assert.equal(await count(ann, 'only once, please'), 1, 'the message is stored once');
         assert.equal(await count(bob, 'only once, please'), 1, 'the sender sees it once');
         assert.equal(await bob.locator('[data-testid="chat-log"] .is-failed').count(), 0);
+        /* Forced polling stays polling (no WebSocket attempt in the background). */
+        assert.equal(await ann.evaluate(() => document.body.dataset.transport), 'polling');
       } finally {
         await ann.unrouteAll({ behavior: 'ignoreErrors' });
         await bob.unrouteAll({ behavior: 'ignoreErrors' });
@@ -505,19 +536,23 @@ describe('browser: resync after the server dropped our cursor', { skip }, () => 
 
   it('reloads the room (members, missed messages) and keeps going', { timeout: 90000 }, async () => {
     const pageErrors = [];
-    /** @param {string} nickname */
-    const user = async (nickname) => {
+    /** @param {string} nickname @param {string} [query] */
+    const user = async (nickname, query = '') => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       context.setDefaultTimeout(WAIT);
       const page = await context.newPage();
       page.on('pageerror', (err) => pageErrors.push(`${nickname}: ${err.message}`));
-      await page.goto(stack.baseUrl);
+      await page.goto(stack.baseUrl + query);
       await waitHome(page);
       await setNickname(page, nickname);
       return page;
     };
-    const ann = await user('Ann');
+    /* Ann's polls are held back below: a test of the long-poll transport, so her page forces
+     * it. Bob is in the default mode (WebSocket). */
+    const ann = await user('Ann', '?transport=polling');
     const bob = await user('Bob');
+    await waitTransport(ann, 'polling');
+    await waitTransport(bob, 'websocket');
     await ann.getByTestId('room-input').fill('resync');
     await ann.getByTestId('join-button').click();
     await waitRoomCount(ann, 1);
@@ -584,6 +619,7 @@ describe('browser: resync after the server dropped our cursor', { skip }, () => 
     await waitMessage(ann, 'Robert', 'after the resync');
     await say(ann, 'back in sync', 'enter');
     await waitMessage(bob, 'Ann', 'back in sync');
+    assert.equal(await ann.evaluate(() => document.body.dataset.transport), 'polling');
     assert.deepEqual(pageErrors, []);
   });
 });
