@@ -431,3 +431,32 @@ test('presence: a WS-only member stays while connected, and times out after it d
   assert.equal(bye.data.reason, 'timeout');
   console.log(`presence over WS: bye ${((performance.now() - gone) / 1000).toFixed(1)} s after the socket closed (presence timeout ${PRESENCE_S} s)`);
 });
+
+test('a gateway that dies is started again; the rest of the stack keeps serving', {timeout: 40_000}, async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const pidFile = path.join(stack.stateDir, 'ws.pid');
+  const first = Number(fs.readFileSync(pidFile, 'utf8'));
+  assert.ok(first > 0, 'noom-run records the gateway PID');
+  const ann = await newSession(stack, 'Ann');
+  const aj = await join(stack, ann.token, 'ws-restart');
+  process.kill(first, 'SIGKILL');
+  /* Meanwhile the HTTP API (and so long-polling) is unaffected. */
+  await say(stack, ann.token, 'while the gateway is down');
+  let second = first;
+  const end = performance.now() + 15_000;
+  while (second === first && performance.now() < end) {
+    await sleep(100);
+    second = Number(fs.readFileSync(pidFile, 'utf8')) || first;
+  }
+  assert.notEqual(second, first, 'a new gateway within 15 s');
+  let c = null;
+  while (!c && performance.now() < end) {
+    c = await open(stack, ann.token, aj.cursor).catch(async () => { await sleep(200); return null; });
+  }
+  assert.ok(c, 'the new gateway answers');
+  const got = await readUntil(c, (ev) => texts(ev).includes('while the gateway is down'), 5000,
+    {events: c.first.events, cursor: c.first.cursor});
+  assert.equal(texts(got.events).filter((t) => t === 'while the gateway is down').length, 1);
+  c.sock.destroy();
+});
