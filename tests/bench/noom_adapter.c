@@ -25,6 +25,26 @@
  * (noom-worker --presence-timeout, set by tests/bench/noom-lp.sh).
  *
  * Options (-o key=value): room (bench), prefix (""), pub_sessions (8).
+ *
+ * Adapter "noom-ws": the same mailbox over the WebSocket gateway noom-ws (docs/API.md,
+ * "WebSocket"); the same publisher pool and chat POST.  Subscriber, one TCP connection each:
+ *     GET /ws (upgrade)  + text frame {"token":T,"cursor":C}   (one write, see below)
+ *     every text frame {"cursor":C',"events":[...]}      -> bench_deliver(frame), keep C'
+ * A WebSocket adapter cannot send HTTP requests on its connection before the upgrade, so the
+ * subscribers' sessions are made up front like the publisher pool: init() creates
+ * -o subs=N sessions (the target script passes run.sh's N; at most MAX_SUBS) joined to the
+ * room, and subscriber i uses session i.  Every subscriber starts from the cursor of the last
+ * join, as a client that opens its socket right after its own join would be (at most a few
+ * events behind): starting each from its own join would make subscriber i replay the welcome
+ * events of the N-i later joins at connect time (measured: at N=5000 that backlog grew the
+ * gateway to 185 MB and overflowed its listen queue, which nginx answers with 502).
+ * The generator core gives an adapter no call between the 101 and the server's first frame,
+ * and noom-ws speaks only after the token frame, so the token frame is queued right behind the
+ * upgrade request and goes out in the same write (noom-ws reads a frame that arrives with the
+ * handshake, gateway.c conn_handshake, and nginx passes such early bytes through).  A browser
+ * waits for the 101 first (RFC 6455 4.1): this saves the client one loopback round trip at
+ * connect time and changes nothing once the socket is live, which is what is measured.  On a reconnect the subscriber resumes from the last cursor it got, as a client
+ * would (no sub_reset: the state, with the cursor, is kept).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -38,6 +58,7 @@
 #include "adapter.h"
 
 #define TOKEN_LEN 32
+#define MAX_SUBS  20000             /* noom-ws: subscriber sessions made in init(), at most */
 
 enum { ST_SESSION = 0, ST_JOIN, ST_POLL };
 
@@ -167,12 +188,14 @@ static int http_once(const char *req, char *resp, size_t cap)
     return status;
 }
 
-/* Create one publisher session and join it to the room; 0 on success. */
-static int pool_add(int i)
+/* Create a session called nickname and join it to the room (set-up only): its token into
+ * tok and, if cursor is not NULL, the join answer's cursor (where its mailbox starts).
+ * 0 on success. */
+static int session_join(const char *nickname, char *tok, long long *cursor)
 {
     static char resp[1 << 22];     /* a join answer lists every member: room for thousands */
-    char req[512], body[128], *tok = pub_tokens[i];
-    snprintf(body, sizeof body, "{\"nickname\":\"pub%d\"}", i);
+    char req[512], body[128];
+    snprintf(body, sizeof body, "{\"nickname\":\"%s\"}", nickname);
     snprintf(req, sizeof req, "POST %s/api/session HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\n\r\n%s", o_prefix, bench_host(), strlen(body), body);
     if (http_once(req, resp, sizeof resp) != 201 || find_token(resp, strlen(resp), tok)) return -1;
@@ -180,24 +203,31 @@ static int pool_add(int i)
     snprintf(req, sizeof req, "POST %s/api/join HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\n"
              "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s",
              o_prefix, bench_host(), tok, strlen(body), body);
-    return http_once(req, resp, sizeof resp) == 200 ? 0 : -1;
+    if (http_once(req, resp, sizeof resp) != 200) return -1;
+    return cursor ? find_cursor(resp, strlen(resp), cursor) : 0;
 }
 
-static void noom_init(void)
+/* Options shared by both adapters, and the publisher pool. */
+static void common_init(const char *name)
 {
     o_room = bench_opt("room", "bench");
     o_prefix = bench_opt("prefix", "");
     pub_n = atoi(bench_opt("pub_sessions", "8"));
     if (pub_n < 1) pub_n = 1;
     pub_tokens = calloc((size_t)pub_n, sizeof *pub_tokens);
-    if (!pub_tokens) { fprintf(stderr, "noom-lp: out of memory\n"); exit(1); }
-    for (int i = 0; i < pub_n; i++)
-        if (pool_add(i)) {
-            fprintf(stderr, "noom-lp: could not create publisher session %d on %s\n", i, bench_host());
+    if (!pub_tokens) { fprintf(stderr, "%s: out of memory\n", name); exit(1); }
+    for (int i = 0; i < pub_n; i++) {
+        char nick[32];
+        snprintf(nick, sizeof nick, "pub%d", i);
+        if (session_join(nick, pub_tokens[i], NULL)) {
+            fprintf(stderr, "%s: could not create publisher session %d on %s\n", name, i, bench_host());
             exit(1);
         }
-    fprintf(stderr, "noom-lp: %d publisher sessions in room '%s'\n", pub_n, o_room);
+    }
+    fprintf(stderr, "%s: %d publisher sessions in room '%s'\n", name, pub_n, o_room);
 }
+
+static void noom_init(void) { common_init("noom-lp"); }
 
 /* The message as a chat text: the bench JSON becomes a JSON string (quotes escaped), which
  * bench_deliver() recognises inside the new_message event. */
@@ -226,4 +256,72 @@ static const adapter_t noom_lp = {
     .sub_request = noom_request, .sub_response = noom_response, .pub_request = noom_pub,
 };
 
-const adapter_t *const extra_adapters[] = { &noom_lp, NULL };
+/* ---------------------------------------------------------------- WebSocket (noom-ws) */
+
+typedef struct {
+    int       started;                  /* cursor set from ws_start */
+    long long cursor;                   /* last cursor the server gave */
+} noom_ws_sub_t;
+
+static char      (*ws_tokens)[TOKEN_LEN + 1];    /* one session per subscriber, by sub_id */
+static int         ws_n;
+static long long   ws_start;                     /* the last join's cursor: where all start */
+
+static void noom_ws_init(void)
+{
+    common_init("noom-ws");
+    ws_n = atoi(bench_opt("subs", "0"));
+    if (ws_n < 1 || ws_n > MAX_SUBS) {
+        fprintf(stderr, "noom-ws: -o subs=N (1..%d, the number of subscribers) is needed\n", MAX_SUBS);
+        exit(1);
+    }
+    ws_tokens = calloc((size_t)ws_n, sizeof *ws_tokens);
+    if (!ws_tokens) { fprintf(stderr, "noom-ws: out of memory\n"); exit(1); }
+    for (int i = 0; i < ws_n; i++) {
+        char nick[32];
+        snprintf(nick, sizeof nick, "s%d", i);
+        if (session_join(nick, ws_tokens[i], &ws_start)) {
+            fprintf(stderr, "noom-ws: could not create subscriber session %d on %s\n", i, bench_host());
+            exit(1);
+        }
+    }
+    fprintf(stderr, "noom-ws: %d subscriber sessions in room '%s', cursor %lld\n", ws_n, o_room, ws_start);
+}
+
+/* The upgrade request, then (same write) the first frame {"token","cursor"}. */
+static void noom_ws_request(sub_t *s, buf_t *out)
+{
+    noom_ws_sub_t *st = sub_state(s);
+    int id = sub_id(s);
+    if (id >= ws_n) {               /* more subscribers than -o subs: a set-up mistake */
+        fprintf(stderr, "noom-ws: subscriber %d has no session (-o subs=%d)\n", id, ws_n);
+        exit(1);
+    }
+    if (!st->started) { st->started = 1; st->cursor = ws_start; }
+    buf_printf(out, "GET %s/ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+               o_prefix, bench_host());
+    char frame[128];
+    int n = snprintf(frame, sizeof frame, "{\"token\":\"%s\",\"cursor\":%lld}",
+                     ws_tokens[id], st->cursor);
+    /* out is the connection's output buffer: the masked frame lands behind the GET */
+    bench_ws_send_text(s, frame, (size_t)n);
+}
+
+/* Every server frame is a poll answer: keep its cursor, count the bench messages in it. */
+static int noom_ws_message(sub_t *s, const char *p, size_t n)
+{
+    noom_ws_sub_t *st = sub_state(s);
+    if (find_cursor(p, n, &st->cursor)) return AR_ERROR;
+    bench_deliver(s, p, n);
+    return AR_NEXT;
+}
+
+static const adapter_t noom_ws = {
+    .name = "noom-ws",
+    .desc = "Noom mailbox over the WebSocket gateway (sessions made in init, token frame); chat POST from a pool of sessions",
+    .websocket = 1, .state_size = sizeof(noom_ws_sub_t), .init = noom_ws_init,
+    .sub_request = noom_ws_request, .ws_message = noom_ws_message, .pub_request = noom_pub,
+};
+
+const adapter_t *const extra_adapters[] = { &noom_lp, &noom_ws, NULL };

@@ -9,7 +9,8 @@
 # SRCDIR/../shared/bench. Its one-time ./setup.sh must have been run (nginx + Nchan).
 # Output goes to BUILDDIR/bench/ (results.jsonl, report.md, one folder per run).
 # Timings are printed, never asserted: this is not part of `make check`.
-# Environment: QUICK_N (1000), QUICK_TARGETS ("noom-lp nchan-lpmp"), DURATION (20),
+# Environment: QUICK_N (1000), QUICK_TARGETS ("noom-lp nchan-lpmp"; the WebSocket pair is
+# QUICK_TARGETS="noom-ws nchan-ws", noom-ws needing fcgi/noom-ws built), DURATION (20),
 # QUIET_WAIT (120: seconds run.sh waits for a quiet machine before each run), FOREIGN_MAX (0.2:
 # report.js leaves out runs during which other processes used more cores; on a busy shared
 # machine FOREIGN_MAX=99 shows them anyway).
@@ -36,7 +37,7 @@ export RESULTS=$OUT/results.jsonl QUIET_WAIT=${QUIET_WAIT:-120}
 : > "$RESULTS"
 failed=0
 for t in ${QUICK_TARGETS:-noom-lp nchan-lpmp}; do
-    case $t in noom-lp) target=$SRC/tests/bench/noom-lp.sh ;; *) target=$t ;; esac
+    case $t in noom-lp | noom-ws) target=$SRC/tests/bench/$t.sh ;; *) target=$t ;; esac
     echo "== $t fanout ${QUICK_N:-1000}" >&2
     # run.sh bounds the run itself (lpbench --max-time-s 170); timeout is a second stop.
     if ! timeout 400 "$BENCH/run.sh" "$target" fanout "${QUICK_N:-1000}" > /dev/null; then
