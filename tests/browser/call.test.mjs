@@ -42,18 +42,15 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { startStack } from '../lib/stack.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
 
-const CHROMIUM = process.env.NOOM_CHROMIUM || '/usr/bin/chromium';
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
 const COMMON_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ...BASE_ARGS,
   '--autoplay-policy=no-user-gesture-required',
   /* Several pages decode video at once; none of them may be throttled as "in the background". */
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
@@ -67,33 +64,7 @@ const COMMON_ARGS = [
 const FAKE_MEDIA_ARGS = [...COMMON_ARGS, '--use-fake-ui-for-media-stream'];
 const DENIED_ARGS = [...COMMON_ARGS, '--deny-permission-prompts'];
 
-/** @type {import('playwright-core').BrowserType|null} */
-let chromium = null;
-/** @type {string|false} */
-let skip = false;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (err) {
-  try {
-    /* ES modules ignore NODE_PATH (which make check sets); require() honours it. */
-    ({ chromium } = createRequire(import.meta.url)('playwright-core'));
-  } catch {
-    skip = `playwright-core is not installed (npm install): ${err.code || err.message}`;
-  }
-}
-if (!skip && !fs.existsSync(CHROMIUM)) skip = `no Chromium at ${CHROMIUM} (set NOOM_CHROMIUM)`;
 
-let shotsDir = '';
-/* Where screenshots go; created on first use. */
-function screenshotsDir() {
-  if (!shotsDir) {
-    shotsDir = process.env.NOOM_BUILDDIR
-      ? path.join(process.env.NOOM_BUILDDIR, 'tests', 'browser', 'screenshots')
-      : fs.mkdtempSync(path.join(os.tmpdir(), 'noom-screenshots-'));
-    fs.mkdirSync(shotsDir, { recursive: true });
-  }
-  return shotsDir;
-}
 
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
@@ -876,7 +847,7 @@ describe('browser: video call', { skip }, () => {
   });
 
   it('no page raised an uncaught error', (t) => {
-    if (shotsDir) t.diagnostic(`screenshots in ${shotsDir}`);
+    t.diagnostic(`screenshots in ${screenshotsDir()}`);
     for (const line of consoleLines.slice(0, 40)) t.diagnostic(`console ${line}`);
     assert.deepEqual(pageErrors, []);
   });

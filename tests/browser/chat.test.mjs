@@ -19,47 +19,17 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { startStack } from '../lib/stack.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
 
-const CHROMIUM = process.env.NOOM_CHROMIUM || '/usr/bin/chromium';
 const WAIT = 15000;
 const LAUNCH_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ...BASE_ARGS,
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
 ];
 
-/** @type {import('playwright-core').BrowserType|null} */
-let chromium = null;
-/** @type {string|false} */
-let skip = false;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (err) {
-  try {
-    /* ES modules ignore NODE_PATH (which make check sets); require() honours it. */
-    ({ chromium } = createRequire(import.meta.url)('playwright-core'));
-  } catch {
-    skip = `playwright-core is not installed (npm install): ${err.code || err.message}`;
-  }
-}
-if (!skip && !fs.existsSync(CHROMIUM)) skip = `no Chromium at ${CHROMIUM} (set NOOM_CHROMIUM)`;
 
-let shotsDir = '';
-/* Where screenshots go; created on first use. */
-function screenshotsDir() {
-  if (!shotsDir) {
-    shotsDir = process.env.NOOM_BUILDDIR
-      ? path.join(process.env.NOOM_BUILDDIR, 'tests', 'browser', 'screenshots')
-      : fs.mkdtempSync(path.join(os.tmpdir(), 'noom-screenshots-'));
-    fs.mkdirSync(shotsDir, { recursive: true });
-  }
-  return shotsDir;
-}
 
 // ---- page helpers (every wait bounded by WAIT) ---------------------------------------------
 
@@ -507,7 +477,7 @@ for (const prefix of ['', '/noom']) {
     });
 
     it('no page raised an uncaught error', (t) => {
-      if (shotsDir) t.diagnostic(`screenshots in ${shotsDir}`);
+      t.diagnostic(`screenshots in ${screenshotsDir()}`);
       assert.deepEqual(pageErrors, []);
     });
   });

@@ -21,18 +21,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { startStack, freePort, within, sleep } from '../lib/stack.js';
+import { chromium, skip as browserSkip, CHROMIUM, BASE_ARGS } from '../lib/browser.js';
 
-const CHROMIUM = process.env.NOOM_CHROMIUM || '/usr/bin/chromium';
 const WAIT = 15000;
 /* How long the relay-only call may take to connect (it takes well under a second here). */
 const CONNECT_WAIT = 20000;
 /* How long the call with a refused credential is watched for not connecting. */
 const REFUSED_WAIT = 8000;
 const LAUNCH_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ...BASE_ARGS,
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
 ];
 
@@ -52,21 +50,7 @@ function which(name) {
   return dirs.filter(Boolean).map((dir) => path.join(dir, name)).find(executable) ?? null;
 }
 
-/** @type {import('playwright-core').BrowserType|null} */
-let chromium = null;
-/** @type {string|false} */
-let skip = false;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (err) {
-  try {
-    /* ES modules ignore NODE_PATH (which make check sets); require() honours it. */
-    ({ chromium } = createRequire(import.meta.url)('playwright-core'));
-  } catch {
-    skip = `playwright-core is not installed (npm install): ${err.code || err.message}`;
-  }
-}
-if (!skip && !fs.existsSync(CHROMIUM)) skip = `no Chromium at ${CHROMIUM} (set NOOM_CHROMIUM)`;
+let skip = browserSkip;
 const TURNSERVER = process.env.NOOM_TURNSERVER || which('turnserver');
 if (!skip && !(TURNSERVER && executable(TURNSERVER))) {
   skip = `no turnserver ${TURNSERVER ? `at ${TURNSERVER} ` : ''}(Debian: apt-get install coturn, or ` +

@@ -27,41 +27,23 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import { startStack, newSession, join as apiJoin, say as apiSay } from '../lib/stack.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS } from '../lib/browser.js';
 
-const CHROMIUM = process.env.NOOM_CHROMIUM || '/usr/bin/chromium';
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
 /* From static/js/transport.js. */
 const WS_FALLBACK_MS = 3000;
 const WS_RETRY_MIN_MS = 10000;
 const LAUNCH_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ...BASE_ARGS,
   '--autoplay-policy=no-user-gesture-required',
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
   '--disable-backgrounding-occluded-windows',
   '--use-fake-device-for-media-stream=fps=10', '--use-fake-ui-for-media-stream',
 ];
 
-/** @type {import('playwright-core').BrowserType|null} */
-let chromium = null;
-/** @type {string|false} */
-let skip = false;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (err) {
-  try {
-    /* ES modules ignore NODE_PATH (which make check sets); require() honours it. */
-    ({ chromium } = createRequire(import.meta.url)('playwright-core'));
-  } catch {
-    skip = `playwright-core is not installed (npm install): ${err.code || err.message}`;
-  }
-}
-if (!skip && !fs.existsSync(CHROMIUM)) skip = `no Chromium at ${CHROMIUM} (set NOOM_CHROMIUM)`;
 
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
