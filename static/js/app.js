@@ -137,6 +137,12 @@ async function enterRoom(name, how = {}) {
   home.hide();
   room.open(name, client.session);
   room.setSelfNickname(client.nickname);
+  /* The camera and microphone open while the join is on its way: the call needs both, and the
+   * browser takes a few hundred ms to start a camera. */
+  if (!media) {
+    media = openMedia();
+    mediaOpened = media.open();
+  }
   await renaming;
   try {
     await serial(async () => {
