@@ -139,10 +139,7 @@ async function enterRoom(name, how = {}) {
   room.setSelfNickname(client.nickname);
   /* The camera and microphone open while the join is on its way: the call needs both, and the
    * browser takes a few hundred ms to start a camera. */
-  if (!media) {
-    media = openMedia();
-    mediaOpened = media.open();
-  }
+  ensureMedia();
   await renaming;
   try {
     await serial(async () => {
@@ -309,14 +306,10 @@ function beginCall(state) {
   thisCall.onPeerRemoved = (session) => room.removeRemoteStream(session);
   thisCall.onPeerState = (session, st) => room.setPeerState(session, st);
   thisCall.onPeerAdded = (session) => room.setPeerState(session, 'connecting');
-  if (!media) {
-    media = openMedia();
-    mediaOpened = media.open();
-  }
-  const devices = media;
+  const devices = ensureMedia();
   Promise.all([mediaOpened, client.callConfig()]).then(([, config]) => {
     if (call !== thisCall) return;
-    room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
+    showLocal(devices);
     announceMedia(devices.state());
     updateControls();
     joinCall(thisCall, config, devices.tracks(), state.members.map((m) => m.session));
@@ -359,17 +352,34 @@ function retryCall() {
   if (!thisCall || inCall) return;
   client.callConfig().then(async (config) => {
     if (call !== thisCall || !config.in_call) return;
-    if (!media) {
-      media = openMedia();
-      mediaOpened = media.open();
-    }
-    const devices = media;
+    const devices = ensureMedia();
     await mediaOpened;
     if (call !== thisCall || media !== devices) return;
-    room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
+    showLocal(devices);
     announceMedia(devices.state());
     joinCall(thisCall, config, devices.tracks(), Array.from(room.members.keys()));
   }).catch(() => {});
+}
+
+/**
+ * The camera and microphone of this room visit, opened on first use (`mediaOpened` resolves
+ * once they have been asked for).
+ * @returns {LocalMedia}
+ */
+function ensureMedia() {
+  if (!media) {
+    media = openMedia();
+    mediaOpened = media.open();
+  }
+  return media;
+}
+
+/**
+ * Our own tile shows what the devices give (the avatar when they give nothing).
+ * @param {LocalMedia} devices
+ */
+function showLocal(devices) {
+  room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
 }
 
 /** A LocalMedia with its callbacks wired to the page (not opened yet). */
@@ -378,7 +388,7 @@ function openMedia() {
   devices.onTrack = (kind, track) => {
     if (media !== devices) return;
     call?.replaceTrack(kind, track);
-    room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
+    showLocal(devices);
   };
   devices.onState = (st) => {
     if (media !== devices) return;
