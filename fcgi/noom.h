@@ -218,6 +218,26 @@ int	 turn_credential(const char *, const char *, char *, size_t);
 int	 conf_load(struct app *, const char *, char **);
 void	 conf_free(struct app *);
 
+/* fanout.c */
+/* One scanned event, rendered once for every reader it goes to. */
+struct scanned {
+	struct event	 ev;		/* type/data point into owned copies */
+	char		*type;		/* owned */
+	char		*data;		/* owned */
+	char		*json;		/* {"seq",...}, owned */
+};
+/* Events read from the log in one go; owns its array and every entry. */
+struct scan {
+	struct scanned	*evs;
+	size_t		 n, cap;
+};
+void	 event_render(struct buf *, const struct event *);
+int	 event_visible(const struct park *, const struct event *);
+int	 event_moves(const struct park *, const struct event *);
+int	 scan_add(void *, const struct event *);
+void	 scan_clear(struct scan *);
+void	 scan_free(struct scan *);
+
 /* poll.c */
 enum {
 	POLL_FAIL = -1,

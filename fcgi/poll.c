@@ -53,36 +53,6 @@
 
 #include "noom.h"
 
-/* Append one event as poll-answer JSON. */
-static void
-event_render(struct buf *b, const struct event *ev)
-{
-	buf_printf(b, "{\"seq\":%" PRId64 ",\"type\":\"%s\",\"data\":", ev->seq,
-	    ev->type);
-	buf_adds(b, ev->data);
-	buf_add(b, "}", 1);
-}
-
-/* Is ev for the session a parked poll stands for? */
-static int
-event_visible(const struct park *pk, const struct event *ev)
-{
-	if (ev->target_id != 0)
-		return ev->target_id == pk->session_id;
-	if (ev->room_id == 0)
-		return 1;
-	return ev->room_id == pk->room_id && ev->seq > pk->join_seq;
-}
-
-/* Does ev change the membership a parked poll was matched with? */
-static int
-event_moves(const struct park *pk, const struct event *ev)
-{
-	return ev->target_id == pk->session_id &&
-	    (strcmp(ev->type, "room_joined") == 0 ||
-	    strcmp(ev->type, "room_left") == 0);
-}
-
 struct render {
 	struct buf	*b;
 	int		 count;
@@ -366,54 +336,6 @@ parked_answer(struct waker *w, struct parked *p, const char *body)
 	free(p);
 }
 
-/* One scanned event, rendered once for every poll it goes to. */
-struct scanned {
-	struct event	 ev;		/* type/data point into owned copies */
-	char		*type;
-	char		*data;
-	char		*json;		/* {"seq",...}, owned */
-};
-
-struct scan {
-	struct scanned	*evs;
-	size_t		 n, cap;
-};
-
-static int
-scan_one(void *arg, const struct event *ev)
-{
-	struct scan	*sc = arg;
-	struct scanned	*s;
-	struct buf	 b;
-
-	if (sc->n == sc->cap) {
-		sc->cap = sc->cap ? sc->cap * 2 : 64;
-		if ((sc->evs = realloc(sc->evs, sc->cap * sizeof(*s))) == NULL)
-			fatal("out of memory");
-	}
-	s = &sc->evs[sc->n++];
-	s->ev = *ev;
-	s->ev.type = s->type = xstrdup(ev->type);
-	s->ev.data = s->data = xstrdup(ev->data);
-	buf_init(&b);
-	event_render(&b, ev);
-	s->json = buf_steal(&b);
-	return 0;
-}
-
-static void
-scan_clear(struct scan *sc)
-{
-	size_t	 i;
-
-	for (i = 0; i < sc->n; i++) {
-		free(sc->evs[i].type);
-		free(sc->evs[i].data);
-		free(sc->evs[i].json);
-	}
-	sc->n = 0;
-}
-
 /*
  * Match one parked poll against the scanned events (all up to last).  If
  * any is for it, answer it and return 1; else advance its upto and return 0.
@@ -468,7 +390,7 @@ scan(struct waker *w)
 		if (p->park.upto < from)
 			from = p->park.upto;
 	while (more && w->nparked > 0) {
-		if (db_events_after(w->ctx.db, from, 1000, scan_one, &sc) == -1)
+		if (db_events_after(w->ctx.db, from, 1000, scan_add, &sc) == -1)
 			break;
 		if (sc.n == 0)
 			break;
@@ -481,8 +403,7 @@ scan(struct waker *w)
 		scan_clear(&sc);
 		from = last;
 	}
-	scan_clear(&sc);
-	free(sc.evs);
+	scan_free(&sc);
 }
 
 /* Answer every poll whose wait is over with an empty list. */

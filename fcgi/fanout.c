@@ -1,0 +1,94 @@
+/*
+ * fanout.c — one read of the event log, matched against many readers.
+ *
+ * The poll waker (poll.c) and the WebSocket gateway (gateway.c) both serve
+ * many waiting clients from the same new events.  They read the log once
+ * into a struct scan, where every event is rendered to its answer JSON once,
+ * and match each client against it in memory with event_visible(), instead
+ * of one store read and one rendering per client.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "noom.h"
+
+/* Append one event as poll-answer JSON. */
+void
+event_render(struct buf *b, const struct event *ev)
+{
+	buf_printf(b, "{\"seq\":%" PRId64 ",\"type\":\"%s\",\"data\":", ev->seq,
+	    ev->type);
+	buf_adds(b, ev->data);
+	buf_add(b, "}", 1);
+}
+
+/* Is ev for the session (and membership) that pk stands for? */
+int
+event_visible(const struct park *pk, const struct event *ev)
+{
+	if (ev->target_id != 0)
+		return ev->target_id == pk->session_id;
+	if (ev->room_id == 0)
+		return 1;
+	return ev->room_id == pk->room_id && ev->seq > pk->join_seq;
+}
+
+/*
+ * Does ev change the membership pk was matched with?  A reader must stop at
+ * such an event and read its session again before going on.
+ */
+int
+event_moves(const struct park *pk, const struct event *ev)
+{
+	return ev->target_id == pk->session_id &&
+	    (strcmp(ev->type, "room_joined") == 0 ||
+	    strcmp(ev->type, "room_left") == 0);
+}
+
+/* An event_fn for db_events_after(): append a copy of ev to the scan arg. */
+int
+scan_add(void *arg, const struct event *ev)
+{
+	struct scan	*sc = arg;
+	struct scanned	*s;
+	struct buf	 b;
+
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 64;
+		if ((sc->evs = realloc(sc->evs, sc->cap * sizeof(*s))) == NULL)
+			fatal("out of memory");
+	}
+	s = &sc->evs[sc->n++];
+	s->ev = *ev;
+	s->ev.type = s->type = xstrdup(ev->type);
+	s->ev.data = s->data = xstrdup(ev->data);
+	buf_init(&b);
+	event_render(&b, ev);
+	s->json = buf_steal(&b);
+	return 0;
+}
+
+/* Forget the scanned events, keeping the array for the next scan. */
+void
+scan_clear(struct scan *sc)
+{
+	size_t	 i;
+
+	for (i = 0; i < sc->n; i++) {
+		free(sc->evs[i].type);
+		free(sc->evs[i].data);
+		free(sc->evs[i].json);
+	}
+	sc->n = 0;
+}
+
+/* Free everything a scan owns; it can be used again, empty. */
+void
+scan_free(struct scan *sc)
+{
+	scan_clear(sc);
+	free(sc->evs);
+	sc->evs = NULL;
+	sc->cap = 0;
+}
