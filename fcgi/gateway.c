@@ -12,15 +12,35 @@
  * ends: after the token frame it is answered at once with what is visible
  * after its cursor (or a resync answer), and from then on every time the
  * doorbell (wake.c) rings and the log holds something newer than what the
- * connection has read.  Each answer is produced by poll_read() in poll.c —
- * the function GET api/poll uses — so the visibility rules, the resync rule,
- * the batch bound and the JSON shape are the workers' own, not a copy.
- * Writes stay on the HTTP API: this program only reads the log and refreshes
- * presence.
+ * connection has read.  Writes stay on the HTTP API: this program only reads
+ * the log and refreshes presence.
  *
- * Per ring: one max(seq) query, then one session read and one poll_read per
- * connection that is behind.  XXX: the waker in poll.c matches all parked
- * polls against one scan in memory; thousands of sockets would want the same.
+ * Two ways to answer, with the same visibility rules (event_visible(), the
+ * SQL of db_events_visible()), batch bound and JSON shape (poll_body_new())
+ * as GET api/poll:
+ *
+ * - The ring (the common case: many live connections at the same point).
+ *   One read transaction per ring reads the new events once (fanout.c's
+ *   struct scan renders each to JSON once) and matches every live
+ *   connection against them in memory, with the membership cached in the
+ *   connection's struct park, exactly as the poll waker in poll.c matches
+ *   parked polls.  The cache stays true because every membership change
+ *   writes an addressed room_joined / room_left event first (rooms.c): a
+ *   connection is answered up to and including that event, then its session
+ *   is read again (in the same snapshot) before matching goes on.  Only that
+ *   connection pays a store read.
+ *
+ * - One connection at a time (conn_deliver): right after the token frame,
+ *   when output has drained below OUT_LOW after being behind, when its
+ *   cursor is below the trimmed log (resync) or too far behind the ring's
+ *   scan.  One read transaction reads its session and its next answer
+ *   together, so the membership cached from it is the one that answer used.
+ *
+ * Sessions end without a mark in the log: maintenance deletes sessions in no
+ * room unseen for a day (presence.c), and a connected socket keeps its own
+ * session fresh.  So the presence tick reads each live connection's session
+ * when it is due for a touch (every presence_touch_ms()), and a session that
+ * is gone is closed with 4401, as are sessions found gone on the paths above.
  *
  * Bounds, all per connection and fixed: the handshake head (WS_HEAD_MAX),
  * the input (one frame: WS_MSG_MAX plus its header; a frame announcing more
@@ -65,6 +85,8 @@
 #define BUF_KEEP	4096		/* idle buffers shrink back to this */
 #define CLOSE_WAIT_MS	2000
 #define MAX_EVENTS	256
+#define SCAN_CHUNK	1000		/* events the ring reads at a time */
+#define SCAN_SPAN	4000		/* further back: one at a time */
 
 enum cstate {
 	C_HANDSHAKE,		/* reading the HTTP upgrade */
@@ -85,8 +107,7 @@ struct conn {
 	struct buf	 out;
 	size_t		 out_off;	/* out[0..out_off) is written */
 	struct ws_in	 ws;
-	int64_t		 sid;
-	int64_t		 upto;		/* log read up to here for sid */
+	struct park	 park;		/* session, cached membership, upto */
 	int64_t		 rx_ms;		/* monotonic: last byte from peer */
 	int64_t		 ping_ms;	/* last ping sent */
 	int64_t		 sent_ms;	/* last answer sent */
@@ -105,6 +126,8 @@ struct gw {
 	size_t		 nconns;
 	int64_t		 max_seq;	/* newest seq at the last ring */
 	int64_t		 touch_every;
+	struct scan	 scan;		/* the ring's events; reused */
+	struct buf	 events;	/* one answer's events; reused */
 };
 
 static int64_t
@@ -137,9 +160,10 @@ conn_close(struct gw *g, struct conn *c, const char *why)
 {
 	if (c->dead)
 		return;
-	if (!g->conf->quiet && c->sid != 0)
+	if (!g->conf->quiet && c->park.session_id != 0)
 		log_info("session %" PRId64 " disconnected after %" PRId64
-		    " s: %s", c->sid, (now_ms() - c->started) / 1000, why);
+		    " s: %s", c->park.session_id,
+		    (now_ms() - c->started) / 1000, why);
 	close(c->fd);
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
@@ -233,44 +257,219 @@ conn_fail(struct gw *g, struct conn *c, int code, const char *reason)
 	(void)conn_flush(g, c);
 }
 
+/* Empty the shared answer buffer g->events. */
+static void
+events_reset(struct gw *g)
+{
+	g->events.len = 0;
+	g->events.data[0] = '\0';
+}
+
+/* Read c's session into *s; 0, or -1 if c was closed (4401 gone, 1011). */
+static int
+session_read(struct gw *g, struct conn *c, struct session *s)
+{
+	int	 found;
+
+	if ((found = db_session_by_id(g->db, c->park.session_id, s)) == 1)
+		return 0;
+	if (found == 0)
+		conn_fail(g, c, 4401, "session ended");
+	else
+		conn_fail(g, c, 1011, "store failed");
+	return -1;
+}
+
+/* What conn_answer() reads: events rendered into b, as poll_render does. */
+struct answer {
+	struct buf	*b;
+	int		 count;
+	int64_t		 last;
+};
+
+/* An event_fn for db_events_visible(): append ev to the answer arg. */
+static int
+answer_add(void *arg, const struct event *ev)
+{
+	struct answer	*a = arg;
+
+	if (a->count++ > 0)
+		buf_add(a->b, ",", 1);
+	event_render(a->b, ev);
+	a->last = ev->seq;
+	return 0;
+}
+
 /*
- * Send c what the log holds for its session beyond c->upto, as poll answers,
- * while its output is short enough; otherwise note that it is behind.
+ * Read c's next answer after c->park.upto: *body is new (the caller frees
+ * it), a resync answer if the cursor is not in the kept log, or NULL if
+ * nothing is visible yet; c->park.upto moves on and g->max_seq is the log's
+ * end.  0, or -1 if c was closed.
+ *
+ * This is poll_read() with the session read inside the same read
+ * transaction: the membership cached in c->park for the ring's matching is
+ * then exactly the one this answer was matched with, whatever moves happen
+ * meanwhile (their events come after this snapshot, and the ring stops at
+ * them).  The resync rule, the query (db_events_visible), the batch bound
+ * and the rendering are the poll's.
+ */
+static int
+conn_answer(struct gw *g, struct conn *c, char **body)
+{
+	struct session	 s;
+	struct answer	 a = { &g->events, 0, 0 };
+	int64_t		 max, trimmed, cursor;
+	int		 rv = -1;
+
+	*body = NULL;
+	if (db_begin_read(g->db) == -1)
+		goto fail;
+	if (session_read(g, c, &s) == -1)
+		goto out;
+	c->park.room_id = s.room_id;
+	c->park.join_seq = s.join_seq;
+	if ((max = db_max_seq(g->db)) == -1 ||
+	    (trimmed = db_trimmed_upto(g->db)) == -1)
+		goto fail;
+	g->max_seq = max;
+	if (c->park.upto < trimmed || c->park.upto > max) {
+		c->park.upto = max;
+		*body = poll_body_new(max, "", 0, 1);
+		rv = 0;
+		goto out;
+	}
+	events_reset(g);
+	if (db_events_visible(g->db, c->park.upto, c->park.session_id,
+	    c->park.room_id, c->park.join_seq, NOOM_BATCH_MAX, answer_add,
+	    &a) == -1)
+		goto fail;
+	cursor = a.count == NOOM_BATCH_MAX ? a.last : max;
+	c->park.upto = cursor;
+	if (a.count > 0)
+		*body = poll_body_new(cursor, g->events.data, g->events.len, 0);
+	events_reset(g);
+	rv = 0;
+	goto out;
+fail:
+	conn_fail(g, c, 1011, "store failed");
+out:
+	db_rollback(g->db);		/* a read: nothing to commit */
+	return rv;
+}
+
+/*
+ * Send c what the log holds for its session beyond c->park.upto, one answer
+ * (and one read transaction) at a time, while its output is short enough;
+ * otherwise note that it is behind.  The path for a connection the ring's
+ * scan does not serve.
  */
 static void
 conn_deliver(struct gw *g, struct conn *c)
 {
-	struct session	 s;
-	int64_t		 upto;
-	char		*body;
-	int		 found, rv;
+	int64_t	 was;
+	char	*body;
 
 	c->behind = 0;
-	while (!c->dead && c->state == C_LIVE && c->upto < g->max_seq) {
+	while (!c->dead && c->state == C_LIVE && c->park.upto < g->max_seq) {
 		if (pending(c) >= OUT_LOW) {
 			c->behind = 1;
 			return;
 		}
-		/* Membership may have changed: read it as a poll would. */
-		if ((found = db_session_by_id(g->db, c->sid, &s)) != 1) {
-			if (found == 0)
-				conn_fail(g, c, 4401, "session ended");
-			else
-				conn_fail(g, c, 1011, "store failed");
+		was = c->park.upto;
+		if (conn_answer(g, c, &body) == -1)
 			return;
-		}
-		rv = poll_read(g->db, &s, c->upto, &upto, &body);
-		if (rv == POLL_FAIL) {
-			conn_fail(g, c, 1011, "store failed");
-			return;
-		}
-		c->upto = upto;
 		if (body != NULL) {
 			c->sent_ms = mono_ms();
 			(void)conn_send(g, c, WS_TEXT, body, strlen(body));
 			free(body);
 		}
+		if (c->park.upto <= was)
+			return;		/* a log reset under us: resync sent */
 	}
+}
+
+/*
+ * Send c one answer holding the events in g->events, with cursor, and empty
+ * g->events.  0, or -1 if c was closed.
+ */
+static int
+conn_answer_events(struct gw *g, struct conn *c, int64_t cursor, int64_t now)
+{
+	char	*body;
+	int	 rv;
+
+	body = poll_body_new(cursor, g->events.data, g->events.len, 0);
+	events_reset(g);
+	c->park.upto = cursor;
+	c->sent_ms = now;
+	rv = conn_send(g, c, WS_TEXT, body, strlen(body));
+	free(body);
+	return rv;
+}
+
+/* The index of the first scanned event after seq (events are in order). */
+static size_t
+scan_after(const struct scan *sc, int64_t seq)
+{
+	size_t	 lo = 0, hi = sc->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (sc->evs[mid].ev.seq <= seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Send c its events among the scanned ones, which are all of the log up to
+ * end, as poll answers of at most NOOM_BATCH_MAX events, in memory against
+ * the membership cached in c->park (as match() in poll.c does).  An answer
+ * also ends at an event that moves c's session; its membership is then read
+ * again, inside the caller's read transaction, before matching goes on.
+ * Matching stops once c's output reaches OUT_LOW: c is behind, and
+ * conn_deliver() catches it up when the output has drained.
+ */
+static void
+conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
+    int64_t now)
+{
+	const struct event	*ev;
+	struct session		 s;
+	size_t			 i;
+	int			 count = 0, moved;
+
+	c->behind = 0;
+	for (i = scan_after(sc, c->park.upto); i < sc->n; i++) {
+		ev = &sc->evs[i].ev;
+		if (!event_visible(&c->park, ev))
+			continue;
+		if (count++ > 0)
+			buf_add(&g->events, ",", 1);
+		buf_adds(&g->events, sc->evs[i].json);
+		moved = event_moves(&c->park, ev);
+		if (!moved && count < NOOM_BATCH_MAX)
+			continue;
+		count = 0;
+		if (conn_answer_events(g, c, ev->seq, now) == -1)
+			return;
+		if (moved) {
+			if (session_read(g, c, &s) == -1)
+				return;
+			c->park.room_id = s.room_id;
+			c->park.join_seq = s.join_seq;
+		}
+		if (pending(c) >= OUT_LOW) {
+			c->behind = 1;
+			return;
+		}
+	}
+	if (count > 0)
+		(void)conn_answer_events(g, c, end, now);
+	else
+		c->park.upto = end;
 }
 
 /* The first frame: {"token": "...", "cursor": N}. */
@@ -279,9 +478,9 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 {
 	struct session	 s;
 	json_t		*j, *tok, *cur;
-	int64_t		 upto, now = now_ms();
+	int64_t		 now = now_ms();
 	char		*body = NULL;
-	int		 found, rv;
+	int		 found;
 
 	j = json_loadb(m->data, m->len, JSON_REJECT_DUPLICATES, NULL);
 	if (j == NULL || !json_is_object(j)) {
@@ -309,7 +508,7 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 			conn_fail(g, c, 1011, "store failed");
 		goto out;
 	}
-	c->sid = s.id;
+	c->park.session_id = s.id;
 	c->state = C_LIVE;
 	/* Presence, as a poll arriving now would refresh it. */
 	if (db_session_touch(g->db, s.id, now, now - g->touch_every) == -1) {
@@ -318,26 +517,22 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 	}
 	c->touch_ms = mono_ms();
 	/* The first answer comes at once, empty if nothing is there. */
-	rv = poll_read(g->db, &s, json_integer_value(cur), &upto, &body);
-	if (rv == POLL_FAIL) {
-		conn_fail(g, c, 1011, "store failed");
+	c->park.upto = json_integer_value(cur);
+	if (conn_answer(g, c, &body) == -1)
 		goto out;
-	}
 	if (body == NULL)
-		body = poll_body_new(upto, "", 0, 0);
-	c->upto = upto;
+		body = poll_body_new(c->park.upto, "", 0, 0);
 	if (!g->conf->quiet)
-		log_info("session %" PRId64 " connected, cursor %" JSON_INTEGER_FORMAT,
-		    s.id, json_integer_value(cur));
+		log_info("session %" PRId64 " connected, cursor %"
+		    JSON_INTEGER_FORMAT, s.id, json_integer_value(cur));
 	c->sent_ms = mono_ms();
 	if (conn_send(g, c, WS_TEXT, body, strlen(body)) == -1)
 		goto out;
 	/*
 	 * A full batch leaves more behind, and the ring for it may have been
-	 * served before this connection existed: look at the log's end now.
+	 * served before this connection existed: conn_answer() read the log's
+	 * end into g->max_seq, catch up to it now.
 	 */
-	if ((upto = db_max_seq(g->db)) > g->max_seq)
-		g->max_seq = upto;
 	conn_deliver(g, c);
 out:
 	free(body);
@@ -527,23 +722,114 @@ accept_all(struct gw *g)
 	}
 }
 
-/* The doorbell rang: serve every connection that is behind the log. */
+/*
+ * Can the ring's scan of the log (end max, trimmed up to trimmed) serve c?
+ * Not if c's output waits to drain (it is behind), if its cursor needs a
+ * resync answer, or if it is so far back that the scan would have to read
+ * much more than the others need: those go one at a time.
+ */
+static int
+scan_serves(const struct conn *c, int64_t max, int64_t trimmed)
+{
+	return c->state == C_LIVE && pending(c) < OUT_LOW &&
+	    c->park.upto < max && c->park.upto >= trimmed &&
+	    c->park.upto >= max - SCAN_SPAN;
+}
+
+/* The lowest upto of the connections the scan serves; max if none. */
+static int64_t
+scan_from(struct gw *g, int64_t max, int64_t trimmed)
+{
+	struct conn	*c;
+	int64_t		 from = max;
+
+	for (c = g->list.next; c != &g->list; c = c->next)
+		if (scan_serves(c, max, trimmed) && c->park.upto < from)
+			from = c->park.upto;
+	return from;
+}
+
+/*
+ * Read up to SCAN_CHUNK events after from, inside the ring's read
+ * transaction, and match every connection the scan serves against them.
+ * Every such connection ends up past from, or behind, or closed, so the
+ * ring's loop ends.  0, or -1 on a store error.
+ */
+static int
+scan_match(struct gw *g, int64_t from, int64_t max, int64_t trimmed)
+{
+	struct scan	*sc = &g->scan;
+	struct conn	*c, *next;
+	int64_t		 end, now = mono_ms();
+
+	scan_clear(sc);
+	if (db_events_after(g->db, from, SCAN_CHUNK, scan_add, sc) == -1)
+		return -1;
+	end = sc->n == SCAN_CHUNK ? sc->evs[sc->n - 1].ev.seq : max;
+	for (c = g->list.next; c != &g->list; c = next) {
+		next = c->next;
+		if (scan_serves(c, max, trimmed) && c->park.upto < end)
+			conn_match(g, c, sc, end, now);
+	}
+	return 0;
+}
+
+/*
+ * The doorbell rang: read the new events once, in one read transaction,
+ * and answer every live connection from them; then serve the few the scan
+ * could not, one at a time.
+ */
 static void
 ring(struct gw *g)
 {
 	struct conn	*c, *next;
-	int64_t		 max;
+	int64_t		 max, trimmed, from;
 
 	wake_drain();
-	if ((max = db_max_seq(g->db)) == -1)
+	if (db_begin_read(g->db) == -1)
 		return;
-	if (max > g->max_seq)
-		g->max_seq = max;
+	if ((max = db_max_seq(g->db)) == -1 ||
+	    (trimmed = db_trimmed_upto(g->db)) == -1) {
+		db_rollback(g->db);
+		return;
+	}
+	g->max_seq = max;
+	while ((from = scan_from(g, max, trimmed)) < max)
+		if (scan_match(g, from, max, trimmed) == -1)
+			break;		/* the one at a time path reports it */
+	db_rollback(g->db);		/* a read: nothing to commit */
+	scan_clear(&g->scan);
 	for (c = g->list.next; c != &g->list; c = next) {
 		next = c->next;
-		if (c->state == C_LIVE && c->upto < g->max_seq)
+		if (c->state == C_LIVE && c->park.upto < g->max_seq)
 			conn_deliver(g, c);
 	}
+}
+
+/*
+ * Refresh the presence of c's session inside the caller's write
+ * transaction, unless a poll refreshed it meanwhile; close c with 4401 if
+ * the session is gone.  Nothing in the log marks a session's end
+ * (maintenance deletes it, presence.c), and the ring no longer reads
+ * sessions, so this read every presence_touch_ms() is what notices.  The
+ * cached membership is left alone: an event that moves the session may be
+ * committed but not matched yet.  0, or -1 on a store error.
+ */
+static int
+conn_touch(struct gw *g, struct conn *c, int64_t wall)
+{
+	struct session	 s;
+	int		 found;
+
+	found = db_session_by_id(g->db, c->park.session_id, &s);
+	if (found == 0)
+		conn_fail(g, c, 4401, "session ended");
+	if (found != 1)
+		return found;
+	if (s.seen_ms >= wall - g->touch_every / 2)
+		return 0;
+	return db_session_touch(g->db, c->park.session_id, wall,
+	    wall - g->touch_every / 2);
 }
 
 /* Timers: closing deadlines, heartbeats, presence. */
@@ -585,7 +871,7 @@ tick(struct gw *g)
 		/* Nothing for a poll timeout: the empty answer a poll gets. */
 		if (c->state == C_LIVE && now - c->sent_ms >= g->conf->poll_ms &&
 		    pending(c) < OUT_LOW) {
-			char *body = poll_body_new(c->upto, "", 0, 0);
+			char *body = poll_body_new(c->park.upto, "", 0, 0);
 
 			c->sent_ms = now;
 			rv = conn_send(g, c, WS_TEXT, body, strlen(body));
@@ -595,17 +881,13 @@ tick(struct gw *g)
 		}
 		if (c->state == C_LIVE && now - c->touch_ms >= g->touch_every &&
 		    !failed) {
-			/*
-			 * One write transaction for every touch due.  The
-			 * guard skips sessions a poll refreshed meanwhile.
-			 */
+			/* One write transaction for every touch due. */
 			if (!began && db_begin(g->db) == -1) {
 				failed = 1;
 				continue;
 			}
 			began = 1;
-			if (db_session_touch(g->db, c->sid, wall,
-			    wall - g->touch_every / 2) == -1)
+			if (conn_touch(g, c, wall) == -1)
 				failed = 1;
 			c->touch_ms = now;
 		}
@@ -644,6 +926,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	g.conf = conf;
 	g.list.next = g.list.prev = &g.list;
 	g.touch_every = presence_touch_ms(conf->presence_timeout);
+	buf_init(&g.events);
 	tick_ms = conf->ping_ms < conf->idle_ms ? conf->ping_ms : conf->idle_ms;
 	if (conf->poll_ms < tick_ms)
 		tick_ms = conf->poll_ms;
@@ -727,6 +1010,8 @@ fail:
 out:
 	if (g.ep > 0)
 		close(g.ep);
+	scan_free(&g.scan);
+	buf_free(&g.events);
 	db_close(g.db);
 	return rv;
 }
