@@ -120,14 +120,13 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROOM_DELETE_MSGS] =
 	    "DELETE FROM messages WHERE room_id = :room",
 	[S_ROOM_COUNT] =
-	    "SELECT count(*) FROM sessions WHERE room_id = :room",
+	    "SELECT members FROM rooms WHERE id = :room",
 	[S_ROOM_MEMBERS] =
 	    "SELECT id, nickname, audio, video, screen FROM sessions"
-	    " WHERE room_id = :room ORDER BY join_seq, id",
+	    " WHERE room_id = :room ORDER BY join_seq, id LIMIT :max",
 	[S_ROOMS_LIST] =
-	    "SELECT r.name, count(s.id) FROM rooms r"
-	    " JOIN sessions s ON s.room_id = r.id"
-	    " GROUP BY r.id ORDER BY r.name LIMIT 500",
+	    "SELECT name, members FROM rooms WHERE members > 0"
+	    " ORDER BY name LIMIT 500",
 	[S_MSG_NEW] =
 	    "INSERT INTO messages (room_id, session_id, client_id, data,"
 	    " created_ms) VALUES (:room, :sid, :cid, :data, :now)",
@@ -341,6 +340,9 @@ db_migrate(const char *path, const char *sql_dir, char **cause)
 	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &p, NULL) ==
 	    SQLITE_OK && sqlite3_step(p) == SQLITE_ROW)
 		version = sqlite3_column_int(p, 0);
+	/* Done with it: a statement left open blocks DROP in a migration. */
+	sqlite3_finalize(p);
+	p = NULL;
 	if (asprintf(&dir, "%s/migrations", sql_dir) == -1)
 		fatal("asprintf");
 	if ((n = scandir(dir, &names, migration_filter, alphasort)) == -1) {
@@ -703,12 +705,12 @@ db_room_count(struct db *db, int64_t room)
 }
 
 /*
- * Append {"session", "nickname", "audio", "video", "screen"} of each member
- * of room to array, in join order (the order that decides who is in the
- * call).
+ * Append {"session", "nickname", "audio", "video", "screen"} of the first
+ * max members of room to array, in join order (the order that decides who
+ * is in the call).
  */
 int
-db_room_members(struct db *db, int64_t room, json_t *array)
+db_room_members(struct db *db, int64_t room, int max, json_t *array)
 {
 	sqlite3_stmt	*p = st(db, S_ROOM_MEMBERS);
 	int		 rc;
@@ -716,6 +718,7 @@ db_room_members(struct db *db, int64_t room, json_t *array)
 	if (p == NULL)
 		return -1;
 	bind_i(p, ":room", room);
+	bind_i(p, ":max", max);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
 		json_array_append_new(array, json_pack("{s:I,s:s,s:b,s:b,s:b}",
 		    "session", (json_int_t)sqlite3_column_int64(p, 0),

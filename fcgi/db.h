@@ -68,7 +68,7 @@ int	 db_room_find(struct db *, const char *, int64_t *);
 int	 db_room_create(struct db *, const char *, int64_t, int64_t *);
 int	 db_room_delete(struct db *, int64_t);
 int	 db_room_count(struct db *, int64_t);
-int	 db_room_members(struct db *, int64_t, json_t *);
+int	 db_room_members(struct db *, int64_t, int, json_t *);
 int	 db_rooms_list(struct db *, json_t *);
 
 int	 db_message_add(struct db *, int64_t, int64_t, const char *, int64_t,

@@ -31,6 +31,9 @@
 #define NOOM_CLIENT_ID_MAX	64
 #define NOOM_BODY_MAX		(64 * 1024)	/* bytes of request body */
 #define NOOM_HISTORY		50	/* messages a newcomer sees */
+#define NOOM_MEMBERS_MAX	200	/* members listed in a room's state */
+#define NOOM_BIG_ROOM		50	/* above: member notices may be held */
+#define NOOM_NOTICE_HOLD_MS	1000	/* how long a poll holds them */
 #define NOOM_BATCH_MAX		500	/* events in one poll answer */
 #define NOOM_RL_BURST		30	/* write calls a session may burst */
 #define NOOM_RL_RATE		10	/* ... refilled per second */
@@ -225,6 +228,7 @@ struct scanned {
 	char		*type;		/* owned */
 	char		*data;		/* owned */
 	char		*json;		/* {"seq",...}, owned */
+	int		 deferrable;	/* event_deferrable(&ev) */
 };
 /* Events read from the log in one go; owns its array and every entry. */
 struct scan {
@@ -234,6 +238,7 @@ struct scan {
 void	 event_render(struct buf *, const struct event *);
 int	 event_visible(const struct park *, const struct event *);
 int	 event_moves(const struct park *, const struct event *);
+int	 event_deferrable(const struct event *);
 int	 scan_add(void *, const struct event *);
 void	 scan_clear(struct scan *);
 void	 scan_free(struct scan *);
@@ -250,8 +255,6 @@ int	 poll_read(struct db *, const struct session *, int64_t, int64_t *,
 	    char **);
 char	*poll_body_new(int64_t, const char *, size_t, int);
 int64_t	 presence_touch_ms(int);
-int	 poll_render(struct db *, const struct park *, int64_t, struct buf *,
-	    int64_t *);
 struct waker;
 struct waker *waker_new(const struct app *, char **);
 void	 waker_park(struct waker *, void *, const struct park *, int64_t);

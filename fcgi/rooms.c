@@ -52,22 +52,29 @@ room_list_publish(struct ctx *c, int64_t now)
 	return seq == -1 ? -1 : 0;
 }
 
-/* The state of room (members, history, count, cursor) as a new object. */
+/*
+ * The state of room (count, members, history, cursor) as a new object.
+ * members lists the first NOOM_MEMBERS_MAX in join order (the call's members
+ * are among them); count is the whole room, so a client knows how many more
+ * there are.  A join in a room of thousands stays a small answer.
+ */
 static json_t *
 room_state_new(struct ctx *c, int64_t room, const char *name)
 {
 	json_t	*members = json_array(), *history = json_array();
 	int64_t	 cursor;
+	int	 count;
 
-	if (db_room_members(c->db, room, members) == -1 ||
+	if ((count = db_room_count(c->db, room)) == -1 ||
+	    db_room_members(c->db, room, NOOM_MEMBERS_MAX, members) == -1 ||
 	    db_history(c->db, room, NOOM_HISTORY, history) == -1 ||
 	    (cursor = db_max_seq(c->db)) == -1) {
 		json_decref(members);
 		json_decref(history);
 		return NULL;
 	}
-	return json_pack("{s:s,s:I,s:o,s:o,s:I}", "room", name,
-	    "count", (json_int_t)json_array_size(members),
+	return json_pack("{s:s,s:i,s:o,s:o,s:I}", "room", name,
+	    "count", count,
 	    "members", members, "history", history,
 	    "cursor", (json_int_t)cursor);
 }
