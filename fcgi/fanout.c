@@ -46,6 +46,33 @@ event_moves(const struct park *pk, const struct event *ev)
 	    strcmp(ev->type, "room_left") == 0);
 }
 
+/*
+ * May ev wait a little for other events to share one poll answer?  The
+ * public room list (room_change goes to everyone on every join and leave)
+ * and the comings and goings of members of a room above NOOM_BIG_ROOM: in a
+ * room of thousands, answering every parked poll at each of them makes
+ * filling the room cost members^2 requests (docs/BENCHMARKS.md).  Chat,
+ * signaling, addressed events and notices in small rooms never wait.
+ */
+int
+event_deferrable(const struct event *ev)
+{
+	json_t		*data;
+	json_int_t	 count;
+
+	if (ev->target_id != 0)
+		return 0;
+	if (strcmp(ev->type, "room_change") == 0)
+		return 1;
+	if (strcmp(ev->type, "welcome") != 0 && strcmp(ev->type, "bye") != 0)
+		return 0;
+	if ((data = json_loads(ev->data, 0, NULL)) == NULL)
+		return 0;
+	count = json_integer_value(json_object_get(data, "count"));
+	json_decref(data);
+	return count > NOOM_BIG_ROOM;
+}
+
 /* An event_fn for db_events_after(): append a copy of ev to the scan arg. */
 int
 scan_add(void *arg, const struct event *ev)
@@ -63,6 +90,7 @@ scan_add(void *arg, const struct event *ev)
 	s->ev = *ev;
 	s->ev.type = s->type = xstrdup(ev->type);
 	s->ev.data = s->data = xstrdup(ev->data);
+	s->deferrable = event_deferrable(ev);
 	buf_init(&b);
 	event_render(&b, ev);
 	s->json = buf_steal(&b);

@@ -57,6 +57,7 @@ struct render {
 	struct buf	*b;
 	int		 count;
 	int64_t		 last;
+	int		 urgent;	/* an event that may not wait */
 };
 
 static int
@@ -67,6 +68,8 @@ render_one(void *arg, const struct event *ev)
 	if (r->count > 0)
 		buf_add(r->b, ",", 1);
 	event_render(r->b, ev);
+	if (!event_deferrable(ev))
+		r->urgent = 1;
 	r->count++;
 	r->last = ev->seq;
 	return 0;
@@ -75,19 +78,21 @@ render_one(void *arg, const struct event *ev)
 /*
  * Append to b the visible events after pk->upto (at most NOOM_BATCH_MAX),
  * inside the caller's read transaction whose newest event is max.  The
- * cursor to answer with goes to *cursor.  Returns the number of events, or
- * -1 on a store error.
+ * cursor to answer with goes to *cursor, and to *urgent whether an answer
+ * should go at once (an event that may not wait, or a full batch).
+ * Returns the number of events, or -1 on a store error.
  */
-int
+static int
 poll_render(struct db *db, const struct park *pk, int64_t max, struct buf *b,
-    int64_t *cursor)
+    int64_t *cursor, int *urgent)
 {
-	struct render	 r = { b, 0, 0 };
+	struct render	 r = { b, 0, 0, 0 };
 
 	if (db_events_visible(db, pk->upto, pk->session_id, pk->room_id,
 	    pk->join_seq, NOOM_BATCH_MAX, render_one, &r) == -1)
 		return -1;
 	*cursor = r.count == NOOM_BATCH_MAX ? r.last : max;
+	*urgent = r.urgent || r.count == NOOM_BATCH_MAX;
 	return r.count;
 }
 
@@ -123,18 +128,12 @@ presence_touch_ms(int presence_timeout)
 }
 
 /*
- * Read the answer to a poll by session s from cursor, in one read
- * transaction: POLL_EVENTS (*body new: the visible events after cursor),
- * POLL_RESYNC (*body new: the cursor is older than what is kept, or newer
- * than anything written), POLL_EMPTY (*body NULL: nothing visible yet), or
- * POLL_FAIL on a store error.  *upto is how far the log was read: the
- * answer's cursor, or for POLL_EMPTY the newest sequence number, from which
- * a waiting client continues.  Shared by GET api/poll and the WebSocket
- * gateway, so that both transports see exactly the same events.
+ * poll_read(), and *urgent says whether a POLL_EVENTS answer holds an event
+ * that may not wait (see event_deferrable).
  */
-int
-poll_read(struct db *db, const struct session *s, int64_t cursor,
-    int64_t *upto, char **body)
+static int
+poll_answer(struct db *db, const struct session *s, int64_t cursor,
+    int64_t *upto, char **body, int *urgent)
 {
 	struct park	 pk;
 	struct buf	 events;
@@ -158,7 +157,7 @@ poll_read(struct db *db, const struct session *s, int64_t cursor,
 	pk.room_id = s->room_id;
 	pk.join_seq = s->join_seq;
 	pk.upto = cursor;
-	if ((n = poll_render(db, &pk, max, &events, &next)) == -1)
+	if ((n = poll_render(db, &pk, max, &events, &next, urgent)) == -1)
 		goto out;
 	if (n > 0) {
 		*upto = next;
@@ -174,12 +173,32 @@ out:
 	return rv;
 }
 
+/*
+ * Read the answer to a poll by session s from cursor, in one read
+ * transaction: POLL_EVENTS (*body new: the visible events after cursor),
+ * POLL_RESYNC (*body new: the cursor is older than what is kept, or newer
+ * than anything written), POLL_EMPTY (*body NULL: nothing visible yet), or
+ * POLL_FAIL on a store error.  *upto is how far the log was read: the
+ * answer's cursor, or for POLL_EMPTY the newest sequence number, from which
+ * a waiting client continues.  Shared by GET api/poll and the WebSocket
+ * gateway, so that both transports see exactly the same events.
+ */
+int
+poll_read(struct db *db, const struct session *s, int64_t cursor,
+    int64_t *upto, char **body)
+{
+	int	 urgent;
+
+	return poll_answer(db, s, cursor, upto, body, &urgent);
+}
+
 void
 h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
 	int64_t		 cursor, upto;
 	char		*body;
+	int		 urgent = 0;
 
 	if (auth_session(c, rq, rs, &s) == -1)
 		return;
@@ -192,14 +211,23 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (db_session_touch(c->db, s.id, rq->now_ms, rq->now_ms -
 	    presence_touch_ms(c->app->presence_timeout)) == -1)
 		goto fail;
-	switch (poll_read(c->db, &s, cursor, &upto, &body)) {
+	switch (poll_answer(c->db, &s, cursor, &upto, &body, &urgent)) {
 	case POLL_EVENTS:
+		if (!urgent) {
+			/* Only notices that may wait: the waker answers them
+			 * after NOOM_NOTICE_HOLD_MS, with whatever joins them. */
+			free(body);
+			upto = cursor;
+			goto park;
+		}
+		/* FALLTHROUGH */
 	case POLL_RESYNC:
 		rs->status = 200;
 		rs->content_type = "application/json; charset=utf-8";
 		rs->text = body;
 		return;
 	case POLL_EMPTY:
+	park:
 		rs->parked = 1;
 		rs->park.session_id = s.id;
 		rs->park.room_id = s.room_id;
@@ -217,6 +245,7 @@ struct parked {
 	void		*req;		/* the open FastCGI request, owned */
 	struct park	 park;
 	int64_t		 deadline;	/* monotonic ms */
+	int64_t		 due;		/* monotonic ms: notices wait till */
 	int64_t		 started;	/* wall ms, for the log line */
 };
 
@@ -228,6 +257,8 @@ struct waker {
 	struct parked	*inbox;		/* handed over, newest first */
 	struct parked	 list;		/* sentinel; waker thread only */
 	size_t		 nparked;
+	int64_t		 next_due;	/* earliest due of a poll holding
+					   notices; 0: none */
 	int64_t		 next_maint;	/* monotonic ms */
 };
 
@@ -275,11 +306,13 @@ waker_park(struct waker *w, void *req, const struct park *pk, int64_t started)
 {
 	struct parked	*p = xcalloc(1, sizeof(*p));
 	uint64_t	 one = 1;
+	int64_t		 now = mono_ms();
 
 	p->req = req;
 	p->park = *pk;
 	p->started = started;
-	p->deadline = mono_ms() + (int64_t)w->app->poll_timeout * 1000;
+	p->deadline = now + (int64_t)w->app->poll_timeout * 1000;
+	p->due = now + NOOM_NOTICE_HOLD_MS;
 	pthread_mutex_lock(&w->lock);
 	p->next = w->inbox;
 	w->inbox = p;
@@ -339,16 +372,24 @@ parked_answer(struct waker *w, struct parked *p, const char *body)
 /*
  * Match one parked poll against the scanned events (all up to last).  If
  * any is for it, answer it and return 1; else advance its upto and return 0.
+ * Events that may wait (event_deferrable) are held until the poll is due:
+ * then it leaves its upto where it is and the scan at its due time (or an
+ * event that may not wait, before) answers them, in order, with the rest.
+ * A poll whose upto is below from holds events of an earlier batch of this
+ * scan: it waits for the next scan, which starts at its upto.
  */
 static int
-match(struct waker *w, struct parked *p, const struct scan *sc, int64_t last)
+match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
+    int64_t last, int64_t now)
 {
 	struct buf	 events;
 	int64_t		 cursor = last;
 	size_t		 i;
-	int		 count = 0;
+	int		 count = 0, urgent = 0;
 	char		*body;
 
+	if (p->park.upto < from)
+		return 0;
 	for (i = 0; i < sc->n; i++) {
 		const struct event *ev = &sc->evs[i].ev;
 
@@ -359,15 +400,24 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t last)
 		else
 			buf_add(&events, ",", 1);
 		buf_adds(&events, sc->evs[i].json);
+		if (!sc->evs[i].deferrable)
+			urgent = 1;
 		/* Stop where the membership this poll was matched with ends. */
 		if (event_moves(&p->park, ev) || count == NOOM_BATCH_MAX) {
 			cursor = ev->seq;
+			urgent = 1;
 			break;
 		}
 	}
 	if (count == 0) {
 		if (p->park.upto < last)
 			p->park.upto = last;
+		return 0;
+	}
+	if (!urgent && now < p->due) {
+		if (w->next_due == 0 || p->due < w->next_due)
+			w->next_due = p->due;
+		buf_free(&events);
 		return 0;
 	}
 	body = poll_body_new(cursor, events.data, events.len, 0);
@@ -383,9 +433,10 @@ scan(struct waker *w)
 {
 	struct scan	 sc = { NULL, 0, 0 };
 	struct parked	*p, *next;
-	int64_t		 from = INT64_MAX, last;
+	int64_t		 from = INT64_MAX, last, now = mono_ms();
 	int		 more = 1;
 
+	w->next_due = 0;
 	for (p = w->list.next; p != &w->list; p = p->next)
 		if (p->park.upto < from)
 			from = p->park.upto;
@@ -398,7 +449,7 @@ scan(struct waker *w)
 		last = sc.evs[sc.n - 1].ev.seq;
 		for (p = w->list.next; p != &w->list; p = next) {
 			next = p->next;
-			(void)match(w, p, &sc, last);
+			(void)match(w, p, &sc, from, last, now);
 		}
 		scan_clear(&sc);
 		from = last;
@@ -438,6 +489,8 @@ waker_run(struct waker *w)
 		if (w->list.next != &w->list &&
 		    w->list.next->deadline - now < timeout)
 			timeout = w->list.next->deadline - now;
+		if (w->next_due != 0 && w->next_due - now < timeout)
+			timeout = w->next_due - now;
 		if (timeout < 0)
 			timeout = 0;
 		if (poll(pfd, 2, (int)timeout) == -1 && errno != EINTR)
@@ -449,6 +502,8 @@ waker_run(struct waker *w)
 			wake_drain();
 			got = 1;
 		}
+		if (w->next_due != 0 && mono_ms() >= w->next_due)
+			got = 1;		/* held notices are due */
 		if (got)
 			scan(w);
 		now = mono_ms();
