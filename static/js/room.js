@@ -54,6 +54,12 @@ const GROUP_MS = 5 * 60 * 1000;
 const LOG_MAX = 500;
 /* "Near the bottom": new lines scroll the log only if the reader has not scrolled up. */
 const STICKY_PX = 80;
+/* The member list shows this many members (the server's join answer lists as many); the rest
+   are counted. */
+const MEMBER_LIST_MAX = 200;
+/* The stage has a tile for this many members, oneself and the earliest (the call is among
+   them: at most 16). */
+const TILE_MAX = 25;
 
 export class RoomView {
   /**
@@ -87,6 +93,8 @@ export class RoomView {
     /** @type {Map<number, string>} session → nickname, in join order */
     this.members = new Map();
     this.count = 0;
+    /** member list redraw queued for the end of this batch of events */
+    this.listQueued = false;
     /** @type {Set<number>} message ids already in the log */
     this.seen = new Set();
     /** @type {Map<string, HTMLElement>} client_id → line of a message not yet confirmed */
@@ -515,21 +523,48 @@ export class RoomView {
     this.peopleCount.textContent = String(n);
   }
 
-  /* Redraws the member list and brings the stage tiles in line with this.members. */
+  /* Oneself first, then the others in join order (the call's members are the earliest). */
+  _ordered() {
+    const all = Array.from(this.members.entries());
+    all.sort((a, b) => Number(b[0] === this.self) - Number(a[0] === this.self));
+    return all;
+  }
+
+  /*
+   * Brings the stage tiles in line with this.members at once, and redraws the member list once
+   * per batch of events (a poll answer in a big room can carry hundreds of joins).
+   */
   _renderMembers() {
-    const entries = Array.from(this.members.entries());
-    /* Oneself first, then in join order. */
-    entries.sort((a, b) => Number(b[0] === this.self) - Number(a[0] === this.self));
-    this.memberList.replaceChildren(...entries.map(([session, nickname]) => {
+    this._renderTiles();
+    if (this.listQueued) return;
+    this.listQueued = true;
+    queueMicrotask(() => {
+      this.listQueued = false;
+      this._renderList();
+    });
+  }
+
+  /* The member list: the first MEMBER_LIST_MAX, then how many more the room has. */
+  _renderList() {
+    const all = this._ordered();
+    const listed = all.slice(0, MEMBER_LIST_MAX);
+    const more = Math.max(this.count, all.length) - listed.length;
+    this.memberList.replaceChildren(...listed.map(([session, nickname]) => {
       const me = session === this.self;
       return el('li', { className: `member${me ? ' is-self' : ''}`, data: { session: String(session) } }, [
         this._avatar(session, nickname, 'avatar-small'),
         el('span', { className: 'member-name', text: nickname }),
         me ? el('span', { className: 'member-you', text: 'you' }) : null,
       ]);
-    }));
+    }), ...(more > 0 ? [el('li', { className: 'member member-more', attrs: { 'data-testid': 'member-more' }, text: `and ${more} more` })] : []));
+  }
+
+  /* The stage: a tile for each of the first TILE_MAX members, updated in place. */
+  _renderTiles() {
+    const entries = this._ordered().slice(0, TILE_MAX);
+    const tiled = new Set(entries.map(([session]) => session));
     for (const session of Array.from(this.tileMap.keys())) {
-      if (!this.members.has(session)) {
+      if (!tiled.has(session)) {
         this.tileMap.get(session)?.node.remove();
         this.tileMap.delete(session);
       }
