@@ -1,10 +1,12 @@
 // WebSocket transport (noom-ws behind nginx), spoken with raw node `net` sockets so that every
 // byte — the handshake, masking, malformed frames — is ours: handshake under "/" and "/noom",
 // token auth, poll-shaped answers after the cursor, wake-up latency of a chat POSTed over HTTP,
-// reconnect with the last cursor, resync, close codes for bad frames, heartbeat and presence.
+// reconnect with the last cursor, resync, close codes for bad frames, heartbeat and presence,
+// many sockets served from one read of the log while a member moves, and a session that ends.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import {execFileSync} from 'node:child_process';
 import net from 'node:net';
 import {performance} from 'node:perf_hooks';
 import {startStack, api, newSession, join, say, poll, pollUntil, ofType, sleep, within} from '../lib/stack.js';
@@ -459,4 +461,76 @@ test('a gateway that dies is started again; the rest of the stack keeps serving'
     {events: c.first.events, cursor: c.first.cursor});
   assert.equal(texts(got.events).filter((t) => t === 'while the gateway is down').length, 1);
   c.sock.destroy();
+});
+
+/** Seqs strictly ascending (so none twice). */
+function assertInOrder(events, who) {
+  for (let i = 1; i < events.length; i++) {
+    assert.ok(events[i].seq > events[i - 1].seq, `${who}: seq ${events[i].seq} after ${events[i - 1].seq}`);
+  }
+}
+
+test('many sockets in one room while a member moves to another: every event once, in order, as the poll, no other room', {timeout: 90_000}, async () => {
+  // The gateway reads each ring's events once and matches every socket in memory against the
+  // membership it cached; the member who moves must have it read again at its room_joined.
+  const A = 'ws-fan-a', B = 'ws-fan-b', N = 30;
+  const pub = await newSession(stack, 'Pub');
+  const other = await newSession(stack, 'Other');
+  await join(stack, pub.token, A);
+  await join(stack, other.token, B);
+  const subs = [];
+  for (let i = 0; i < N; i++) {
+    const s = await newSession(stack, `S${i}`);
+    subs.push({s, cursor: (await join(stack, s.token, A)).cursor});
+  }
+  const mover = await newSession(stack, 'Mover');
+  const mj = await join(stack, mover.token, A);
+  const conns = await Promise.all(subs.map(({s, cursor}) => open(stack, s.token, cursor)));
+  const mc = await open(stack, mover.token, mj.cursor);
+  for (let i = 0; i < 10; i++) await say(stack, pub.token, `a${i}`);
+  await say(stack, other.token, 'b-before');
+  await join(stack, mover.token, B); // leaves A, joins B
+  // The second half at once: rings see several events, of both rooms, at a time.
+  await Promise.all([
+    ...Array.from({length: 10}, (_, i) => say(stack, pub.token, `a${10 + i}`)),
+    ...Array.from({length: 4}, (_, i) => say(stack, other.token, `b${i}`)),
+  ]);
+  const want = Array.from({length: 20}, (_, i) => `a${i}`);
+  for (let k = 0; k < N; k++) {
+    const c = conns[k];
+    const got = await readUntil(c, (ev) => texts(ev).length >= 20, 10_000, {events: c.first.events, cursor: c.first.cursor});
+    assertInOrder(got.events, `S${k}`);
+    assert.deepEqual([...texts(got.events)].sort(), [...want].sort(), `S${k} gets every A message once and no B message`);
+    // The same events as GET api/poll from the same cursor, up to the last A message.
+    const last = Math.max(...ofType(got.events, 'new_message').map((e) => e.seq));
+    const viaPoll = await pollUntil(stack, subs[k].s.token, subs[k].cursor, (ev) => ev.some((e) => e.seq >= last));
+    assert.deepEqual(got.events.filter((e) => e.seq <= last), viaPoll.events.filter((e) => e.seq <= last), `S${k}: as the poll`);
+    c.sock.destroy();
+  }
+  const m = await readUntil(mc, (ev) => texts(ev).filter((t) => /^b\d$/.test(t)).length === 4, 10_000, {events: mc.first.events, cursor: mc.first.cursor});
+  assertInOrder(m.events, 'mover');
+  const mt = texts(m.events);
+  assert.deepEqual(mt.filter((t) => t.startsWith('a')), want.slice(0, 10), 'the mover saw A up to its move, once');
+  assert.deepEqual(mt.filter((t) => t.startsWith('b')).sort(), ['b0', 'b1', 'b2', 'b3'], 'and B after it, once, nothing from before');
+  assert.equal(ofType(m.events, 'room_left').length, 1);
+  assert.equal(ofType(m.events, 'room_joined').length, 1);
+  const joined = ofType(m.events, 'room_joined')[0].seq;
+  assert.ok(ofType(m.events, 'new_message').filter((e) => e.data.text.startsWith('b')).every((e) => e.seq > joined));
+  assert.equal(await within(mc.closed, 10), null, 'still open');
+  mc.sock.destroy();
+});
+
+test('a socket whose session is gone is closed with 4401 "session ended"', {timeout: 30_000}, async () => {
+  // Nothing in the log marks the end of a session (maintenance deletes it): here it goes
+  // behind the app's back, and something happens in the log for good measure.
+  const ann = await newSession(quick, 'Ann');
+  const c = await open(quick, ann.token, ann.cursor);
+  execFileSync('sqlite3', ['-cmd', '.timeout 5000', quick.dbPath, `DELETE FROM sessions WHERE id = ${Number(ann.session)};`], {timeout: 10_000});
+  const bob = await newSession(quick, 'Bob');
+  await join(quick, bob.token, 'ws-gone'); // room_change: an event for everyone
+  const t0 = performance.now();
+  const cl = await within(c.closed, 8000);
+  assert.equal(cl?.code, 4401, JSON.stringify(cl));
+  assert.match(cl.reason, /session ended/);
+  console.log(`session gone: closed with 4401 after ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 });
