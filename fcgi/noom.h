@@ -9,7 +9,8 @@
  * log.c).  All SQL lives
  * behind db.h; the cross-process doorbell behind wake.c.  The WebSocket
  * gateway noom-ws (ws_main.c, gateway.c, the codec ws.c) is a program of its
- * own that shares the store, the doorbell and poll_read() with the workers.
+ * own that shares the store, the doorbell, the answer shape (poll_body_new)
+ * and the log matching of fanout.c with the workers.
  *
  * Ownership rule, as in jansson: a function whose name ends in _new returns
  * memory the caller frees with the matching _free; a parameter documented as
