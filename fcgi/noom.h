@@ -326,6 +326,13 @@ struct gw_conf {
 };
 int	 gateway_run(const struct gw_conf *, char **);
 
+/* conns.c */
+struct conns;
+struct conns *conns_new(int, char **);
+int	 conns_take(struct conns *);
+void	 conns_idle(struct conns *, int);
+void	 conns_run(struct conns *) __attribute__((noreturn));
+
 /* worker.c */
 void	 worker_main(const struct app *, int) __attribute__((noreturn));
 void	 worker_respond(void *, struct resp *);

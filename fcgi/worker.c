@@ -1,19 +1,32 @@
 /*
- * worker.c — one worker process: accept threads and the waker.
+ * worker.c — one worker process: handler threads, the dispatcher and the
+ * waker.
  *
- * A worker runs app->threads accept threads and one waker (poll.c), all on
- * the listening socket the master opened.  An accept thread takes a request
- * with FCGX_Accept_r, turns it into a struct req (path below the prefix,
- * body read up to NOOM_BODY_MAX), dispatches it, and either answers it or —
- * for a poll with nothing to say yet — hands the request's connection to the
- * waker, detached from libfcgi's buffers, and accepts the next request on the
- * same FCGX_Request.  This is the only
- * file that knows libfcgi.
+ * A worker runs the dispatcher (conns.c: it accepts nginx's connections on
+ * the listening socket the master opened, and watches kept-alive ones),
+ * app->threads handler threads and one waker (poll.c).  A handler thread
+ * takes a connection with a request to read from the dispatcher, reads the
+ * request with FCGX_Accept_r, turns it into a struct req (path below the
+ * prefix, body read up to NOOM_BODY_MAX), dispatches it, and either answers
+ * it or — for a poll with nothing to say yet — hands the request's
+ * connection to the waker, detached from libfcgi's buffers.  A connection
+ * nginx keeps open (fastcgi_keep_conn on) goes back to the dispatcher after
+ * the answer, from the handler or from the waker.  This is the only file
+ * that knows libfcgi.
+ *
+ * libfcgi reads a request from the connection in FCGX_Request.ipcFd when
+ * that is open, and accepts one on the request's listening socket only when
+ * it is not.  The handlers' requests are given a socket that never listens
+ * (dead_sock), so libfcgi never accepts or blocks in accept: a connection
+ * that fails to give a request is closed by libfcgi and FCGX_Accept_r
+ * returns at once.
  *
  * FastCGI params relied on (conf/noom-nginx.conf.in sets them):
  * REQUEST_METHOD, DOCUMENT_URI (decoded, normalised by nginx), QUERY_STRING,
  * CONTENT_LENGTH, HTTP_AUTHORIZATION, NOOM_PREFIX.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -31,7 +44,8 @@
 struct acceptor {
 	const struct app *app;
 	struct waker	*waker;
-	int		 sock;
+	struct conns	*conns;
+	int		 dead_sock;	/* never listens: see the top */
 };
 
 static const char *
@@ -79,8 +93,10 @@ respond(FCGX_Request *r, int status, const char *type, const char *extra,
  * FastCGI request id, and the waker writes the answer's records itself.
  */
 struct detached {
-	int	 fd;		/* the connection from nginx */
-	int	 id;		/* FastCGI requestId */
+	int		 fd;	/* the connection from nginx, owned */
+	int		 id;	/* FastCGI requestId */
+	int		 keep;	/* nginx keeps the connection: give it back */
+	struct conns	*conns;	/* ... to this process's dispatcher */
 };
 
 /*
@@ -91,12 +107,14 @@ struct detached {
  * public call that hands the connection over.
  */
 static struct detached *
-detach(FCGX_Request *r)
+detach(FCGX_Request *r, struct conns *cs)
 {
 	struct detached	*d = xmalloc(sizeof(*d));
 
 	d->fd = r->ipcFd;
 	d->id = r->requestId;
+	d->keep = r->keepConnection;
+	d->conns = cs;
 	r->ipcFd = -1;		/* so that FCGX_Free neither closes nor writes */
 	FCGX_Free(r, 0);	/* frees in/out/err and the params */
 	return d;
@@ -121,7 +139,8 @@ record(unsigned char *p, int type, int id, size_t len)
  * Answer a parked request (called by the waker) and free it: the CGI head
  * and the body as FCGI_STDOUT records of at most 32 KiB, the empty record
  * that ends the stream and FCGI_END_REQUEST, in one buffer and one write
- * (usually); then close the connection, as FCGX_Finish_r would.
+ * (usually); then close the connection, as FCGX_Finish_r would, or give it
+ * back to the dispatcher when nginx keeps it.
  */
 void
 worker_respond_raw(void *req, int status, const char *body, size_t len)
@@ -157,7 +176,10 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 		else if (w <= 0)
 			break;	/* nginx gave up on it: nobody to tell */
 	}
-	close(d->fd);
+	if (left == 0 && d->keep)
+		conns_idle(d->conns, d->fd);
+	else
+		close(d->fd);
 	free(out);
 	buf_free(&msg);
 	free(d);
@@ -203,30 +225,39 @@ param(FCGX_Request *r, const char *name, const char *dflt)
 
 /*
  * Read the body into a new NUL-terminated string (*body, caller frees).
- * A body over the limit is not read: *len says how large it claimed to be.
+ * A body over the limit is not read: *len says how large it claimed to be,
+ * and the connection will not be kept (the rest of it is still in there).
+ * Otherwise stdin is read to its end, so that a kept connection holds
+ * nothing of this request when the next one is read from it.
  */
 static void
 read_body(FCGX_Request *r, char **body, size_t *len)
 {
 	const char	*cl = param(r, "CONTENT_LENGTH", "");
-	char		*end;
-	unsigned long long n;
+	char		*end, rest[256];
+	unsigned long long n = 0;
 	int		 got;
 
 	*body = NULL;
 	*len = 0;
 	errno = 0;
-	n = strtoull(cl, &end, 10);
-	if (*cl == '\0' || *end != '\0' || errno != 0)
-		return;
+	if (*cl != '\0')
+		n = strtoull(cl, &end, 10);
+	if (*cl != '\0' && (*end != '\0' || errno != 0))
+		n = 0;
 	if (n > NOOM_BODY_MAX) {
 		*len = (size_t)(n > SIZE_MAX ? SIZE_MAX : n);
+		r->keepConnection = 0;
 		return;
 	}
-	*body = xmalloc(n + 1);
-	got = FCGX_GetStr(*body, (int)n, r->in);
-	*len = got > 0 ? (size_t)got : 0;
-	(*body)[*len] = '\0';
+	if (n > 0) {
+		*body = xmalloc(n + 1);
+		got = FCGX_GetStr(*body, (int)n, r->in);
+		*len = got > 0 ? (size_t)got : 0;
+		(*body)[*len] = '\0';
+	}
+	while (FCGX_GetStr(rest, sizeof(rest), r->in) > 0)
+		;	/* the empty record that ends stdin, or a surplus */
 }
 
 /*
@@ -261,7 +292,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	api_dispatch(c, &rq, &rs);
 	if (rs.parked) {
 		/* Only the connection waits; r is free for the next accept. */
-		waker_park(a->waker, detach(r), &rs.park, rq.now_ms);
+		waker_park(a->waker, detach(r, a->conns), &rs.park, rq.now_ms);
 		goto out;
 	}
 answer:
@@ -287,15 +318,27 @@ accept_loop(void *arg)
 	if ((c.db = db_open(a->app->db_path, &cause)) == NULL)
 		fatal("%s", cause);
 	/* One request for the thread's lifetime: parking detaches it. */
-	if (FCGX_InitRequest(&r, a->sock, 0) != 0)
+	if (FCGX_InitRequest(&r, a->dead_sock, 0) != 0)
 		fatal("FCGX_InitRequest");
 	for (;;) {
-		if (FCGX_Accept_r(&r) < 0) {
-			log_warn("accept failed");
-			continue;
-		}
+		r.ipcFd = conns_take(a->conns);
+		/* So that the finish FCGX_Accept_r begins with keeps it. */
+		r.keepConnection = 1;
+		if (FCGX_Accept_r(&r) < 0)
+			continue;	/* no request on it: libfcgi closed it */
 		handle(a, &c, &r);
+		if (r.ipcFd >= 0) {	/* answered, and nginx keeps it */
+			conns_idle(a->conns, r.ipcFd);
+			r.ipcFd = -1;
+		}
 	}
+	return NULL;
+}
+
+static void *
+dispatch_loop(void *arg)
+{
+	conns_run(arg);
 	return NULL;
 }
 
@@ -312,9 +355,14 @@ worker_main(const struct app *app, int sock)
 	if (wake_init(app->state_dir, &cause) == -1)
 		fatal("doorbell: %s", cause);
 	a.app = app;
-	a.sock = sock;
+	if ((a.dead_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket: %s", strerror(errno));
+	if ((a.conns = conns_new(sock, &cause)) == NULL)
+		fatal("%s", cause);
 	if ((a.waker = waker_new(app, &cause)) == NULL)
 		fatal("waker: %s", cause);
+	if (pthread_create(&t, NULL, dispatch_loop, a.conns) != 0)
+		fatal("pthread_create");
 	for (i = 0; i < app->threads; i++)
 		if (pthread_create(&t, NULL, accept_loop, &a) != 0)
 			fatal("pthread_create");
