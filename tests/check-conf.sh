@@ -81,7 +81,7 @@ fi
 # 4. Settings noom-run must refuse before it starts anything.
 for bad in "NOOM_PREFIX=noom" "NOOM_PREFIX=/" "NOOM_PREFIX=/a/b" "NOOM_PREFIX=/noom/" \
 	"NOOM_PREFIX=/a b" "NOOM_PREFIX=/.." "NOOM_PORT=http" "NOOM_PORT=70000" "NOOM_WORKERS=0" \
-	"NOOM_WS=yes"; do
+	"NOOM_WS=yes" "NOOM_KEEPALIVE=yes"; do
 	if env "$bad" NOOM_STATE_DIR="$tmp/bad" "$run" >"$tmp/bad.out" 2>&1; then
 		not_ok "noom-run refuses $bad"
 	elif grep -q "${bad%%=*}" "$tmp/bad.out"; then

@@ -3,7 +3,9 @@
 //
 // noom-run stops nginx when the worker master exits (by design, see its header), so the 502 is
 // produced by making the socket unreachable instead: the socket file is renamed away (nginx's
-// connect() fails) and renamed back afterwards.
+// connect() fails) and renamed back afterwards. That needs nginx to connect for every request,
+// as it does behind the operator snippet: the stack runs with NOOM_KEEPALIVE=0 (with keep-alive,
+// requests would go on over connections opened before the rename).
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +14,7 @@ import {startStack, api, newSession, sleep, within} from '../lib/stack.js';
 
 let stack;
 before(async () => {
-  stack = await startStack({workerArgs: ['--poll-timeout', '2']});
+  stack = await startStack({workerArgs: ['--poll-timeout', '2'], env: {NOOM_KEEPALIVE: '0'}});
 });
 after(async () => {
   await stack?.stop();
