@@ -502,7 +502,7 @@ client.onRoomState = (state) => {
     document.title = `${state.room} · Noom`;
   }
   joinedAt = Date.now();
-  room.setState(state, client.session);
+  room.setState(state, client.session, client.nickname);
   if (call && callRoom === state.room) {
     /* A resync: connections to members who are gone meanwhile are closed. */
     for (const session of Array.from(call.peers.keys())) {

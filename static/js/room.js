@@ -187,8 +187,9 @@ export class RoomView {
    * resync the history overlaps them; message ids keep it free of duplicates).
    * @param {RoomState} state
    * @param {number|null} self
+   * @param {string} [selfNickname]  for a big room, whose snapshot lists only its earliest members
    */
-  setState(state, self) {
+  setState(state, self, selfNickname = '') {
     this.room = state.room;
     this.self = self;
     this.nameNode.textContent = state.room;
@@ -197,6 +198,7 @@ export class RoomView {
       this.members.set(m.session, m.nickname);
       this.media.set(m.session, { audio: m.audio !== false, video: m.video !== false, screen: !!m.screen });
     }
+    if (self !== null && !this.members.has(self)) this.members.set(self, selfNickname);
     this._setCount(state.count);
     this._renderMembers();
     const stick = this._nearBottom();
