@@ -273,8 +273,16 @@ db_configure(sqlite3 *conn, char **cause)
 	char	*err = NULL;
 
 	sqlite3_busy_timeout(conn, 10000);
+	/*
+	 * No automatic checkpoints: the worker master runs one every second
+	 * (main.c), so that no request waits behind one.  journal_size_limit
+	 * gives the WAL file back to the disk after a checkpoint restarts it.
+	 */
+	sqlite3_wal_autocheckpoint(conn, 0);
 	if (sqlite3_exec(conn, "PRAGMA journal_mode = WAL;"
-	    "PRAGMA synchronous = NORMAL;", NULL, NULL, &err) != SQLITE_OK) {
+	    "PRAGMA synchronous = NORMAL;"
+	    "PRAGMA journal_size_limit = 67108864;", NULL, NULL, &err) !=
+	    SQLITE_OK) {
 		if (asprintf(cause, "configure: %s", err) == -1)
 			*cause = NULL;
 		sqlite3_free(err);
@@ -391,6 +399,20 @@ db_open(const char *path, char **cause)
 		return NULL;
 	}
 	return db;
+}
+
+/*
+ * Copy what the WAL holds back into the database file, as far as readers
+ * allow, without waiting for any of them (SQLITE_CHECKPOINT_PASSIVE).
+ */
+int
+db_checkpoint(struct db *db)
+{
+	int	 rc;
+
+	rc = sqlite3_wal_checkpoint_v2(db->conn, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
 
 /* Finalize every statement and close; accepts NULL. */
