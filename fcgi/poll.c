@@ -196,7 +196,7 @@ void
 h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
-	int64_t		 cursor, upto;
+	int64_t		 cursor, upto, before;
 	char		*body;
 	int		 urgent = 0;
 
@@ -207,9 +207,14 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 		    "non-negative integer.");
 		return;
 	}
-	/* Presence: written at most every few seconds, not on every poll. */
-	if (db_session_touch(c->db, s.id, rq->now_ms, rq->now_ms -
-	    presence_touch_ms(c->app->presence_timeout)) == -1)
+	/*
+	 * Presence: written at most every few seconds, not on every poll; the
+	 * session read for the token says whether it is due, without another
+	 * read of the store.
+	 */
+	before = rq->now_ms - presence_touch_ms(c->app->presence_timeout);
+	if (s.seen_ms < before &&
+	    db_session_touch(c->db, s.id, rq->now_ms, before) == -1)
 		goto fail;
 	switch (poll_answer(c->db, &s, cursor, &upto, &body, &urgent)) {
 	case POLL_EVENTS:
