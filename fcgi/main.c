@@ -116,7 +116,7 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
 }
 
 /*
- * The master checkpoints the database, once a second: the workers and the
+ * The master checkpoints the database, every 250 ms: the workers and the
  * gateway never do (db.c turns SQLite's automatic checkpoint off), because a
  * checkpoint in the thread that happens to commit stalls every request
  * queued behind it while it copies pages and syncs (fanout p99 at N=1000:
@@ -128,7 +128,7 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
 static struct db *
 checkpointer_start(const struct app *app)
 {
-	struct itimerval	 every = { { 1, 0 }, { 1, 0 } };
+	struct itimerval	 every = { { 0, 250000 }, { 0, 250000 } };
 	struct db		*db;
 	char			*cause = NULL;
 
