@@ -111,6 +111,8 @@ struct conn {
 	int64_t		 rx_ms;		/* monotonic: last byte from peer */
 	int64_t		 ping_ms;	/* last ping sent */
 	int64_t		 sent_ms;	/* last answer sent */
+	int64_t		 held_until;	/* notices wait till (0: none) */
+	int64_t		 held_upto;	/* ... and the log is checked to here */
 	int64_t		 touch_ms;	/* last presence refresh */
 	int64_t		 deadline;	/* C_CLOSING: give up waiting */
 	int64_t		 started;	/* wall ms, for the log line */
@@ -128,6 +130,7 @@ struct gw {
 	int64_t		 touch_every;
 	struct scan	 scan;		/* the ring's events; reused */
 	struct buf	 events;	/* one answer's events; reused */
+	int64_t		 next_due;	/* earliest held_until; 0: none */
 };
 
 static int64_t
@@ -424,6 +427,23 @@ scan_after(const struct scan *sc, int64_t seq)
 }
 
 /*
+ * Only notices that may wait (event_deferrable) are new for c, and it had an
+ * answer less than NOOM_NOTICE_HOLD_MS ago: leave them in the log, c->upto
+ * where it is, until `until`, when release_held() serves c with whatever
+ * came meanwhile.  In a room of thousands this sends a member's notices at
+ * most once a hold period instead of one frame per join or leave.
+ */
+static void
+conn_hold(struct gw *g, struct conn *c, int64_t until, int64_t end)
+{
+	events_reset(g);
+	c->held_until = until;
+	c->held_upto = end;
+	if (g->next_due == 0 || until < g->next_due)
+		g->next_due = until;
+}
+
+/*
  * Send c its events among the scanned ones, which are all of the log up to
  * end, as poll answers of at most NOOM_BATCH_MAX events, in memory against
  * the membership cached in c->park (as match() in poll.c does).  An answer
@@ -439,7 +459,7 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 	const struct event	*ev;
 	struct session		 s;
 	size_t			 i;
-	int			 count = 0, moved;
+	int			 count = 0, moved, urgent = 0;
 
 	c->behind = 0;
 	for (i = scan_after(sc, c->park.upto); i < sc->n; i++) {
@@ -449,10 +469,13 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 		if (count++ > 0)
 			buf_add(&g->events, ",", 1);
 		buf_adds(&g->events, sc->evs[i].json);
+		if (!sc->evs[i].deferrable)
+			urgent = 1;
 		moved = event_moves(&c->park, ev);
 		if (!moved && count < NOOM_BATCH_MAX)
 			continue;
 		count = 0;
+		urgent = 0;
 		if (conn_answer_events(g, c, ev->seq, now) == -1)
 			return;
 		if (moved) {
@@ -466,7 +489,9 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 			return;
 		}
 	}
-	if (count > 0)
+	if (count > 0 && !urgent && now < c->sent_ms + NOOM_NOTICE_HOLD_MS)
+		conn_hold(g, c, c->sent_ms + NOOM_NOTICE_HOLD_MS, end);
+	else if (count > 0)
 		(void)conn_answer_events(g, c, end, now);
 	else
 		c->park.upto = end;
@@ -722,6 +747,36 @@ accept_all(struct gw *g)
 	}
 }
 
+/* How far the log has been looked at for c. */
+static int64_t
+conn_checked(const struct conn *c)
+{
+	return c->held_until != 0 ? c->held_upto : c->park.upto;
+}
+
+/*
+ * c holds notices: if the scanned events after what it has checked hold one
+ * for it that may not wait, stop holding (the one at a time pass of the
+ * ring answers everything since c's upto, the held notices first);
+ * otherwise note that it has checked up to end.
+ */
+static void
+conn_check_held(struct conn *c, const struct scan *sc, int64_t end)
+{
+	const struct event	*ev;
+	size_t			 i;
+
+	for (i = scan_after(sc, c->held_upto); i < sc->n; i++) {
+		ev = &sc->evs[i].ev;
+		if (event_visible(&c->park, ev) && (!sc->evs[i].deferrable ||
+		    event_moves(&c->park, ev))) {
+			c->held_until = 0;
+			return;
+		}
+	}
+	c->held_upto = end;
+}
+
 /*
  * Can the ring's scan of the log (end max, trimmed up to trimmed) serve c?
  * Not if c's output waits to drain (it is behind), if its cursor needs a
@@ -732,7 +787,7 @@ static int
 scan_serves(const struct conn *c, int64_t max, int64_t trimmed)
 {
 	return c->state == C_LIVE && pending(c) < OUT_LOW &&
-	    c->park.upto < max && c->park.upto >= trimmed &&
+	    conn_checked(c) < max && c->park.upto >= trimmed &&
 	    c->park.upto >= max - SCAN_SPAN;
 }
 
@@ -744,8 +799,8 @@ scan_from(struct gw *g, int64_t max, int64_t trimmed)
 	int64_t		 from = max;
 
 	for (c = g->list.next; c != &g->list; c = c->next)
-		if (scan_serves(c, max, trimmed) && c->park.upto < from)
-			from = c->park.upto;
+		if (scan_serves(c, max, trimmed) && conn_checked(c) < from)
+			from = conn_checked(c);
 	return from;
 }
 
@@ -768,24 +823,27 @@ scan_match(struct gw *g, int64_t from, int64_t max, int64_t trimmed)
 	end = sc->n == SCAN_CHUNK ? sc->evs[sc->n - 1].ev.seq : max;
 	for (c = g->list.next; c != &g->list; c = next) {
 		next = c->next;
-		if (scan_serves(c, max, trimmed) && c->park.upto < end)
+		if (!scan_serves(c, max, trimmed) || conn_checked(c) >= end)
+			continue;
+		if (c->held_until != 0)
+			conn_check_held(c, sc, end);
+		else
 			conn_match(g, c, sc, end, now);
 	}
 	return 0;
 }
 
 /*
- * The doorbell rang: read the new events once, in one read transaction,
- * and answer every live connection from them; then serve the few the scan
- * could not, one at a time.
+ * Read the new events once, in one read transaction, and answer every live
+ * connection from them; then serve the few the scan could not, one at a
+ * time.  Connections holding notices wait for release_held().
  */
 static void
-ring(struct gw *g)
+serve_all(struct gw *g)
 {
 	struct conn	*c, *next;
 	int64_t		 max, trimmed, from;
 
-	wake_drain();
 	if (db_begin_read(g->db) == -1)
 		return;
 	if ((max = db_max_seq(g->db)) == -1 ||
@@ -801,9 +859,40 @@ ring(struct gw *g)
 	scan_clear(&g->scan);
 	for (c = g->list.next; c != &g->list; c = next) {
 		next = c->next;
-		if (c->state == C_LIVE && c->park.upto < g->max_seq)
+		if (c->state == C_LIVE && c->park.upto < g->max_seq &&
+		    c->held_until == 0)
 			conn_deliver(g, c);
 	}
+}
+
+/* The doorbell rang. */
+static void
+ring(struct gw *g)
+{
+	wake_drain();
+	serve_all(g);
+}
+
+/*
+ * Serve the connections whose held notices are due (and those due within
+ * the next 50 ms, so that one scan serves a crowd), then note the next due.
+ */
+static void
+release_held(struct gw *g)
+{
+	struct conn	*c;
+	int64_t		 now = mono_ms();
+
+	g->next_due = 0;
+	for (c = g->list.next; c != &g->list; c = c->next) {
+		if (c->held_until == 0)
+			continue;
+		if (c->held_until <= now + 50)
+			c->held_until = 0;
+		else if (g->next_due == 0 || c->held_until < g->next_due)
+			g->next_due = c->held_until;
+	}
+	serve_all(g);
 }
 
 /*
@@ -919,7 +1008,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	struct signalfd_siginfo	 si;
 	struct gw		 g;
 	struct conn		*c;
-	int64_t			 next_tick, now;
+	int64_t			 next_tick, now, wait_until;
 	int			 i, n, tick_ms, rv = -1, done = 0;
 
 	memset(&g, 0, sizeof(g));
@@ -963,8 +1052,11 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	next_tick = mono_ms() + tick_ms;
 	while (!done) {
 		now = mono_ms();
+		wait_until = next_tick;
+		if (g.next_due != 0 && g.next_due < wait_until)
+			wait_until = g.next_due;
 		n = epoll_wait(g.ep, evs, MAX_EVENTS,
-		    next_tick > now ? (int)(next_tick - now) : 0);
+		    wait_until > now ? (int)(wait_until - now) : 0);
 		if (n == -1 && errno != EINTR) {
 			log_warn("epoll_wait: %s", strerror(errno));
 			break;
@@ -988,6 +1080,8 @@ gateway_run(const struct gw_conf *conf, char **cause)
 					conn_read(&g, c);
 			}
 		}
+		if (g.next_due != 0 && mono_ms() >= g.next_due)
+			release_held(&g);
 		if (mono_ms() >= next_tick) {
 			tick(&g);
 			next_tick = mono_ms() + tick_ms;

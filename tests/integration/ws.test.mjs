@@ -538,3 +538,41 @@ test('a socket whose session is gone is closed with 4401 "session ended"', {time
   assert.match(cl.reason, /session ended/);
   console.log(`session gone: closed with 4401 after ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 });
+
+test('in a room of more than 50, member notices share frames; chat does not wait; each once, in order', {timeout: 90_000}, async () => {
+  const room = 'ws-big-room';
+  const crowd = [];
+  for (let i = 0; i < 60; i += 20) {
+    crowd.push(...await Promise.all(Array.from({length: 20}, (_, j) => newSession(stack, `crowd${i + j}`))));
+  }
+  let last;
+  for (const m of crowd) last = await join(stack, m.token, room);
+  const c = await open(stack, crowd[0].token, last.cursor);
+  const newcomers = await Promise.all(Array.from({length: 10}, (_, i) => newSession(stack, `wave${i}`)));
+  const t0 = performance.now();
+  for (const n of newcomers) await join(stack, n.token, room);
+  const elapsed = performance.now() - t0;
+  let frames = 0;
+  const events = [...c.first.events];
+  const welcomed = () => ofType(events, 'welcome').filter((e) => newcomers.some((n) => n.session === e.data.session));
+  const end = performance.now() + 10_000;
+  while (welcomed().length < newcomers.length && performance.now() < end) {
+    const j = await c.nextJson(Math.max(1, end - performance.now()));
+    if (!j) break;
+    if (j.events.length) frames++;
+    events.push(...j.events);
+  }
+  assert.deepEqual(welcomed().map((e) => e.data.session), newcomers.map((n) => n.session), 'every join once, in order');
+  assert.ok(frames <= Math.ceil(elapsed / 1000) + 2, `${frames} frames for ${newcomers.length} joins over ${Math.round(elapsed)} ms`);
+  if (elapsed < 500) assert.ok(frames < newcomers.length, `notices batched: ${frames} frames`);
+  // A join (held) and then a chat message: both arrive, the notice first, the chat at once.
+  const late = await newSession(stack, 'late');
+  await join(stack, late.token, room);
+  await say(stack, crowd[5].token, 'big room hello');
+  const got = await readUntil(c, (ev) => texts(ev).includes('big room hello'), 5000, {events: [], cursor: null});
+  const types = got.events.map((e) => e.type);
+  const w = got.events.findIndex((e) => e.type === 'welcome' && e.data.session === late.session);
+  assert.ok(w >= 0 && w < types.indexOf('new_message'), `the held welcome comes before the chat: ${types.join(',')}`);
+  assertInOrder([...events, ...got.events], 'big room');
+  c.sock.destroy();
+});
