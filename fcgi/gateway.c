@@ -17,7 +17,7 @@
  *
  * Two ways to answer, with the same visibility rules (event_visible(), the
  * SQL of db_events_visible()), batch bound and JSON shape (poll_body_new())
- * as GET api/poll:
+ * as GET api/poll, whose poll_read_in() the one-at-a-time path calls:
  *
  * - The ring (the common case: many live connections at the same point).
  *   One read transaction per ring reads the new events once (fanout.c's
@@ -283,78 +283,42 @@ session_read(struct gw *g, struct conn *c, struct session *s)
 	return -1;
 }
 
-/* What conn_answer() reads: events rendered into b, as poll_render does. */
-struct answer {
-	struct buf	*b;
-	int		 count;
-	int64_t		 last;
-};
-
-/* An event_fn for db_events_visible(): append ev to the answer arg. */
-static int
-answer_add(void *arg, const struct event *ev)
-{
-	struct answer	*a = arg;
-
-	if (a->count++ > 0)
-		buf_add(a->b, ",", 1);
-	event_render(a->b, ev);
-	a->last = ev->seq;
-	return 0;
-}
-
 /*
  * Read c's next answer after c->park.upto: *body is new (the caller frees
  * it), a resync answer if the cursor is not in the kept log, or NULL if
  * nothing is visible yet; c->park.upto moves on and g->max_seq is the log's
  * end.  0, or -1 if c was closed.
  *
- * This is poll_read() with the session read inside the same read
- * transaction: the membership cached in c->park for the ring's matching is
- * then exactly the one this answer was matched with, whatever moves happen
- * meanwhile (their events come after this snapshot, and the ring stops at
- * them).  The resync rule, the query (db_events_visible), the batch bound
- * and the rendering are the poll's.
+ * poll_read_in() — the poll's own resync rule, query, batch bound and
+ * rendering — with the session read inside the same read transaction: the
+ * membership cached in c->park for the ring's matching is then exactly the
+ * one this answer was matched with, whatever moves happen meanwhile (their
+ * events come after this snapshot, and the ring stops at them).
  */
 static int
 conn_answer(struct gw *g, struct conn *c, char **body)
 {
 	struct session	 s;
-	struct answer	 a = { &g->events, 0, 0 };
-	int64_t		 max, trimmed, cursor;
-	int		 rv = -1;
+	int64_t		 max, upto;
+	int		 urgent, rv = -1;
 
 	*body = NULL;
-	if (db_begin_read(g->db) == -1)
-		goto fail;
+	if (db_begin_read(g->db) == -1) {
+		conn_fail(g, c, 1011, "store failed");
+		return -1;
+	}
 	if (session_read(g, c, &s) == -1)
 		goto out;
 	c->park.room_id = s.room_id;
 	c->park.join_seq = s.join_seq;
-	if ((max = db_max_seq(g->db)) == -1 ||
-	    (trimmed = db_trimmed_upto(g->db)) == -1)
-		goto fail;
-	g->max_seq = max;
-	if (c->park.upto < trimmed || c->park.upto > max) {
-		c->park.upto = max;
-		*body = poll_body_new(max, "", 0, 1);
-		rv = 0;
+	if (poll_read_in(g->db, &c->park, &max, &upto, body, &urgent) ==
+	    POLL_FAIL) {
+		conn_fail(g, c, 1011, "store failed");
 		goto out;
 	}
-	events_reset(g);
-	if (db_events_visible(g->db, c->park.upto, c->park.session_id,
-	    c->park.room_id, c->park.join_seq, NOOM_BATCH_MAX, answer_add,
-	    &a) == -1)
-		goto fail;
-	cursor = a.count == NOOM_BATCH_MAX ? a.last : max;
-	c->park.upto = cursor;
-	if (a.count > 0)
-		*body = poll_body_new(cursor, g->events.data, g->events.len, 0);
-	events_reset(g);
+	g->max_seq = max;
+	c->park.upto = upto;
 	rv = 0;
-	goto out;
-fail:
-	conn_fail(g, c, 1011, "store failed");
 out:
 	db_rollback(g->db);		/* a read: nothing to commit */
 	return rv;

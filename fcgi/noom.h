@@ -252,8 +252,8 @@ enum {
 	POLL_RESYNC,		/* the cursor is not in the kept log */
 };
 void	 h_poll(struct ctx *, const struct req *, struct resp *);
-int	 poll_read(struct db *, const struct session *, int64_t, int64_t *,
-	    char **);
+int	 poll_read_in(struct db *, const struct park *, int64_t *, int64_t *,
+	    char **, int *);
 char	*poll_body_new(int64_t, const char *, size_t, int);
 int64_t	 presence_touch_ms(int);
 struct waker;

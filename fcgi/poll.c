@@ -128,68 +128,69 @@ presence_touch_ms(int presence_timeout)
 }
 
 /*
- * poll_read(), and *urgent says whether a POLL_EVENTS answer holds an event
- * that may not wait (see event_deferrable).
+ * The answer to a poll for pk (pk->upto is the cursor), inside the caller's
+ * read transaction: POLL_EVENTS (*body new: the visible events after the
+ * cursor), POLL_RESYNC (*body new: the cursor is older than what is kept,
+ * or newer than anything written), POLL_EMPTY (*body NULL: nothing visible
+ * yet), or POLL_FAIL on a store error.  *max is the log's end; *upto is how
+ * far the log was read: the answer's cursor, or for POLL_EMPTY *max, from
+ * which a waiting client continues; *urgent says whether a POLL_EVENTS
+ * answer holds an event that may not wait (event_deferrable).  Shared by
+ * GET api/poll and the WebSocket gateway (which reads the session in the
+ * same transaction), so that both transports see exactly the same events.
  */
-static int
-poll_answer(struct db *db, const struct session *s, int64_t cursor,
+int
+poll_read_in(struct db *db, const struct park *pk, int64_t *max,
     int64_t *upto, char **body, int *urgent)
 {
-	struct park	 pk;
 	struct buf	 events;
-	int64_t		 max, trimmed, next;
+	int64_t		 trimmed, next;
 	int		 n, rv = POLL_FAIL;
 
 	*body = NULL;
-	buf_init(&events);
-	if (db_begin_read(db) == -1)
-		goto out;
-	if ((max = db_max_seq(db)) == -1 ||
+	*urgent = 0;
+	if ((*max = db_max_seq(db)) == -1 ||
 	    (trimmed = db_trimmed_upto(db)) == -1)
-		goto out;
-	if (cursor < trimmed || cursor > max) {
-		*upto = max;
-		*body = poll_body_new(max, "", 0, 1);
-		rv = POLL_RESYNC;
-		goto out;
+		return POLL_FAIL;
+	if (pk->upto < trimmed || pk->upto > *max) {
+		*upto = *max;
+		*body = poll_body_new(*max, "", 0, 1);
+		return POLL_RESYNC;
 	}
-	pk.session_id = s->id;
-	pk.room_id = s->room_id;
-	pk.join_seq = s->join_seq;
-	pk.upto = cursor;
-	if ((n = poll_render(db, &pk, max, &events, &next, urgent)) == -1)
+	buf_init(&events);
+	if ((n = poll_render(db, pk, *max, &events, &next, urgent)) == -1)
 		goto out;
 	if (n > 0) {
 		*upto = next;
 		*body = poll_body_new(next, events.data, events.len, 0);
 		rv = POLL_EVENTS;
 	} else {
-		*upto = max;
+		*upto = *max;
 		rv = POLL_EMPTY;
 	}
 out:
-	db_rollback(db);		/* a read: nothing to commit */
 	buf_free(&events);
 	return rv;
 }
 
-/*
- * Read the answer to a poll by session s from cursor, in one read
- * transaction: POLL_EVENTS (*body new: the visible events after cursor),
- * POLL_RESYNC (*body new: the cursor is older than what is kept, or newer
- * than anything written), POLL_EMPTY (*body NULL: nothing visible yet), or
- * POLL_FAIL on a store error.  *upto is how far the log was read: the
- * answer's cursor, or for POLL_EMPTY the newest sequence number, from which
- * a waiting client continues.  Shared by GET api/poll and the WebSocket
- * gateway, so that both transports see exactly the same events.
- */
-int
-poll_read(struct db *db, const struct session *s, int64_t cursor,
-    int64_t *upto, char **body)
+/* poll_read_in() for session s from cursor, in a read transaction of its own. */
+static int
+poll_answer(struct db *db, const struct session *s, int64_t cursor,
+    int64_t *upto, char **body, int *urgent)
 {
-	int	 urgent;
+	struct park	 pk;
+	int64_t		 max;
+	int		 rv = POLL_FAIL;
 
-	return poll_answer(db, s, cursor, upto, body, &urgent);
+	*body = NULL;
+	pk.session_id = s->id;
+	pk.room_id = s->room_id;
+	pk.join_seq = s->join_seq;
+	pk.upto = cursor;
+	if (db_begin_read(db) == 0)
+		rv = poll_read_in(db, &pk, &max, upto, body, urgent);
+	db_rollback(db);		/* a read: nothing to commit */
+	return rv;
 }
 
 void
