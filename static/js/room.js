@@ -525,11 +525,24 @@ export class RoomView {
     this.peopleCount.textContent = String(n);
   }
 
-  /* Oneself first, then the others in join order (the call's members are the earliest). */
-  _ordered() {
-    const all = Array.from(this.members.entries());
-    all.sort((a, b) => Number(b[0] === this.self) - Number(a[0] === this.self));
-    return all;
+  /**
+   * Oneself first, then the others in join order (the call's members are the earliest): the
+   * first `max` of them. this.members is in join order already, so this walks only as far as
+   * it needs (a tile update in a room of thousands reads 25 entries, not all).
+   * @param {number} max
+   * @returns {[number, string][]}
+   */
+  _ordered(max) {
+    /** @type {[number, string][]} */
+    const out = [];
+    if (this.self !== null && this.members.has(this.self)) {
+      out.push([this.self, this.members.get(this.self) ?? '']);
+    }
+    for (const entry of this.members) {
+      if (out.length >= max) break;
+      if (entry[0] !== this.self) out.push(entry);
+    }
+    return out;
   }
 
   /*
@@ -548,9 +561,8 @@ export class RoomView {
 
   /* The member list: the first MEMBER_LIST_MAX, then how many more the room has. */
   _renderList() {
-    const all = this._ordered();
-    const listed = all.slice(0, MEMBER_LIST_MAX);
-    const more = Math.max(this.count, all.length) - listed.length;
+    const listed = this._ordered(MEMBER_LIST_MAX);
+    const more = Math.max(this.count, this.members.size) - listed.length;
     this.memberList.replaceChildren(...listed.map(([session, nickname]) => {
       const me = session === this.self;
       return el('li', { className: `member${me ? ' is-self' : ''}`, data: { session: String(session) } }, [
@@ -563,7 +575,7 @@ export class RoomView {
 
   /* The stage: a tile for each of the first TILE_MAX members, updated in place. */
   _renderTiles() {
-    const entries = this._ordered().slice(0, TILE_MAX);
+    const entries = this._ordered(TILE_MAX);
     const tiled = new Set(entries.map(([session]) => session));
     for (const session of Array.from(this.tileMap.keys())) {
       if (!tiled.has(session)) {
