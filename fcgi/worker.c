@@ -290,6 +290,9 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	read_body(r, &body, &rq.body_len);
 	rq.body = body;
 	api_dispatch(c, &rq, &rs);
+	/* Every handler ends its transactions; should one not, this ends it
+	 * here rather than keep the process's write turn (db.c) forever. */
+	db_rollback(c->db);
 	if (rs.parked) {
 		/* Only the connection waits; r is free for the next accept. */
 		waker_park(a->waker, detach(r, a->conns), &rs.park, rq.now_ms);
