@@ -829,12 +829,30 @@ serve_all(struct gw *g)
 	}
 }
 
-/* The doorbell rang. */
+/* Whether any connection takes events (serve_all has work). */
+static int
+any_live(const struct gw *g)
+{
+	const struct conn	*c;
+
+	for (c = g->list.next; c != &g->list; c = c->next)
+		if (c->state == C_LIVE)
+			return 1;
+	return 0;
+}
+
+/*
+ * The doorbell rang.  With no live connection there is nobody to serve: the
+ * ring is not read (a connection that goes live reads the log's end itself,
+ * conn_answer), so a gateway nobody uses costs no store reads while chat
+ * goes over long-polls.
+ */
 static void
 ring(struct gw *g)
 {
 	wake_drain();
-	serve_all(g);
+	if (any_live(g))
+		serve_all(g);
 }
 
 /*
