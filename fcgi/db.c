@@ -306,6 +306,18 @@ busy_wait(void *unused, int tries)
 	return 1;
 }
 
+/*
+ * Process-wide SQLite settings, before the process opens anything: no
+ * memory statistics, which SQLite keeps under one mutex that every
+ * allocation of every thread's connection would take.
+ */
+void
+db_init(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		log_warn("sqlite3_config: too late, statistics stay on");
+}
+
 /* Settings every connection gets. */
 static int
 db_configure(sqlite3 *conn, char **cause)

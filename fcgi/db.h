@@ -45,6 +45,7 @@ typedef int (*event_fn)(void *, const struct event *);
 int	 db_migrate(const char *, const char *, char **);
 struct db *db_open(const char *, char **);
 void	 db_close(struct db *);
+void	 db_init(void);
 int	 db_checkpoint(struct db *);
 
 int	 db_begin(struct db *);

@@ -279,6 +279,7 @@ main(int argc, char **argv)
 		app.mesh_max = mesh_max;
 	if (asprintf(&path, "%s/sql", app.data_dir) == -1)
 		fatal("asprintf");
+	db_init();
 	if (db_migrate(app.db_path, path, &cause) == -1)
 		fatal("database: %s", cause);
 	free(path);

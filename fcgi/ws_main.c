@@ -152,6 +152,7 @@ main(int argc, char **argv)
 	log_info("listening on %s (ping %d ms, idle %d ms)", socket_path,
 	    conf.ping_ms, conf.idle_ms);
 
+	db_init();
 	rv = gateway_run(&conf, &cause);
 	if (rv == -1)
 		log_warn("%s", cause != NULL ? cause : "start-up failed");
