@@ -104,9 +104,12 @@ struct resp {
 };
 
 /* Per-thread context handed to handlers. */
+struct waker;
+
 struct ctx {
 	const struct app *app;
 	struct db	*db;		/* this thread's connection */
+	struct waker	*waker;		/* this process's (worker); or NULL */
 };
 
 /* log.c */
@@ -256,9 +259,10 @@ int	 poll_read_in(struct db *, const struct park *, int64_t *, int64_t *,
 	    char **, int *);
 char	*poll_body_new(int64_t, const char *, size_t, int);
 int64_t	 presence_touch_ms(int);
-struct waker;
 struct waker *waker_new(const struct app *, char **);
 void	 waker_park(struct waker *, void *, const struct park *, int64_t);
+int64_t	 waker_newest(const struct waker *);
+void	 waker_seen(struct waker *, int64_t);
 void	 waker_run(struct waker *);
 
 /* presence.c */

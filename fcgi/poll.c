@@ -53,6 +53,9 @@
 
 #include "noom.h"
 
+/* Presence writes a worker gathers between two of its touch_seen()s. */
+#define SEEN_MAX	16384
+
 struct render {
 	struct buf	*b;
 	int		 count;
@@ -173,51 +176,78 @@ out:
 	return rv;
 }
 
-/* poll_read_in() for session s from cursor, in a read transaction of its own. */
+/*
+ * The answer to s's poll from cursor, in the caller's read transaction (see
+ * poll_read_in).  A re-poll from the newest event this process's waker has
+ * read (the usual one: a client that just got its answer) finds nothing
+ * without reading the log: it parks with its cursor, and should a newer
+ * event be written meanwhile, the waker's scan for the ring that follows
+ * it starts at the oldest parked cursor and answers it.
+ */
 static int
-poll_answer(struct db *db, const struct session *s, int64_t cursor,
+poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
     int64_t *upto, char **body, int *urgent)
 {
 	struct park	 pk;
 	int64_t		 max;
-	int		 rv = POLL_FAIL;
 
 	*body = NULL;
+	if (c->waker != NULL && cursor == waker_newest(c->waker)) {
+		*upto = cursor;
+		return POLL_EMPTY;
+	}
 	pk.session_id = s->id;
 	pk.room_id = s->room_id;
 	pk.join_seq = s->join_seq;
 	pk.upto = cursor;
-	if (db_begin_read(db) == 0)
-		rv = poll_read_in(db, &pk, &max, upto, body, urgent);
-	db_rollback(db);		/* a read: nothing to commit */
-	return rv;
+	return poll_read_in(c->db, &pk, &max, upto, body, urgent);
 }
 
+/*
+ * Presence: due every few seconds, not on every poll (the session read for
+ * the token says whether it is).  In a worker the waker writes it, with the
+ * other sessions due, in one transaction (touch_seen); elsewhere now.
+ */
+static int
+poll_touch(struct ctx *c, const struct session *s, int64_t now)
+{
+	int64_t	 before = now - presence_touch_ms(c->app->presence_timeout);
+
+	if (s->seen_ms >= before)
+		return 0;
+	if (c->waker != NULL) {
+		waker_seen(c->waker, s->id);
+		return 0;
+	}
+	return db_session_touch(c->db, s->id, now, before);
+}
+
+/*
+ * GET api/poll: the session and the events after the cursor are read in one
+ * read transaction; the presence write, when due, comes after it.
+ */
 void
 h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
-	int64_t		 cursor, upto, before;
-	char		*body;
-	int		 urgent = 0;
+	int64_t		 cursor, upto;
+	char		*body = NULL;
+	int		 urgent = 0, rv;
 
+	if (db_begin_read(c->db) == -1)
+		goto fail;
 	if (auth_session(c, rq, rs, &s) == -1)
-		return;
+		goto out;
 	if (parse_cursor(rq->query, &cursor) == -1) {
 		resp_error(rs, 400, "bad_cursor", "cursor must be a "
 		    "non-negative integer.");
-		return;
+		goto out;
 	}
-	/*
-	 * Presence: written at most every few seconds, not on every poll; the
-	 * session read for the token says whether it is due, without another
-	 * read of the store.
-	 */
-	before = rq->now_ms - presence_touch_ms(c->app->presence_timeout);
-	if (s.seen_ms < before &&
-	    db_session_touch(c->db, s.id, rq->now_ms, before) == -1)
+	rv = poll_answer(c, &s, cursor, &upto, &body, &urgent);
+	db_rollback(c->db);		/* a read: nothing to commit */
+	if (rv == POLL_FAIL || poll_touch(c, &s, rq->now_ms) == -1)
 		goto fail;
-	switch (poll_answer(c->db, &s, cursor, &upto, &body, &urgent)) {
+	switch (rv) {
 	case POLL_EVENTS:
 		if (!urgent) {
 			/* Only notices that may wait: the waker answers them
@@ -242,7 +272,10 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 		return;
 	}
 fail:
+	free(body);
 	resp_error(rs, 500, "internal", "The store failed.");
+out:
+	db_rollback(c->db);
 }
 
 /* A poll waiting for events; owned by the waker once handed over. */
@@ -266,6 +299,15 @@ struct waker {
 	int64_t		 next_due;	/* earliest due of a poll holding
 					   notices; 0: none */
 	int64_t		 next_maint;	/* monotonic ms */
+	int64_t		 newest;	/* seq of the newest event a scan read;
+					   written by the waker thread, read by
+					   handler threads (atomic) */
+	pthread_mutex_t	 seen_lock;	/* guards seen, nseen */
+	int64_t		*seen;		/* sessions due a presence write,
+					   SEEN_MAX, owned; may repeat */
+	size_t		 nseen;
+	int64_t		*touching;	/* the waker's swap of seen, owned */
+	int64_t		 next_touch;	/* monotonic ms */
 };
 
 static int64_t
@@ -293,6 +335,9 @@ waker_new(const struct app *app, char **cause)
 		goto fail;
 	}
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->seen_lock, NULL);
+	w->seen = xcalloc(SEEN_MAX, sizeof(*w->seen));
+	w->touching = xcalloc(SEEN_MAX, sizeof(*w->touching));
 	w->list.next = w->list.prev = &w->list;
 	/* Spread the workers' maintenance so they rarely collide. */
 	w->next_maint = mono_ms() + 1000 + (getpid() % 1000);
@@ -301,6 +346,87 @@ fail:
 	db_close(w->ctx.db);
 	free(w);
 	return NULL;
+}
+
+/*
+ * The seq of the newest event this process's waker has read (0 before its
+ * first scan).  Nothing newer existed then; anything written since rings
+ * the doorbell, and the scan for that ring starts at the oldest parked
+ * cursor.  Called by handler threads.
+ */
+int64_t
+waker_newest(const struct waker *w)
+{
+	return __atomic_load_n(&w->newest, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Note that session sid polled and is due a presence write; the waker
+ * writes it within touch_every().  Called by handler threads.  Should more
+ * than SEEN_MAX gather meanwhile, the rest are dropped: their sessions are
+ * still due at their next poll.
+ */
+void
+waker_seen(struct waker *w, int64_t sid)
+{
+	pthread_mutex_lock(&w->seen_lock);
+	if (w->nseen < SEEN_MAX)
+		w->seen[w->nseen++] = sid;
+	pthread_mutex_unlock(&w->seen_lock);
+}
+
+/* How often the waker writes presence: twice per touch period, ≤ 1 s. */
+static int64_t
+touch_every(const struct app *app)
+{
+	int64_t	 half = presence_touch_ms(app->presence_timeout) / 2;
+
+	return half < 1000 ? half : 1000;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Write the presence of every session noted by waker_seen(), in one write
+ * transaction: one commit for all the polls of a second instead of one
+ * each (at 5000 waiting clients, 1000 commits a second, each of which also
+ * made every connection re-read its pages).
+ */
+static void
+touch_seen(struct waker *w)
+{
+	int64_t	*ids, now = now_ms(), before;
+	size_t	 n, i;
+
+	pthread_mutex_lock(&w->seen_lock);
+	ids = w->seen;
+	n = w->nseen;
+	w->seen = w->touching;
+	w->nseen = 0;
+	pthread_mutex_unlock(&w->seen_lock);
+	w->touching = ids;
+	if (n == 0)
+		return;
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	before = now - presence_touch_ms(w->app->presence_timeout);
+	if (db_begin(w->ctx.db) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && ids[i] == ids[i - 1])
+			continue;
+		if (db_session_touch(w->ctx.db, ids[i], now, before) == -1)
+			break;
+	}
+	if (i < n || db_commit(w->ctx.db) == -1) {
+		log_warn("presence: the store failed");
+		db_rollback(w->ctx.db);
+	}
 }
 
 /*
@@ -453,6 +579,7 @@ scan(struct waker *w)
 			break;
 		more = sc.n == 1000;
 		last = sc.evs[sc.n - 1].ev.seq;
+		__atomic_store_n(&w->newest, last, __ATOMIC_RELEASE);
 		for (p = w->list.next; p != &w->list; p = next) {
 			next = p->next;
 			(void)match(w, p, &sc, from, last, now);
@@ -497,6 +624,8 @@ waker_run(struct waker *w)
 			timeout = w->list.next->deadline - now;
 		if (w->next_due != 0 && w->next_due - now < timeout)
 			timeout = w->next_due - now;
+		if (w->next_touch - now < timeout)
+			timeout = w->next_touch - now;
 		if (timeout < 0)
 			timeout = 0;
 		if (poll(pfd, 2, (int)timeout) == -1 && errno != EINTR)
@@ -514,6 +643,10 @@ waker_run(struct waker *w)
 			scan(w);
 		now = mono_ms();
 		expire(w, now);
+		if (now >= w->next_touch) {
+			touch_seen(w);
+			w->next_touch = now + touch_every(w->app);
+		}
 		if (now >= w->next_maint) {
 			maintenance(&w->ctx, now_ms());
 			w->next_maint = now + 2000;

@@ -318,6 +318,7 @@ accept_loop(void *arg)
 	char		*cause = NULL;
 
 	c.app = a->app;
+	c.waker = a->waker;
 	if ((c.db = db_open(a->app->db_path, &cause)) == NULL)
 		fatal("%s", cause);
 	/* One request for the thread's lifetime: parking detaches it. */
