@@ -29,6 +29,8 @@
 
 /* WAL frames (4 KiB pages) above which a checkpoint restarts the log. */
 #define NOOM_WAL_RESTART_FRAMES	4096
+/* How long such a restart may hold writers off, waiting for readers. */
+#define RESTART_WAIT_MS		20
 /* busy_wait: tries 100 us apart, then 1 ms apart (10 s in all). */
 #define BUSY_QUICK		20
 #define BUSY_SLOW		10000
@@ -466,8 +468,9 @@ db_open(const char *path, char **cause)
  * holds more than NOOM_WAL_RESTART_FRAMES, the checkpoint is a RESTART: it
  * holds new writers off (they wait in their busy handler) while it copies
  * the last frames and the readers still in the log finish — both take
- * about a millisecond, as reads are short — after which the next commit
- * writes the log from its start again.
+ * about a millisecond, as reads are short, and it gives up after
+ * RESTART_WAIT_MS — after which the next commit writes the log from its
+ * start again.
  */
 int
 db_checkpoint(struct db *db)
@@ -476,9 +479,14 @@ db_checkpoint(struct db *db)
 
 	rc = sqlite3_wal_checkpoint_v2(db->conn, NULL,
 	    SQLITE_CHECKPOINT_PASSIVE, &log_frames, NULL);
-	if (rc == SQLITE_OK && log_frames > NOOM_WAL_RESTART_FRAMES)
+	if (rc == SQLITE_OK && log_frames > NOOM_WAL_RESTART_FRAMES) {
+		/* Writers wait while it waits: give up after a few ms (a
+		 * reader still in the log), and try again next time. */
+		sqlite3_busy_timeout(db->conn, RESTART_WAIT_MS);
 		rc = sqlite3_wal_checkpoint_v2(db->conn, NULL,
 		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		sqlite3_busy_handler(db->conn, busy_wait, NULL);
+	}
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
 
