@@ -490,6 +490,20 @@ db_checkpoint(struct db *db)
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
 
+/*
+ * Keep at most kb KiB of pages in this connection's cache (SQLite's default
+ * is 2000 KiB per connection).
+ */
+void
+db_cache_limit(struct db *db, int kb)
+{
+	char	 sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kb);
+	if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_warn("cache_size: %s", sqlite3_errmsg(db->conn));
+}
+
 /* Finalize every statement and close; accepts NULL. */
 void
 db_close(struct db *db)
