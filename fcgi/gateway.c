@@ -303,22 +303,21 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 	int		 urgent, rv = -1;
 
 	*body = NULL;
-	if (db_begin_read(g->db) == -1) {
-		conn_fail(g, c, 1011, "store failed");
-		return -1;
-	}
+	if (db_begin_read(g->db) == -1)
+		goto fail;
 	if (session_read(g, c, &s) == -1)
 		goto out;
 	c->park.room_id = s.room_id;
 	c->park.join_seq = s.join_seq;
 	if (poll_read_in(g->db, &c->park, &max, &upto, body, &urgent) ==
-	    POLL_FAIL) {
-		conn_fail(g, c, 1011, "store failed");
-		goto out;
-	}
+	    POLL_FAIL)
+		goto fail;
 	g->max_seq = max;
 	c->park.upto = upto;
 	rv = 0;
+	goto out;
+fail:
+	conn_fail(g, c, 1011, "store failed");
 out:
 	db_rollback(g->db);		/* a read: nothing to commit */
 	return rv;

@@ -120,10 +120,11 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
  * gateway never do (db.c turns SQLite's automatic checkpoint off), because a
  * checkpoint in the thread that happens to commit stalls every request
  * queued behind it while it copies pages and syncs (fanout p99 at N=1000:
- * 94 ms with, 34 ms without; docs/BENCHMARKS.md).  A PASSIVE checkpoint
- * waits for no one.  NULL (and a warning: the WAL then only grows) if the
- * database cannot be opened; the master's connection is never used by the
- * workers it forks.
+ * 94 ms with, 34 ms without; docs/BENCHMARKS.md).  It waits for no one,
+ * but for the RESTART that keeps the log bounded, which holds writers off
+ * for 20 ms at most (db_checkpoint).  NULL (and a warning: the WAL then
+ * only grows) if the database cannot be opened; the master's connection is
+ * never used by the workers it forks.
  */
 static struct db *
 checkpointer_start(const struct app *app)
