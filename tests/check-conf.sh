@@ -4,7 +4,8 @@
 #
 #  - conf/noom-nginx.conf.example is what conf/noom-nginx.conf.in gives for /noom (one source);
 #  - the configuration noom-run writes passes nginx -t, with and without a prefix;
-#  - noom-run refuses a bad NOOM_PREFIX, NOOM_PORT, NOOM_WORKERS, and a port that is taken.
+#  - noom-run refuses a bad NOOM_PREFIX, NOOM_PORT, NOOM_WORKERS, NOOM_NGINX_WORKERS, and a port
+#    that is taken.
 
 srcdir=${NOOM_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${NOOM_BUILDDIR:-$PWD}
@@ -81,7 +82,7 @@ fi
 # 4. Settings noom-run must refuse before it starts anything.
 for bad in "NOOM_PREFIX=noom" "NOOM_PREFIX=/" "NOOM_PREFIX=/a/b" "NOOM_PREFIX=/noom/" \
 	"NOOM_PREFIX=/a b" "NOOM_PREFIX=/.." "NOOM_PORT=http" "NOOM_PORT=70000" "NOOM_WORKERS=0" \
-	"NOOM_WS=yes" "NOOM_KEEPALIVE=yes"; do
+	"NOOM_WS=yes" "NOOM_KEEPALIVE=yes" "NOOM_NGINX_WORKERS=0" "NOOM_NGINX_WORKERS=two"; do
 	if env "$bad" NOOM_STATE_DIR="$tmp/bad" "$run" >"$tmp/bad.out" 2>&1; then
 		not_ok "noom-run refuses $bad"
 	elif grep -q "${bad%%=*}" "$tmp/bad.out"; then

@@ -10,6 +10,8 @@
 #                       (default: the folder of $LPBENCH's parent, i.e. $B for $B/lpbench/lpbench)
 #   NOOM_BENCH_PORT     first port to try (18380)
 #   NOOM_WORKERS        noom-worker processes (2, as noom-run's default)
+#   NOOM_BENCH_NGINX_WORKERS  nginx worker processes (1, as the anchors run nginx; noom-run's
+#                       own default is auto, one per CPU: the 10,000-subscriber check uses that)
 #   NOOM_BENCH_DATA     folder with conf/ sql/ templates/ static/ for noom-run (NOOM_DATA_DIR;
 #                       default: noom-run's own, the source tree of the build). Set it to a
 #                       `git archive` of the measured commit when the working tree is being edited.
@@ -20,7 +22,7 @@
 # the publisher sessions post but never poll and would otherwise leave the room after 60 s.
 # The nginx descriptor limit and worker_connections come from noom-run (65536 as root).
 
-: "${NOOM_BENCH_PORT:=18380}" "${NOOM_WORKERS:=2}"
+: "${NOOM_BENCH_PORT:=18380}" "${NOOM_WORKERS:=2}" "${NOOM_BENCH_NGINX_WORKERS:=1}"
 if [ -z "${NOOM_PUB_SESSIONS:-}" ]; then
     if [ "${TEST:-fanout}" = ramp ]; then NOOM_PUB_SESSIONS=1500; else NOOM_PUB_SESSIONS=8; fi
 fi
@@ -40,6 +42,7 @@ target_start() {
     echo "$state" > "$rundir/state-dir"
     if [ -n "${NOOM_BENCH_DATA:-}" ]; then export NOOM_DATA_DIR=$NOOM_BENCH_DATA; fi
     NOOM_PORT=$PORT NOOM_STATE_DIR=$state NOOM_WORKERS=$NOOM_WORKERS \
+        NOOM_NGINX_WORKERS=$NOOM_BENCH_NGINX_WORKERS \
         NOOM_WORKER_ARGS="--presence-timeout 3600 ${NOOM_BENCH_WORKER_ARGS:-}" \
         "$build/noom-run" > "$rundir/noom-run.log" 2>&1 &
     NOOM_RUN_PID=$!
@@ -57,7 +60,7 @@ target_start() {
     # Every process whose CPU and memory count: nginx master + worker, noom-worker master + workers.
     SERVER_PIDS="$nginx_pid,$nginx_workers,$worker_master,$workers"
     GC_PID=""
-    TARGET_INFO="noom $(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --short HEAD 2>/dev/null || echo ?), nginx $(nginx -v 2>&1 | sed 's|.*/||') 1 worker, noom-worker x$NOOM_WORKERS, sqlite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1), publisher pool $NOOM_PUB_SESSIONS"
+    TARGET_INFO="noom $(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --short HEAD 2>/dev/null || echo ?), nginx $(nginx -v 2>&1 | sed 's|.*/||') $(echo "$nginx_workers" | tr ',' '\n' | grep -c .) worker(s), noom-worker x$NOOM_WORKERS, sqlite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1), publisher pool $NOOM_PUB_SESSIONS"
 }
 
 target_stop() {

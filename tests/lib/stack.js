@@ -115,7 +115,7 @@ export function freePort() {
   });
 }
 
-function noomRunPath() {
+export function noomRunPath() {
   if (process.env.NOOM_RUN) return process.env.NOOM_RUN;
   return path.join(process.env.NOOM_BUILDDIR || repoRoot, 'noom-run');
 }
