@@ -576,3 +576,47 @@ test('in a room of more than 50, member notices share frames; chat does not wait
   assertInOrder([...events, ...got.events], 'big room');
   c.sock.destroy();
 });
+
+test('a stream of messages shares frames: rings close together are read by one scan; each message once, in order', {timeout: 90_000}, async () => {
+  // The gateway serves a ring at once after a quiet spell, and rings within 5 ms of its last
+  // scan together, a few ms later (fcgi/gateway.c, RING_GAP_MS): one frame per socket for
+  // several messages, instead of one per message.
+  const room = 'ws-stream';
+  const pubs = await Promise.all(Array.from({length: 10}, (_, i) => newSession(stack, `pub${i}`)));
+  for (const p of pubs) await join(stack, p.token, room);
+  const sub = await newSession(stack, 'sub');
+  const sj = await join(stack, sub.token, room);
+  const c = await open(stack, sub.token, sj.cursor);
+  const N = 200;
+  const want = Array.from({length: N}, (_, i) => `m${i}`);
+  const t0 = performance.now();
+  // Ten senders at once, twenty messages each (the rate limit allows a burst of 30).
+  await Promise.all(pubs.map(async (p, k) => {
+    for (let i = k; i < N; i += pubs.length) {
+      const r = await say(stack, p.token, want[i]);
+      assert.equal(r.status, 201, r.text);
+    }
+  }));
+  const elapsed = performance.now() - t0;
+  let frames = 0;
+  const events = [...c.first.events];
+  const end = performance.now() + 20_000;
+  while (texts(events).length < N && performance.now() < end) {
+    const j = await c.nextJson(Math.max(1, end - performance.now()));
+    if (!j) break;
+    if (ofType(j.events, 'new_message').length) frames++;
+    events.push(...j.events);
+  }
+  assertInOrder(events, 'stream');
+  assert.deepEqual([...texts(events)].sort(), [...want].sort(), 'every message once');
+  console.log(`${N} messages in ${Math.round(elapsed)} ms reached the socket in ${frames} frames`);
+  // At more than one message per 2.5 ms the rings come faster than the gap: fewer frames.
+  if (elapsed < N * 2.5) assert.ok(frames < N / 2, `${frames} frames for ${N} messages over ${Math.round(elapsed)} ms`);
+  // After a quiet spell a message is not held back by the gap.
+  await sleep(100);
+  const t1 = performance.now();
+  await say(stack, pubs[0].token, 'after the stream');
+  await readUntil(c, (ev) => texts(ev).includes('after the stream'), 5000, {events: [], cursor: null});
+  console.log(`a message after a quiet spell: ${(performance.now() - t1).toFixed(1)} ms`);
+  c.sock.destroy();
+});
