@@ -63,6 +63,7 @@ enum stmt {
 	S_EVENT_NEW,
 	S_MAX_SEQ,
 	S_TRIMMED,
+	S_EVENT_TIME,
 	S_EVENTS_VISIBLE,
 	S_EVENTS_AFTER,
 	S_EVENTS_TRIM_MAX,
@@ -159,6 +160,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " (SELECT value FROM meta WHERE key = 'trimmed_upto'))",
 	[S_TRIMMED] =
 	    "SELECT value FROM meta WHERE key = 'trimmed_upto'",
+	[S_EVENT_TIME] =
+	    "SELECT created_ms FROM events WHERE seq = :seq",
 	/*
 	 * Visibility, the heart of the mailbox model: global events, events
 	 * addressed to the session, and events of its room since it joined.
@@ -1013,6 +1016,18 @@ int64_t
 db_trimmed_upto(struct db *db)
 {
 	return one_int(db, st(db, S_TRIMMED), 0);
+}
+
+/* When event seq was written (wall ms); 0 if it is not in the log, -1 on error. */
+int64_t
+db_event_time(struct db *db, int64_t seq)
+{
+	sqlite3_stmt	*p;
+
+	if ((p = st(db, S_EVENT_TIME)) == NULL)
+		return -1;
+	bind_i(p, ":seq", seq);
+	return one_int(db, p, 0);
 }
 
 /* Call fn for each row of an event query; 0, or -1 on error. */

@@ -85,6 +85,7 @@ int64_t	 db_event_add(struct db *, int64_t, int64_t, const char *, json_t *,
 	    int64_t);
 int64_t	 db_max_seq(struct db *);
 int64_t	 db_trimmed_upto(struct db *);
+int64_t	 db_event_time(struct db *, int64_t);
 int	 db_events_visible(struct db *, int64_t, int64_t, int64_t, int64_t,
 	    int, event_fn, void *);
 int	 db_events_after(struct db *, int64_t, int, event_fn, void *);

@@ -73,6 +73,17 @@ event_deferrable(const struct event *ev)
 	return count > NOOM_BIG_ROOM;
 }
 
+/*
+ * Is ev a chat message to a room?  A poller answered chat a moment ago may
+ * wait for more of it (NOOM_CHAT_GAP_MS, poll.c); anything addressed to a
+ * session (a call's signaling, a move) never waits.
+ */
+int
+event_chat(const struct event *ev)
+{
+	return ev->target_id == 0 && strcmp(ev->type, "new_message") == 0;
+}
+
 /* An event_fn for db_events_after(): append a copy of ev to the scan arg. */
 int
 scan_add(void *arg, const struct event *ev)
@@ -91,6 +102,7 @@ scan_add(void *arg, const struct event *ev)
 	s->ev.type = s->type = xstrdup(ev->type);
 	s->ev.data = s->data = xstrdup(ev->data);
 	s->deferrable = event_deferrable(ev);
+	s->chat = event_chat(ev);
 	buf_init(&b);
 	event_render(&b, ev);
 	s->json = buf_steal(&b);

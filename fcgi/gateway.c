@@ -87,7 +87,6 @@
 #define MAX_EVENTS	256
 #define SCAN_CHUNK	1000		/* events the ring reads at a time */
 #define SCAN_SPAN	4000		/* further back: one at a time */
-#define RING_GAP_MS	5		/* least time between two ring scans */
 
 enum cstate {
 	C_HANDSHAKE,		/* reading the HTTP upgrade */
@@ -134,6 +133,7 @@ struct gw {
 	int64_t		 next_due;	/* earliest held_until; 0: none */
 	int64_t		 served_ms;	/* monotonic: the last serve_all */
 	int64_t		 ring_due;	/* a ring waits to be served; 0: none */
+	int		 bell_off;	/* the doorbell is not watched meanwhile */
 };
 
 static int64_t
@@ -303,7 +303,7 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 {
 	struct session	 s;
 	int64_t		 max, upto;
-	int		 urgent, rv = -1;
+	int		 wait, rv = -1;	/* wait: a socket is answered at once */
 
 	*body = NULL;
 	if (db_begin_read(g->db) == -1)
@@ -312,7 +312,7 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 		goto out;
 	c->park.room_id = s.room_id;
 	c->park.join_seq = s.join_seq;
-	if (poll_read_in(g->db, &c->park, &max, &upto, body, &urgent) ==
+	if (poll_read_in(g->db, &c->park, &max, &upto, body, &wait) ==
 	    POLL_FAIL)
 		goto fail;
 	g->max_seq = max;
@@ -799,6 +799,18 @@ scan_match(struct gw *g, int64_t from, int64_t max, int64_t trimmed)
 	return 0;
 }
 
+/* Watch the doorbell (on) or not (a scan is put off and will read all). */
+static void
+bell_watch(struct gw *g, int on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0 };
+
+	ev.data.ptr = &g->list;
+	if (epoll_ctl(g->ep, EPOLL_CTL_MOD, wake_watch_fd(), &ev) == -1)
+		log_warn("epoll_ctl: %s", strerror(errno));
+	g->bell_off = !on;
+}
+
 /*
  * Read the new events once, in one read transaction, and answer every live
  * connection from them; then serve the few the scan could not, one at a
@@ -812,6 +824,9 @@ serve_all(struct gw *g)
 
 	g->served_ms = mono_ms();
 	g->ring_due = 0;		/* this scan serves any ring waiting */
+	wake_drain();			/* ... and every ring before it */
+	if (g->bell_off)
+		bell_watch(g, 1);
 	if (db_begin_read(g->db) == -1)
 		return;
 	if ((max = db_max_seq(g->db)) == -1 ||
@@ -851,27 +866,27 @@ any_live(const struct gw *g)
  * conn_answer), so a gateway nobody uses costs no store reads while chat
  * goes over long-polls.
  *
- * A ring within RING_GAP_MS of the last scan waits until that much time has
- * passed, and the rings meanwhile are served by one scan: under a stream of
- * messages every connection gets one frame with several events instead of
- * a frame per event, each of which nginx relays on its own (at 2500 msg/s
- * to 100 sockets, 250,000 frames a second were the limit; docs/
- * BENCHMARKS.md).  A ring after a quiet spell, the common case, is served
- * at once.
+ * A ring within NOOM_RING_GAP_MS of the last scan waits until that much time
+ * has passed, and the rings meanwhile are served by one scan (and do not
+ * wake the gateway): under a stream of messages every connection gets one
+ * frame with several events instead of a frame per event, each of which
+ * nginx relays on its own (at 2500 msg/s to 100 sockets, 250,000 frames a
+ * second were the limit; docs/BENCHMARKS.md).  A ring after a quiet spell,
+ * the common case, is served at once.
  */
 static void
 ring(struct gw *g)
 {
-	int64_t	 now;
-
-	wake_drain();
-	if (!any_live(g))
+	if (!any_live(g)) {
+		wake_drain();
 		return;
-	now = mono_ms();
-	if (now - g->served_ms >= RING_GAP_MS)
+	}
+	if (mono_ms() - g->served_ms >= NOOM_RING_GAP_MS)
 		serve_all(g);
-	else if (g->ring_due == 0)
-		g->ring_due = g->served_ms + RING_GAP_MS;
+	else if (g->ring_due == 0) {
+		g->ring_due = g->served_ms + NOOM_RING_GAP_MS;
+		bell_watch(g, 0);
+	}
 }
 
 /*

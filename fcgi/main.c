@@ -64,7 +64,7 @@ usage(void)
 	    "--data-dir DIR [--workers N]\n"
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
-	    "       [--config FILE] [--mesh-max N] [--quiet]\n");
+	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n");
 	exit(2);
 }
 
@@ -222,6 +222,7 @@ main(int argc, char **argv)
 		{ "socket-mode", required_argument, NULL, 'm' },
 		{ "pids-file", required_argument, NULL, 'p' },
 		{ "poll-timeout", required_argument, NULL, 'P' },
+		{ "chat-gap", required_argument, NULL, 'g' },
 		{ "presence-timeout", required_argument, NULL, 'r' },
 		{ "retention", required_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -241,6 +242,7 @@ main(int argc, char **argv)
 
 	memset(&app, 0, sizeof(app));
 	app.poll_timeout = 25;
+	app.chat_gap_ms = NOOM_CHAT_GAP_MS;
 	app.presence_timeout = 60;
 	app.retention = 600;
 	app.threads = 4;
@@ -257,6 +259,7 @@ main(int argc, char **argv)
 		case 'm': mode = (int)strtol(optarg, NULL, 8); break;
 		case 'p': pidfile = optarg; break;
 		case 'P': app.poll_timeout = opt_number(optarg, 1, 55, "--poll-timeout"); break;
+		case 'g': app.chat_gap_ms = opt_number(optarg, 0, 5000, "--chat-gap"); break;
 		case 'r': app.presence_timeout = opt_number(optarg, 2, 86400, "--presence-timeout"); break;
 		case 'R': app.retention = opt_number(optarg, 1, 7 * 86400, "--retention"); break;
 		case 'q': app.quiet = 1; break;

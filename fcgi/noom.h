@@ -35,6 +35,8 @@
 #define NOOM_MEMBERS_MAX	200	/* members listed in a room's state */
 #define NOOM_BIG_ROOM		50	/* above: member notices may be held */
 #define NOOM_NOTICE_HOLD_MS	1000	/* how long a poll holds them */
+#define NOOM_CHAT_GAP_MS	25	/* --chat-gap default, ms */
+#define NOOM_RING_GAP_MS	5	/* least time between two ring scans */
 #define NOOM_BATCH_MAX		500	/* events in one poll answer */
 #define NOOM_RL_BURST		30	/* write calls a session may burst */
 #define NOOM_RL_RATE		10	/* ... refilled per second */
@@ -52,6 +54,7 @@ struct app {
 	const char	*data_dir;	/* holds sql/ and templates/ */
 	const char	*state_dir;	/* holds the doorbell file */
 	int		 poll_timeout;	/* seconds a poll may wait */
+	int		 chat_gap_ms;	/* chat answers to one poller: apart */
 	int		 presence_timeout; /* seconds without a poll before leaving */
 	int		 retention;	/* seconds events are kept */
 	int		 threads;	/* accept threads per worker process */
@@ -101,6 +104,7 @@ struct resp {
 	int		 retry_after;	/* seconds, for 429; 0: none */
 	int		 parked;
 	struct park	 park;
+	int64_t		 chat_hold_ms;	/* parked: chat waits this long */
 };
 
 /* Per-thread context handed to handlers. */
@@ -233,6 +237,7 @@ struct scanned {
 	char		*data;		/* owned */
 	char		*json;		/* {"seq",...}, owned */
 	int		 deferrable;	/* event_deferrable(&ev) */
+	int		 chat;		/* event_chat(&ev) */
 };
 /* Events read from the log in one go; owns its array and every entry. */
 struct scan {
@@ -243,6 +248,7 @@ void	 event_render(struct buf *, const struct event *);
 int	 event_visible(const struct park *, const struct event *);
 int	 event_moves(const struct park *, const struct event *);
 int	 event_deferrable(const struct event *);
+int	 event_chat(const struct event *);
 int	 scan_add(void *, const struct event *);
 void	 scan_clear(struct scan *);
 void	 scan_free(struct scan *);
@@ -254,13 +260,20 @@ enum {
 	POLL_EVENTS,
 	POLL_RESYNC,		/* the cursor is not in the kept log */
 };
+/* May a POLL_EVENTS answer wait for more to join it? */
+enum {
+	WAIT_NO,		/* an event that may not wait, or a full batch */
+	WAIT_CHAT,		/* chat (and notices): see chat_hold() */
+	WAIT_NOTICES,		/* notices only: NOOM_NOTICE_HOLD_MS */
+};
 void	 h_poll(struct ctx *, const struct req *, struct resp *);
 int	 poll_read_in(struct db *, const struct park *, int64_t *, int64_t *,
 	    char **, int *);
 char	*poll_body_new(int64_t, const char *, size_t, int);
 int64_t	 presence_touch_ms(int);
 struct waker *waker_new(const struct app *, char **);
-void	 waker_park(struct waker *, void *, const struct park *, int64_t);
+void	 waker_park(struct waker *, void *, const struct park *, int64_t,
+	    int64_t);
 int64_t	 waker_newest(const struct waker *);
 void	 waker_seen(struct waker *, int64_t);
 void	 waker_run(struct waker *);

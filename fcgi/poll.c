@@ -30,6 +30,13 @@
  *    parked poll at that event at the latest, and the next poll reads the
  *    new membership from the database.
  *
+ * 4. What may wait is held by the waker: notices (event_deferrable) up to
+ *    NOOM_NOTICE_HOLD_MS, and chat to a poller answered less than
+ *    --chat-gap ms ago (chat_hold()).  Anything else is answered at once,
+ *    with what was held before it.  The waker scans at most every
+ *    NOOM_RING_GAP_MS, so that a stream of posts costs a scan per gap, not
+ *    one per post.
+ *
  * Exactly-once: an answer holds every visible event in (cursor, answer
  * cursor], in order, and nothing else; re-polling with the same cursor reads
  * the same range of an append-only log again.  A cursor below what trimming
@@ -63,6 +70,7 @@ struct render {
 	int		 count;
 	int64_t		 last;
 	int		 urgent;	/* an event that may not wait */
+	int		 chat;		/* a chat message */
 };
 
 static int
@@ -73,7 +81,9 @@ render_one(void *arg, const struct event *ev)
 	if (r->count > 0)
 		buf_add(r->b, ",", 1);
 	event_render(r->b, ev);
-	if (!event_deferrable(ev))
+	if (event_chat(ev))
+		r->chat = 1;
+	else if (!event_deferrable(ev))
 		r->urgent = 1;
 	r->count++;
 	r->last = ev->seq;
@@ -83,21 +93,24 @@ render_one(void *arg, const struct event *ev)
 /*
  * Append to b the visible events after pk->upto (at most NOOM_BATCH_MAX),
  * inside the caller's read transaction whose newest event is max.  The
- * cursor to answer with goes to *cursor, and to *urgent whether an answer
- * should go at once (an event that may not wait, or a full batch).
- * Returns the number of events, or -1 on a store error.
+ * cursor to answer with goes to *cursor, and to *wait whether the answer
+ * may wait for more (WAIT_*).  Returns the number of events, or -1 on a
+ * store error.
  */
 static int
 poll_render(struct db *db, const struct park *pk, int64_t max, struct buf *b,
-    int64_t *cursor, int *urgent)
+    int64_t *cursor, int *wait)
 {
-	struct render	 r = { b, 0, 0, 0 };
+	struct render	 r = { b, 0, 0, 0, 0 };
 
 	if (db_events_visible(db, pk->upto, pk->session_id, pk->room_id,
 	    pk->join_seq, NOOM_BATCH_MAX, render_one, &r) == -1)
 		return -1;
 	*cursor = r.count == NOOM_BATCH_MAX ? r.last : max;
-	*urgent = r.urgent || r.count == NOOM_BATCH_MAX;
+	if (r.urgent || r.count == NOOM_BATCH_MAX)
+		*wait = WAIT_NO;
+	else
+		*wait = r.chat ? WAIT_CHAT : WAIT_NOTICES;
 	return r.count;
 }
 
@@ -139,21 +152,21 @@ presence_touch_ms(int presence_timeout)
  * or newer than anything written), POLL_EMPTY (*body NULL: nothing visible
  * yet), or POLL_FAIL on a store error.  *max is the log's end; *upto is how
  * far the log was read: the answer's cursor, or for POLL_EMPTY *max, from
- * which a waiting client continues; *urgent says whether a POLL_EVENTS
- * answer holds an event that may not wait (event_deferrable).  Shared by
+ * which a waiting client continues; *wait says whether a POLL_EVENTS answer
+ * may wait for more to join it (WAIT_*, event_deferrable, event_chat).  Shared by
  * GET api/poll and the WebSocket gateway (which reads the session in the
  * same transaction), so that both transports see exactly the same events.
  */
 int
 poll_read_in(struct db *db, const struct park *pk, int64_t *max,
-    int64_t *upto, char **body, int *urgent)
+    int64_t *upto, char **body, int *wait)
 {
 	struct buf	 events;
 	int64_t		 trimmed, next;
 	int		 n, rv = POLL_FAIL;
 
 	*body = NULL;
-	*urgent = 0;
+	*wait = WAIT_NO;
 	if ((*max = db_max_seq(db)) == -1 ||
 	    (trimmed = db_trimmed_upto(db)) == -1)
 		return POLL_FAIL;
@@ -163,7 +176,7 @@ poll_read_in(struct db *db, const struct park *pk, int64_t *max,
 		return POLL_RESYNC;
 	}
 	buf_init(&events);
-	if ((n = poll_render(db, pk, *max, &events, &next, urgent)) == -1)
+	if ((n = poll_render(db, pk, *max, &events, &next, wait)) == -1)
 		goto out;
 	if (n > 0) {
 		*upto = next;
@@ -188,7 +201,7 @@ out:
  */
 static int
 poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
-    int64_t *upto, char **body, int *urgent)
+    int64_t *upto, char **body, int *wait)
 {
 	struct park	 pk;
 	int64_t		 max;
@@ -202,7 +215,31 @@ poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
 	pk.room_id = s->room_id;
 	pk.join_seq = s->join_seq;
 	pk.upto = cursor;
-	return poll_read_in(c->db, &pk, &max, upto, body, urgent);
+	return poll_read_in(c->db, &pk, &max, upto, body, wait);
+}
+
+/*
+ * Chat reaches one poller at most every --chat-gap ms (NOOM_CHAT_GAP_MS):
+ * if the event its cursor ends at (the log's end at its last answer) was
+ * written less than that ago, chat for it waits till then, and what comes
+ * meanwhile joins the same answer.  Without this each poller in a busy room
+ * turned round as fast as the server answered, taking the CPU the posts
+ * needed (docs/BENCHMARKS.md).  At a few messages a second the cursor's
+ * event is older than the gap when the next one comes, and nothing waits.
+ * Anything but chat and notices (a call's signaling, a move) never waits.
+ * In the caller's read transaction: how long chat waits (ms), 0 for not at
+ * all, -1 on a store error.
+ */
+static int64_t
+chat_hold(struct ctx *c, int64_t cursor, int64_t now)
+{
+	int64_t	 written, gap = c->app->chat_gap_ms;
+
+	if (c->waker == NULL || gap == 0)
+		return 0;		/* nobody to answer it later; or off */
+	if ((written = db_event_time(c->db, cursor)) <= 0)
+		return written;		/* not in the log (0, trimmed): now */
+	return written + gap > now ? written + gap - now : 0;
 }
 
 /*
@@ -232,9 +269,9 @@ void
 h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
-	int64_t		 cursor, upto;
+	int64_t		 cursor, upto, hold = 0;
 	char		*body = NULL;
-	int		 urgent = 0, rv;
+	int		 wait = WAIT_NO, rv;
 
 	if (db_begin_read(c->db) == -1)
 		goto fail;
@@ -245,15 +282,19 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 		    "non-negative integer.");
 		goto out;
 	}
-	rv = poll_answer(c, &s, cursor, &upto, &body, &urgent);
+	rv = poll_answer(c, &s, cursor, &upto, &body, &wait);
+	if (rv == POLL_EMPTY || (rv == POLL_EVENTS && wait != WAIT_NO))
+		hold = chat_hold(c, cursor, rq->now_ms);
 	db_rollback(c->db);		/* a read: nothing to commit */
-	if (rv == POLL_FAIL || poll_touch(c, &s, rq->now_ms) == -1)
+	if (rv == POLL_FAIL || hold == -1 ||
+	    poll_touch(c, &s, rq->now_ms) == -1)
 		goto fail;
 	switch (rv) {
 	case POLL_EVENTS:
-		if (!urgent) {
-			/* Only notices that may wait: the waker answers them
-			 * after NOOM_NOTICE_HOLD_MS, with whatever joins them. */
+		if (wait == WAIT_NOTICES || (wait == WAIT_CHAT && hold > 0)) {
+			/* What was found may wait: the waker answers it after
+			 * NOOM_NOTICE_HOLD_MS (notices) or hold ms (chat),
+			 * with whatever joins it. */
 			free(body);
 			upto = cursor;
 			goto park;
@@ -271,6 +312,7 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 		rs->park.room_id = s.room_id;
 		rs->park.join_seq = s.join_seq;
 		rs->park.upto = upto;
+		rs->chat_hold_ms = hold;
 		return;
 	}
 fail:
@@ -287,6 +329,7 @@ struct parked {
 	struct park	 park;
 	int64_t		 deadline;	/* monotonic ms */
 	int64_t		 due;		/* monotonic ms: notices wait till */
+	int64_t		 chat_due;	/* ... chat (0: it does not wait) */
 	int64_t		 started;	/* wall ms, for the log line */
 };
 
@@ -300,6 +343,8 @@ struct waker {
 	size_t		 nparked;
 	int64_t		 next_due;	/* earliest due of a poll holding
 					   notices; 0: none */
+	int64_t		 scanned_ms;	/* monotonic: the last scan */
+	int64_t		 scan_due;	/* a scan waits till; 0: none */
 	int64_t		 next_maint;	/* monotonic ms */
 	int64_t		 newest;	/* seq of the newest event a scan read;
 					   written by the waker thread, read by
@@ -439,10 +484,12 @@ touch_seen(struct waker *w)
 
 /*
  * Hand an open request (ownership passes to the waker) that found nothing
- * after pk->upto.  Called by accept threads.
+ * after pk->upto, or only what may wait: notices NOOM_NOTICE_HOLD_MS, chat
+ * chat_hold_ms (chat_hold()).  Called by accept threads.
  */
 void
-waker_park(struct waker *w, void *req, const struct park *pk, int64_t started)
+waker_park(struct waker *w, void *req, const struct park *pk, int64_t started,
+    int64_t chat_hold_ms)
 {
 	struct parked	*p = xcalloc(1, sizeof(*p));
 	uint64_t	 one = 1;
@@ -453,6 +500,7 @@ waker_park(struct waker *w, void *req, const struct park *pk, int64_t started)
 	p->started = started;
 	p->deadline = now + (int64_t)w->app->poll_timeout * 1000;
 	p->due = now + NOOM_NOTICE_HOLD_MS;
+	p->chat_due = chat_hold_ms > 0 ? now + chat_hold_ms : 0;
 	pthread_mutex_lock(&w->lock);
 	p->next = w->inbox;
 	w->inbox = p;
@@ -512,9 +560,11 @@ parked_answer(struct waker *w, struct parked *p, const char *body)
 /*
  * Match one parked poll against the scanned events (all up to last).  If
  * any is for it, answer it and return 1; else advance its upto and return 0.
- * Events that may wait (event_deferrable) are held until the poll is due:
- * then it leaves its upto where it is and the scan at its due time (or an
- * event that may not wait, before) answers them, in order, with the rest.
+ * Events that may wait are held until the poll is due (notices, which
+ * event_deferrable() names, until p->due; chat, if the poll holds it, until
+ * p->chat_due, and notices with it): then it leaves its upto where it is and
+ * the scan at its due time (or an event that may not wait, before) answers
+ * them, in order, with the rest.
  * A poll whose upto is below from holds events of an earlier batch of this
  * scan: it waits for the next scan, which starts at its upto.
  */
@@ -523,9 +573,9 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
     int64_t last, int64_t now)
 {
 	struct buf	 events;
-	int64_t		 cursor = last;
+	int64_t		 cursor = last, due;
 	size_t		 i;
-	int		 count = 0, urgent = 0;
+	int		 count = 0, urgent = 0, chat = 0;
 	char		*body;
 
 	if (p->park.upto < from)
@@ -540,7 +590,9 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
 		else
 			buf_add(&events, ",", 1);
 		buf_adds(&events, sc->evs[i].json);
-		if (!sc->evs[i].deferrable)
+		if (sc->evs[i].chat && p->chat_due != 0)
+			chat = 1;
+		else if (!sc->evs[i].deferrable)
 			urgent = 1;
 		/* Stop where the membership this poll was matched with ends. */
 		if (event_moves(&p->park, ev) || count == NOOM_BATCH_MAX) {
@@ -554,9 +606,10 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
 			p->park.upto = last;
 		return 0;
 	}
-	if (!urgent && now < p->due) {
-		if (w->next_due == 0 || p->due < w->next_due)
-			w->next_due = p->due;
+	due = chat ? p->chat_due : p->due;
+	if (!urgent && now < due) {
+		if (w->next_due == 0 || due < w->next_due)
+			w->next_due = due;
 		buf_free(&events);
 		return 0;
 	}
@@ -577,6 +630,8 @@ scan(struct waker *w)
 	int		 more = 1;
 
 	w->next_due = 0;
+	w->scanned_ms = now;
+	w->scan_due = 0;		/* this scan does what waited */
 	for (p = w->list.next; p != &w->list; p = p->next)
 		if (p->park.upto < from)
 			from = p->park.upto;
@@ -612,12 +667,31 @@ expire(struct waker *w, int64_t now)
 	}
 }
 
+/*
+ * When the waker scans next without a ring (monotonic ms; 0: only on a
+ * ring): a scan put off by the gap, or the first parked poll whose held
+ * events are due; never within NOOM_RING_GAP_MS of the last scan.  Scans
+ * close together would each read a few events and answer a few polls: one
+ * scan a little later does them all (the gateway's rule, gateway.c ring()).
+ */
+static int64_t
+scan_at(const struct waker *w)
+{
+	int64_t	 at = w->scan_due;
+
+	if (w->next_due != 0 && (at == 0 || w->next_due < at))
+		at = w->next_due;
+	if (at != 0 && at < w->scanned_ms + NOOM_RING_GAP_MS)
+		at = w->scanned_ms + NOOM_RING_GAP_MS;
+	return at;
+}
+
 /* The waker loop of this process; never returns. */
 void
 waker_run(struct waker *w)
 {
 	struct pollfd	 pfd[2];
-	int64_t		 now, timeout;
+	int64_t		 now, timeout, at;
 	int		 got;
 
 	pfd[0].fd = w->inbox_fd;
@@ -630,25 +704,30 @@ waker_run(struct waker *w)
 		if (w->list.next != &w->list &&
 		    w->list.next->deadline - now < timeout)
 			timeout = w->list.next->deadline - now;
-		if (w->next_due != 0 && w->next_due - now < timeout)
-			timeout = w->next_due - now;
+		if ((at = scan_at(w)) != 0 && at - now < timeout)
+			timeout = at - now;
 		if (w->next_touch - now < timeout)
 			timeout = w->next_touch - now;
 		if (timeout < 0)
 			timeout = 0;
+		/* With a scan put off, rings need not wake us: it reads
+		 * everything, and the doorbell is drained just before. */
+		pfd[1].events = w->scan_due != 0 ? 0 : POLLIN;
 		if (poll(pfd, 2, (int)timeout) == -1 && errno != EINTR)
 			fatal("poll: %s", strerror(errno));
 		got = 0;
 		if (pfd[0].revents & POLLIN)
 			got |= inbox_take(w);
-		if (pfd[1].revents & POLLIN) {
-			wake_drain();
+		if (pfd[1].revents & POLLIN)
 			got = 1;
+		now = mono_ms();
+		if (got || ((at = scan_at(w)) != 0 && now >= at)) {
+			if (now - w->scanned_ms >= NOOM_RING_GAP_MS) {
+				wake_drain();
+				scan(w);
+			} else if (w->scan_due == 0)
+				w->scan_due = w->scanned_ms + NOOM_RING_GAP_MS;
 		}
-		if (w->next_due != 0 && mono_ms() >= w->next_due)
-			got = 1;		/* held notices are due */
-		if (got)
-			scan(w);
 		now = mono_ms();
 		expire(w, now);
 		if (now >= w->next_touch) {

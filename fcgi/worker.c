@@ -295,7 +295,8 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	db_rollback(c->db);
 	if (rs.parked) {
 		/* Only the connection waits; r is free for the next accept. */
-		waker_park(a->waker, detach(r, a->conns), &rs.park, rq.now_ms);
+		waker_park(a->waker, detach(r, a->conns), &rs.park, rq.now_ms,
+		    rs.chat_hold_ms);
 		goto out;
 	}
 answer:

@@ -579,7 +579,7 @@ test('in a room of more than 50, member notices share frames; chat does not wait
 
 test('a stream of messages shares frames: rings close together are read by one scan; each message once, in order', {timeout: 90_000}, async () => {
   // The gateway serves a ring at once after a quiet spell, and rings within 5 ms of its last
-  // scan together, a few ms later (fcgi/gateway.c, RING_GAP_MS): one frame per socket for
+  // scan together, a few ms later (fcgi/gateway.c, NOOM_RING_GAP_MS): one frame per socket for
   // several messages, instead of one per message.
   const room = 'ws-stream';
   const pubs = await Promise.all(Array.from({length: 10}, (_, i) => newSession(stack, `pub${i}`)));
