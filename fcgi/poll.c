@@ -153,9 +153,10 @@ presence_touch_ms(int presence_timeout)
  * yet), or POLL_FAIL on a store error.  *max is the log's end; *upto is how
  * far the log was read: the answer's cursor, or for POLL_EMPTY *max, from
  * which a waiting client continues; *wait says whether a POLL_EVENTS answer
- * may wait for more to join it (WAIT_*, event_deferrable, event_chat).  Shared by
- * GET api/poll and the WebSocket gateway (which reads the session in the
- * same transaction), so that both transports see exactly the same events.
+ * may wait for more to join it (WAIT_*: event_deferrable, event_chat).
+ * Shared by GET api/poll and the WebSocket gateway (which reads the session
+ * in the same transaction), so that both transports see exactly the same
+ * events.
  */
 int
 poll_read_in(struct db *db, const struct park *pk, int64_t *max,
@@ -238,7 +239,7 @@ chat_hold(struct ctx *c, int64_t cursor, int64_t now)
 	if (c->waker == NULL || gap == 0)
 		return 0;		/* nobody to answer it later; or off */
 	if ((written = db_event_time(c->db, cursor)) <= 0)
-		return written;		/* not in the log (0, trimmed): now */
+		return written;		/* not in the log (0): now */
 	return written + gap > now ? written + gap - now : 0;
 }
 
@@ -342,7 +343,7 @@ struct waker {
 	struct parked	 list;		/* sentinel; waker thread only */
 	size_t		 nparked;
 	int64_t		 next_due;	/* earliest due of a poll holding
-					   notices; 0: none */
+					   notices or chat; 0: none */
 	int64_t		 scanned_ms;	/* monotonic: the last scan */
 	int64_t		 scan_due;	/* a scan waits till; 0: none */
 	int64_t		 next_maint;	/* monotonic ms */
