@@ -1018,7 +1018,7 @@ db_trimmed_upto(struct db *db)
 	return one_int(db, st(db, S_TRIMMED), 0);
 }
 
-/* When event seq was written (wall ms); 0 if it is not in the log, -1 on error. */
+/* When event seq was written (wall ms); 0 if not in the log, -1 on error. */
 int64_t
 db_event_time(struct db *db, int64_t seq)
 {
