@@ -176,8 +176,17 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_EVENTS_AFTER] =
 	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data"
 	    " FROM events WHERE seq > :cursor ORDER BY seq LIMIT :max",
+	/*
+	 * Trim up to the event before the first one still fresh, in seq order
+	 * (the order they were written in): the walk from the oldest stops
+	 * there, so it reads no more rows than trimming deletes.  Up to the
+	 * newest if none is fresh; 0 if the oldest is fresh (nothing to do).
+	 */
 	[S_EVENTS_TRIM_MAX] =
-	    "SELECT max(seq) FROM events WHERE created_ms < :cutoff",
+	    "SELECT CASE WHEN f IS NULL THEN (SELECT max(seq) FROM events)"
+	    " WHEN f > (SELECT min(seq) FROM events) THEN f - 1 ELSE 0 END"
+	    " FROM (SELECT (SELECT seq FROM events WHERE created_ms >= :cutoff"
+	    " ORDER BY seq LIMIT 1) AS f)",
 	[S_EVENTS_TRIM] =
 	    "DELETE FROM events WHERE seq <= :upto",
 	[S_TRIMMED_SET] =
