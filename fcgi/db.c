@@ -167,15 +167,15 @@ static const char *const stmt_sql[S__COUNT] = {
 	 * addressed to the session, and events of its room since it joined.
 	 */
 	[S_EVENTS_VISIBLE] =
-	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data"
-	    " FROM events WHERE seq > :cursor AND ("
+	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data,"
+	    " created_ms FROM events WHERE seq > :cursor AND ("
 	    " (room_id IS NULL AND target_id IS NULL)"
 	    " OR target_id = :sid"
 	    " OR (room_id = :room AND target_id IS NULL AND seq > :join))"
 	    " ORDER BY seq LIMIT :max",
 	[S_EVENTS_AFTER] =
-	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data"
-	    " FROM events WHERE seq > :cursor ORDER BY seq LIMIT :max",
+	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data,"
+	    " created_ms FROM events WHERE seq > :cursor ORDER BY seq LIMIT :max",
 	/*
 	 * Trim up to the event before the first one still fresh, in seq order
 	 * (the order they were written in): the walk from the oldest stops
@@ -1052,6 +1052,7 @@ events_each(struct db *db, sqlite3_stmt *p, event_fn fn, void *arg)
 		ev.target_id = sqlite3_column_int64(p, 2);
 		ev.type = (const char *)sqlite3_column_text(p, 3);
 		ev.data = (const char *)sqlite3_column_text(p, 4);
+		ev.created_ms = sqlite3_column_int64(p, 5);
 		if (fn(arg, &ev) != 0)
 			break;
 	}

@@ -39,6 +39,7 @@ struct event {
 	int64_t		 target_id;	/* 0: not addressed */
 	const char	*type;		/* valid until the next db call */
 	const char	*data;		/* JSON object text, same lifetime */
+	int64_t		 created_ms;	/* wall ms it was written */
 };
 typedef int (*event_fn)(void *, const struct event *);
 

@@ -274,7 +274,7 @@ int64_t	 presence_touch_ms(int);
 struct waker *waker_new(const struct app *, char **);
 void	 waker_park(struct waker *, void *, const struct park *, int64_t,
 	    int64_t);
-int64_t	 waker_newest(const struct waker *);
+int64_t	 waker_newest(struct waker *, int64_t *);
 void	 waker_seen(struct waker *, int64_t);
 void	 waker_run(struct waker *);
 

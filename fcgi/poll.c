@@ -198,20 +198,24 @@ out:
  * read (the usual one: a client that just got its answer) finds nothing
  * without reading the log: it parks with its cursor, and should a newer
  * event be written meanwhile, the waker's scan for the ring that follows
- * it starts at the oldest parked cursor and answers it.
+ * it starts at the oldest parked cursor and answers it.  *written is when
+ * the cursor's event was written if the waker said so (for chat_hold), or
+ * 0 if it is not known without a read.
  */
 static int
 poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
-    int64_t *upto, char **body, int *wait)
+    int64_t *upto, char **body, int *wait, int64_t *written)
 {
 	struct park	 pk;
 	int64_t		 max;
 
 	*body = NULL;
-	if (c->waker != NULL && cursor == waker_newest(c->waker)) {
+	*written = 0;
+	if (c->waker != NULL && cursor == waker_newest(c->waker, written)) {
 		*upto = cursor;
 		return POLL_EMPTY;
 	}
+	*written = 0;
 	pk.session_id = s->id;
 	pk.room_id = s->room_id;
 	pk.join_seq = s->join_seq;
@@ -228,17 +232,18 @@ poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
  * needed (docs/BENCHMARKS.md).  At a few messages a second the cursor's
  * event is older than the gap when the next one comes, and nothing waits.
  * Anything but chat and notices (a call's signaling, a move) never waits.
- * In the caller's read transaction: how long chat waits (ms), 0 for not at
- * all, -1 on a store error.
+ * written is when the cursor's event was written, if poll_answer() knew
+ * (the usual re-poll); else it is read.  In the caller's read transaction:
+ * how long chat waits (ms), 0 for not at all, -1 on a store error.
  */
 static int64_t
-chat_hold(struct ctx *c, int64_t cursor, int64_t now)
+chat_hold(struct ctx *c, int64_t cursor, int64_t written, int64_t now)
 {
-	int64_t	 written, gap = c->app->chat_gap_ms;
+	int64_t	 gap = c->app->chat_gap_ms;
 
 	if (c->waker == NULL || gap == 0)
 		return 0;		/* nobody to answer it later; or off */
-	if ((written = db_event_time(c->db, cursor)) <= 0)
+	if (written <= 0 && (written = db_event_time(c->db, cursor)) <= 0)
 		return written;		/* not in the log (0): now */
 	return written + gap > now ? written + gap - now : 0;
 }
@@ -270,7 +275,7 @@ void
 h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
-	int64_t		 cursor, upto, hold = 0;
+	int64_t		 cursor, upto, written, hold = 0;
 	char		*body = NULL;
 	int		 wait = WAIT_NO, rv;
 
@@ -283,9 +288,9 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 		    "non-negative integer.");
 		goto out;
 	}
-	rv = poll_answer(c, &s, cursor, &upto, &body, &wait);
+	rv = poll_answer(c, &s, cursor, &upto, &body, &wait, &written);
 	if (rv == POLL_EMPTY || (rv == POLL_EVENTS && wait != WAIT_NO))
-		hold = chat_hold(c, cursor, rq->now_ms);
+		hold = chat_hold(c, cursor, written, rq->now_ms);
 	db_rollback(c->db);		/* a read: nothing to commit */
 	if (rv == POLL_FAIL || hold == -1 ||
 	    poll_touch(c, &s, rq->now_ms) == -1)
@@ -347,9 +352,11 @@ struct waker {
 	int64_t		 scanned_ms;	/* monotonic: the last scan */
 	int64_t		 scan_due;	/* a scan waits till; 0: none */
 	int64_t		 next_maint;	/* monotonic ms */
+	pthread_mutex_t	 newest_lock;	/* guards newest, newest_ms */
 	int64_t		 newest;	/* seq of the newest event a scan read;
 					   written by the waker thread, read by
-					   handler threads (atomic) */
+					   handler threads */
+	int64_t		 newest_ms;	/* ... and when it was written */
 	pthread_mutex_t	 seen_lock;	/* guards seen, nseen */
 	int64_t		*seen;		/* sessions due a presence write,
 					   SEEN_MAX, owned; may repeat */
@@ -389,6 +396,7 @@ waker_new(const struct app *app, char **cause)
 		goto fail;
 	}
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->newest_lock, NULL);
 	pthread_mutex_init(&w->seen_lock, NULL);
 	w->seen = xcalloc(SEEN_MAX, sizeof(*w->seen));
 	w->touching = xcalloc(SEEN_MAX, sizeof(*w->touching));
@@ -404,14 +412,20 @@ fail:
 
 /*
  * The seq of the newest event this process's waker has read (0 before its
- * first scan).  Nothing newer existed then; anything written since rings
- * the doorbell, and the scan for that ring starts at the oldest parked
- * cursor.  Called by handler threads.
+ * first scan), and in *written when it was written (wall ms).  Nothing newer
+ * existed then; anything written since rings the doorbell, and the scan for
+ * that ring starts at the oldest parked cursor.  Called by handler threads.
  */
 int64_t
-waker_newest(const struct waker *w)
+waker_newest(struct waker *w, int64_t *written)
 {
-	return __atomic_load_n(&w->newest, __ATOMIC_ACQUIRE);
+	int64_t	 seq;
+
+	pthread_mutex_lock(&w->newest_lock);
+	seq = w->newest;
+	*written = w->newest_ms;
+	pthread_mutex_unlock(&w->newest_lock);
+	return seq;
 }
 
 /*
@@ -643,7 +657,10 @@ scan(struct waker *w)
 			break;
 		more = sc.n == 1000;
 		last = sc.evs[sc.n - 1].ev.seq;
-		__atomic_store_n(&w->newest, last, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&w->newest_lock);
+		w->newest = last;
+		w->newest_ms = sc.evs[sc.n - 1].ev.created_ms;
+		pthread_mutex_unlock(&w->newest_lock);
 		for (p = w->list.next; p != &w->list; p = next) {
 			next = p->next;
 			(void)match(w, p, &sc, from, last, now);
