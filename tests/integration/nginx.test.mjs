@@ -20,9 +20,15 @@ after(async () => {
   await stack?.stop();
 });
 
-const childrenOf = (pid) =>
-  execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], {encoding: 'utf8'})
-    .split(/\s+/).filter(Boolean).map(Number);
+// The processes whose parent is pid, from /proc (as noom-run's children_of does; no ps needed).
+const childrenOf = (pid) => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+  } catch {
+    return false; // gone meanwhile
+  }
+}).map(Number);
 
 // Sockets a process holds: its descriptors that are sockets.
 const sockets = (pid) => fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
