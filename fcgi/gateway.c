@@ -132,8 +132,9 @@ struct gw {
 	struct buf	 events;	/* one answer's events; reused */
 	int64_t		 next_due;	/* earliest held_until; 0: none */
 	int64_t		 served_ms;	/* monotonic: the last serve_all */
-	int64_t		 ring_due;	/* a ring waits to be served; 0: none */
-	int		 bell_off;	/* the doorbell is not watched meanwhile */
+	int64_t		 ring_due;	/* a ring waits to be served; 0: none
+					   (the doorbell is not watched
+					   meanwhile) */
 };
 
 static int64_t
@@ -808,7 +809,6 @@ bell_watch(struct gw *g, int on)
 	ev.data.ptr = &g->list;
 	if (epoll_ctl(g->ep, EPOLL_CTL_MOD, wake_watch_fd(), &ev) == -1)
 		log_warn("epoll_ctl: %s", strerror(errno));
-	g->bell_off = !on;
 }
 
 /*
@@ -823,10 +823,11 @@ serve_all(struct gw *g)
 	int64_t		 max, trimmed, from;
 
 	g->served_ms = mono_ms();
-	g->ring_due = 0;		/* this scan serves any ring waiting */
-	wake_drain();			/* ... and every ring before it */
-	if (g->bell_off)
+	if (g->ring_due != 0) {		/* this scan serves the ring waiting */
+		g->ring_due = 0;
 		bell_watch(g, 1);
+	}
+	wake_drain();			/* ... and every ring before it */
 	if (db_begin_read(g->db) == -1)
 		return;
 	if ((max = db_max_seq(g->db)) == -1 ||
