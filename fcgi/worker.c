@@ -1,16 +1,16 @@
 /*
- * worker.c — one worker process: handler threads, the dispatcher and the
+ * worker.c — one worker process: handler threads, the acceptor and the
  * waker.
  *
- * A worker runs the dispatcher (conns.c: it accepts nginx's connections on
- * the listening socket the master opened, and watches kept-alive ones),
+ * A worker runs the acceptor (conns.c: it accepts nginx's connections on
+ * the listening socket the master opened into an epoll set of connections),
  * app->threads handler threads and one waker (poll.c).  A handler thread
- * takes a connection with a request to read from the dispatcher, reads the
+ * takes a connection with a request to read from that set, reads the
  * request with FCGX_Accept_r, turns it into a struct req (path below the
  * prefix, body read up to NOOM_BODY_MAX), dispatches it, and either answers
  * it or — for a poll with nothing to say yet — hands the request's
  * connection to the waker, detached from libfcgi's buffers.  A connection
- * nginx keeps open (fastcgi_keep_conn on) goes back to the dispatcher after
+ * nginx keeps open (fastcgi_keep_conn on) goes back to the set after
  * the answer, from the handler or from the waker.  This is the only file
  * that knows libfcgi.
  *
@@ -96,7 +96,7 @@ struct detached {
 	int		 fd;	/* the connection from nginx, owned */
 	int		 id;	/* FastCGI requestId */
 	int		 keep;	/* nginx keeps the connection: give it back */
-	struct conns	*conns;	/* ... to this process's dispatcher */
+	struct conns	*conns;	/* ... to this process's connections */
 };
 
 /*
@@ -140,7 +140,7 @@ record(unsigned char *p, int type, int id, size_t len)
  * and the body as FCGI_STDOUT records of at most 32 KiB, the empty record
  * that ends the stream and FCGI_END_REQUEST, in one buffer and one write
  * (usually); then close the connection, as FCGX_Finish_r would, or give it
- * back to the dispatcher when nginx keeps it.
+ * back to the connections' set when nginx keeps it.
  */
 void
 worker_respond_raw(void *req, int status, const char *body, size_t len)
@@ -341,7 +341,7 @@ accept_loop(void *arg)
 }
 
 static void *
-dispatch_loop(void *arg)
+acceptor_loop(void *arg)
 {
 	conns_run(arg);
 	return NULL;
@@ -366,7 +366,7 @@ worker_main(const struct app *app, int sock)
 		fatal("%s", cause);
 	if ((a.waker = waker_new(app, &cause)) == NULL)
 		fatal("waker: %s", cause);
-	if (pthread_create(&t, NULL, dispatch_loop, a.conns) != 0)
+	if (pthread_create(&t, NULL, acceptor_loop, a.conns) != 0)
 		fatal("pthread_create");
 	for (i = 0; i < app->threads; i++)
 		if (pthread_create(&t, NULL, accept_loop, &a) != 0)
