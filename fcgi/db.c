@@ -153,8 +153,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " WHERE m.room_id = messages.room_id ORDER BY m.id DESC"
 	    " LIMIT 1 OFFSET :keep - 1)",
 	[S_EVENT_NEW] =
-	    "INSERT INTO events (room_id, target_id, type, data, created_ms)"
-	    " VALUES (nullif(:room, 0), nullif(:target, 0), :type, :data, :now)",
+	    "INSERT INTO events (room_id, target_id, type, data, created_ms, hold)"
+	    " VALUES (nullif(:room, 0), nullif(:target, 0), :type, :data, :now,"
+	    " :hold)",
 	[S_MAX_SEQ] =
 	    "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
 	    " (SELECT value FROM meta WHERE key = 'trimmed_upto'))",
@@ -168,14 +169,15 @@ static const char *const stmt_sql[S__COUNT] = {
 	 */
 	[S_EVENTS_VISIBLE] =
 	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data,"
-	    " created_ms FROM events WHERE seq > :cursor AND ("
+	    " created_ms, hold FROM events WHERE seq > :cursor AND ("
 	    " (room_id IS NULL AND target_id IS NULL)"
 	    " OR target_id = :sid"
 	    " OR (room_id = :room AND target_id IS NULL AND seq > :join))"
 	    " ORDER BY seq LIMIT :max",
 	[S_EVENTS_AFTER] =
 	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data,"
-	    " created_ms FROM events WHERE seq > :cursor ORDER BY seq LIMIT :max",
+	    " created_ms, hold FROM events WHERE seq > :cursor ORDER BY seq"
+	    " LIMIT :max",
 	/*
 	 * Trim up to the event before the first one still fresh, in seq order
 	 * (the order they were written in): the walk from the oldest stops
@@ -1006,6 +1008,7 @@ db_event_add(struct db *db, int64_t room, int64_t target, const char *type,
 	bind_s(p, ":type", type);
 	bind_s(p, ":data", text);
 	bind_i(p, ":now", now);
+	bind_i(p, ":hold", event_holdable(target, type, data));
 	rc = run(db, p);
 	free(text);
 	if (rc == -1)
@@ -1053,6 +1056,7 @@ events_each(struct db *db, sqlite3_stmt *p, event_fn fn, void *arg)
 		ev.type = (const char *)sqlite3_column_text(p, 3);
 		ev.data = (const char *)sqlite3_column_text(p, 4);
 		ev.created_ms = sqlite3_column_int64(p, 5);
+		ev.hold = sqlite3_column_int(p, 6);
 		if (fn(arg, &ev) != 0)
 			break;
 	}

@@ -40,6 +40,7 @@ struct event {
 	const char	*type;		/* valid until the next db call */
 	const char	*data;		/* JSON object text, same lifetime */
 	int64_t		 created_ms;	/* wall ms it was written */
+	int		 hold;		/* may wait for company (event_holdable) */
 };
 typedef int (*event_fn)(void *, const struct event *);
 

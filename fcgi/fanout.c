@@ -47,30 +47,26 @@ event_moves(const struct park *pk, const struct event *ev)
 }
 
 /*
- * May ev wait a little for other events to share one poll answer?  The
- * public room list (room_change goes to everyone on every join and leave)
- * and the comings and goings of members of a room above NOOM_BIG_ROOM: in a
- * room of thousands, answering every parked poll at each of them makes
- * filling the room cost members^2 requests (docs/BENCHMARKS.md).  Chat,
- * signaling, addressed events and notices in small rooms never wait.
+ * May an event wait a little for other events to share one poll answer?
+ * The public room list (room_change goes to everyone on every join and
+ * leave) and the comings and goings of members of a room above
+ * NOOM_BIG_ROOM: in a room of thousands, answering every parked poll at each
+ * of them makes filling the room cost members^2 requests
+ * (docs/BENCHMARKS.md).  Chat, signaling, addressed events and notices in
+ * small rooms never wait.  Decided once, by the writer of the event
+ * (db_event_add, from the data it stores); readers see it as ev->hold.
  */
 int
-event_deferrable(const struct event *ev)
+event_holdable(int64_t target, const char *type, const json_t *data)
 {
-	json_t		*data;
-	json_int_t	 count;
-
-	if (ev->target_id != 0)
+	if (target != 0)
 		return 0;
-	if (strcmp(ev->type, "room_change") == 0)
+	if (strcmp(type, "room_change") == 0)
 		return 1;
-	if (strcmp(ev->type, "welcome") != 0 && strcmp(ev->type, "bye") != 0)
+	if (strcmp(type, "welcome") != 0 && strcmp(type, "bye") != 0)
 		return 0;
-	if ((data = json_loads(ev->data, 0, NULL)) == NULL)
-		return 0;
-	count = json_integer_value(json_object_get(data, "count"));
-	json_decref(data);
-	return count > NOOM_BIG_ROOM;
+	return json_integer_value(json_object_get(data, "count")) >
+	    NOOM_BIG_ROOM;
 }
 
 /*
@@ -101,7 +97,7 @@ scan_add(void *arg, const struct event *ev)
 	s->ev = *ev;
 	s->ev.type = s->type = xstrdup(ev->type);
 	s->ev.data = s->data = xstrdup(ev->data);
-	s->deferrable = event_deferrable(ev);
+	s->deferrable = ev->hold;
 	s->chat = event_chat(ev);
 	buf_init(&b);
 	event_render(&b, ev);

@@ -394,7 +394,7 @@ scan_after(const struct scan *sc, int64_t seq)
 }
 
 /*
- * Only notices that may wait (event_deferrable) are new for c, and it had an
+ * Only notices that may wait (event_holdable) are new for c, and it had an
  * answer less than NOOM_NOTICE_HOLD_MS ago: leave them in the log, c->upto
  * where it is, until `until`, when release_held() serves c with whatever
  * came meanwhile.  In a room of thousands this sends a member's notices at

@@ -236,7 +236,7 @@ struct scanned {
 	char		*type;		/* owned */
 	char		*data;		/* owned */
 	char		*json;		/* {"seq",...}, owned */
-	int		 deferrable;	/* event_deferrable(&ev) */
+	int		 deferrable;	/* ev.hold */
 	int		 chat;		/* event_chat(&ev) */
 };
 /* Events read from the log in one go; owns its array and every entry. */
@@ -247,7 +247,7 @@ struct scan {
 void	 event_render(struct buf *, const struct event *);
 int	 event_visible(const struct park *, const struct event *);
 int	 event_moves(const struct park *, const struct event *);
-int	 event_deferrable(const struct event *);
+int	 event_holdable(int64_t, const char *, const json_t *);
 int	 event_chat(const struct event *);
 int	 scan_add(void *, const struct event *);
 void	 scan_clear(struct scan *);

@@ -30,7 +30,7 @@
  *    parked poll at that event at the latest, and the next poll reads the
  *    new membership from the database.
  *
- * 4. What may wait is held by the waker: notices (event_deferrable) up to
+ * 4. What may wait is held by the waker: notices (event_holdable) up to
  *    NOOM_NOTICE_HOLD_MS, and chat to a poller answered less than
  *    --chat-gap ms ago (chat_hold()).  Anything else is answered at once,
  *    with what was held before it.  The waker scans at most every
@@ -83,7 +83,7 @@ render_one(void *arg, const struct event *ev)
 	event_render(r->b, ev);
 	if (event_chat(ev))
 		r->chat = 1;
-	else if (!event_deferrable(ev))
+	else if (!ev->hold)
 		r->urgent = 1;
 	r->count++;
 	r->last = ev->seq;
@@ -153,7 +153,7 @@ presence_touch_ms(int presence_timeout)
  * yet), or POLL_FAIL on a store error.  *max is the log's end; *upto is how
  * far the log was read: the answer's cursor, or for POLL_EMPTY *max, from
  * which a waiting client continues; *wait says whether a POLL_EVENTS answer
- * may wait for more to join it (WAIT_*: event_deferrable, event_chat).
+ * may wait for more to join it (WAIT_*: ev->hold, event_chat).
  * Shared by GET api/poll and the WebSocket gateway (which reads the session
  * in the same transaction), so that both transports see exactly the same
  * events.
@@ -576,7 +576,7 @@ parked_answer(struct waker *w, struct parked *p, const char *body)
  * Match one parked poll against the scanned events (all up to last).  If
  * any is for it, answer it and return 1; else advance its upto and return 0.
  * Events that may wait are held until the poll is due (notices, which
- * event_deferrable() names, until p->due; chat, if the poll holds it, until
+ * event_holdable() names, until p->due; chat, if the poll holds it, until
  * p->chat_due, and notices with it): then it leaves its upto where it is and
  * the scan at its due time (or an event that may not wait, before) answers
  * them, in order, with the rest.

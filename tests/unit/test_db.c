@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "../../fcgi/noom.h"
 #include "unit.h"
 
@@ -270,6 +272,101 @@ test_presence_trim(void)
 	json_decref(o);
 }
 
+struct held {
+	char	 what[8][24];
+	int	 hold[8];
+	int	 n;
+};
+
+static int
+collect(void *arg, const struct event *ev)
+{
+	struct held	*h = arg;
+
+	if (h->n < 8) {
+		snprintf(h->what[h->n], sizeof(h->what[0]), "%s", ev->type);
+		h->hold[h->n++] = ev->hold;
+	}
+	return 0;
+}
+
+/* Whether an event may wait is stored with it, from what the writer knew. */
+static void
+test_event_hold(void)
+{
+	struct held	 h = { .n = 0 };
+	json_t		*big = json_pack("{s:s,s:i}", "nickname", "x", "count",
+			    NOOM_BIG_ROOM + 1);
+	json_t		*small = json_pack("{s:s,s:i}", "nickname", "x",
+			    "count", NOOM_BIG_ROOM);
+	json_t		*other = json_pack("{s:s}", "text", "hi");
+	int64_t		 from;
+
+	CHECK(db_begin(c.db) == 0);
+	from = db_event_add(c.db, 0, 0, "room_change", other, clock_ms) - 1;
+	CHECK(db_event_add(c.db, 7, 0, "welcome", big, clock_ms) > 0);
+	CHECK(db_event_add(c.db, 7, 0, "bye", small, clock_ms) > 0);
+	CHECK(db_event_add(c.db, 7, 0, "bye", big, clock_ms) > 0);
+	CHECK(db_event_add(c.db, 7, 0, "new_message", other, clock_ms) > 0);
+	CHECK(db_event_add(c.db, 0, 9, "welcome", big, clock_ms) > 0);
+	CHECK(db_commit(c.db) == 0);
+	CHECK(db_begin_read(c.db) == 0);
+	CHECK(db_events_after(c.db, from, 8, collect, &h) == 0);
+	db_rollback(c.db);
+	CHECK(h.n == 6);
+	CHECK_STR(h.what[0], "room_change");
+	CHECK(h.hold[0] == 1);		/* the room list: always */
+	CHECK(h.hold[1] == 1);		/* a big room's comings ... */
+	CHECK(h.hold[2] == 0);		/* ... not a small room's */
+	CHECK(h.hold[3] == 1);		/* ... and goings */
+	CHECK(h.hold[4] == 0);		/* chat: its own gap */
+	CHECK(h.hold[5] == 0);		/* addressed: never */
+	json_decref(big);
+	json_decref(small);
+	json_decref(other);
+}
+
+/*
+ * A database of version 4 (before events had "hold") is brought up to date
+ * with its events kept, and they are answered at once (hold 0).
+ */
+static void
+test_upgrade_v4(const char *dir, const char *src)
+{
+	char		 db[256], sql[256], cmd[1024], *cause = NULL;
+	struct db	*d;
+	sqlite3		*v4 = NULL;
+	struct held	 h = { .n = 0 };
+	json_t		*big = json_pack("{s:i}", "count", NOOM_BIG_ROOM + 1);
+
+	snprintf(db, sizeof(db), "%s/v4.db", dir);
+	snprintf(sql, sizeof(sql), "%s/sql4", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/migrations' && cp '%s'/sql/"
+	    "migrations/000[1-4]-*.sql '%s/migrations/'", sql, src, sql);
+	CHECK(system(cmd) == 0);
+	CHECK(db_migrate(db, sql, &cause) == 0);
+	CHECK(sqlite3_open(db, &v4) == SQLITE_OK);
+	CHECK(sqlite3_exec(v4, "INSERT INTO events (type, data, created_ms)"
+	    " VALUES ('welcome', '{\"count\":99}', 1)", NULL, NULL, NULL) ==
+	    SQLITE_OK);
+	sqlite3_close(v4);
+	snprintf(sql, sizeof(sql), "%s/sql", src);
+	CHECK(db_migrate(db, sql, &cause) == 0);
+	if ((d = db_open(db, &cause)) == NULL) {
+		CHECK(d != NULL);
+		return;
+	}
+	CHECK(db_begin(d) == 0);	/* and new ones get theirs */
+	CHECK(db_event_add(d, 1, 0, "welcome", big, clock_ms) > 0);
+	CHECK(db_commit(d) == 0);
+	CHECK(db_begin_read(d) == 0);
+	CHECK(db_events_after(d, 0, 8, collect, &h) == 0);
+	db_rollback(d);
+	CHECK(h.n == 2 && h.hold[0] == 0 && h.hold[1] == 1);
+	db_close(d);
+	json_decref(big);
+}
+
 int
 main(void)
 {
@@ -297,6 +394,8 @@ main(void)
 	test_chat();
 	test_rate_limit();
 	test_presence_trim();
+	test_event_hold();
+	test_upgrade_v4(dir, src ? src : "../..");
 	db_close(c.db);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
