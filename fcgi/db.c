@@ -153,9 +153,12 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " WHERE m.room_id = messages.room_id ORDER BY m.id DESC"
 	    " LIMIT 1 OFFSET :keep - 1)",
 	[S_EVENT_NEW] =
-	    "INSERT INTO events (room_id, target_id, type, data, created_ms, hold)"
-	    " VALUES (nullif(:room, 0), nullif(:target, 0), :type, :data, :now,"
-	    " :hold)",
+	    /* seq: never one handed out before, even when trimming emptied
+	     * the log (migration 0006: no AUTOINCREMENT) */
+	    "INSERT INTO events (seq, room_id, target_id, type, data, created_ms,"
+	    " hold) VALUES (1 + max(coalesce((SELECT max(seq) FROM events), 0),"
+	    " (SELECT value FROM meta WHERE key = 'trimmed_upto')),"
+	    " nullif(:room, 0), nullif(:target, 0), :type, :data, :now, :hold)",
 	[S_MAX_SEQ] =
 	    "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
 	    " (SELECT value FROM meta WHERE key = 'trimmed_upto'))",

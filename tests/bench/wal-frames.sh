@@ -19,6 +19,6 @@ trap 'rm -rf "$(dirname "$db")"' EXIT
 		for (i = 0; i < n; i++) { s = int(rand() * 1500) + 1
 		printf "BEGIN IMMEDIATE; UPDATE sessions SET rl_tokens = 29, rl_ms = %d WHERE id = %d;\n", i, s
 		printf "INSERT INTO messages (room_id, session_id, client_id, data, created_ms) VALUES (1, %d, %cc%d%c, %c%s%c, %d);\n", s, 39, i, 39, 39, msg, 39, i
-		printf "INSERT INTO events (room_id, target_id, type, data, created_ms) VALUES (1, NULL, %cnew_message%c, %c%s%c, %d); COMMIT;\n", 39, 39, 39, msg, 39, i } }'
+		printf "INSERT INTO events (seq, room_id, target_id, type, data, created_ms) VALUES (1 + max(coalesce((SELECT max(seq) FROM events), 0), (SELECT value FROM meta WHERE key = %ctrimmed_upto%c)), 1, NULL, %cnew_message%c, %c%s%c, %d); COMMIT;\n", 39, 39, 39, 39, 39, msg, 39, i } }'
 	echo "PRAGMA wal_checkpoint(PASSIVE);"
 } | sqlite3 "$db" | awk -F'|' -v n="$n" 'NF == 3 { f = $2 } END { printf "frames per post: %.2f\n", f / n }'

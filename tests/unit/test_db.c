@@ -327,42 +327,124 @@ test_event_hold(void)
 }
 
 /*
- * A database of version 4 (before events had "hold") is brought up to date
- * with its events kept, and they are answered at once (hold 0).
+ * A cursor is never handed out twice: after trimming emptied the log, the
+ * next event's seq is still above every one before (no AUTOINCREMENT since
+ * migration 0006: the writer gives seq itself).
+ */
+static void
+test_seq_after_trim(void)
+{
+	json_t	*d = json_pack("{s:s}", "text", "x");
+	int64_t	 last, next;
+
+	CHECK(db_begin(c.db) == 0);
+	CHECK(db_event_add(c.db, 0, 0, "room_change", d, clock_ms) > 0);
+	last = db_event_add(c.db, 0, 0, "room_change", d, clock_ms);
+	CHECK(db_events_trim(c.db, clock_ms + 1) == 0);	/* all of it */
+	CHECK(db_max_seq(c.db) == last);
+	CHECK(db_trimmed_upto(c.db) == last);
+	next = db_event_add(c.db, 0, 0, "room_change", d, clock_ms);
+	CHECK(db_commit(c.db) == 0);
+	CHECK(next == last + 1);
+	json_decref(d);
+}
+
+/* Count rows (sqlite3_exec callback). */
+static int
+one_row(void *count, int n, char **v, char **names)
+{
+	(void)n;
+	(void)v;
+	(void)names;
+	(*(int *)count)++;
+	return 0;
+}
+
+/* Rows a query on the database file at path returns, or -1. */
+static int
+rows_of(const char *path, const char *query)
+{
+	sqlite3	*conn = NULL;
+	int	 rows = 0;
+
+	if (sqlite3_open(path, &conn) != SQLITE_OK ||
+	    sqlite3_exec(conn, query, one_row, &rows, NULL) != SQLITE_OK)
+		rows = -1;
+	sqlite3_close(conn);
+	return rows;
+}
+
+/*
+ * A database of version 4 (as the migrations up to 0004 made it) at
+ * dir/name, with what fill wrote into it, brought up to date; NULL on
+ * failure.
+ */
+static struct db *
+upgraded_v4(const char *dir, const char *src, const char *name,
+    const char *fill)
+{
+	char	 db[256], sql[256], cmd[1024], *cause = NULL;
+
+	snprintf(db, sizeof(db), "%s/%s", dir, name);
+	snprintf(sql, sizeof(sql), "%s/sql4", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/migrations' && cp '%s'/sql/"
+	    "migrations/000[1-4]-*.sql '%s/migrations/'", sql, src, sql);
+	if (system(cmd) != 0 || db_migrate(db, sql, &cause) == -1 ||
+	    rows_of(db, fill) == -1)
+		return NULL;
+	snprintf(sql, sizeof(sql), "%s/sql", src);
+	if (db_migrate(db, sql, &cause) == -1)
+		return NULL;
+	return db_open(db, &cause);
+}
+
+/*
+ * Version 4 to now: events and messages are kept (0005 adds "hold", 0006
+ * drops AUTOINCREMENT); old events are answered at once (hold 0); new ones
+ * say whether they may wait; and a seq handed out before does not come back,
+ * even one that only sqlite_sequence remembers (a log emptied by hand).
  */
 static void
 test_upgrade_v4(const char *dir, const char *src)
 {
-	char		 db[256], sql[256], cmd[1024], *cause = NULL;
 	struct db	*d;
-	sqlite3		*v4 = NULL;
 	struct held	 h = { .n = 0 };
 	json_t		*big = json_pack("{s:i}", "count", NOOM_BIG_ROOM + 1);
+	char		 path[256];
 
-	snprintf(db, sizeof(db), "%s/v4.db", dir);
-	snprintf(sql, sizeof(sql), "%s/sql4", dir);
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/migrations' && cp '%s'/sql/"
-	    "migrations/000[1-4]-*.sql '%s/migrations/'", sql, src, sql);
-	CHECK(system(cmd) == 0);
-	CHECK(db_migrate(db, sql, &cause) == 0);
-	CHECK(sqlite3_open(db, &v4) == SQLITE_OK);
-	CHECK(sqlite3_exec(v4, "INSERT INTO events (type, data, created_ms)"
-	    " VALUES ('welcome', '{\"count\":99}', 1)", NULL, NULL, NULL) ==
-	    SQLITE_OK);
-	sqlite3_close(v4);
-	snprintf(sql, sizeof(sql), "%s/sql", src);
-	CHECK(db_migrate(db, sql, &cause) == 0);
-	if ((d = db_open(db, &cause)) == NULL) {
-		CHECK(d != NULL);
+	d = upgraded_v4(dir, src, "v4.db", "INSERT INTO events (type, data,"
+	    " created_ms) VALUES ('welcome', '{\"count\":99}', 1);"
+	    "INSERT INTO messages (room_id, session_id, client_id, data,"
+	    " created_ms) VALUES (1, 1, 'c1', '{}', 1)");
+	CHECK(d != NULL);
+	if (d == NULL)
 		return;
-	}
-	CHECK(db_begin(d) == 0);	/* and new ones get theirs */
-	CHECK(db_event_add(d, 1, 0, "welcome", big, clock_ms) > 0);
+	CHECK(db_begin(d) == 0);
+	CHECK(db_event_add(d, 1, 0, "welcome", big, clock_ms) == 2);
 	CHECK(db_commit(d) == 0);
 	CHECK(db_begin_read(d) == 0);
 	CHECK(db_events_after(d, 0, 8, collect, &h) == 0);
 	db_rollback(d);
 	CHECK(h.n == 2 && h.hold[0] == 0 && h.hold[1] == 1);
+	db_close(d);
+	snprintf(path, sizeof(path), "%s/v4.db", dir);
+	CHECK(rows_of(path, "SELECT 1 FROM messages WHERE id = 1 AND"
+	    " client_id = 'c1'") == 1);
+	CHECK(rows_of(path, "SELECT 1 FROM sqlite_master WHERE name IN"
+	    " ('events', 'messages') AND sql LIKE '%AUTOINCREMENT%'") == 0);
+	CHECK(rows_of(path, "SELECT 1 FROM sqlite_master WHERE"
+	    " name = 'messages_room'") == 1);
+
+	d = upgraded_v4(dir, src, "v4-empty.db", "INSERT INTO events (type,"
+	    " data, created_ms) VALUES ('x', '{}', 1), ('x', '{}', 1);"
+	    "DELETE FROM events");
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	CHECK(db_trimmed_upto(d) == 2);	/* cursors 0 and 1: resync */
+	CHECK(db_begin(d) == 0);
+	CHECK(db_event_add(d, 1, 0, "welcome", big, clock_ms) == 3);
+	CHECK(db_commit(d) == 0);
 	db_close(d);
 	json_decref(big);
 }
@@ -395,6 +477,7 @@ main(void)
 	test_rate_limit();
 	test_presence_trim();
 	test_event_hold();
+	test_seq_after_trim();
 	test_upgrade_v4(dir, src ? src : "../..");
 	db_close(c.db);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
