@@ -97,7 +97,6 @@ scan_add(void *arg, const struct event *ev)
 	s->ev = *ev;
 	s->ev.type = s->type = xstrdup(ev->type);
 	s->ev.data = s->data = xstrdup(ev->data);
-	s->deferrable = ev->hold;
 	s->chat = event_chat(ev);
 	buf_init(&b);
 	event_render(&b, ev);

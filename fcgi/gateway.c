@@ -436,7 +436,7 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 		if (count++ > 0)
 			buf_add(&g->events, ",", 1);
 		buf_adds(&g->events, sc->evs[i].json);
-		if (!sc->evs[i].deferrable)
+		if (!ev->hold)
 			urgent = 1;
 		moved = event_moves(&c->park, ev);
 		if (!moved && count < NOOM_BATCH_MAX)
@@ -735,7 +735,7 @@ conn_check_held(struct conn *c, const struct scan *sc, int64_t end)
 
 	for (i = scan_after(sc, c->held_upto); i < sc->n; i++) {
 		ev = &sc->evs[i].ev;
-		if (event_visible(&c->park, ev) && (!sc->evs[i].deferrable ||
+		if (event_visible(&c->park, ev) && (!ev->hold ||
 		    event_moves(&c->park, ev))) {
 			c->held_until = 0;
 			return;

@@ -236,7 +236,6 @@ struct scanned {
 	char		*type;		/* owned */
 	char		*data;		/* owned */
 	char		*json;		/* {"seq",...}, owned */
-	int		 deferrable;	/* ev.hold */
 	int		 chat;		/* event_chat(&ev) */
 };
 /* Events read from the log in one go; owns its array and every entry. */

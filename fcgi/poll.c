@@ -607,7 +607,7 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
 		buf_adds(&events, sc->evs[i].json);
 		if (sc->evs[i].chat && p->chat_due != 0)
 			chat = 1;
-		else if (!sc->evs[i].deferrable)
+		else if (!sc->evs[i].ev.hold)
 			urgent = 1;
 		/* Stop where the membership this poll was matched with ends. */
 		if (event_moves(&p->park, ev) || count == NOOM_BATCH_MAX) {
