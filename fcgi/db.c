@@ -76,6 +76,15 @@ enum stmt {
 	S__COUNT
 };
 
+/*
+ * The newest seq ever handed out: the newest event's, or what trimming
+ * dropped when it emptied the log.  A new event takes the one after it
+ * (S_EVENT_NEW), since events have no AUTOINCREMENT (migration 0006).
+ */
+#define LOG_END_SQL \
+	"max(coalesce((SELECT max(seq) FROM events), 0)," \
+	" (SELECT value FROM meta WHERE key = 'trimmed_upto'))"
+
 static const char *const stmt_sql[S__COUNT] = {
 	[S_SESSION_NEW] =
 	    "INSERT INTO sessions (token, nickname, created_ms, seen_ms, rl_ms)"
@@ -153,15 +162,11 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " WHERE m.room_id = messages.room_id ORDER BY m.id DESC"
 	    " LIMIT 1 OFFSET :keep - 1)",
 	[S_EVENT_NEW] =
-	    /* seq: never one handed out before, even when trimming emptied
-	     * the log (migration 0006: no AUTOINCREMENT) */
 	    "INSERT INTO events (seq, room_id, target_id, type, data, created_ms,"
-	    " hold) VALUES (1 + max(coalesce((SELECT max(seq) FROM events), 0),"
-	    " (SELECT value FROM meta WHERE key = 'trimmed_upto')),"
-	    " nullif(:room, 0), nullif(:target, 0), :type, :data, :now, :hold)",
+	    " hold) VALUES (1 + " LOG_END_SQL ", nullif(:room, 0),"
+	    " nullif(:target, 0), :type, :data, :now, :hold)",
 	[S_MAX_SEQ] =
-	    "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
-	    " (SELECT value FROM meta WHERE key = 'trimmed_upto'))",
+	    "SELECT " LOG_END_SQL,
 	[S_TRIMMED] =
 	    "SELECT value FROM meta WHERE key = 'trimmed_upto'",
 	[S_EVENT_TIME] =
