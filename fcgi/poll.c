@@ -207,15 +207,15 @@ poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
     int64_t *upto, char **body, int *wait, int64_t *written)
 {
 	struct park	 pk;
-	int64_t		 max;
+	int64_t		 max, newest_ms;
 
 	*body = NULL;
 	*written = 0;
-	if (c->waker != NULL && cursor == waker_newest(c->waker, written)) {
+	if (c->waker != NULL && cursor == waker_newest(c->waker, &newest_ms)) {
+		*written = newest_ms;
 		*upto = cursor;
 		return POLL_EMPTY;
 	}
-	*written = 0;
 	pk.session_id = s->id;
 	pk.room_id = s->room_id;
 	pk.join_seq = s->join_seq;
@@ -607,7 +607,7 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
 		buf_adds(&events, sc->evs[i].json);
 		if (sc->evs[i].chat && p->chat_due != 0)
 			chat = 1;
-		else if (!sc->evs[i].ev.hold)
+		else if (!ev->hold)
 			urgent = 1;
 		/* Stop where the membership this poll was matched with ends. */
 		if (event_moves(&p->park, ev) || count == NOOM_BATCH_MAX) {
