@@ -31,6 +31,18 @@
 #define NOOM_WAL_RESTART_FRAMES	4096
 /* How long such a restart may hold writers off, waiting for readers. */
 #define RESTART_WAIT_MS		20
+/*
+ * Each connection's page cache (SQLite's default is 2000 KiB).  A commit by
+ * any other connection empties it (a WAL reader that finds the log changed
+ * starts its cache over), and chat and presence commit several times a
+ * second, so a cache holds little more than what its connection read since
+ * the last commit elsewhere: mostly the sessions of the polls it answered.
+ * Yet the memory stays in the thread's malloc arena at the cache's highest
+ * fill, which grows with the number of waiting users: with 2000 KiB, 0.96 KB
+ * of the workers' memory per waiting poll, with 256 KiB 0.58 KB, for the
+ * same CPU (docs/BENCHMARKS.md).
+ */
+#define CACHE_PRAGMA	"PRAGMA cache_size = -256;"
 /* busy_wait: tries 100 us apart, then 1 ms apart (10 s in all). */
 #define BUSY_QUICK		20
 #define BUSY_SLOW		10000
@@ -357,7 +369,7 @@ db_configure(sqlite3 *conn, char **cause)
 	 */
 	sqlite3_wal_autocheckpoint(conn, 0);
 	if (sqlite3_exec(conn, "PRAGMA journal_mode = WAL;"
-	    "PRAGMA synchronous = NORMAL;"
+	    "PRAGMA synchronous = NORMAL;" CACHE_PRAGMA
 	    "PRAGMA journal_size_limit = 67108864;", NULL, NULL, &err) !=
 	    SQLITE_OK) {
 		if (asprintf(cause, "configure: %s", err) == -1)
@@ -510,20 +522,6 @@ db_checkpoint(struct db *db)
 		sqlite3_busy_handler(db->conn, busy_wait, NULL);
 	}
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
-}
-
-/*
- * Keep at most kb KiB of pages in this connection's cache (SQLite's default
- * is 2000 KiB per connection).
- */
-void
-db_cache_limit(struct db *db, int kb)
-{
-	char	 sql[64];
-
-	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kb);
-	if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
-		log_warn("cache_size: %s", sqlite3_errmsg(db->conn));
 }
 
 /* Finalize every statement and close; accepts NULL. */

@@ -48,7 +48,6 @@ int	 db_migrate(const char *, const char *, char **);
 struct db *db_open(const char *, char **);
 void	 db_close(struct db *);
 void	 db_init(void);
-void	 db_cache_limit(struct db *, int);
 int	 db_checkpoint(struct db *);
 
 int	 db_begin(struct db *);

@@ -62,8 +62,6 @@
 
 /* Presence writes a worker gathers between two of its touch_seen()s. */
 #define SEEN_MAX	16384
-/* The waker connection's page cache, KiB. */
-#define WAKER_CACHE_KB	256
 
 struct render {
 	struct buf	*b;
@@ -384,12 +382,6 @@ waker_new(const struct app *app, char **cause)
 	w->ctx.app = app;
 	if ((w->ctx.db = db_open(app->db_path, cause)) == NULL)
 		goto fail;
-	/*
-	 * Its presence batches (touch_seen) go through every session of this
-	 * worker's clients once a second, and would keep them all cached; its
-	 * scans read only the log's newest pages.
-	 */
-	db_cache_limit(w->ctx.db, WAKER_CACHE_KB);
 	if ((w->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		if (asprintf(cause, "eventfd: %s", strerror(errno)) == -1)
 			*cause = NULL;
