@@ -82,7 +82,6 @@
 #define IN_MAX		(WS_MSG_MAX + 14)	/* one whole frame */
 #define OUT_LOW		(64 * 1024)	/* render answers only below this */
 #define OUT_MAX		(1024 * 1024)	/* a peer this far behind is cut off */
-#define BUF_KEEP	4096		/* idle buffers shrink back to this */
 #define CLOSE_WAIT_MS	2000
 #define MAX_EVENTS	256
 #define SCAN_CHUNK	1000		/* events the ring reads at a time */
@@ -189,14 +188,17 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-/* Make b small again once it is empty, so idle connections stay cheap. */
+/*
+ * Free b once it is empty: an idle connection holds no buffers, only its
+ * struct conn.  Kept, the handshake's and the last frame's buffers were
+ * 1.2 of the gateway's 1.6 KB per open WebSocket (docs/BENCHMARKS.md); a
+ * frame's malloc and free cost far less than its send.
+ */
 static void
-buf_shrink(struct buf *b)
+buf_release(struct buf *b)
 {
-	if (b->len == 0 && b->cap > BUF_KEEP) {
+	if (b->len == 0)
 		buf_free(b);
-		buf_init(b);
-	}
 }
 
 /* Write what waits in c->out; 0, or -1 if c was closed. */
@@ -227,7 +229,7 @@ conn_flush(struct gw *g, struct conn *c)
 		return 0;
 	}
 	c->out.len = c->out_off = 0;
-	buf_shrink(&c->out);
+	buf_release(&c->out);
 	ep_set(g, c, 0);
 	if (c->state == C_CLOSING && !c->shut) {
 		shutdown(c->fd, SHUT_WR);
@@ -599,7 +601,7 @@ conn_frames(struct gw *g, struct conn *c)
 	memmove(c->in.data, c->in.data + off, c->in.len - off);
 	c->in.len -= off;
 	c->in.data[c->in.len] = '\0';
-	buf_shrink(&c->in);
+	buf_release(&c->in);
 }
 
 static void
@@ -691,9 +693,7 @@ accept_all(struct gw *g)
 		}
 		c = xcalloc(1, sizeof(*c));
 		c->fd = fd;
-		c->state = C_HANDSHAKE;
-		buf_init(&c->in);
-		buf_init(&c->out);
+		c->state = C_HANDSHAKE;	/* in, out: empty (zeroed) */
 		ws_in_init(&c->ws, WS_MSG_MAX);
 		c->rx_ms = c->ping_ms = mono_ms();
 		c->started = now_ms();

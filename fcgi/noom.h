@@ -124,9 +124,12 @@ void	 log_msg(const char *, const char *, const char *, ...)
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 log_set_ident(const char *);
 
-/* util.c: a growable byte buffer. */
+/*
+ * util.c: a growable byte buffer.  Zeroed or after buf_free() it holds
+ * nothing (data NULL) and buf_add() starts it again.
+ */
 struct buf {
-	char	*data;			/* owned, always NUL-terminated */
+	char	*data;			/* owned, NUL-terminated; NULL: none */
 	size_t	 len;
 	size_t	 cap;
 };

@@ -55,7 +55,7 @@ buf_init(struct buf *b)
 	b->data[0] = '\0';
 }
 
-/* Free what the buffer owns; it may be initialised again afterwards. */
+/* Free what the buffer owns; buf_add() may fill it again afterwards. */
 void
 buf_free(struct buf *b)
 {
@@ -68,6 +68,8 @@ void
 buf_add(struct buf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
+		if (b->cap == 0)	/* freed: start again */
+			b->cap = 256;
 		while (b->len + n + 1 > b->cap)
 			b->cap *= 2;
 		if ((b->data = realloc(b->data, b->cap)) == NULL)

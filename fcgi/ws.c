@@ -46,8 +46,7 @@
 void
 ws_in_init(struct ws_in *w, size_t max)
 {
-	memset(w, 0, sizeof(*w));
-	buf_init(&w->msg);
+	memset(w, 0, sizeof(*w));	/* msg holds nothing till a frame */
 	w->max = max;
 }
 
@@ -248,7 +247,7 @@ ws_parse(struct ws_in *w, unsigned char *in, size_t len, size_t *used,
 	*used = 0;
 	memset(m, 0, sizeof(*m));
 	if (w->delivered) {		/* the last message was handed out */
-		w->msg.len = 0;
+		buf_free(&w->msg);	/* an idle connection holds none */
 		w->op = 0;
 		w->delivered = 0;
 	}

@@ -2,7 +2,8 @@
  * test_ws.c — the RFC 6455 codec (fcgi/ws.c) without a socket: the accept
  * key of the RFC's own example, handshake answers, and frame parsing of
  * masked, unmasked, fragmented, oversize, bad-opcode, bad-control and
- * invalid UTF-8 input, each with the close code the server must send.
+ * invalid UTF-8 input, each with the close code the server must send; and
+ * that an idle connection's codec holds no buffer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,44 @@ test_encode(void)
 	buf_free(&out);
 }
 
+/*
+ * Between messages the parser holds no buffer (an open WebSocket's memory),
+ * and a freed buffer fills again: a buffer that was freed, a message after
+ * one, an empty message.
+ */
+static void
+test_idle(void)
+{
+	unsigned char	 b[64];
+	struct buf	 out = { 0 };
+	struct ws_in	 w;
+	struct ws_msg	 m;
+	size_t		 n, used;
+
+	buf_add(&out, "ab", 2);
+	CHECK(out.len == 2 && strcmp(out.data, "ab") == 0);
+	buf_free(&out);
+	CHECK(out.data == NULL && out.len == 0 && out.cap == 0);
+	ws_frame(&out, WS_TEXT, "hi", 2);
+	CHECK(out.len == 4 && memcmp(out.data, "\x81\x02hi", 4) == 0);
+	buf_free(&out);
+
+	ws_in_init(&w, WS_MSG_MAX);
+	CHECK(w.msg.data == NULL);
+	n = client_frame(b, 1, WS_TEXT, "one", 3);
+	CHECK(ws_parse(&w, b, n, &used, &m) == WS_MSG && m.len == 3 &&
+	    memcmp(m.data, "one", 3) == 0);
+	CHECK(ws_parse(&w, b, 0, &used, &m) == WS_MORE && w.msg.data == NULL);
+	n = client_frame(b, 1, WS_TEXT, "two", 3);
+	CHECK(ws_parse(&w, b, n, &used, &m) == WS_MSG && m.len == 3 &&
+	    memcmp(m.data, "two", 3) == 0);
+	n = client_frame(b, 1, WS_TEXT, "", 0);
+	CHECK(ws_parse(&w, b, n, &used, &m) == WS_MSG && m.op == WS_TEXT &&
+	    m.len == 0 && m.data != NULL && m.data[0] == '\0');
+	ws_in_free(&w);
+	CHECK(w.msg.data == NULL);
+}
+
 int
 main(void)
 {
@@ -270,5 +309,6 @@ main(void)
 	test_handshake();
 	test_frames();
 	test_encode();
+	test_idle();
 	return unit_done("test_ws");
 }
