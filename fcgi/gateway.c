@@ -136,15 +136,6 @@ struct gw {
 					   meanwhile) */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 ep_set(struct gw *g, struct conn *c, int out)
 {

@@ -142,6 +142,7 @@ void	 buf_printf(struct buf *, const char *, ...)
 char	*buf_steal(struct buf *);
 char	*file_read_new(const char *, size_t, char **);
 int64_t	 now_ms(void);
+int64_t	 mono_ms(void);
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);

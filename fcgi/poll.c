@@ -363,15 +363,6 @@ struct waker {
 	int64_t		 next_touch;	/* monotonic ms */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Make this process's waker; NULL with *cause on failure. */
 struct waker *
 waker_new(const struct app *app, char **cause)
