@@ -46,7 +46,8 @@ struct conns {
 	int	 listen_fd;	/* shared by the workers, nonblocking */
 	int	 listen_ep;	/* the acceptor's: listen_fd alone */
 	int	 ep;		/* every connection not being handled */
-	int64_t	 full_ms;	/* acceptor only: last "out of descriptors" */
+	int64_t	 full_ms;	/* acceptor only: last "out of descriptors",
+				   monotonic */
 };
 
 /* Watch the listening socket sock; NULL with *cause on failure. */
@@ -95,16 +96,13 @@ int
 conns_take(struct conns *cs)
 {
 	struct epoll_event	 ev;
-	int			 n;
 
 	for (;;) {
-		if ((n = epoll_wait(cs->ep, &ev, 1, -1)) == -1) {
+		if (epoll_wait(cs->ep, &ev, 1, -1) == -1) {
 			if (errno != EINTR)
 				fatal("epoll_wait: %s", strerror(errno));
 			continue;
 		}
-		if (n == 0)
-			continue;
 		if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 			close(ev.data.fd);	/* nginx closed an idle one */
 			continue;
@@ -135,6 +133,7 @@ conns_idle(struct conns *cs, int fd)
 static int
 conns_accept(struct conns *cs)
 {
+	int64_t	 now;
 	int	 fd, i;
 
 	for (i = 0; i < CONNS_ACCEPT_BATCH; i++) {
@@ -146,9 +145,10 @@ conns_accept(struct conns *cs)
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE) {
-			if (now_ms() - cs->full_ms >= 1000) {	/* once a second */
+			now = mono_ms();
+			if (now - cs->full_ms >= 1000) {	/* once a second */
 				log_warn("accept: %s", strerror(errno));
-				cs->full_ms = now_ms();
+				cs->full_ms = now;
 			}
 			return -1;
 		}
