@@ -191,37 +191,6 @@ out:
 }
 
 /*
- * The answer to s's poll from cursor, in the caller's read transaction (see
- * poll_read_in).  A re-poll from the newest event this process's waker has
- * read (the usual one: a client that just got its answer) finds nothing
- * without reading the log: it parks with its cursor, and should a newer
- * event be written meanwhile, the waker's scan for the ring that follows
- * it starts at the oldest parked cursor and answers it.  *written is when
- * the cursor's event was written if the waker said so (for chat_hold), or
- * 0 if it is not known without a read.
- */
-static int
-poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
-    int64_t *upto, char **body, int *wait, int64_t *written)
-{
-	struct park	 pk;
-	int64_t		 max, newest_ms;
-
-	*body = NULL;
-	*written = 0;
-	if (c->waker != NULL && cursor == waker_newest(c->waker, &newest_ms)) {
-		*written = newest_ms;
-		*upto = cursor;
-		return POLL_EMPTY;
-	}
-	pk.session_id = s->id;
-	pk.room_id = s->room_id;
-	pk.join_seq = s->join_seq;
-	pk.upto = cursor;
-	return poll_read_in(c->db, &pk, &max, upto, body, wait);
-}
-
-/*
  * Chat reaches one poller at most every --chat-gap ms (NOOM_CHAT_GAP_MS):
  * if the event its cursor ends at (the log's end at its last answer) was
  * written less than that ago, chat for it waits till then, and what comes
@@ -230,9 +199,9 @@ poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
  * needed (docs/BENCHMARKS.md).  At a few messages a second the cursor's
  * event is older than the gap when the next one comes, and nothing waits.
  * Anything but chat and notices (a call's signaling, a move) never waits.
- * written is when the cursor's event was written, if poll_answer() knew
- * (the usual re-poll); else it is read.  In the caller's read transaction:
- * how long chat waits (ms), 0 for not at all, -1 on a store error.
+ * written is when the cursor's event was written, if the caller knows it;
+ * else (0) it is read.  In the caller's read transaction: how long chat
+ * waits (ms), 0 for not at all, -1 on a store error.
  */
 static int64_t
 chat_hold(struct ctx *c, int64_t cursor, int64_t written, int64_t now)
@@ -244,6 +213,45 @@ chat_hold(struct ctx *c, int64_t cursor, int64_t written, int64_t now)
 	if (written <= 0 && (written = db_event_time(c->db, cursor)) <= 0)
 		return written;		/* not in the log (0): now */
 	return written + gap > now ? written + gap - now : 0;
+}
+
+/*
+ * The answer to s's poll from cursor, in the caller's read transaction (see
+ * poll_read_in); *hold is how long chat for it may wait (chat_hold()).
+ *
+ * Two kinds of re-poll park without reading the log, with the cursor as
+ * their upto.  One from the newest event this process's waker has read (a
+ * client that just got its answer) has nothing new to read.  One whose chat
+ * is held (*hold > 0: it was answered less than the chat gap ago, the usual
+ * re-poll in a busy room) would read and render the chat written since only
+ * to put it back, and the waker reads it again at the hold's end.  The
+ * waker scans for a poll handed to it as for a ring (at most every
+ * NOOM_RING_GAP_MS), from the lowest upto it holds: that scan answers
+ * anything that may not wait (a call's signaling, a move) at once, and the
+ * hold's end the chat.  A cursor whose event is in the log (as a held one's
+ * is) is never one to resync.
+ */
+static int
+poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
+    int64_t now, int64_t *upto, char **body, int *wait, int64_t *hold)
+{
+	struct park	 pk;
+	int64_t		 max, written = 0;
+
+	*body = NULL;
+	*wait = WAIT_NO;
+	*upto = cursor;
+	if (c->waker != NULL && cursor == waker_newest(c->waker, &written)) {
+		*hold = chat_hold(c, cursor, written, now);
+		return *hold == -1 ? POLL_FAIL : POLL_EMPTY;
+	}
+	if ((*hold = chat_hold(c, cursor, 0, now)) != 0)
+		return *hold == -1 ? POLL_FAIL : POLL_EMPTY;
+	pk.session_id = s->id;
+	pk.room_id = s->room_id;
+	pk.join_seq = s->join_seq;
+	pk.upto = cursor;
+	return poll_read_in(c->db, &pk, &max, upto, body, wait);
 }
 
 /*
@@ -273,7 +281,7 @@ void
 h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
-	int64_t		 cursor, upto, written, hold = 0;
+	int64_t		 cursor, upto, hold = 0;
 	char		*body = NULL;
 	int		 wait = WAIT_NO, rv;
 
@@ -286,19 +294,17 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 		    "non-negative integer.");
 		goto out;
 	}
-	rv = poll_answer(c, &s, cursor, &upto, &body, &wait, &written);
-	if (rv == POLL_EMPTY || (rv == POLL_EVENTS && wait != WAIT_NO))
-		hold = chat_hold(c, cursor, written, rq->now_ms);
+	rv = poll_answer(c, &s, cursor, rq->now_ms, &upto, &body, &wait,
+	    &hold);
 	db_rollback(c->db);		/* a read: nothing to commit */
-	if (rv == POLL_FAIL || hold == -1 ||
-	    poll_touch(c, &s, rq->now_ms) == -1)
+	if (rv == POLL_FAIL || poll_touch(c, &s, rq->now_ms) == -1)
 		goto fail;
 	switch (rv) {
 	case POLL_EVENTS:
-		if (wait == WAIT_NOTICES || (wait == WAIT_CHAT && hold > 0)) {
+		if (wait == WAIT_NOTICES) {
 			/* What was found may wait: the waker answers it after
-			 * NOOM_NOTICE_HOLD_MS (notices) or hold ms (chat),
-			 * with whatever joins it. */
+			 * NOOM_NOTICE_HOLD_MS, with whatever joins it.  (Chat
+			 * is read only when it is not held: answered now.) */
 			free(body);
 			upto = cursor;
 			goto park;

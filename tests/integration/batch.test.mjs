@@ -112,6 +112,27 @@ test('a signal to a poller answered chat a moment ago goes at once, with the cha
   }
 });
 
+test('a poll whose chat is held, with a signal already written, is answered at once', {timeout: 60_000}, async () => {
+  // The held poll parks without reading the log (fcgi/poll.c poll_answer); its waker's scan
+  // for the hand-over finds the signal and answers without waiting for the gap.
+  const {ann, bob} = await pair('batch-held-signal');
+  const first = await answeredFirst(ann, bob);
+  await say(stack, ann.token, 'chat first');
+  const sig = await api(stack, 'POST', 'api/signal', {token: ann.token,
+    body: {to: bob.session, kind: 'offer', data: {type: 'offer', sdp: 'v=0\r\n'}}});
+  assert.equal(sig.status, 202, sig.text);
+  const asked = Date.now();
+  const r = await poll(stack, bob.token, first.cursor);
+  const at = Date.now();
+  assert.deepEqual(r.json.events.map((e) => e.type), ['new_message', 'signal'], JSON.stringify(r.json));
+  assert.deepEqual(texts(r.json.events), ['chat first']);
+  if (asked < first.ts + GAP / 2) {
+    assert.ok(at < first.ts + GAP, `answered ${at - asked} ms after it was asked, ` +
+      `${at - first.ts} ms after 'first': it did not wait for the gap`);
+  }
+  assert.equal(r.json.cursor, r.json.events[1].seq);
+});
+
 test('--chat-gap 0 turns it off; a bad value is refused', {timeout: 60_000}, async () => {
   const off = await startStack({workerArgs: ['--chat-gap', '0']});
   try {
