@@ -100,6 +100,7 @@ scan_add(void *arg, const struct event *ev)
 	s->chat = event_chat(ev);
 	buf_init(&b);
 	event_render(&b, ev);
+	s->json_len = b.len;
 	s->json = buf_steal(&b);
 	return 0;
 }

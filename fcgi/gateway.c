@@ -428,7 +428,7 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 			continue;
 		if (count++ > 0)
 			buf_add(&g->events, ",", 1);
-		buf_adds(&g->events, sc->evs[i].json);
+		buf_add(&g->events, sc->evs[i].json, sc->evs[i].json_len);
 		if (!ev->hold)
 			urgent = 1;
 		moved = event_moves(&c->park, ev);

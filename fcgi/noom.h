@@ -240,6 +240,7 @@ struct scanned {
 	char		*type;		/* owned */
 	char		*data;		/* owned */
 	char		*json;		/* {"seq",...}, owned */
+	size_t		 json_len;	/* strlen(json) */
 	int		 chat;		/* event_chat(&ev) */
 };
 /* Events read from the log in one go; owns its array and every entry. */
@@ -273,6 +274,7 @@ void	 h_poll(struct ctx *, const struct req *, struct resp *);
 int	 poll_read_in(struct db *, const struct park *, int64_t *, int64_t *,
 	    char **, int *);
 char	*poll_body_new(int64_t, const char *, size_t, int);
+void	 poll_body_add(struct buf *, int64_t, const char *, size_t, int);
 int64_t	 presence_touch_ms(int);
 struct waker *waker_new(const struct app *, char **);
 void	 waker_park(struct waker *, void *, const struct park *, int64_t,

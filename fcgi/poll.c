@@ -123,11 +123,19 @@ poll_body_new(int64_t cursor, const char *events, size_t len, int resync)
 	struct buf	 b;
 
 	buf_init(&b);
-	buf_printf(&b, "{%s\"cursor\":%" PRId64 ",\"events\":[",
-	    resync ? "\"resync\":true," : "", cursor);
-	buf_add(&b, events, len);
-	buf_adds(&b, "]}");
+	poll_body_add(&b, cursor, events, len, resync);
 	return buf_steal(&b);
+}
+
+/* The same answer, appended to b (for a caller that needs its length). */
+void
+poll_body_add(struct buf *b, int64_t cursor, const char *events, size_t len,
+    int resync)
+{
+	buf_printf(b, "{%s\"cursor\":%" PRId64 ",\"events\":[",
+	    resync ? "\"resync\":true," : "", cursor);
+	buf_add(b, events, len);
+	buf_adds(b, "]}");
 }
 
 /*
@@ -544,17 +552,24 @@ inbox_take(struct waker *w)
 	return got;
 }
 
-/* Answer a parked poll with body, unlink and free it. */
+/*
+ * Answer a parked poll with cursor and the len bytes of events (rendered,
+ * comma-separated), unlink and free it.
+ */
 static void
-parked_answer(struct waker *w, struct parked *p, const char *body)
+parked_answer(struct waker *w, struct parked *p, int64_t cursor,
+    const char *events, size_t len)
 {
-	size_t	 len = strlen(body);
+	struct buf	 body;
 
 	/* Unlinked first: the answer may fail, the entry goes regardless. */
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
 	w->nparked--;
-	worker_respond_raw(p->req, 200, body, len);
+	buf_init(&body);
+	poll_body_add(&body, cursor, events, len, 0);
+	worker_respond_raw(p->req, 200, body.data, body.len);
+	buf_free(&body);
 	if (!w->app->quiet)
 		log_info("GET /api/poll 200 %" PRId64 "ms (parked)",
 		    now_ms() - p->started);
@@ -580,7 +595,6 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
 	int64_t		 cursor = last, due;
 	size_t		 i;
 	int		 count = 0, urgent = 0, chat = 0;
-	char		*body;
 
 	if (p->park.upto < from)
 		return 0;
@@ -593,7 +607,7 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
 			buf_init(&events);
 		else
 			buf_add(&events, ",", 1);
-		buf_adds(&events, sc->evs[i].json);
+		buf_add(&events, sc->evs[i].json, sc->evs[i].json_len);
 		if (sc->evs[i].chat && p->chat_due != 0)
 			chat = 1;
 		else if (!ev->hold)
@@ -617,9 +631,7 @@ match(struct waker *w, struct parked *p, const struct scan *sc, int64_t from,
 		buf_free(&events);
 		return 0;
 	}
-	body = poll_body_new(cursor, events.data, events.len, 0);
-	parked_answer(w, p, body);
-	free(body);
+	parked_answer(w, p, cursor, events.data, events.len);
 	buf_free(&events);
 	return 1;
 }
@@ -665,13 +677,9 @@ static void
 expire(struct waker *w, int64_t now)
 {
 	struct parked	*p;
-	char		*body;
 
-	while ((p = w->list.next) != &w->list && p->deadline <= now) {
-		body = poll_body_new(p->park.upto, "", 0, 0);
-		parked_answer(w, p, body);
-		free(body);
-	}
+	while ((p = w->list.next) != &w->list && p->deadline <= now)
+		parked_answer(w, p, p->park.upto, "", 0);
 }
 
 /*

@@ -140,29 +140,41 @@ record(unsigned char *p, int type, int id, size_t len)
  * and the body as FCGI_STDOUT records of at most 32 KiB, the empty record
  * that ends the stream and FCGI_END_REQUEST, in one buffer and one write
  * (usually); then close the connection, as FCGX_Finish_r would, or give it
- * back to the connections' set when nginx keeps it.
+ * back to the connections' set when nginx keeps it.  The head and the body
+ * are copied into the records as they are: a long answer is copied once.
  */
 void
 worker_respond_raw(void *req, int status, const char *body, size_t len)
 {
 	struct detached	*d = req;
-	struct buf	 msg;
+	char		 head[256];
 	unsigned char	*out, *p;
 	const char	*src;
-	size_t		 chunk, off, left;
+	size_t		 hlen, total, chunk, off, from_head, left;
 	ssize_t		 w;
+	int		 n;
 
-	buf_init(&msg);
-	buf_printf(&msg, "Status: %d %s\r\nContent-Type: application/json; "
-	    "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store"
-	    "\r\n\r\n", status, status_text(status), len);
-	buf_add(&msg, body, len);
-	out = xmalloc(msg.len + 8 * (msg.len / 32768 + 1) + 24);
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: "
+	    "application/json; charset=utf-8\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n\r\n", status, status_text(status),
+	    len);
+	if (n <= 0 || (size_t)n >= sizeof(head))
+		fatal("worker_respond_raw: head");	/* cannot: fixed text */
+	hlen = (size_t)n;
+	total = hlen + len;
+	out = xmalloc(total + 8 * (total / 32768 + 1) + 24);
 	p = out;
-	for (off = 0; off < msg.len; off += chunk) {
-		chunk = msg.len - off < 32768 ? msg.len - off : 32768;
+	for (off = 0; off < total; off += chunk) {
+		chunk = total - off < 32768 ? total - off : 32768;
 		p = record(p, FCGI_STDOUT, d->id, chunk);
-		memcpy(p, msg.data + off, chunk);
+		from_head = off < hlen ? hlen - off : 0;
+		if (from_head > chunk)
+			from_head = chunk;
+		if (from_head > 0)
+			memcpy(p, head + off, from_head);
+		if (chunk > from_head)
+			memcpy(p + from_head, body + (off + from_head - hlen),
+			    chunk - from_head);
 		p += chunk;
 	}
 	p = record(p, FCGI_STDOUT, d->id, 0);
@@ -181,7 +193,6 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 	else
 		close(d->fd);
 	free(out);
-	buf_free(&msg);
 	free(d);
 }
 

@@ -133,6 +133,27 @@ test('a poll whose chat is held, with a signal already written, is answered at o
   assert.equal(r.json.cursor, r.json.events[1].seq);
 });
 
+test('a held answer longer than one FastCGI record (32 KiB) comes whole, in order', {timeout: 60_000}, async () => {
+  // The waker writes its answers' records itself (fcgi/worker.c worker_respond_raw): 24 messages
+  // of 2000 characters held for one poller make an answer of ~50 KB, two records and the head.
+  const {ann, bob} = await pair('batch-long');
+  const first = await answeredFirst(ann, bob);
+  const want = Array.from({length: 24}, (_, i) => `${String(i).padStart(2, '0')}:` + 'é'.repeat(1997));
+  const waiting = poll(stack, bob.token, first.cursor); // held: it parks until the gap is over
+  for (const t of want) await say(stack, ann.token, t);
+  const r = await waiting;
+  assert.equal(r.status, 200);
+  let got = texts(r.json.events);
+  let cursor = r.json.cursor;
+  assert.ok(Buffer.byteLength(r.text) > 32768 || got.length < want.length, `${Buffer.byteLength(r.text)} bytes`);
+  while (got.length < want.length) {
+    const more = await poll(stack, bob.token, cursor);
+    got = got.concat(texts(more.json.events));
+    cursor = more.json.cursor;
+  }
+  assert.deepEqual(got, want, 'each once, in order, byte for byte');
+});
+
 test('--chat-gap 0 turns it off; a bad value is refused', {timeout: 60_000}, async () => {
   const off = await startStack({workerArgs: ['--chat-gap', '0']});
   try {
