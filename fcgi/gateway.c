@@ -134,7 +134,12 @@ struct gw {
 	int64_t		 ring_due;	/* a ring waits to be served; 0: none
 					   (the doorbell is not watched
 					   meanwhile) */
+	int		 bell_on;	/* the doorbell is watched: not while
+					   a ring waits, nor while no
+					   connection is live */
 };
+
+static void	bell_watch(struct gw *, int);
 
 static void
 ep_set(struct gw *g, struct conn *c, int out)
@@ -495,6 +500,10 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 	}
 	c->park.session_id = s.id;
 	c->state = C_LIVE;
+	/* Rings from now on are heard (unless one waits: its scan will
+	 * read everything); what came before, conn_answer() reads. */
+	if (g->ring_due == 0)
+		bell_watch(g, 1);
 	/* Presence, as a poll arriving now would refresh it. */
 	if (db_session_touch(g->db, s.id, now, now - g->touch_every) == -1) {
 		conn_fail(g, c, 1011, "store failed");
@@ -797,9 +806,12 @@ bell_watch(struct gw *g, int on)
 {
 	struct epoll_event ev = { .events = on ? EPOLLIN : 0 };
 
+	if (g->bell_on == on)
+		return;
 	ev.data.ptr = &g->list;
 	if (epoll_ctl(g->ep, EPOLL_CTL_MOD, wake_watch_fd(), &ev) == -1)
 		log_warn("epoll_ctl: %s", strerror(errno));
+	g->bell_on = on;
 }
 
 /*
@@ -854,9 +866,10 @@ any_live(const struct gw *g)
 
 /*
  * The doorbell rang.  With no live connection there is nobody to serve: the
- * ring is not read (a connection that goes live reads the log's end itself,
- * conn_answer), so a gateway nobody uses costs no store reads while chat
- * goes over long-polls.
+ * ring is not read, and the doorbell is not watched until a connection goes
+ * live (conn_auth watches it again before that connection reads the log's
+ * end itself, conn_answer).  So a gateway nobody uses costs neither store
+ * reads nor a wake-up per message while chat goes over long-polls.
  *
  * A ring within NOOM_RING_GAP_MS of the last scan waits until that much time
  * has passed, and the rings meanwhile are served by one scan (and do not
@@ -870,6 +883,7 @@ static void
 ring(struct gw *g)
 {
 	if (!any_live(g)) {
+		bell_watch(g, 0);
 		wake_drain();
 		return;
 	}
@@ -1049,6 +1063,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	ev.data.ptr = &g.list;		/* the doorbell */
 	if (epoll_ctl(g.ep, EPOLL_CTL_ADD, wake_watch_fd(), &ev) == -1)
 		goto fail;
+	g.bell_on = 1;
 	ev.data.ptr = &g;		/* signals */
 	if (epoll_ctl(g.ep, EPOLL_CTL_ADD, conf->signal_fd, &ev) == -1)
 		goto fail;

@@ -620,3 +620,32 @@ test('a stream of messages shares frames: rings close together are read by one s
   console.log(`a message after a quiet spell: ${(performance.now() - t1).toFixed(1)} ms`);
   c.sock.destroy();
 });
+
+test('a gateway nobody used while chat went over long-polls hears new messages once a socket is live', {timeout: 60_000}, async () => {
+  // With no live socket the gateway stops watching the doorbell (fcgi/gateway.c ring); the first
+  // socket to go live must start it again, or the messages after its first answer never come.
+  // Twice: before any socket was ever live, and after the only one closed.
+  const own = await startStack({workerArgs: ['--poll-timeout', '5']});
+  try {
+    const ann = await newSession(own, 'Ann');
+    const bob = await newSession(own, 'Bob');
+    await join(own, ann.token, 'ws-idle-gateway');
+    const bj = await join(own, bob.token, 'ws-idle-gateway');
+    let cursor = bj.cursor;
+    for (const round of [1, 2]) {
+      for (let i = 0; i < 3; i++) await say(own, ann.token, `polled ${round}.${i}`);
+      cursor = (await pollUntil(own, bob.token, cursor, (ev) => texts(ev).includes(`polled ${round}.2`))).cursor;
+      const c = await open(own, bob.token, cursor);
+      assert.deepEqual(texts(c.first.events), [], JSON.stringify(c.first));
+      const t0 = performance.now();
+      await say(own, ann.token, `live ${round}`);
+      const r = await readUntil(c, (ev) => texts(ev).includes(`live ${round}`), 5000);
+      console.log(`round ${round}: a message to the only live socket in ${(performance.now() - t0).toFixed(1)} ms`);
+      cursor = r.cursor;
+      c.sock.destroy();
+      await sleep(300); // the socket is gone before the next round's messages
+    }
+  } finally {
+    await own.stop();
+  }
+});
