@@ -137,11 +137,11 @@ record(unsigned char *p, int type, int id, size_t len)
 
 /*
  * Answer a parked request (called by the waker) and free it: the CGI head
- * and the body as FCGI_STDOUT records of at most 32 KiB, the empty record
- * that ends the stream and FCGI_END_REQUEST, in one buffer and one write
- * (usually); then close the connection, as FCGX_Finish_r would, or give it
- * back to the connections' set when nginx keeps it.  The head and the body
- * are copied into the records as they are: a long answer is copied once.
+ * as one FCGI_STDOUT record and the body as more of at most 32 KiB, the
+ * empty record that ends the stream and FCGI_END_REQUEST, in one buffer and
+ * one write (usually); then close the connection, as FCGX_Finish_r would,
+ * or give it back to the connections' set when nginx keeps it.  The body is
+ * copied once, into its records.
  */
 void
 worker_respond_raw(void *req, int status, const char *body, size_t len)
@@ -150,7 +150,7 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 	char		 head[256];
 	unsigned char	*out, *p;
 	const char	*src;
-	size_t		 hlen, total, chunk, off, from_head, left;
+	size_t		 hlen, chunk, off, left;
 	ssize_t		 w;
 	int		 n;
 
@@ -161,20 +161,14 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 	if (n <= 0 || (size_t)n >= sizeof(head))
 		fatal("worker_respond_raw: head");	/* cannot: fixed text */
 	hlen = (size_t)n;
-	total = hlen + len;
-	out = xmalloc(total + 8 * (total / 32768 + 1) + 24);
-	p = out;
-	for (off = 0; off < total; off += chunk) {
-		chunk = total - off < 32768 ? total - off : 32768;
+	out = xmalloc(hlen + len + 8 * (len / 32768 + 2) + 24);
+	p = record(out, FCGI_STDOUT, d->id, hlen);
+	memcpy(p, head, hlen);
+	p += hlen;
+	for (off = 0; off < len; off += chunk) {
+		chunk = len - off < 32768 ? len - off : 32768;
 		p = record(p, FCGI_STDOUT, d->id, chunk);
-		from_head = off < hlen ? hlen - off : 0;
-		if (from_head > chunk)
-			from_head = chunk;
-		if (from_head > 0)
-			memcpy(p, head + off, from_head);
-		if (chunk > from_head)
-			memcpy(p + from_head, body + (off + from_head - hlen),
-			    chunk - from_head);
+		memcpy(p, body + off, chunk);
 		p += chunk;
 	}
 	p = record(p, FCGI_STDOUT, d->id, 0);
