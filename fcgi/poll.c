@@ -245,16 +245,19 @@ poll_answer(struct ctx *c, const struct session *s, int64_t cursor,
 {
 	struct park	 pk;
 	int64_t		 max, written = 0;
+	int		 newest;
 
 	*body = NULL;
 	*wait = WAIT_NO;
 	*upto = cursor;
-	if (c->waker != NULL && cursor == waker_newest(c->waker, &written)) {
-		*hold = chat_hold(c, cursor, written, now);
-		return *hold == -1 ? POLL_FAIL : POLL_EMPTY;
-	}
-	if ((*hold = chat_hold(c, cursor, 0, now)) != 0)
-		return *hold == -1 ? POLL_FAIL : POLL_EMPTY;
+	newest = c->waker != NULL &&
+	    cursor == waker_newest(c->waker, &written);
+	if (!newest)
+		written = 0;		/* not known: chat_hold() reads it */
+	if ((*hold = chat_hold(c, cursor, written, now)) == -1)
+		return POLL_FAIL;
+	if (newest || *hold > 0)
+		return POLL_EMPTY;
 	pk.session_id = s->id;
 	pk.room_id = s->room_id;
 	pk.join_seq = s->join_seq;
