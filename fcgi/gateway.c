@@ -363,15 +363,15 @@ conn_deliver(struct gw *g, struct conn *c)
 static int
 conn_answer_events(struct gw *g, struct conn *c, int64_t cursor, int64_t now)
 {
-	char	*body;
-	int	 rv;
+	struct buf	 body = { 0 };
+	int		 rv;
 
-	body = poll_body_new(cursor, g->events.data, g->events.len, 0);
+	poll_body_add(&body, cursor, g->events.data, g->events.len, 0);
 	events_reset(g);
 	c->park.upto = cursor;
 	c->sent_ms = now;
-	rv = conn_send(g, c, WS_TEXT, body, strlen(body));
-	free(body);
+	rv = conn_send(g, c, WS_TEXT, body.data, body.len);
+	buf_free(&body);
 	return rv;
 }
 
