@@ -174,10 +174,9 @@ h_signal(struct ctx *c, const struct req *rq, struct resp *rs)
 		goto fail;
 	ev = json_pack("{s:I,s:s,s:s,s:O}", "from", (json_int_t)s.id,
 	    "nickname", s.nickname, "kind", kind, "data", data);
-	if ((seq = db_event_add(c->db, 0, to, "signal", ev, rq->now_ms)) == -1 ||
+	if ((seq = publish(c, 0, to, "signal", ev, rq->now_ms)) == -1 ||
 	    db_commit(c->db) == -1)
 		goto fail;
-	wake_ring();
 	resp_json(rs, 202, json_pack("{s:I}", "seq", (json_int_t)seq));
 	goto out;
 fail:
@@ -212,7 +211,7 @@ h_media(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
 	json_t		*body, *state = NULL;
-	int		 audio, video, screen, rang = 0;
+	int		 audio, video, screen;
 
 	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
@@ -233,15 +232,12 @@ h_media(struct ctx *c, const struct req *rq, struct resp *rs)
 	state = json_pack("{s:I,s:b,s:b,s:b}", "session", (json_int_t)s.id,
 	    "audio", audio, "video", video, "screen", screen);
 	if (s.room_id != 0) {
-		if (db_event_add(c->db, s.room_id, 0, "media", state,
+		if (publish(c, s.room_id, 0, "media", state,
 		    rq->now_ms) == -1)
 			goto fail;
-		rang = 1;
 	}
 	if (db_commit(c->db) == -1)
 		goto fail;
-	if (rang)
-		wake_ring();
 	resp_json(rs, 200, state);
 	state = NULL;
 	goto out;

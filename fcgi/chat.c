@@ -67,7 +67,7 @@ h_messages(struct ctx *c, const struct req *rq, struct resp *rs)
 	struct session	 s;
 	json_t		*body, *msg = NULL;
 	const char	*text;
-	char		 cid[NOOM_CLIENT_ID_MAX + 1];
+	char		 cid[NOOM_CLIENT_ID_MAX + 1], *stored = NULL;
 	int64_t		 id, ts = rq->now_ms;
 	int		 dup;
 
@@ -97,11 +97,14 @@ h_messages(struct ctx *c, const struct req *rq, struct resp *rs)
 	msg = json_pack("{s:s,s:I,s:s,s:s,s:I,s:s}", "room", s.room,
 	    "session", (json_int_t)s.id, "nickname", s.nickname, "text", text,
 	    "ts", (json_int_t)ts, "client_id", cid);
-	if (db_message_add(c->db, s.room_id, s.id, cid, ts, msg, &id) == -1 ||
-	    db_event_add(c->db, s.room_id, 0, "new_message", msg, ts) == -1 ||
+	/* Stored without its id, which the history adds back on reading. */
+	if ((stored = json_dumps(msg, JSON_COMPACT)) == NULL ||
+	    db_message_add(c->db, s.room_id, s.id, cid, ts, stored, &id) == -1)
+		goto fail;
+	json_object_set_new(msg, "id", json_integer(id));
+	if (publish(c, s.room_id, 0, "new_message", msg, ts) == -1 ||
 	    db_commit(c->db) == -1)
 		goto fail;
-	wake_ring();
 	resp_json(rs, 201, json_pack("{s:I,s:I,s:b}", "id", (json_int_t)id,
 	    "ts", (json_int_t)ts, "duplicate", 0));
 	goto out;
@@ -110,6 +113,7 @@ fail:
 rollback:
 	db_rollback(c->db);
 out:
+	free(stored);
 	json_decref(msg);
 	json_decref(body);
 }

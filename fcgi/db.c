@@ -73,7 +73,7 @@ enum stmt {
 	S_HISTORY,
 	S_MSGS_TRIM,
 	S_EVENT_NEW,
-	S_MAX_SEQ,
+	S_LOG_END,
 	S_TRIMMED,
 	S_EVENT_TIME,
 	S_EVENTS_VISIBLE,
@@ -177,7 +177,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "INSERT INTO events (seq, room_id, target_id, type, data, created_ms,"
 	    " hold) VALUES (1 + " LOG_END_SQL ", nullif(:room, 0),"
 	    " nullif(:target, 0), :type, :data, :now, :hold)",
-	[S_MAX_SEQ] =
+	[S_LOG_END] =
 	    "SELECT " LOG_END_SQL,
 	[S_TRIMMED] =
 	    "SELECT value FROM meta WHERE key = 'trimmed_upto'",
@@ -224,6 +224,7 @@ struct db {
 	sqlite3		*conn;
 	sqlite3_stmt	*stmt[S__COUNT];	/* prepared lazily, owned */
 	int		 writing;	/* holds write_turn (db_begin) */
+	int		 wrote_events;	/* this transaction added events */
 };
 
 /*
@@ -493,6 +494,12 @@ db_open(const char *path, char **cause)
 /*
  * Copy what the WAL holds back into the database file, as far as readers
  * allow, without waiting for any of them (SQLITE_CHECKPOINT_PASSIVE).
+ * Called every DB_CHECKPOINT_MS by one connection that serves no request
+ * (noom-worker's master): no other connection ever checkpoints (SQLite's
+ * automatic checkpoint is off, db_configure), because a checkpoint in the
+ * thread that happens to commit stalls every request queued behind it
+ * while it copies pages and syncs (fanout p99 at N=1000: 94 ms with, 34 ms
+ * without; docs/BENCHMARKS.md).
  *
  * Under a steady stream of commits that alone lets the WAL grow without
  * end: SQLite only starts the log over when a writer finds it wholly copied
@@ -556,6 +563,7 @@ db_begin(struct db *db)
 	if (pthread_mutex_lock(&write_turn) != 0)
 		fatal("pthread_mutex_lock");
 	db->writing = 1;
+	db->wrote_events = 0;
 	if (run(db, st(db, S_BEGIN)) == -1) {
 		write_end(db);
 		return -1;
@@ -570,13 +578,23 @@ db_begin_read(struct db *db)
 	return run(db, st(db, S_BEGIN_READ));
 }
 
-/* Commit; on failure the transaction stays open for db_rollback. */
+/*
+ * Commit; on failure the transaction stays open for db_rollback.  A
+ * transaction that added events rings the doorbell once it is committed,
+ * so that every reader of the log looks for them (and never before: a
+ * reader woken early would not see them yet, and nothing would wake it
+ * again).
+ */
 int
 db_commit(struct db *db)
 {
 	if (run(db, st(db, S_COMMIT)) == -1)
 		return -1;
 	write_end(db);
+	if (db->wrote_events) {
+		db->wrote_events = 0;
+		wake_ring();
+	}
 	return 0;
 }
 
@@ -586,6 +604,7 @@ db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->conn))
 		(void)run(db, st(db, S_ROLLBACK));
+	db->wrote_events = 0;
 	write_end(db);
 }
 
@@ -858,77 +877,76 @@ db_room_count(struct db *db, int64_t room)
 }
 
 /*
- * Append {"session", "nickname", "audio", "video", "screen"} of the first
- * max members of room to array, in join order (the order that decides who
- * is in the call).
+ * Call fn for each of the first max members of room, in join order (the
+ * order that decides who is in the call).  0, or -1 on error.
  */
 int
-db_room_members(struct db *db, int64_t room, int max, json_t *array)
+db_room_members(struct db *db, int64_t room, int max, member_fn fn,
+    void *arg)
 {
 	sqlite3_stmt	*p = st(db, S_ROOM_MEMBERS);
+	struct member	 m;
 	int		 rc;
 
 	if (p == NULL)
 		return -1;
 	bind_i(p, ":room", room);
 	bind_i(p, ":max", max);
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
-		json_array_append_new(array, json_pack("{s:I,s:s,s:b,s:b,s:b}",
-		    "session", (json_int_t)sqlite3_column_int64(p, 0),
-		    "nickname", (const char *)sqlite3_column_text(p, 1),
-		    "audio", sqlite3_column_int(p, 2),
-		    "video", sqlite3_column_int(p, 3),
-		    "screen", sqlite3_column_int(p, 4)));
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		m.session_id = sqlite3_column_int64(p, 0);
+		m.nickname = (const char *)sqlite3_column_text(p, 1);
+		m.audio = sqlite3_column_int(p, 2);
+		m.video = sqlite3_column_int(p, 3);
+		m.screen = sqlite3_column_int(p, 4);
+		if (fn(arg, &m) != 0)
+			break;
+	}
 	sqlite3_reset(p);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Append {"name", "count"} of every open room to array, by name. */
+/* Call fn for every open room, by name.  0, or -1 on error. */
 int
-db_rooms_list(struct db *db, json_t *array)
+db_rooms_list(struct db *db, room_fn fn, void *arg)
 {
 	sqlite3_stmt	*p = st(db, S_ROOMS_LIST);
+	struct room_row	 r;
 	int		 rc;
 
 	if (p == NULL)
 		return -1;
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
-		json_array_append_new(array, json_pack("{s:s,s:I}",
-		    "name", (const char *)sqlite3_column_text(p, 0),
-		    "count", (json_int_t)sqlite3_column_int64(p, 1)));
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		r.name = (const char *)sqlite3_column_text(p, 0);
+		r.count = sqlite3_column_int64(p, 1);
+		if (fn(arg, &r) != 0)
+			break;
+	}
 	sqlite3_reset(p);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
 /*
- * Store a chat message whose event body is data (without "id"; not stolen).
- * The new id goes to *id and is added to data, so that the caller can
- * publish the same object.  The stored copy gets its id back on reading
- * (db_history).
+ * Store a chat message of room from sid, whose event body is the JSON
+ * object text data (without its "id"); the new id goes to *id.  The caller
+ * adds the id to what it publishes; readers of the history get it back
+ * beside the text (db_history).
  */
 int
 db_message_add(struct db *db, int64_t room, int64_t sid, const char *cid,
-    int64_t now, json_t *data, int64_t *id)
+    int64_t now, const char *data, int64_t *id)
 {
 	sqlite3_stmt	*p;
-	char		*text;
-	int		 rv;
 
 	if ((p = st(db, S_MSG_NEW)) == NULL)
-		return -1;
-	if ((text = json_dumps(data, JSON_COMPACT)) == NULL)
 		return -1;
 	bind_i(p, ":room", room);
 	bind_i(p, ":sid", sid);
 	bind_s(p, ":cid", cid);
-	bind_s(p, ":data", text);
+	bind_s(p, ":data", data);
 	bind_i(p, ":now", now);
-	rv = run(db, p);
-	free(text);
-	if (rv == -1)
+	if (run(db, p) == -1)
 		return -1;
 	*id = sqlite3_last_insert_rowid(db->conn);
-	json_object_set_new(data, "id", json_integer(*id));
 	return 0;
 }
 
@@ -956,12 +974,12 @@ db_message_by_client(struct db *db, int64_t sid, const char *cid, int64_t *id,
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Append the last max messages of room to array, oldest first. */
+/* Call fn for the last max messages of room, oldest first; 0 or -1. */
 int
-db_history(struct db *db, int64_t room, int max, json_t *array)
+db_history(struct db *db, int64_t room, int max, message_fn fn, void *arg)
 {
 	sqlite3_stmt	*p = st(db, S_HISTORY);
-	json_t		*m;
+	struct message	 m;
 	int		 rc;
 
 	if (p == NULL)
@@ -969,15 +987,13 @@ db_history(struct db *db, int64_t room, int max, json_t *array)
 	bind_i(p, ":room", room);
 	bind_i(p, ":max", max);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
-		m = json_loads((const char *)sqlite3_column_text(p, 1), 0, NULL);
-		if (m == NULL)
-			continue;
-		json_object_set_new(m, "id",
-		    json_integer(sqlite3_column_int64(p, 0)));
-		json_array_append_new(array, m);
+		m.id = sqlite3_column_int64(p, 0);
+		m.data = (const char *)sqlite3_column_text(p, 1);
+		if (fn(arg, &m) != 0)
+			break;
 	}
 	sqlite3_reset(p);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* Keep at most keep messages per room (the history a newcomer sees). */
@@ -993,40 +1009,40 @@ db_messages_trim(struct db *db, int keep)
 }
 
 /*
- * Append an event to the log: for room (0: none), for target (0: everyone
- * the scope allows), of type, with data (not stolen).  Returns its sequence
+ * Append an event to the log, inside the caller's write transaction: for
+ * room (0: none), for target (0: everyone the scope allows), of type, with
+ * data (a JSON object's text) and whether readers may hold it (ev->hold).
+ * The commit then rings the doorbell (db_commit).  Returns its sequence
  * number, or -1.
  */
 int64_t
 db_event_add(struct db *db, int64_t room, int64_t target, const char *type,
-    json_t *data, int64_t now)
+    const char *data, int hold, int64_t now)
 {
 	sqlite3_stmt	*p = st(db, S_EVENT_NEW);
-	char		*text;
-	int		 rc;
 
 	if (p == NULL)
-		return -1;
-	if ((text = json_dumps(data, JSON_COMPACT)) == NULL)
 		return -1;
 	bind_i(p, ":room", room);
 	bind_i(p, ":target", target);
 	bind_s(p, ":type", type);
-	bind_s(p, ":data", text);
+	bind_s(p, ":data", data);
 	bind_i(p, ":now", now);
-	bind_i(p, ":hold", event_holdable(target, type, data));
-	rc = run(db, p);
-	free(text);
-	if (rc == -1)
+	bind_i(p, ":hold", hold);
+	if (run(db, p) == -1)
 		return -1;
+	db->wrote_events = 1;
 	return sqlite3_last_insert_rowid(db->conn);
 }
 
-/* The newest sequence number ever assigned (0 for an empty log), or -1. */
+/*
+ * The log's end: the newest sequence number ever assigned (0 for an empty
+ * log), or -1.
+ */
 int64_t
-db_max_seq(struct db *db)
+db_log_end(struct db *db)
 {
-	return one_int(db, st(db, S_MAX_SEQ), 0);
+	return one_int(db, st(db, S_LOG_END), 0);
 }
 
 /* Events up to and including this number have been trimmed; -1 on error. */

@@ -1,28 +1,62 @@
 /*
  * db.h — the store: the only place that knows SQL exists.
  *
- * Everything the handlers need from the database is one function here; db.c
- * prepares each statement once per connection and binds values by name.  A
- * struct db is one SQLite connection and belongs to one thread.  Functions
- * return 0 on success and -1 on a database error (already logged) unless
- * their comment says otherwise.
+ * Everything the handlers, the mailbox readers and maintenance need from the
+ * database is one function here; db.c (SQLite) prepares each statement once
+ * per connection and binds values by name.  A struct db is one connection
+ * and belongs to one thread.  Functions return 0 on success and -1 on a
+ * database error (already logged) unless their comment says otherwise.
+ * The store speaks in plain values and text: it neither builds nor parses
+ * JSON, and decides no policy (whether an event may be held is the
+ * writer's call, passed in).
  *
- * This interface is deliberately narrow (sessions, rooms, messages, the event
- * log, maintenance) so that another engine can stand behind it.
+ * What any store behind this interface must guarantee (a PostgreSQL one
+ * with LISTEN/NOTIFY as the doorbell, say; docs/DESIGN.md):
+ *
+ * 1. Transactions.  db_begin() starts a write transaction that cannot fail
+ *    later for lack of a lock; writers are serialised.  db_begin_read()
+ *    starts a read transaction: one consistent snapshot, no write lock.
+ *    db_rollback() ends either, and is harmless with none open.
+ *
+ * 2. The log's order is its commit order.  Every event gets a sequence
+ *    number above every number handed out before (db_event_add), and in
+ *    any snapshot every event at or below db_log_end() is committed and
+ *    visible: no later commit ever adds an event below a number a reader
+ *    has seen.  Exactly-once delivery rests on this: a reader's cursor says
+ *    "I have everything up to here", and re-reading after it can neither
+ *    miss nor repeat.  (SQLite gives it by serialising writers; PostgreSQL
+ *    would take a lock on the log in every transaction that adds events.)
+ *
+ * 3. The doorbell rings after every commit that added events (db_commit
+ *    calls wake_ring()), never before the commit is visible.  A ring carries
+ *    nothing; readers re-read the log from their cursors.
+ *
+ * 4. Trimming only drops the oldest events and remembers how far it went
+ *    (db_trimmed_upto), so a cursor below that is known to have missed
+ *    events (a resync), and a cursor above db_log_end() is known to be from
+ *    another log (a reset database).
+ *
+ * 5. db_events_visible() returns exactly the events mailbox_visible()
+ *    (mailbox.c) accepts for that session and membership, in order.
+ *
+ * Lifecycle: db_init() once per process, db_migrate() by the one process
+ * that starts first (noom-worker's master), db_open() per thread, and
+ * db_checkpoint() every DB_CHECKPOINT_MS from one connection of the master.
  */
 #ifndef NOOM_DB_H
 #define NOOM_DB_H
 
 #include <stdint.h>
-#include <jansson.h>
+
+#include "limits.h"
 
 struct db;
 
 struct session {
 	int64_t	 id;
-	char	 nickname[4 * 32 + 1];	/* UTF-8, at most 32 code points */
+	char	 nickname[NOOM_UTF8_BYTES(NOOM_NICK_MAX)];
 	int64_t	 room_id;		/* 0: in no room */
-	char	 room[4 * 64 + 1];
+	char	 room[NOOM_UTF8_BYTES(NOOM_ROOM_MAX)];
 	int64_t	 join_seq;
 	int64_t	 seen_ms;
 	double	 rl_tokens;		/* chat/write allowance */
@@ -40,14 +74,39 @@ struct event {
 	const char	*type;		/* valid until the next db call */
 	const char	*data;		/* JSON object text, same lifetime */
 	int64_t		 created_ms;	/* wall ms it was written */
-	int		 hold;		/* may wait for company (event_holdable) */
+	int		 hold;		/* may wait for company (mailbox_holdable) */
 };
 typedef int (*event_fn)(void *, const struct event *);
 
+/* A member of a room, as db_room_members() reads it. */
+struct member {
+	int64_t		 session_id;
+	const char	*nickname;	/* valid during the callback */
+	int		 audio, video, screen;
+};
+typedef int (*member_fn)(void *, const struct member *);
+
+/* An open room, as db_rooms_list() reads it. */
+struct room_row {
+	const char	*name;		/* valid during the callback */
+	int64_t		 count;		/* members */
+};
+typedef int (*room_fn)(void *, const struct room_row *);
+
+/* A stored chat message, as db_history() reads it. */
+struct message {
+	int64_t		 id;
+	const char	*data;		/* JSON object text, without "id" */
+};
+typedef int (*message_fn)(void *, const struct message *);
+
+/* How often the master checkpoints (db_checkpoint), in ms. */
+#define DB_CHECKPOINT_MS	250
+
+void	 db_init(void);
 int	 db_migrate(const char *, const char *, char **);
 struct db *db_open(const char *, char **);
 void	 db_close(struct db *);
-void	 db_init(void);
 int	 db_checkpoint(struct db *);
 
 int	 db_begin(struct db *);
@@ -72,19 +131,19 @@ int	 db_room_find(struct db *, const char *, int64_t *);
 int	 db_room_create(struct db *, const char *, int64_t, int64_t *);
 int	 db_room_delete(struct db *, int64_t);
 int	 db_room_count(struct db *, int64_t);
-int	 db_room_members(struct db *, int64_t, int, json_t *);
-int	 db_rooms_list(struct db *, json_t *);
+int	 db_room_members(struct db *, int64_t, int, member_fn, void *);
+int	 db_rooms_list(struct db *, room_fn, void *);
 
 int	 db_message_add(struct db *, int64_t, int64_t, const char *, int64_t,
-	    json_t *, int64_t *);
+	    const char *, int64_t *);
 int	 db_message_by_client(struct db *, int64_t, const char *, int64_t *,
 	    int64_t *);
-int	 db_history(struct db *, int64_t, int, json_t *);
+int	 db_history(struct db *, int64_t, int, message_fn, void *);
 int	 db_messages_trim(struct db *, int);
 
-int64_t	 db_event_add(struct db *, int64_t, int64_t, const char *, json_t *,
-	    int64_t);
-int64_t	 db_max_seq(struct db *);
+int64_t	 db_event_add(struct db *, int64_t, int64_t, const char *,
+	    const char *, int, int64_t);
+int64_t	 db_log_end(struct db *);
 int64_t	 db_trimmed_upto(struct db *);
 int64_t	 db_event_time(struct db *, int64_t);
 int	 db_events_visible(struct db *, int64_t, int64_t, int64_t, int64_t,

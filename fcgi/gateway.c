@@ -15,38 +15,40 @@
  * connection has read.  Writes stay on the HTTP API: this program only reads
  * the log and refreshes presence.
  *
- * Two ways to answer, with the same visibility rules (event_visible(), the
- * SQL of db_events_visible()), batch bound and JSON shape (poll_body_new())
- * as GET api/poll, whose poll_read_in() the one-at-a-time path calls:
+ * Every rule of what a connection gets — visibility, membership moves,
+ * batches, what may wait (notices and chat, after each answer), the ring
+ * gap and the answer's shape — is the mailbox core's (mailbox.c), the same
+ * as for GET api/poll; this file keeps only the I/O.  Two ways to answer:
  *
  * - The ring (the common case: many live connections at the same point).
- *   One read transaction per ring reads the new events once (fanout.c's
- *   struct scan renders each to JSON once) and matches every live
- *   connection against them in memory, with the membership cached in the
- *   connection's struct park, exactly as the poll waker in poll.c matches
- *   parked polls.  The cache stays true because every membership change
+ *   One read transaction per ring reads the new events once (struct scan
+ *   renders each to JSON once) and matches every live connection against
+ *   them in memory (mailbox_match), with the membership cached in the
+ *   connection's struct reader, as the poll waker (waker.c) does for
+ *   waiting polls.  The cache stays true because every membership change
  *   writes an addressed room_joined / room_left event first (rooms.c): a
  *   connection is answered up to and including that event, then its session
  *   is read again (in the same snapshot) before matching goes on.  Only that
  *   connection pays a store read.
  *
- * - One connection at a time (conn_deliver): right after the token frame,
- *   when output has drained below OUT_LOW after being behind, when its
- *   cursor is below the trimmed log (resync) or too far behind the ring's
- *   scan.  One read transaction reads its session and its next answer
+ * - One connection at a time (conn_deliver, mailbox_read): right after the
+ *   token frame, when output has drained below OUT_LOW after being behind,
+ *   when its cursor is below the trimmed log (resync) or too far behind the
+ *   ring's scan, and when what was held for it is due but no scan served
+ *   it.  One read transaction reads its session and its next answer
  *   together, so the membership cached from it is the one that answer used.
  *
  * Sessions end without a mark in the log: maintenance deletes sessions in no
- * room unseen for a day (presence.c), and a connected socket keeps its own
+ * room unseen for a day (maint.c), and a connected socket keeps its own
  * session fresh.  So the presence tick reads each live connection's session
- * when it is due for a touch (every presence_touch_ms()), and a session that
+ * when it is due for a touch (every mailbox_touch_ms()), and a session that
  * is gone is closed with 4401, as are sessions found gone on the paths above.
  *
  * Bounds, all per connection and fixed: the handshake head (WS_HEAD_MAX),
  * the input (one frame: WS_MSG_MAX plus its header; a frame announcing more
  * is refused with 1009 from its header), and the output.  Answers are
  * rendered only while less than OUT_LOW bytes wait to be written; the rest
- * waits in the log, not in memory (the connection's upto says where to
+ * waits in the log, not in memory (the connection's cursor says where to
  * resume).  A peer that lets more than OUT_MAX pile up anyway (pongs to a
  * ping flood it does not read) is cut off.
  *
@@ -54,10 +56,10 @@
  * idle_ms (no pong either) is closed with 1001.  Browsers answer pings but
  * never show them to the page, so the page learns that its socket still
  * works the way a long-poll does: it gets an answer at least every poll_ms
- * (the poll timeout), empty if nothing happened, with the cursor read so far.  Presence: an
- * authenticated connection refreshes its session's seen time every
- * presence_touch_ms(), as a waiting poll does, batched into one write
- * transaction per tick.
+ * (the poll timeout), empty if nothing happened, with the cursor read so
+ * far.  Presence: an authenticated connection refreshes its session's seen
+ * time every mailbox_touch_ms(), as a waiting poll does, batched into one
+ * write transaction per tick.
  *
  * Closing: our close frame (or an HTTP error during the handshake) is
  * written, then our side is shut down (FIN) and the peer's EOF awaited for
@@ -106,12 +108,13 @@ struct conn {
 	struct buf	 out;
 	size_t		 out_off;	/* out[0..out_off) is written */
 	struct ws_in	 ws;
-	struct park	 park;		/* session, cached membership, upto */
+	struct reader	 reader;	/* session, cached membership, cursor */
+	struct hold	 hold;		/* what may wait, after the last answer */
+	int		 held;		/* events wait for held_due */
+	int64_t		 held_due;	/* monotonic ms */
 	int64_t		 rx_ms;		/* monotonic: last byte from peer */
 	int64_t		 ping_ms;	/* last ping sent */
 	int64_t		 sent_ms;	/* last answer sent */
-	int64_t		 held_until;	/* notices wait till (0: none) */
-	int64_t		 held_upto;	/* ... and the log is checked to here */
 	int64_t		 touch_ms;	/* last presence refresh */
 	int64_t		 deadline;	/* C_CLOSING: give up waiting */
 	int64_t		 started;	/* wall ms, for the log line */
@@ -128,12 +131,10 @@ struct gw {
 	int64_t		 max_seq;	/* newest seq at the last ring */
 	int64_t		 touch_every;
 	struct scan	 scan;		/* the ring's events; reused */
+	struct scan	 one;		/* one connection's events; reused */
 	struct buf	 events;	/* one answer's events; reused */
-	int64_t		 next_due;	/* earliest held_until; 0: none */
-	int64_t		 served_ms;	/* monotonic: the last serve_all */
-	int64_t		 ring_due;	/* a ring waits to be served; 0: none
-					   (the doorbell is not watched
-					   meanwhile) */
+	struct ring_gap	 gap;		/* when to scan (the doorbell is not
+					   watched while a ring is put off) */
 	int		 bell_on;	/* the doorbell is watched: not while
 					   a ring waits, nor while no
 					   connection is live */
@@ -162,9 +163,9 @@ conn_close(struct gw *g, struct conn *c, const char *why)
 {
 	if (c->dead)
 		return;
-	if (!g->conf->quiet && c->park.session_id != 0)
+	if (!g->conf->quiet && c->reader.session_id != 0)
 		log_info("session %" PRId64 " disconnected after %" PRId64
-		    " s: %s", c->park.session_id,
+		    " s: %s", c->reader.session_id,
 		    (now_ms() - c->started) / 1000, why);
 	close(c->fd);
 	c->prev->next = c->next;
@@ -276,7 +277,7 @@ session_read(struct gw *g, struct conn *c, struct session *s)
 {
 	int	 found;
 
-	if ((found = db_session_by_id(g->db, c->park.session_id, s)) == 1)
+	if ((found = db_session_by_id(g->db, c->reader.session_id, s)) == 1)
 		return 0;
 	if (found == 0)
 		conn_fail(g, c, 4401, "session ended");
@@ -286,36 +287,64 @@ session_read(struct gw *g, struct conn *c, struct session *s)
 }
 
 /*
- * Read c's next answer after c->park.upto: *body is new (the caller frees
- * it), a resync answer if the cursor is not in the kept log, or NULL if
- * nothing is visible yet; c->park.upto moves on and g->max_seq is the log's
- * end.  0, or -1 if c was closed.
- *
- * poll_read_in() — the poll's own resync rule, query, batch bound and
- * rendering — with the session read inside the same read transaction: the
- * membership cached in c->park for the ring's matching is then exactly the
- * one this answer was matched with, whatever moves happen meanwhile (their
- * events come after this snapshot, and the ring stops at them).
+ * Read c's membership again, inside the caller's read transaction whose
+ * log ends at end; 0, or -1 if c was closed.
+ */
+static int
+conn_member(struct gw *g, struct conn *c, int64_t end)
+{
+	struct session	 s;
+
+	if (session_read(g, c, &s) == -1)
+		return -1;
+	c->reader.room_id = s.room_id;
+	c->reader.join_seq = s.join_seq;
+	c->reader.member_seq = end;
+	return 0;
+}
+
+/* c was just sent an answer: what may wait for it starts again. */
+static void
+conn_sent(struct gw *g, struct conn *c, int64_t now)
+{
+	c->sent_ms = now;
+	mailbox_hold_after(&c->hold, now, g->conf->chat_gap_ms);
+}
+
+/*
+ * Read c's next answer after its cursor on its own (mailbox_read, nothing
+ * held): *body is new (the caller frees it), a resync answer if the cursor
+ * is not in the kept log, or NULL if nothing is visible yet; c's cursor
+ * moves on and g->max_seq is the log's end.  0, or -1 if c was closed.
+ * The session is read inside the same read transaction, so the membership
+ * cached in c->reader for the ring's matching is exactly the one this
+ * answer was matched with, whatever moves happen meanwhile (their events
+ * come after this snapshot, and the ring stops at them).
  */
 static int
 conn_answer(struct gw *g, struct conn *c, char **body)
 {
-	struct session	 s;
-	int64_t		 max, upto;
-	int		 wait, rv = -1;	/* wait: a socket is answered at once */
+	struct answer	 a;
+	int64_t		 end;
+	int		 rv = -1, verdict;
 
 	*body = NULL;
 	if (db_begin_read(g->db) == -1)
 		goto fail;
-	if (session_read(g, c, &s) == -1)
+	if (conn_member(g, c, 0) == -1)
 		goto out;
-	c->park.room_id = s.room_id;
-	c->park.join_seq = s.join_seq;
-	if (poll_read_in(g->db, &c->park, &max, &upto, body, &wait) ==
-	    POLL_FAIL)
+	events_reset(g);
+	verdict = mailbox_read(g->db, &c->reader, NULL, mono_ms(), &g->one,
+	    &g->events, &a, &end);
+	scan_clear(&g->one, 0);
+	if (verdict == -1)
 		goto fail;
-	g->max_seq = max;
-	c->park.upto = upto;
+	g->max_seq = end;
+	if (verdict == MB_ANSWER || verdict == MB_RESYNC)
+		*body = mailbox_answer_new(a.cursor, g->events.data,
+		    g->events.len, verdict == MB_RESYNC);
+	c->reader.cursor = a.cursor;
+	events_reset(g);
 	rv = 0;
 	goto out;
 fail:
@@ -326,7 +355,7 @@ out:
 }
 
 /*
- * Send c what the log holds for its session beyond c->park.upto, one answer
+ * Send c what the log holds for its session beyond its cursor, one answer
  * (and one read transaction) at a time, while its output is short enough;
  * otherwise note that it is behind.  The path for a connection the ring's
  * scan does not serve.
@@ -338,20 +367,22 @@ conn_deliver(struct gw *g, struct conn *c)
 	char	*body;
 
 	c->behind = 0;
-	while (!c->dead && c->state == C_LIVE && c->park.upto < g->max_seq) {
+	c->held = 0;
+	while (!c->dead && c->state == C_LIVE &&
+	    c->reader.cursor < g->max_seq) {
 		if (pending(c) >= OUT_LOW) {
 			c->behind = 1;
 			return;
 		}
-		was = c->park.upto;
+		was = c->reader.cursor;
 		if (conn_answer(g, c, &body) == -1)
 			return;
 		if (body != NULL) {
-			c->sent_ms = mono_ms();
+			conn_sent(g, c, mono_ms());
 			(void)conn_send(g, c, WS_TEXT, body, strlen(body));
 			free(body);
 		}
-		if (c->park.upto <= was)
+		if (c->reader.cursor <= was)
 			return;		/* a log reset under us: resync sent */
 	}
 }
@@ -366,100 +397,61 @@ conn_answer_events(struct gw *g, struct conn *c, int64_t cursor, int64_t now)
 	struct buf	 body = { 0 };
 	int		 rv;
 
-	poll_body_add(&body, cursor, g->events.data, g->events.len, 0);
+	mailbox_answer_add(&body, cursor, g->events.data, g->events.len, 0);
 	events_reset(g);
-	c->park.upto = cursor;
-	c->sent_ms = now;
+	c->reader.cursor = cursor;
+	conn_sent(g, c, now);
 	rv = conn_send(g, c, WS_TEXT, body.data, body.len);
 	buf_free(&body);
 	return rv;
 }
 
-/* The index of the first scanned event after seq (events are in order). */
-static size_t
-scan_after(const struct scan *sc, int64_t seq)
-{
-	size_t	 lo = 0, hi = sc->n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (sc->evs[mid].ev.seq <= seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /*
- * Only notices that may wait (event_holdable) are new for c, and it had an
- * answer less than NOOM_NOTICE_HOLD_MS ago: leave them in the log, c->upto
- * where it is, until `until`, when release_held() serves c with whatever
- * came meanwhile.  In a room of thousands this sends a member's notices at
- * most once a hold period instead of one frame per join or leave.
- */
-static void
-conn_hold(struct gw *g, struct conn *c, int64_t until, int64_t end)
-{
-	events_reset(g);
-	c->held_until = until;
-	c->held_upto = end;
-	if (g->next_due == 0 || until < g->next_due)
-		g->next_due = until;
-}
-
-/*
- * Send c its events among the scanned ones, which are all of the log up to
- * end, as poll answers of at most NOOM_BATCH_MAX events, in memory against
- * the membership cached in c->park (as match() in poll.c does).  An answer
- * also ends at an event that moves c's session; its membership is then read
- * again, inside the caller's read transaction, before matching goes on.
- * Matching stops once c's output reaches OUT_LOW: c is behind, and
- * conn_deliver() catches it up when the output has drained.
+ * Send c its events among the scanned ones (the log up to end, in the
+ * ring's read transaction), matched in memory against the membership
+ * cached in c->reader (mailbox_match), as answers of at most
+ * NOOM_BATCH_MAX events.  An answer that ends at an event that moves c's
+ * session is followed by a read of its membership before matching goes
+ * on.  What may wait is held (c->held) until its due, when a scan matches
+ * c again.  Matching stops once c's output reaches OUT_LOW: c is behind,
+ * and conn_deliver() catches it up when the output has drained; as it does
+ * a connection the scan started after (MB_BEHIND).
  */
 static void
 conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
     int64_t now)
 {
-	const struct event	*ev;
-	struct session		 s;
-	size_t			 i;
-	int			 count = 0, moved, urgent = 0;
+	struct answer	 a;
 
 	c->behind = 0;
-	for (i = scan_after(sc, c->park.upto); i < sc->n; i++) {
-		ev = &sc->evs[i].ev;
-		if (!event_visible(&c->park, ev))
-			continue;
-		if (count++ > 0)
-			buf_add(&g->events, ",", 1);
-		buf_add(&g->events, sc->evs[i].json, sc->evs[i].json_len);
-		if (!ev->hold)
-			urgent = 1;
-		moved = event_moves(&c->park, ev);
-		if (!moved && count < NOOM_BATCH_MAX)
-			continue;
-		count = 0;
-		urgent = 0;
-		if (conn_answer_events(g, c, ev->seq, now) == -1)
+	for (;;) {
+		events_reset(g);
+		switch (mailbox_match(&c->reader, &c->hold, sc, end, now,
+		    &g->events, &a)) {
+		case MB_HOLD:
+			c->held = 1;
+			c->held_due = a.due;
+			ring_gap_due(&g->gap, a.due);
 			return;
-		if (moved) {
-			if (session_read(g, c, &s) == -1)
-				return;
-			c->park.room_id = s.room_id;
-			c->park.join_seq = s.join_seq;
+		case MB_NONE:
+			c->reader.cursor = a.cursor;
+			/* FALLTHROUGH */
+		case MB_BEHIND:
+			c->held = 0;
+			return;
 		}
+		c->held = 0;
+		if (conn_answer_events(g, c, a.cursor, now) == -1)
+			return;
+		if (a.moved && conn_member(g, c, g->max_seq) == -1)
+			return;
 		if (pending(c) >= OUT_LOW) {
 			c->behind = 1;
 			return;
 		}
+		if (a.cursor >= end)
+			return;
 	}
-	if (count > 0 && !urgent && now < c->sent_ms + NOOM_NOTICE_HOLD_MS)
-		conn_hold(g, c, c->sent_ms + NOOM_NOTICE_HOLD_MS, end);
-	else if (count > 0)
-		(void)conn_answer_events(g, c, end, now);
-	else
-		c->park.upto = end;
 }
 
 /* The first frame: {"token": "...", "cursor": N}. */
@@ -498,11 +490,11 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 			conn_fail(g, c, 1011, "store failed");
 		goto out;
 	}
-	c->park.session_id = s.id;
+	c->reader.session_id = s.id;
 	c->state = C_LIVE;
 	/* Rings from now on are heard (unless one waits: its scan will
 	 * read everything); what came before, conn_answer() reads. */
-	if (g->ring_due == 0)
+	if (!ring_gap_put_off(&g->gap))
 		bell_watch(g, 1);
 	/* Presence, as a poll arriving now would refresh it. */
 	if (db_session_touch(g->db, s.id, now, now - g->touch_every) == -1) {
@@ -511,11 +503,11 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 	}
 	c->touch_ms = mono_ms();
 	/* The first answer comes at once, empty if nothing is there. */
-	c->park.upto = json_integer_value(cur);
+	c->reader.cursor = json_integer_value(cur);
 	if (conn_answer(g, c, &body) == -1)
 		goto out;
 	if (body == NULL)
-		body = poll_body_new(c->park.upto, "", 0, 0);
+		body = mailbox_answer_new(c->reader.cursor, "", 0, 0);
 	if (!g->conf->quiet)
 		log_info("session %" PRId64 " connected, cursor %"
 		    JSON_INTEGER_FORMAT, s.id, json_integer_value(cur));
@@ -714,36 +706,6 @@ accept_all(struct gw *g)
 	}
 }
 
-/* How far the log has been looked at for c. */
-static int64_t
-conn_checked(const struct conn *c)
-{
-	return c->held_until != 0 ? c->held_upto : c->park.upto;
-}
-
-/*
- * c holds notices: if the scanned events after what it has checked hold one
- * for it that may not wait, stop holding (the one at a time pass of the
- * ring answers everything since c's upto, the held notices first);
- * otherwise note that it has checked up to end.
- */
-static void
-conn_check_held(struct conn *c, const struct scan *sc, int64_t end)
-{
-	const struct event	*ev;
-	size_t			 i;
-
-	for (i = scan_after(sc, c->held_upto); i < sc->n; i++) {
-		ev = &sc->evs[i].ev;
-		if (event_visible(&c->park, ev) && (!ev->hold ||
-		    event_moves(&c->park, ev))) {
-			c->held_until = 0;
-			return;
-		}
-	}
-	c->held_upto = end;
-}
-
 /*
  * Can the ring's scan of the log (end max, trimmed up to trimmed) serve c?
  * Not if c's output waits to drain (it is behind), if its cursor needs a
@@ -754,11 +716,11 @@ static int
 scan_serves(const struct conn *c, int64_t max, int64_t trimmed)
 {
 	return c->state == C_LIVE && pending(c) < OUT_LOW &&
-	    conn_checked(c) < max && c->park.upto >= trimmed &&
-	    c->park.upto >= max - SCAN_SPAN;
+	    c->reader.cursor < max && c->reader.cursor >= trimmed &&
+	    c->reader.cursor >= max - SCAN_SPAN;
 }
 
-/* The lowest upto of the connections the scan serves; max if none. */
+/* The lowest cursor of the connections the scan serves; max if none. */
 static int64_t
 scan_from(struct gw *g, int64_t max, int64_t trimmed)
 {
@@ -766,16 +728,15 @@ scan_from(struct gw *g, int64_t max, int64_t trimmed)
 	int64_t		 from = max;
 
 	for (c = g->list.next; c != &g->list; c = c->next)
-		if (scan_serves(c, max, trimmed) && conn_checked(c) < from)
-			from = conn_checked(c);
+		if (scan_serves(c, max, trimmed) && c->reader.cursor < from)
+			from = c->reader.cursor;
 	return from;
 }
 
 /*
- * Read up to SCAN_CHUNK events after from, inside the ring's read
- * transaction, and match every connection the scan serves against them.
- * Every such connection ends up past from, or behind, or closed, so the
- * ring's loop ends.  0, or -1 on a store error.
+ * Read the log after from, up to SCAN_CHUNK events at a time, inside the
+ * ring's read transaction, and match every connection the scan serves
+ * against each chunk.  0, or -1 on a store error.
  */
 static int
 scan_match(struct gw *g, int64_t from, int64_t max, int64_t trimmed)
@@ -784,18 +745,17 @@ scan_match(struct gw *g, int64_t from, int64_t max, int64_t trimmed)
 	struct conn	*c, *next;
 	int64_t		 end, now = mono_ms();
 
-	scan_clear(sc);
-	if (db_events_after(g->db, from, SCAN_CHUNK, scan_add, sc) == -1)
-		return -1;
-	end = sc->n == SCAN_CHUNK ? sc->evs[sc->n - 1].ev.seq : max;
-	for (c = g->list.next; c != &g->list; c = next) {
-		next = c->next;
-		if (!scan_serves(c, max, trimmed) || conn_checked(c) >= end)
-			continue;
-		if (c->held_until != 0)
-			conn_check_held(c, sc, end);
-		else
-			conn_match(g, c, sc, end, now);
+	while (from < max) {
+		scan_clear(sc, from);
+		if (db_events_after(g->db, from, SCAN_CHUNK, scan_add, sc) == -1)
+			return -1;
+		end = sc->n == SCAN_CHUNK ? sc->evs[sc->n - 1].ev.seq : max;
+		for (c = g->list.next; c != &g->list; c = next) {
+			next = c->next;
+			if (scan_serves(c, max, trimmed))
+				conn_match(g, c, sc, end, now);
+		}
+		from = end;
 	}
 	return 0;
 }
@@ -815,41 +775,54 @@ bell_watch(struct gw *g, int on)
 }
 
 /*
+ * After a scan: a connection still held registers its due again (its hold
+ * ends then, whether or not a scan served it); one whose hold is over, and
+ * any the scan could not serve, is caught up one at a time.
+ */
+static void
+deliver_rest(struct gw *g)
+{
+	struct conn	*c, *next;
+	int64_t		 now = mono_ms();
+
+	for (c = g->list.next; c != &g->list; c = next) {
+		next = c->next;
+		if (c->held && c->held_due > now) {
+			ring_gap_due(&g->gap, c->held_due);
+			continue;
+		}
+		if (c->state == C_LIVE && c->reader.cursor < g->max_seq)
+			conn_deliver(g, c);
+	}
+}
+
+/*
  * Read the new events once, in one read transaction, and answer every live
  * connection from them; then serve the few the scan could not, one at a
- * time.  Connections holding notices wait for release_held().
+ * time.  Connections holding what may wait are matched again at its due.
  */
 static void
 serve_all(struct gw *g)
 {
-	struct conn	*c, *next;
-	int64_t		 max, trimmed, from;
+	int64_t	 max, trimmed;
 
-	g->served_ms = mono_ms();
-	if (g->ring_due != 0) {		/* this scan serves the ring waiting */
-		g->ring_due = 0;
+	if (ring_gap_put_off(&g->gap))	/* this scan serves the ring waiting */
 		bell_watch(g, 1);
-	}
+	ring_gap_scanned(&g->gap, mono_ms());
 	wake_drain();			/* ... and every ring before it */
 	if (db_begin_read(g->db) == -1)
 		return;
-	if ((max = db_max_seq(g->db)) == -1 ||
+	if ((max = db_log_end(g->db)) == -1 ||
 	    (trimmed = db_trimmed_upto(g->db)) == -1) {
 		db_rollback(g->db);
 		return;
 	}
 	g->max_seq = max;
-	while ((from = scan_from(g, max, trimmed)) < max)
-		if (scan_match(g, from, max, trimmed) == -1)
-			break;		/* the one at a time path reports it */
+	/* On a store error the one at a time path reports it. */
+	(void)scan_match(g, scan_from(g, max, trimmed), max, trimmed);
 	db_rollback(g->db);		/* a read: nothing to commit */
-	scan_clear(&g->scan);
-	for (c = g->list.next; c != &g->list; c = next) {
-		next = c->next;
-		if (c->state == C_LIVE && c->park.upto < g->max_seq &&
-		    c->held_until == 0)
-			conn_deliver(g, c);
-	}
+	scan_clear(&g->scan, 0);
+	deliver_rest(g);
 }
 
 /* Whether any connection takes events (serve_all has work). */
@@ -870,14 +843,9 @@ any_live(const struct gw *g)
  * live (conn_auth watches it again before that connection reads the log's
  * end itself, conn_answer).  So a gateway nobody uses costs neither store
  * reads nor a wake-up per message while chat goes over long-polls.
- *
- * A ring within NOOM_RING_GAP_MS of the last scan waits until that much time
- * has passed, and the rings meanwhile are served by one scan (and do not
- * wake the gateway): under a stream of messages every connection gets one
- * frame with several events instead of a frame per event, each of which
- * nginx relays on its own (at 2500 msg/s to 100 sockets, 250,000 frames a
- * second were the limit; docs/BENCHMARKS.md).  A ring after a quiet spell,
- * the common case, is served at once.
+ * Otherwise the ring gap decides (struct ring_gap, mailbox.c): at once
+ * after a quiet spell, else one scan at the gap's end for every ring
+ * meanwhile, which do not wake the gateway.
  */
 static void
 ring(struct gw *g)
@@ -887,34 +855,10 @@ ring(struct gw *g)
 		wake_drain();
 		return;
 	}
-	if (mono_ms() - g->served_ms >= NOOM_RING_GAP_MS)
+	if (ring_gap_ring(&g->gap, mono_ms()))
 		serve_all(g);
-	else if (g->ring_due == 0) {
-		g->ring_due = g->served_ms + NOOM_RING_GAP_MS;
+	else
 		bell_watch(g, 0);
-	}
-}
-
-/*
- * Serve the connections whose held notices are due (and those due within
- * the next 50 ms, so that one scan serves a crowd), then note the next due.
- */
-static void
-release_held(struct gw *g)
-{
-	struct conn	*c;
-	int64_t		 now = mono_ms();
-
-	g->next_due = 0;
-	for (c = g->list.next; c != &g->list; c = c->next) {
-		if (c->held_until == 0)
-			continue;
-		if (c->held_until <= now + 50)
-			c->held_until = 0;
-		else if (g->next_due == 0 || c->held_until < g->next_due)
-			g->next_due = c->held_until;
-	}
-	serve_all(g);
 }
 
 /*
@@ -922,7 +866,7 @@ release_held(struct gw *g)
  * transaction, unless a poll refreshed it meanwhile; close c with 4401 if
  * the session is gone.  Nothing in the log marks a session's end
  * (maintenance deletes it, presence.c), and the ring no longer reads
- * sessions, so this read every presence_touch_ms() is what notices.  The
+ * sessions, so this read every mailbox_touch_ms() is what notices.  The
  * cached membership is left alone: an event that moves the session may be
  * committed but not matched yet.  0, or -1 on a store error.
  */
@@ -932,14 +876,14 @@ conn_touch(struct gw *g, struct conn *c, int64_t wall)
 	struct session	 s;
 	int		 found;
 
-	found = db_session_by_id(g->db, c->park.session_id, &s);
+	found = db_session_by_id(g->db, c->reader.session_id, &s);
 	if (found == 0)
 		conn_fail(g, c, 4401, "session ended");
 	if (found != 1)
 		return found;
 	if (s.seen_ms >= wall - g->touch_every / 2)
 		return 0;
-	return db_session_touch(g->db, c->park.session_id, wall,
+	return db_session_touch(g->db, c->reader.session_id, wall,
 	    wall - g->touch_every / 2);
 }
 
@@ -982,9 +926,10 @@ tick(struct gw *g)
 		/* Nothing for a poll timeout: the empty answer a poll gets. */
 		if (c->state == C_LIVE && now - c->sent_ms >= g->conf->poll_ms &&
 		    pending(c) < OUT_LOW) {
-			char *body = poll_body_new(c->park.upto, "", 0, 0);
+			char *body = mailbox_answer_new(c->reader.cursor, "",
+			    0, 0);
 
-			c->sent_ms = now;
+			conn_sent(g, c, now);
 			rv = conn_send(g, c, WS_TEXT, body, strlen(body));
 			free(body);
 			if (rv == -1)
@@ -1030,13 +975,13 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	struct signalfd_siginfo	 si;
 	struct gw		 g;
 	struct conn		*c;
-	int64_t			 next_tick, now, wait_until;
+	int64_t			 next_tick, now, wait_until, at;
 	int			 i, n, tick_ms, rv = -1, done = 0;
 
 	memset(&g, 0, sizeof(g));
 	g.conf = conf;
 	g.list.next = g.list.prev = &g.list;
-	g.touch_every = presence_touch_ms(conf->presence_timeout);
+	g.touch_every = mailbox_touch_ms(conf->presence_timeout);
 	buf_init(&g.events);
 	tick_ms = conf->ping_ms < conf->idle_ms ? conf->ping_ms : conf->idle_ms;
 	if (conf->poll_ms < tick_ms)
@@ -1067,7 +1012,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	ev.data.ptr = &g;		/* signals */
 	if (epoll_ctl(g.ep, EPOLL_CTL_ADD, conf->signal_fd, &ev) == -1)
 		goto fail;
-	if ((g.max_seq = db_max_seq(g.db)) == -1) {
+	if ((g.max_seq = db_log_end(g.db)) == -1) {
 		*cause = xstrdup("cannot read the event log");
 		goto out;
 	}
@@ -1076,10 +1021,8 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	while (!done) {
 		now = mono_ms();
 		wait_until = next_tick;
-		if (g.next_due != 0 && g.next_due < wait_until)
-			wait_until = g.next_due;
-		if (g.ring_due != 0 && g.ring_due < wait_until)
-			wait_until = g.ring_due;
+		if ((at = ring_gap_at(&g.gap)) != 0 && at < wait_until)
+			wait_until = at;
 		n = epoll_wait(g.ep, evs, MAX_EVENTS,
 		    wait_until > now ? (int)(wait_until - now) : 0);
 		if (n == -1 && errno != EINTR) {
@@ -1105,9 +1048,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 					conn_read(&g, c);
 			}
 		}
-		if (g.next_due != 0 && mono_ms() >= g.next_due)
-			release_held(&g);
-		if (g.ring_due != 0 && mono_ms() >= g.ring_due)
+		if ((at = ring_gap_at(&g.gap)) != 0 && mono_ms() >= at)
 			serve_all(&g);
 		if (mono_ms() >= next_tick) {
 			tick(&g);
@@ -1132,6 +1073,7 @@ out:
 	if (g.ep > 0)
 		close(g.ep);
 	scan_free(&g.scan);
+	scan_free(&g.one);
 	buf_free(&g.events);
 	db_close(g.db);
 	return rv;

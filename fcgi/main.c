@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +63,8 @@ usage(void)
 	    "--data-dir DIR [--workers N]\n"
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
-	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n");
+	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
+	    "       [--doorbell PATH]\n");
 	exit(2);
 }
 
@@ -116,20 +116,19 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
 }
 
 /*
- * The master checkpoints the database, every 250 ms: the workers and the
- * gateway never do (db.c turns SQLite's automatic checkpoint off), because a
- * checkpoint in the thread that happens to commit stalls every request
- * queued behind it while it copies pages and syncs (fanout p99 at N=1000:
- * 94 ms with, 34 ms without; docs/BENCHMARKS.md).  It waits for no one,
- * but for the RESTART that keeps the log bounded, which holds writers off
- * for 20 ms at most (db_checkpoint).  NULL (and a warning: the WAL then
- * only grows) if the database cannot be opened; the master's connection is
- * never used by the workers it forks.
+ * The store wants db_checkpoint() every DB_CHECKPOINT_MS from one
+ * connection that serves no request (db.h, db.c say why): the master's, on
+ * a SIGALRM timer, since the master has no other thread to run it (it
+ * forks workers; a thread would not survive the fork and could hold a lock
+ * the child needs).  NULL (and a warning: the WAL then only grows) if the
+ * database cannot be opened; the master's connection is never used by the
+ * workers it forks.
  */
 static struct db *
 checkpointer_start(const struct app *app)
 {
-	struct itimerval	 every = { { 0, 250000 }, { 0, 250000 } };
+	struct itimerval	 every = { { 0, DB_CHECKPOINT_MS * 1000 },
+				     { 0, DB_CHECKPOINT_MS * 1000 } };
 	struct db		*db;
 	char			*cause = NULL;
 
@@ -228,6 +227,7 @@ main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "mesh-max", required_argument, NULL, 'M' },
+		{ "doorbell", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -237,7 +237,7 @@ main(int argc, char **argv)
 	struct db	*ckpt;
 	pid_t		 pids[MAX_WORKERS];
 	const char	*socket_path = NULL, *pidfile = NULL, *config = NULL;
-	char		*cause = NULL, *path, *dbcopy;
+	char		*cause = NULL, *path, *doorbell = NULL;
 	int		 ch, workers = 2, mode = 0600, sock, i, mesh_max = 0;
 
 	memset(&app, 0, sizeof(app));
@@ -265,6 +265,7 @@ main(int argc, char **argv)
 		case 'q': app.quiet = 1; break;
 		case 'c': config = optarg; break;
 		case 'M': mesh_max = opt_number(optarg, 2, 16, "--mesh-max"); break;
+		case 'b': doorbell = xstrdup(optarg); break;
 		default: usage();
 		}
 	}
@@ -272,9 +273,8 @@ main(int argc, char **argv)
 		usage();
 	if (app.presence_timeout <= app.poll_timeout)
 		fatal("--presence-timeout must be longer than --poll-timeout");
-	dbcopy = xstrdup(app.db_path);
-	app.state_dir = xstrdup(dirname(dbcopy));
-	free(dbcopy);
+	app.doorbell = doorbell != NULL ? doorbell :
+	    wake_default_path_new(app.db_path);
 
 	/* Everything that can fail before serving fails here. */
 	if (config != NULL && conf_load(&app, config, &cause) == -1)
@@ -348,6 +348,6 @@ main(int argc, char **argv)
 	log_info("stopped");
 	free(app.tmpl_app);
 	conf_free(&app);
-	free((char *)app.state_dir);
+	free((char *)app.doorbell);
 	return 0;
 }

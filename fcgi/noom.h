@@ -23,27 +23,9 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "limits.h"
 #include "db.h"
 
-/* Limits: docs/API.md is the user-facing copy of these numbers. */
-#define NOOM_NICK_MAX		32	/* code points */
-#define NOOM_ROOM_MAX		64
-#define NOOM_TEXT_MAX		2000
-#define NOOM_CLIENT_ID_MAX	64
-#define NOOM_BODY_MAX		(64 * 1024)	/* bytes of request body */
-#define NOOM_HISTORY		50	/* messages a newcomer sees */
-#define NOOM_MEMBERS_MAX	200	/* members listed in a room's state */
-#define NOOM_BIG_ROOM		50	/* above: member notices may be held */
-#define NOOM_NOTICE_HOLD_MS	1000	/* how long a poll holds them */
-#define NOOM_CHAT_GAP_MS	25	/* --chat-gap default, ms */
-#define NOOM_RING_GAP_MS	5	/* least time between two ring scans */
-#define NOOM_BATCH_MAX		500	/* events in one poll answer */
-#define NOOM_RL_BURST		30	/* write calls a session may burst */
-#define NOOM_RL_RATE		10	/* ... refilled per second */
-#define NOOM_SIG_BURST		200	/* signaling messages a session may burst */
-#define NOOM_SIG_RATE		50	/* ... refilled per second */
-#define NOOM_SIGNAL_MAX		(16 * 1024)	/* bytes of one signal's data */
-#define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
 
 /*
  * The configuration every thread reads.  It is filled in by main.c before any
@@ -52,7 +34,7 @@
 struct app {
 	const char	*db_path;
 	const char	*data_dir;	/* holds sql/ and templates/ */
-	const char	*state_dir;	/* holds the doorbell file */
+	const char	*doorbell;	/* the doorbell file (wake.c) */
 	int		 poll_timeout;	/* seconds a poll may wait */
 	int		 chat_gap_ms;	/* chat answers to one poller: apart */
 	int		 presence_timeout; /* seconds without a poll before leaving */
@@ -82,18 +64,29 @@ struct req {
 	int64_t		 now_ms;
 };
 
-/* A parked poll: what poll.c needs to answer it later. */
-struct park {
+/*
+ * A reader of the mailbox (mailbox.c): one session's view of the log.  Its
+ * membership is as the session was at log position member_seq; it has
+ * every event it may see up to cursor.
+ */
+struct reader {
 	int64_t		 session_id;
 	int64_t		 room_id;	/* 0: in no room */
 	int64_t		 join_seq;	/* room events must be after this */
-	int64_t		 upto;		/* events up to here were checked */
+	int64_t		 member_seq;	/* membership as of this position */
+	int64_t		 cursor;
+};
+/* What may wait for a reader, till when (monotonic ms; 0: nothing). */
+struct hold {
+	int64_t		 notices_till;	/* events marked ev->hold */
+	int64_t		 chat_till;	/* chat (0: chat does not wait) */
 };
 
 /*
- * A response.  Exactly one of json / text is set, unless parked is set, in
- * which case the worker hands the request to the poll waker instead of
- * answering.  resp_clear() frees what a response owns.
+ * A response.  Exactly one of json / text is set, unless wait is set, in
+ * which case the worker hands the request to the waker with reader and
+ * hold instead of answering (a poll with nothing to say yet).
+ * resp_clear() frees what a response owns.
  */
 struct resp {
 	int		 status;
@@ -102,18 +95,20 @@ struct resp {
 	const char	*content_type;
 	const char	*allow;		/* for 405 */
 	int		 retry_after;	/* seconds, for 429; 0: none */
-	int		 parked;
-	struct park	 park;
-	int64_t		 chat_hold_ms;	/* parked: chat waits this long */
+	int		 wait;
+	struct reader	 reader;
+	struct hold	 hold;
 };
 
 /* Per-thread context handed to handlers. */
 struct waker;
+struct presence;
 
 struct ctx {
 	const struct app *app;
 	struct db	*db;		/* this thread's connection */
 	struct waker	*waker;		/* this process's (worker); or NULL */
+	struct presence	*presence;	/* ... its seen-time batch; or NULL */
 };
 
 /* log.c */
@@ -190,7 +185,7 @@ enum route {
 enum route route_find(const char *, const char *, const char **);
 void	 api_dispatch(struct ctx *, const struct req *, struct resp *);
 
-/* resp helpers (route.c) */
+/* http.c: reading requests, shaping responses. */
 void	 resp_json(struct resp *, int, json_t *);
 void	 resp_error(struct resp *, int, const char *, const char *, ...)
 	    __attribute__((format(printf, 4, 5)));
@@ -216,7 +211,6 @@ void	 h_join(struct ctx *, const struct req *, struct resp *);
 void	 h_leave(struct ctx *, const struct req *, struct resp *);
 int	 room_leave(struct ctx *, const struct session *, const char *,
 	    int64_t);
-json_t	*room_list_new(struct ctx *);
 
 /* chat.c */
 void	 h_messages(struct ctx *, const struct req *, struct resp *);
@@ -233,7 +227,7 @@ int	 turn_credential(const char *, const char *, char *, size_t);
 int	 conf_load(struct app *, const char *, char **);
 void	 conf_free(struct app *);
 
-/* fanout.c */
+/* mailbox.c: the mailbox's rules, pure (see its opening comment). */
 /* One scanned event, rendered once for every reader it goes to. */
 struct scanned {
 	struct event	 ev;		/* type/data point into owned copies */
@@ -241,55 +235,100 @@ struct scanned {
 	char		*data;		/* owned */
 	char		*json;		/* {"seq",...}, owned */
 	size_t		 json_len;	/* strlen(json) */
-	int		 chat;		/* event_chat(&ev) */
+	int		 chat;		/* mailbox_chat(&ev) */
 };
 /* Events read from the log in one go; owns its array and every entry. */
 struct scan {
 	struct scanned	*evs;
 	size_t		 n, cap;
+	int64_t		 after;		/* the events are those after this */
 };
-void	 event_render(struct buf *, const struct event *);
-int	 event_visible(const struct park *, const struct event *);
-int	 event_moves(const struct park *, const struct event *);
-int	 event_holdable(int64_t, const char *, const json_t *);
-int	 event_chat(const struct event *);
+enum {
+	MB_BEHIND,		/* the reader's cursor is before the scan */
+	MB_NONE,		/* nothing visible: move on to the cursor */
+	MB_HOLD,		/* only what may wait, till due */
+	MB_ANSWER,		/* answer with the events, up to cursor */
+	MB_RESYNC,		/* the cursor is not in the kept log */
+};
+struct answer {
+	int		 verdict;	/* MB_* */
+	int64_t		 cursor;	/* the reader's cursor after it */
+	int64_t		 due;		/* MB_HOLD: look again then */
+	int		 moved;		/* MB_ANSWER: ends at a move */
+	int		 count;		/* events in the answer */
+};
+/* The ring gap of a process that scans for many readers (monotonic ms). */
+struct ring_gap {
+	int64_t		 scanned;	/* the last scan */
+	int64_t		 put_off;	/* a ring waits till; 0: none */
+	int64_t		 next_due;	/* the first hold due; 0: none */
+};
+int	 mailbox_visible(const struct reader *, const struct event *);
+int	 mailbox_moves(const struct reader *, const struct event *);
+int	 mailbox_holdable(int64_t, const char *, const json_t *);
+int	 mailbox_chat(const struct event *);
+int64_t	 mailbox_chat_wait(int64_t, int, int64_t);
+void	 mailbox_hold_after(struct hold *, int64_t, int);
+int64_t	 mailbox_touch_ms(int);
+void	 mailbox_answer_add(struct buf *, int64_t, const char *, size_t, int);
+char	*mailbox_answer_new(int64_t, const char *, size_t, int);
 int	 scan_add(void *, const struct event *);
-void	 scan_clear(struct scan *);
+void	 scan_clear(struct scan *, int64_t);
 void	 scan_free(struct scan *);
+int	 mailbox_match(const struct reader *, const struct hold *,
+	    const struct scan *, int64_t, int64_t, struct buf *,
+	    struct answer *);
+int	 ring_gap_ring(struct ring_gap *, int64_t);
+void	 ring_gap_scanned(struct ring_gap *, int64_t);
+void	 ring_gap_due(struct ring_gap *, int64_t);
+int64_t	 ring_gap_at(const struct ring_gap *);
+int	 ring_gap_put_off(const struct ring_gap *);
 
-/* poll.c */
-enum {
-	POLL_FAIL = -1,
-	POLL_EMPTY,		/* nothing visible after the cursor yet */
-	POLL_EVENTS,
-	POLL_RESYNC,		/* the cursor is not in the kept log */
-};
-/* May a POLL_EVENTS answer wait for more to join it? */
-enum {
-	WAIT_NO,		/* an event that may not wait, or a full batch */
-	WAIT_CHAT,		/* chat (and notices): see chat_hold() */
-	WAIT_NOTICES,		/* notices only: NOOM_NOTICE_HOLD_MS */
-};
-void	 h_poll(struct ctx *, const struct req *, struct resp *);
-int	 poll_read_in(struct db *, const struct park *, int64_t *, int64_t *,
-	    char **, int *);
-char	*poll_body_new(int64_t, const char *, size_t, int);
-void	 poll_body_add(struct buf *, int64_t, const char *, size_t, int);
-int64_t	 presence_touch_ms(int);
-struct waker *waker_new(const struct app *, char **);
-void	 waker_park(struct waker *, void *, const struct park *, int64_t,
+/* mailbox_read.c: one reader's answer from the store. */
+int	 mailbox_read(struct db *, struct reader *, const struct hold *,
+	    int64_t, struct scan *, struct buf *, struct answer *, int64_t *);
+
+/* publish.c: the writers' side. */
+int64_t	 publish(struct ctx *, int64_t, int64_t, const char *, const json_t *,
 	    int64_t);
-int64_t	 waker_newest(struct waker *, int64_t *);
-void	 waker_seen(struct waker *, int64_t);
-void	 waker_run(struct waker *);
 
-/* presence.c */
+/* poll.c: GET api/poll. */
+void	 h_poll(struct ctx *, const struct req *, struct resp *);
+
+/*
+ * waker.c: the long-poll waker, one thread per worker process, which owns
+ * the polls that wait.  It answers them through the function it was made
+ * with (worker.c's), which owns and frees the request.
+ */
+typedef void (*waker_answer_fn)(void *, const char *, size_t);
+struct waker *waker_new(const struct app *, waker_answer_fn, char **);
+void	 waker_wait(struct waker *, void *, const struct reader *,
+	    const struct hold *, int64_t);
+int64_t	 waker_newest(struct waker *, int64_t *);
+void	 waker_run(struct waker *) __attribute__((noreturn));
+
+/*
+ * presence.c: who is still here.  Readers note the sessions due a seen-time
+ * write; maintenance writes them in one transaction, and times out the
+ * sessions that stopped reading.
+ */
+struct presence *presence_new(void);
+void	 presence_free(struct presence *);
+void	 presence_note(struct presence *, int64_t);
+int	 presence_due(const struct app *, const struct session *, int64_t);
+void	 presence_flush(struct presence *, struct db *, const struct app *);
+int	 presence_expire(struct ctx *, int64_t);
+
+/* maint.c: housekeeping, on a thread of its own in each worker process. */
+int64_t	 maint_touch_every(const struct app *);
 void	 maintenance(struct ctx *, int64_t);
+void	 maint_start(const struct app *, struct presence *);
 
 /* pages.c */
 void	 h_page(struct ctx *, const struct req *, struct resp *, enum route);
 
 /* wake.c: the cross-process doorbell. */
+char	*wake_default_path_new(const char *);
 int	 wake_init(const char *, char **);
 void	 wake_ring(void);
 int	 wake_watch_fd(void);
@@ -344,6 +383,7 @@ struct gw_conf {
 	int		 ping_ms;	/* heartbeat: ping this often */
 	int		 idle_ms;	/* close after this long silent */
 	int		 max_conns;
+	int		 chat_gap_ms;	/* as the workers' --chat-gap */
 	int		 quiet;
 };
 int	 gateway_run(const struct gw_conf *, char **);

@@ -1,28 +1,121 @@
 /*
- * presence.c — who is still here, and keeping the store bounded.
+ * presence.c — who is still here.
  *
- * Every worker's waker runs maintenance() every two seconds (offset by PID so
- * that workers rarely collide; when they do, BEGIN IMMEDIATE serialises them
- * and every step is idempotent):
+ * Presence comes from reading: a session whose client polls (or holds a
+ * WebSocket) refreshes its seen time every mailbox_touch_ms(), and one that
+ * has not for presence_timeout seconds leaves its room with a "bye"
+ * (reason "timeout"), exactly as if it had left.
  *
- * - a session in a room that has not polled for presence_timeout seconds
- *   leaves it with a "bye" (reason "timeout"), exactly as if it had left;
- * - events older than retention seconds are trimmed, and the highest trimmed
- *   number is remembered so older cursors get a resync answer;
- * - each room keeps only the last NOOM_HISTORY messages;
- * - sessions in no room unseen for a day are forgotten (their token stops
- *   working; the client makes a new session on 401).
+ * Polls do not write: an accept thread notes the session as due
+ * (presence_note) and maintenance (maint.c) writes every session noted in
+ * one write transaction (presence_flush): one commit for all the polls of a
+ * second instead of one each (at 5000 waiting clients, 1000 commits a
+ * second, each of which also made every connection re-read its pages).
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 #include "noom.h"
 
-#define STALE_BATCH	64
-#define SESSION_TTL_MS	(24 * 3600 * 1000LL)
+/* Presence writes a worker gathers between two flushes. */
+#define SEEN_MAX	16384
 
-/* Time out one session if it is still stale inside the transaction. */
+/* The sessions due a seen-time write, noted by readers. */
+struct presence {
+	pthread_mutex_t	 lock;		/* guards seen, nseen */
+	int64_t		*seen;		/* SEEN_MAX, owned; may repeat */
+	size_t		 nseen;
+	int64_t		*flushing;	/* the flusher's swap of seen, owned */
+};
+
+struct presence *
+presence_new(void)
+{
+	struct presence	*p = xcalloc(1, sizeof(*p));
+
+	pthread_mutex_init(&p->lock, NULL);
+	p->seen = xcalloc(SEEN_MAX, sizeof(*p->seen));
+	p->flushing = xcalloc(SEEN_MAX, sizeof(*p->flushing));
+	return p;
+}
+
+void
+presence_free(struct presence *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_destroy(&p->lock);
+	free(p->seen);
+	free(p->flushing);
+	free(p);
+}
+
+/* Is s due a seen-time write at now (wall ms)? */
+int
+presence_due(const struct app *app, const struct session *s, int64_t now)
+{
+	return s->seen_ms < now - mailbox_touch_ms(app->presence_timeout);
+}
+
+/*
+ * Note that session sid read and is due a seen-time write; the next flush
+ * writes it.  Called by accept threads.  Should more than SEEN_MAX gather
+ * meanwhile, the rest are dropped: their sessions are still due at their
+ * next poll.
+ */
+void
+presence_note(struct presence *p, int64_t sid)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->nseen < SEEN_MAX)
+		p->seen[p->nseen++] = sid;
+	pthread_mutex_unlock(&p->lock);
+}
+
 static int
-presence_expire(struct ctx *c, int64_t sid, int64_t cutoff, int64_t now)
+cmp_id(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Write the seen time of every session noted, in one write transaction. */
+void
+presence_flush(struct presence *p, struct db *db, const struct app *app)
+{
+	int64_t	*ids, now = now_ms(), before;
+	size_t	 n, i;
+
+	pthread_mutex_lock(&p->lock);
+	ids = p->seen;
+	n = p->nseen;
+	p->seen = p->flushing;
+	p->nseen = 0;
+	pthread_mutex_unlock(&p->lock);
+	p->flushing = ids;
+	if (n == 0)
+		return;
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	before = now - mailbox_touch_ms(app->presence_timeout);
+	if (db_begin(db) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && ids[i] == ids[i - 1])
+			continue;
+		if (db_session_touch(db, ids[i], now, before) == -1)
+			break;
+	}
+	if (i < n || db_commit(db) == -1) {
+		log_warn("presence: the store failed");
+		db_rollback(db);
+	}
+}
+
+/* Time out session sid if it is still stale inside the transaction. */
+static int
+expire_one(struct ctx *c, int64_t sid, int64_t cutoff, int64_t now)
 {
 	struct session	 s;
 	int		 found, left = 0;
@@ -46,27 +139,23 @@ fail:
 	return -1;
 }
 
-void
-maintenance(struct ctx *c, int64_t now)
+#define STALE_BATCH	64
+
+/*
+ * Every session in a room unseen for the presence timeout leaves it, each
+ * in its own transaction (a worker racing another for the same session
+ * finds it gone or fresh and does nothing).  Returns how many left.
+ */
+int
+presence_expire(struct ctx *c, int64_t now)
 {
 	int64_t	 ids[STALE_BATCH], cutoff;
-	int	 n, i, rang = 0;
+	int	 n, i, left = 0;
 
 	cutoff = now - (int64_t)c->app->presence_timeout * 1000;
-	if ((n = db_sessions_stale(c->db, cutoff, ids, STALE_BATCH)) > 0) {
-		for (i = 0; i < n; i++)
-			if (presence_expire(c, ids[i], cutoff, now) == 1)
-				rang = 1;
-	}
-	if (rang)
-		wake_ring();
-
-	if (db_begin(c->db) == -1)
-		return;
-	if (db_events_trim(c->db,
-	    now - (int64_t)c->app->retention * 1000) == -1 ||
-	    db_messages_trim(c->db, NOOM_HISTORY) == -1 ||
-	    db_sessions_expire(c->db, now - SESSION_TTL_MS) == -1 ||
-	    db_commit(c->db) == -1)
-		db_rollback(c->db);
+	n = db_sessions_stale(c->db, cutoff, ids, STALE_BATCH);
+	for (i = 0; i < n; i++)
+		if (expire_one(c, ids[i], cutoff, now) == 1)
+			left++;
+	return left;
 }

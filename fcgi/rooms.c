@@ -11,8 +11,8 @@
  * writes, in one transaction and in this order: the addressed event to the
  * session itself (room_left / room_joined), the room notice (bye / welcome),
  * and one global room_change carrying the whole list.  The addressed event
- * comes first so that a poll parked with the old membership is answered up
- * to it and re-polls with the new membership (see poll.c).
+ * comes first so that a reader waiting with the old membership is answered up
+ * to it and re-polls with the new membership (mailbox.c).
  *
  * A room's state (members, history, count) is read in the same transaction
  * as the cursor it returns, so the client applies exactly the events after
@@ -24,13 +24,45 @@
 
 #include "noom.h"
 
+/* A room_fn: append {"name", "count"} to the array arg. */
+static int
+room_json(void *arg, const struct room_row *r)
+{
+	json_array_append_new(arg, json_pack("{s:s,s:I}", "name", r->name,
+	    "count", (json_int_t)r->count));
+	return 0;
+}
+
+/* A member_fn: append {"session", "nickname", "audio", ...} to arg. */
+static int
+member_json(void *arg, const struct member *m)
+{
+	json_array_append_new(arg, json_pack("{s:I,s:s,s:b,s:b,s:b}",
+	    "session", (json_int_t)m->session_id, "nickname", m->nickname,
+	    "audio", m->audio, "video", m->video, "screen", m->screen));
+	return 0;
+}
+
+/* A message_fn: append the stored message, its id added back, to arg. */
+static int
+message_json(void *arg, const struct message *m)
+{
+	json_t	*o = json_loads(m->data, 0, NULL);
+
+	if (o == NULL)
+		return 0;		/* written by us: cannot happen */
+	json_object_set_new(o, "id", json_integer(m->id));
+	json_array_append_new(arg, o);
+	return 0;
+}
+
 /* The public room list as a new JSON array, or NULL on a store error. */
-json_t *
+static json_t *
 room_list_new(struct ctx *c)
 {
 	json_t	*rooms = json_array();
 
-	if (db_rooms_list(c->db, rooms) == -1) {
+	if (db_rooms_list(c->db, room_json, rooms) == -1) {
 		json_decref(rooms);
 		return NULL;
 	}
@@ -47,7 +79,7 @@ room_list_publish(struct ctx *c, int64_t now)
 	if ((rooms = room_list_new(c)) == NULL)
 		return -1;
 	ev = json_pack("{s:o}", "rooms", rooms);
-	seq = db_event_add(c->db, 0, 0, "room_change", ev, now);
+	seq = publish(c, 0, 0, "room_change", ev, now);
 	json_decref(ev);
 	return seq == -1 ? -1 : 0;
 }
@@ -66,9 +98,10 @@ room_state_new(struct ctx *c, int64_t room, const char *name)
 	int	 count;
 
 	if ((count = db_room_count(c->db, room)) == -1 ||
-	    db_room_members(c->db, room, NOOM_MEMBERS_MAX, members) == -1 ||
-	    db_history(c->db, room, NOOM_HISTORY, history) == -1 ||
-	    (cursor = db_max_seq(c->db)) == -1) {
+	    db_room_members(c->db, room, NOOM_MEMBERS_MAX, member_json,
+	    members) == -1 ||
+	    db_history(c->db, room, NOOM_HISTORY, message_json, history) == -1 ||
+	    (cursor = db_log_end(c->db)) == -1) {
 		json_decref(members);
 		json_decref(history);
 		return NULL;
@@ -102,8 +135,8 @@ room_leave(struct ctx *c, const struct session *s, const char *reason,
 	    "session", (json_int_t)s->id, "nickname", s->nickname,
 	    "count", count, "reason",
 	    strcmp(reason, "switch") == 0 ? "leave" : reason);
-	if (db_event_add(c->db, 0, s->id, "room_left", self, now) == -1 ||
-	    db_event_add(c->db, s->room_id, 0, "bye", bye, now) == -1)
+	if (publish(c, 0, s->id, "room_left", self, now) == -1 ||
+	    publish(c, s->room_id, 0, "bye", bye, now) == -1)
 		goto out;
 	if (count == 0 && db_room_delete(c->db, s->room_id) == -1)
 		goto out;
@@ -128,15 +161,15 @@ room_enter(struct ctx *c, const struct session *s, const char *name,
 	if (found == 0 && db_room_create(c->db, name, now, room) == -1)
 		goto out;
 	self = json_pack("{s:s}", "room", name);
-	if (db_event_add(c->db, 0, s->id, "room_joined", self, now) == -1 ||
-	    (join_seq = db_max_seq(c->db)) == -1 ||
+	if (publish(c, 0, s->id, "room_joined", self, now) == -1 ||
+	    (join_seq = db_log_end(c->db)) == -1 ||
 	    db_session_room(c->db, s->id, *room, join_seq) == -1 ||
 	    (count = db_room_count(c->db, *room)) == -1)
 		goto out;
 	hello = json_pack("{s:s,s:I,s:s,s:i}", "room", name,
 	    "session", (json_int_t)s->id, "nickname", s->nickname,
 	    "count", count);
-	if (db_event_add(c->db, *room, 0, "welcome", hello, now) == -1)
+	if (publish(c, *room, 0, "welcome", hello, now) == -1)
 		goto out;
 	rv = room_list_publish(c, now);
 out:
@@ -155,11 +188,12 @@ h_rooms(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (auth_session(c, rq, rs, &s) == -1)
 		return;
 	/* A read transaction, so the list and the cursor agree. */
-	if (db_begin(c->db) == -1)
+	if (db_begin_read(c->db) == -1)
 		goto fail;
 	if ((rooms = room_list_new(c)) == NULL ||
-	    (cursor = db_max_seq(c->db)) == -1 || db_commit(c->db) == -1)
+	    (cursor = db_log_end(c->db)) == -1)
 		goto fail;
+	db_rollback(c->db);		/* a read: nothing to commit */
 	resp_json(rs, 200, json_pack("{s:o,s:I}", "rooms", rooms,
 	    "cursor", (json_int_t)cursor));
 	return;
@@ -175,7 +209,8 @@ h_room(struct ctx *c, const struct req *rq, struct resp *rs)
 	struct session	 s;
 	json_t		*state;
 
-	if (db_begin(c->db) == -1)
+	/* A read transaction: the state and its cursor from one snapshot. */
+	if (db_begin_read(c->db) == -1)
 		goto fail;
 	if (auth_session(c, rq, rs, &s) == -1)
 		goto rollback;
@@ -183,11 +218,9 @@ h_room(struct ctx *c, const struct req *rq, struct resp *rs)
 		resp_error(rs, 409, "not_in_room", "This session is in no room.");
 		goto rollback;
 	}
-	if ((state = room_state_new(c, s.room_id, s.room)) == NULL ||
-	    db_commit(c->db) == -1) {
-		json_decref(state);
+	if ((state = room_state_new(c, s.room_id, s.room)) == NULL)
 		goto fail;
-	}
+	db_rollback(c->db);		/* a read: nothing to commit */
 	resp_json(rs, 200, state);
 	return;
 fail:
@@ -222,7 +255,6 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 	json_t		*body, *state = NULL;
 	char		*name = NULL;
 	int64_t		 room;
-	int		 moved = 0;
 
 	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
@@ -238,13 +270,10 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 		if (room_leave(c, &s, "switch", rq->now_ms) == -1 ||
 		    room_enter(c, &s, name, rq->now_ms, &room) == -1)
 			goto fail;
-		moved = 1;
 	}
 	if ((state = room_state_new(c, room, name)) == NULL ||
 	    db_commit(c->db) == -1)
 		goto fail;
-	if (moved)
-		wake_ring();
 	resp_json(rs, 200, state);
 	state = NULL;
 	goto out;
@@ -288,8 +317,6 @@ h_leave(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (room_leave(c, &s, "leave", rq->now_ms) == -1 ||
 	    db_commit(c->db) == -1)
 		goto fail;
-	if (s.room_id != 0)
-		wake_ring();
 	resp_json(rs, 200, json_pack("{s:n}", "room"));
 	goto out;
 fail:

@@ -128,7 +128,7 @@ h_session_create(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (db_begin(c->db) == -1)
 		goto fail;
 	if (db_session_create(c->db, token, nick, rq->now_ms, &id) == -1 ||
-	    (cursor = db_max_seq(c->db)) == -1 || db_commit(c->db) == -1)
+	    (cursor = db_log_end(c->db)) == -1 || db_commit(c->db) == -1)
 		goto fail;
 	resp_json(rs, 201, json_pack("{s:s,s:I,s:s,s:I}", "token", token,
 	    "session", (json_int_t)id, "nickname", nick,
@@ -161,7 +161,6 @@ h_nickname(struct ctx *c, const struct req *rq, struct resp *rs)
 	json_t		*body, *ev = NULL;
 	const char	*raw;
 	char		*nick = NULL;
-	int		 rang = 0;
 
 	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
@@ -182,16 +181,13 @@ h_nickname(struct ctx *c, const struct req *rq, struct resp *rs)
 			ev = json_pack("{s:s,s:I,s:s,s:s}", "room", s.room,
 			    "session", (json_int_t)s.id, "old", s.nickname,
 			    "nickname", nick);
-			if (db_event_add(c->db, s.room_id, 0, "nickname", ev,
+			if (publish(c, s.room_id, 0, "nickname", ev,
 			    rq->now_ms) == -1)
 				goto fail;
-			rang = 1;
 		}
 	}
 	if (db_commit(c->db) == -1)
 		goto fail;
-	if (rang)
-		wake_ring();
 	resp_json(rs, 200, json_pack("{s:s}", "nickname", nick));
 	goto out;
 fail:

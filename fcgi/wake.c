@@ -1,19 +1,21 @@
 /*
  * wake.c — the cross-process doorbell.
  *
- * A commit that adds events must wake polls parked in every worker process,
- * within milliseconds.  The doorbell is a one-byte file next to the database:
- * ringing is one pwrite(2) to it, and each process watches it with inotify
- * (IN_MODIFY).  Why inotify: the kernel fans one write out to every watcher,
+ * A commit that adds events (db_commit) must wake the readers waiting in
+ * every worker process and in the gateway, within milliseconds.  The
+ * doorbell is a one-byte file (--doorbell; by default next to the
+ * database, in the state folder): ringing is one pwrite(2) to it, and each
+ * process watches it with inotify (IN_MODIFY).  Why inotify: the kernel fans one write out to every watcher,
  * the ringer needs to know nobody (no list of peer sockets to keep current
  * across worker restarts), consecutive rings coalesce into one queued event
  * when nobody has read yet, and a watcher's fd works in poll(2) beside the
- * other fds of the waker loop.  A ring carries no data: the waker re-reads
- * the event log from its own watermark, so a lost or merged ring can delay
+ * other fds of a reader's loop.  A ring carries no data: readers re-read
+ * the event log from their cursors, so a lost or merged ring can delay
  * nothing that the next ring or scan does not deliver.
  *
- * The two fds are opened once per process before threads start and are only
- * read afterwards, so they need no lock.
+ * The two fds are process-wide state, on purpose: one doorbell per process,
+ * rung from any thread's commit.  They are opened once before threads start
+ * and only read afterwards, so they need no lock.
  */
 #include <sys/inotify.h>
 
@@ -29,36 +31,49 @@
 static int bell_fd = -1;	/* the doorbell file, for pwrite */
 static int watch_fd = -1;	/* inotify instance watching it */
 
-/* Open (creating) state_dir/doorbell and watch it; 0 or -1 with *cause. */
-int
-wake_init(const char *state_dir, char **cause)
+/*
+ * The doorbell's default path for a store at db_path: "doorbell" in the
+ * same folder (the state folder), new.  --doorbell names another.
+ */
+char *
+wake_default_path_new(const char *db_path)
 {
-	char	*path = NULL;
-	int	 rv = -1;
+	const char	*slash = strrchr(db_path, '/');
+	char		*path;
 
-	if (asprintf(&path, "%s/doorbell", state_dir) == -1)
+	if (slash == NULL)
+		return xstrdup("doorbell");
+	if (asprintf(&path, "%.*s/doorbell", (int)(slash - db_path),
+	    db_path) == -1)
 		fatal("asprintf");
+	return path;
+}
+
+/* Open (creating) the doorbell file at path and watch it; 0 or -1 with *cause. */
+int
+wake_init(const char *path, char **cause)
+{
 	if ((bell_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		goto fail;
 	if ((watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		goto fail;
 	if (inotify_add_watch(watch_fd, path, IN_MODIFY) == -1)
 		goto fail;
-	rv = 0;
-	goto out;
+	return 0;
 fail:
 	if (asprintf(cause, "%s: %s", path, strerror(errno)) == -1)
 		*cause = NULL;
-out:
-	free(path);
-	return rv;
+	return -1;
 }
 
-/* Wake every process watching the doorbell (this one included). */
+/*
+ * Wake every process watching the doorbell (this one included).  A process
+ * that opened no doorbell (a unit test of the store) rings nobody.
+ */
 void
 wake_ring(void)
 {
-	if (pwrite(bell_fd, "x", 1, 0) != 1)
+	if (bell_fd != -1 && pwrite(bell_fd, "x", 1, 0) != 1)
 		log_warn("doorbell: %s", strerror(errno));
 }
 

@@ -4,12 +4,14 @@
  *
  * A worker runs the acceptor (conns.c: it accepts nginx's connections on
  * the listening socket the master opened into an epoll set of connections),
- * app->threads handler threads and one waker (poll.c).  A handler thread
+ * app->threads handler threads, one waker (waker.c) and one housekeeping
+ * thread (maint.c).  A handler thread
  * takes a connection with a request to read from that set, reads the
  * request with FCGX_Accept_r, turns it into a struct req (path below the
  * prefix, body read up to NOOM_BODY_MAX), dispatches it, and either answers
  * it or — for a poll with nothing to say yet — hands the request's
- * connection to the waker, detached from libfcgi's buffers.  A connection
+ * connection to the waker, detached from libfcgi's buffers; the waker
+ * answers it through waiting_answer() here.  A connection
  * nginx keeps open (fastcgi_keep_conn on) goes back to the set after
  * the answer, from the handler or from the waker.  This is the only file
  * that knows libfcgi.
@@ -44,6 +46,7 @@
 struct acceptor {
 	const struct app *app;
 	struct waker	*waker;
+	struct presence	*presence;
 	struct conns	*conns;
 	int		 dead_sock;	/* never listens: see the top */
 };
@@ -85,12 +88,13 @@ respond(FCGX_Request *r, int status, const char *type, const char *extra,
 }
 
 /*
- * A parked poll, detached from libfcgi.  FCGX_Accept_r gives every request
+ * A waiting poll, detached from libfcgi.  FCGX_Accept_r gives every request
  * an 8 KiB input buffer, an 8 KiB output buffer, a 512-byte error buffer and
  * a parameter table; kept for the whole wait, they were most of what a
- * waiting poll cost (docs/BENCHMARKS.md).  A parked poll has been read
+ * waiting poll cost (docs/BENCHMARKS.md).  A waiting poll has been read
  * completely and gets one short answer, so it keeps only its connection and
- * FastCGI request id, and the waker writes the answer's records itself.
+ * FastCGI request id, and its answer's records are written here
+ * (worker_respond_raw) when the waker has it.
  */
 struct detached {
 	int		 fd;	/* the connection from nginx, owned */
@@ -136,7 +140,7 @@ record(unsigned char *p, int type, int id, size_t len)
 }
 
 /*
- * Answer a parked request (called by the waker) and free it: the CGI head
+ * Answer a detached request and free it: the CGI head
  * as one FCGI_STDOUT record and the body as more of at most 32 KiB, the
  * empty record that ends the stream and FCGI_END_REQUEST, in one buffer and
  * one write (usually); then close the connection, as FCGX_Finish_r would,
@@ -188,6 +192,13 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 		close(d->fd);
 	free(out);
 	free(d);
+}
+
+/* The waker's answer to a poll that waited (a waker_answer_fn). */
+static void
+waiting_answer(void *req, const char *body, size_t len)
+{
+	worker_respond_raw(req, 200, body, len);
 }
 
 /* Answer r with rs; r stays allocated for the next accept. */
@@ -266,8 +277,8 @@ read_body(FCGX_Request *r, char **body, size_t *len)
 }
 
 /*
- * Handle one accepted request: answer it, or park it (the waker owns its
- * connection then).  Either way r is free for the next accept.
+ * Handle one accepted request: answer it, or hand it to the waker (which
+ * owns its connection then).  Either way r is free for the next accept.
  */
 static void
 handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
@@ -298,10 +309,10 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	/* Every handler ends its transactions; should one not, this ends it
 	 * here rather than keep the process's write turn (db.c) forever. */
 	db_rollback(c->db);
-	if (rs.parked) {
+	if (rs.wait) {
 		/* Only the connection waits; r is free for the next accept. */
-		waker_park(a->waker, detach(r, a->conns), &rs.park, rq.now_ms,
-		    rs.chat_hold_ms);
+		waker_wait(a->waker, detach(r, a->conns), &rs.reader, &rs.hold,
+		    rq.now_ms);
 		goto out;
 	}
 answer:
@@ -325,9 +336,10 @@ accept_loop(void *arg)
 
 	c.app = a->app;
 	c.waker = a->waker;
+	c.presence = a->presence;
 	if ((c.db = db_open(a->app->db_path, &cause)) == NULL)
 		fatal("%s", cause);
-	/* One request for the thread's lifetime: parking detaches it. */
+	/* One request for the thread's lifetime: waiting detaches it. */
 	if (FCGX_InitRequest(&r, a->dead_sock, 0) != 0)
 		fatal("FCGX_InitRequest");
 	for (;;) {
@@ -362,15 +374,17 @@ worker_main(const struct app *app, int sock)
 	int		 i;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (wake_init(app->state_dir, &cause) == -1)
+	if (wake_init(app->doorbell, &cause) == -1)
 		fatal("doorbell: %s", cause);
 	a.app = app;
 	if ((a.dead_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket: %s", strerror(errno));
 	if ((a.conns = conns_new(sock, &cause)) == NULL)
 		fatal("%s", cause);
-	if ((a.waker = waker_new(app, &cause)) == NULL)
+	if ((a.waker = waker_new(app, waiting_answer, &cause)) == NULL)
 		fatal("waker: %s", cause);
+	a.presence = presence_new();
+	maint_start(app, a.presence);
 	if (pthread_create(&t, NULL, acceptor_loop, a.conns) != 0)
 		fatal("pthread_create");
 	for (i = 0; i < app->threads; i++)

@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,8 @@ usage(void)
 	    "       [--poll-timeout S] [--presence-timeout S] "
 	    "[--ping-interval S]\n"
 	    "       [--idle-timeout S]"
-	    " [--max-conns N] [--quiet]\n");
+	    " [--max-conns N] [--chat-gap MS] [--doorbell PATH]\n"
+	    "       [--quiet]\n");
 	exit(2);
 }
 
@@ -94,6 +94,8 @@ main(int argc, char **argv)
 		{ "ping-interval", required_argument, NULL, 'p' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "max-conns", required_argument, NULL, 'n' },
+		{ "chat-gap", required_argument, NULL, 'g' },
+		{ "doorbell", required_argument, NULL, 'b' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -101,7 +103,7 @@ main(int argc, char **argv)
 	struct stat	 st, now;
 	sigset_t	 sigs;
 	const char	*socket_path = NULL;
-	char		*cause = NULL, *dbcopy;
+	char		*cause = NULL, *doorbell = NULL;
 	int		 ch, mode = 0600, rv;
 
 	memset(&conf, 0, sizeof(conf));
@@ -110,6 +112,7 @@ main(int argc, char **argv)
 	conf.ping_ms = 20000;
 	conf.idle_ms = 50000;
 	conf.max_conns = 100000;
+	conf.chat_gap_ms = NOOM_CHAT_GAP_MS;
 	log_set_ident("noom-ws");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -126,6 +129,9 @@ main(int argc, char **argv)
 		    break;
 		case 'n': conf.max_conns = opt_number(optarg, 1, 10000000,
 		    "--max-conns"); break;
+		case 'g': conf.chat_gap_ms = opt_number(optarg, 0, 5000,
+		    "--chat-gap"); break;
+		case 'b': doorbell = xstrdup(optarg); break;
 		case 'q': conf.quiet = 1; break;
 		default: usage();
 		}
@@ -135,11 +141,12 @@ main(int argc, char **argv)
 	if (conf.idle_ms <= conf.ping_ms)
 		fatal("--idle-timeout must be longer than --ping-interval");
 
-	/* The doorbell lives next to the database, as for the workers. */
-	dbcopy = xstrdup(conf.db_path);
-	if (wake_init(dirname(dbcopy), &cause) == -1)
+	/* The workers' doorbell: the same default, or the same option. */
+	if (doorbell == NULL)
+		doorbell = wake_default_path_new(conf.db_path);
+	if (wake_init(doorbell, &cause) == -1)
 		fatal("doorbell: %s", cause);
-	free(dbcopy);
+	free(doorbell);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

@@ -5,7 +5,9 @@
 #  - conf/noom-nginx.conf.example is what conf/noom-nginx.conf.in gives for /noom (one source);
 #  - the configuration noom-run writes passes nginx -t, with and without a prefix;
 #  - noom-run refuses a bad NOOM_PREFIX, NOOM_PORT, NOOM_WORKERS, NOOM_NGINX_WORKERS, and a port
-#    that is taken.
+#    that is taken;
+#  - the C files call each other in no circle (tests/check-layers.sh), and noom-ws links no
+#    libfcgi.
 
 srcdir=${NOOM_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${NOOM_BUILDDIR:-$PWD}
@@ -121,6 +123,26 @@ else
 		not_ok "$name"
 		sed 's/^/# /' "$tmp/busy.out"
 	fi
+fi
+
+# 6. Layers: no two C files call each other in a circle; the gateway links no FastCGI.
+if ! command -v nm >/dev/null 2>&1; then
+	skip "no circle between the C files" "nm not found"
+elif circles=$(sh "$srcdir/tests/check-layers.sh" "$builddir/fcgi" 2>&1); then
+	ok "no circle between the C files (tests/check-layers.sh)"
+else
+	not_ok "C files that call each other in a circle"
+	echo "$circles" | sed 's/^/# /'
+fi
+ws=$builddir/fcgi/noom-ws
+if [ ! -x "$ws" ] || ! command -v nm >/dev/null 2>&1; then
+	skip "noom-ws links no libfcgi" "no noom-ws or nm"
+elif nm "$ws" | grep -qi 'fcgx_\|h_poll\|api_dispatch\|waker_run' ||
+	{ command -v objdump >/dev/null 2>&1 &&
+		objdump -p "$ws" | grep -q 'NEEDED.*libfcgi'; }; then
+	not_ok "noom-ws links FastCGI or the HTTP handlers"
+else
+	ok "noom-ws links no libfcgi and no HTTP handler"
 fi
 
 [ $failed = 0 ]

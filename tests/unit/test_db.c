@@ -38,7 +38,7 @@ call(void (*h)(struct ctx *, const struct req *, struct resp *),
 	rq.body_len = body ? strlen(body) : 0;
 	rq.now_ms = clock_ms;
 	h(&c, &rq, &rs);
-	*status = rs.parked ? 0 : rs.status;
+	*status = rs.wait ? 0 : rs.status;
 	if (rs.text != NULL)
 		out = json_loads(rs.text, 0, NULL);
 	else
@@ -303,12 +303,12 @@ test_event_hold(void)
 	int64_t		 from;
 
 	CHECK(db_begin(c.db) == 0);
-	from = db_event_add(c.db, 0, 0, "room_change", other, clock_ms) - 1;
-	CHECK(db_event_add(c.db, 7, 0, "welcome", big, clock_ms) > 0);
-	CHECK(db_event_add(c.db, 7, 0, "bye", small, clock_ms) > 0);
-	CHECK(db_event_add(c.db, 7, 0, "bye", big, clock_ms) > 0);
-	CHECK(db_event_add(c.db, 7, 0, "new_message", other, clock_ms) > 0);
-	CHECK(db_event_add(c.db, 0, 9, "welcome", big, clock_ms) > 0);
+	from = publish(&c, 0, 0, "room_change", other, clock_ms) - 1;
+	CHECK(publish(&c, 7, 0, "welcome", big, clock_ms) > 0);
+	CHECK(publish(&c, 7, 0, "bye", small, clock_ms) > 0);
+	CHECK(publish(&c, 7, 0, "bye", big, clock_ms) > 0);
+	CHECK(publish(&c, 7, 0, "new_message", other, clock_ms) > 0);
+	CHECK(publish(&c, 0, 9, "welcome", big, clock_ms) > 0);
 	CHECK(db_commit(c.db) == 0);
 	CHECK(db_begin_read(c.db) == 0);
 	CHECK(db_events_after(c.db, from, 8, collect, &h) == 0);
@@ -338,12 +338,12 @@ test_seq_after_trim(void)
 	int64_t	 last, next;
 
 	CHECK(db_begin(c.db) == 0);
-	CHECK(db_event_add(c.db, 0, 0, "room_change", d, clock_ms) > 0);
-	last = db_event_add(c.db, 0, 0, "room_change", d, clock_ms);
+	CHECK(publish(&c, 0, 0, "room_change", d, clock_ms) > 0);
+	last = publish(&c, 0, 0, "room_change", d, clock_ms);
 	CHECK(db_events_trim(c.db, clock_ms + 1) == 0);	/* all of it */
-	CHECK(db_max_seq(c.db) == last);
+	CHECK(db_log_end(c.db) == last);
 	CHECK(db_trimmed_upto(c.db) == last);
-	next = db_event_add(c.db, 0, 0, "room_change", d, clock_ms);
+	next = publish(&c, 0, 0, "room_change", d, clock_ms);
 	CHECK(db_commit(c.db) == 0);
 	CHECK(next == last + 1);
 	json_decref(d);
@@ -409,7 +409,6 @@ test_upgrade_v4(const char *dir, const char *src)
 {
 	struct db	*d;
 	struct held	 h = { .n = 0 };
-	json_t		*big = json_pack("{s:i}", "count", NOOM_BIG_ROOM + 1);
 	char		 path[256];
 
 	d = upgraded_v4(dir, src, "v4.db", "INSERT INTO events (type, data,"
@@ -420,7 +419,7 @@ test_upgrade_v4(const char *dir, const char *src)
 	if (d == NULL)
 		return;
 	CHECK(db_begin(d) == 0);
-	CHECK(db_event_add(d, 1, 0, "welcome", big, clock_ms) == 2);
+	CHECK(db_event_add(d, 1, 0, "welcome", "{}", 1, clock_ms) == 2);
 	CHECK(db_commit(d) == 0);
 	CHECK(db_begin_read(d) == 0);
 	CHECK(db_events_after(d, 0, 8, collect, &h) == 0);
@@ -443,17 +442,16 @@ test_upgrade_v4(const char *dir, const char *src)
 		return;
 	CHECK(db_trimmed_upto(d) == 2);	/* cursors 0 and 1: resync */
 	CHECK(db_begin(d) == 0);
-	CHECK(db_event_add(d, 1, 0, "welcome", big, clock_ms) == 3);
+	CHECK(db_event_add(d, 1, 0, "welcome", "{}", 1, clock_ms) == 3);
 	CHECK(db_commit(d) == 0);
 	db_close(d);
-	json_decref(big);
 }
 
 int
 main(void)
 {
 	char		 dir[] = "/tmp/noom-unit-XXXXXX", *cause = NULL;
-	char		 db[256], sql[512], cmd[300];
+	char		 db[256], sql[512], cmd[300], bell[256];
 	const char	*src = getenv("NOOM_SRCDIR");
 
 	if (mkdtemp(dir) == NULL)
@@ -462,13 +460,13 @@ main(void)
 	snprintf(sql, sizeof(sql), "%s/sql", src ? src : "../..");
 	memset(&app, 0, sizeof(app));
 	app.db_path = db;
-	app.state_dir = dir;
 	app.poll_timeout = 25;
 	app.presence_timeout = 60;
 	app.retention = 600;
 	app.quiet = 1;
 	c.app = &app;
-	if (db_migrate(db, sql, &cause) == -1 || wake_init(dir, &cause) == -1 ||
+	snprintf(bell, sizeof(bell), "%s/doorbell", dir);
+	if (db_migrate(db, sql, &cause) == -1 || wake_init(bell, &cause) == -1 ||
 	    (c.db = db_open(db, &cause)) == NULL) {
 		printf("setup: %s\n", cause ? cause : "?");
 		return 99;

@@ -1,0 +1,31 @@
+/*
+ * limits.h — the sizes and rates every part of Noom agrees on.
+ *
+ * Its own header so that the store (db.h) and the handlers (noom.h) size
+ * the same things from the same numbers.  docs/API.md is the user-facing
+ * copy of these.
+ */
+#ifndef NOOM_LIMITS_H
+#define NOOM_LIMITS_H
+
+#define NOOM_NICK_MAX		32	/* code points */
+#define NOOM_ROOM_MAX		64
+#define NOOM_UTF8_BYTES(n)	(4 * (n) + 1)	/* n code points, NUL */
+#define NOOM_TEXT_MAX		2000
+#define NOOM_CLIENT_ID_MAX	64
+#define NOOM_BODY_MAX		(64 * 1024)	/* bytes of request body */
+#define NOOM_HISTORY		50	/* messages a newcomer sees */
+#define NOOM_MEMBERS_MAX	200	/* members listed in a room's state */
+#define NOOM_BIG_ROOM		50	/* above: member notices may be held */
+#define NOOM_NOTICE_HOLD_MS	1000	/* how long a reader holds them */
+#define NOOM_CHAT_GAP_MS	25	/* --chat-gap default, ms */
+#define NOOM_RING_GAP_MS	5	/* least time between two ring scans */
+#define NOOM_BATCH_MAX		500	/* events in one answer */
+#define NOOM_RL_BURST		30	/* write calls a session may burst */
+#define NOOM_RL_RATE		10	/* ... refilled per second */
+#define NOOM_SIG_BURST		200	/* signaling messages a session may burst */
+#define NOOM_SIG_RATE		50	/* ... refilled per second */
+#define NOOM_SIGNAL_MAX		(16 * 1024)	/* bytes of one signal's data */
+#define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
+
+#endif /* NOOM_LIMITS_H */

@@ -1,0 +1,380 @@
+/*
+ * mailbox.c — the mailbox's rules, written once for every transport.
+ *
+ * A reader is one session's view of the event log: its membership (room,
+ * since when) and its cursor (it has every event it may see up to there).
+ * The long-poll waker (waker.c), the accept threads' poll (poll.c) and the
+ * WebSocket gateway (gateway.c) keep only their I/O; what a reader may see,
+ * what an answer holds, what may wait and for how long, and how often the
+ * log is scanned are decided here, in pure code over plain structs, so
+ * that tests/unit/test_mailbox.c drives them without a socket or a store.
+ *
+ * The rules:
+ *
+ * - Visibility: an event addressed to a session is for that session only;
+ *   a room's event is for its members who joined before it; the rest is
+ *   for everyone (mailbox_visible; db_events_visible() is the same rule in
+ *   SQL, for a reader read on its own).
+ *
+ * - Membership moves: a reader's membership is cached as of a log position
+ *   (member_seq).  Every membership change writes an addressed room_joined
+ *   or room_left event before anything else (rooms.c), so an answer ends at
+ *   the first such event after member_seq, and the transport reads the
+ *   session again before matching goes on (mailbox_moves).
+ *
+ * - An answer holds every visible event in (cursor, answer cursor], in
+ *   order, at most NOOM_BATCH_MAX of them; its cursor is the scan's end
+ *   when it is not cut short, so a reader moves past events it may not see
+ *   (mailbox_match).  {"cursor", "events"} (plus "resync": true) is its
+ *   one shape (mailbox_answer_add).
+ *
+ * - What may wait (struct hold): notices the writer marked holdable
+ *   (mailbox_holdable: the room list, comings and goings in a big room)
+ *   until NOOM_NOTICE_HOLD_MS after the reader's last answer; chat until
+ *   the chat gap (--chat-gap) after it (mailbox_chat_wait).  Anything else
+ *   is answered at once, with everything held before it.  The same rules
+ *   hold on every transport.
+ *
+ * - The ring gap: a reader process scans the log at most every
+ *   NOOM_RING_GAP_MS, so that a stream of posts costs a scan per gap, not
+ *   one per post (struct ring_gap).
+ *
+ * - Presence: a waiting reader refreshes its session's seen time every
+ *   mailbox_touch_ms(), so that most reads stay read-only.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "noom.h"
+
+/* Is ev for the session and membership that r stands for? */
+int
+mailbox_visible(const struct reader *r, const struct event *ev)
+{
+	if (ev->target_id != 0)
+		return ev->target_id == r->session_id;
+	if (ev->room_id == 0)
+		return 1;
+	return ev->room_id == r->room_id && ev->seq > r->join_seq;
+}
+
+/*
+ * Does ev change r's membership after the position it was read at?  A
+ * reader must stop at such an event and read its session again before
+ * going on.
+ */
+int
+mailbox_moves(const struct reader *r, const struct event *ev)
+{
+	return ev->seq > r->member_seq && ev->target_id == r->session_id &&
+	    (strcmp(ev->type, "room_joined") == 0 ||
+	    strcmp(ev->type, "room_left") == 0);
+}
+
+/*
+ * May an event wait a little for other events to share one answer?  The
+ * public room list (room_change goes to everyone on every join and leave)
+ * and the comings and goings of members of a room above NOOM_BIG_ROOM: in
+ * a room of thousands, answering every reader at each of them makes filling
+ * the room cost members^2 answers (docs/BENCHMARKS.md).  Chat, signaling,
+ * addressed events and notices in small rooms never wait for this.
+ * Decided once, by the writer of the event (publish()); readers see it as
+ * ev->hold.
+ */
+int
+mailbox_holdable(int64_t target, const char *type, const json_t *data)
+{
+	if (target != 0)
+		return 0;
+	if (strcmp(type, "room_change") == 0)
+		return 1;
+	if (strcmp(type, "welcome") != 0 && strcmp(type, "bye") != 0)
+		return 0;
+	return json_integer_value(json_object_get(data, "count")) >
+	    NOOM_BIG_ROOM;
+}
+
+/*
+ * Is ev a chat message to a room?  Chat to a reader answered a moment ago
+ * waits for the chat gap (mailbox_chat_wait); anything addressed to a
+ * session (a call's signaling, a move) never waits.
+ */
+int
+mailbox_chat(const struct event *ev)
+{
+	return ev->target_id == 0 && strcmp(ev->type, "new_message") == 0;
+}
+
+/*
+ * How long chat for a reader last answered at `answered` waits (ms, 0: not
+ * at all): until gap_ms after that answer.  Without this every reader in a
+ * busy room turned round as fast as the server answered, taking the CPU the
+ * posts needed (docs/BENCHMARKS.md); at a few messages a second the last
+ * answer is older than the gap when the next one comes, and nothing waits.
+ * answered and now are on the same clock; answered 0 means never.
+ */
+int64_t
+mailbox_chat_wait(int64_t answered, int gap_ms, int64_t now)
+{
+	if (answered <= 0 || gap_ms <= 0 || answered + gap_ms <= now)
+		return 0;
+	return answered + gap_ms - now;
+}
+
+/*
+ * What may wait for a reader answered at `answered` (monotonic ms): notices
+ * NOOM_NOTICE_HOLD_MS, chat gap_ms (0: off).
+ */
+void
+mailbox_hold_after(struct hold *h, int64_t answered, int gap_ms)
+{
+	h->notices_till = answered + NOOM_NOTICE_HOLD_MS;
+	h->chat_till = gap_ms > 0 ? answered + gap_ms : 0;
+}
+
+/*
+ * How often a waiting reader refreshes its session's seen time: a quarter
+ * of the presence timeout, at most every 5 s.  Readers write no more often
+ * than this, so most of their reads stay read-only.
+ */
+int64_t
+mailbox_touch_ms(int presence_timeout)
+{
+	int64_t	 touch = (int64_t)presence_timeout * 1000 / 4;
+
+	return touch > 5000 ? 5000 : touch;
+}
+
+/* The answer {"cursor", "events": [<events>]} ("resync": true first). */
+void
+mailbox_answer_add(struct buf *b, int64_t cursor, const char *events,
+    size_t len, int resync)
+{
+	buf_printf(b, "{%s\"cursor\":%" PRId64 ",\"events\":[",
+	    resync ? "\"resync\":true," : "", cursor);
+	buf_add(b, events, len);
+	buf_adds(b, "]}");
+}
+
+/* The same answer, new; the caller frees it. */
+char *
+mailbox_answer_new(int64_t cursor, const char *events, size_t len, int resync)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	mailbox_answer_add(&b, cursor, events, len, resync);
+	return buf_steal(&b);
+}
+
+/* Append one event as answer JSON. */
+static void
+event_render(struct buf *b, const struct event *ev)
+{
+	buf_printf(b, "{\"seq\":%" PRId64 ",\"type\":\"%s\",\"data\":", ev->seq,
+	    ev->type);
+	buf_adds(b, ev->data);
+	buf_add(b, "}", 1);
+}
+
+/* An event_fn for the store's reads: append a copy of ev to the scan arg. */
+int
+scan_add(void *arg, const struct event *ev)
+{
+	struct scan	*sc = arg;
+	struct scanned	*s;
+	struct buf	 b;
+
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 64;
+		if ((sc->evs = realloc(sc->evs, sc->cap * sizeof(*s))) == NULL)
+			fatal("out of memory");
+	}
+	s = &sc->evs[sc->n++];
+	s->ev = *ev;
+	s->ev.type = s->type = xstrdup(ev->type);
+	s->ev.data = s->data = xstrdup(ev->data);
+	s->chat = mailbox_chat(ev);
+	buf_init(&b);
+	event_render(&b, ev);
+	s->json_len = b.len;
+	s->json = buf_steal(&b);
+	return 0;
+}
+
+/*
+ * Forget the scanned events, keeping the array; the next ones read are all
+ * of the log after `after` (or, for one reader, all it may see after it).
+ */
+void
+scan_clear(struct scan *sc, int64_t after)
+{
+	size_t	 i;
+
+	for (i = 0; i < sc->n; i++) {
+		free(sc->evs[i].type);
+		free(sc->evs[i].data);
+		free(sc->evs[i].json);
+	}
+	sc->n = 0;
+	sc->after = after;
+}
+
+/* Free everything a scan owns; it can be used again, empty. */
+void
+scan_free(struct scan *sc)
+{
+	scan_clear(sc, 0);
+	free(sc->evs);
+	sc->evs = NULL;
+	sc->cap = 0;
+}
+
+/* The index of the first scanned event after seq (events are in order). */
+static size_t
+scan_index(const struct scan *sc, int64_t seq)
+{
+	size_t	 lo = 0, hi = sc->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (sc->evs[mid].ev.seq <= seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Match reader r against the scanned events sc, which are every event of
+ * the log in (sc->after, end] that r may need, with what may wait for it
+ * in h (NULL: nothing waits).  Returns, also in a->verdict:
+ *
+ * MB_BEHIND  r's cursor is below the scan's start: it needs a scan (or a
+ *            read) of its own from its cursor; nothing changes.
+ * MB_NONE    nothing visible: r may move its cursor to a->cursor (end).
+ * MB_HOLD    only what may wait, until a->due: r keeps its cursor, and a
+ *            scan from it at a->due (or an event that may not wait, before)
+ *            answers them, in order, with the rest.
+ * MB_ANSWER  out has the answer's events appended (comma-separated), and
+ *            a->cursor is its cursor: end, or the event it was cut at (a
+ *            full batch, or a move: then a->moved).
+ *
+ * out is left as it was unless the verdict is MB_ANSWER.
+ */
+int
+mailbox_match(const struct reader *r, const struct hold *h,
+    const struct scan *sc, int64_t end, int64_t now, struct buf *out,
+    struct answer *a)
+{
+	const struct event	*ev;
+	size_t			 i, start = out->len;
+	int			 urgent = 0, chat = 0;
+	int64_t			 due;
+
+	memset(a, 0, sizeof(*a));
+	a->cursor = r->cursor;
+	if (r->cursor < sc->after)
+		return a->verdict = MB_BEHIND;
+	a->cursor = end > r->cursor ? end : r->cursor;	/* never back */
+	for (i = scan_index(sc, r->cursor); i < sc->n; i++) {
+		ev = &sc->evs[i].ev;
+		if (ev->seq > end)
+			break;
+		if (!mailbox_visible(r, ev))
+			continue;
+		if (a->count++ > 0)
+			buf_add(out, ",", 1);
+		buf_add(out, sc->evs[i].json, sc->evs[i].json_len);
+		if (sc->evs[i].chat && h != NULL && h->chat_till != 0)
+			chat = 1;
+		else if (!ev->hold || h == NULL)
+			urgent = 1;
+		a->moved = mailbox_moves(r, ev);
+		if (a->moved || a->count == NOOM_BATCH_MAX) {
+			a->cursor = ev->seq;
+			urgent = 1;
+			break;
+		}
+	}
+	if (a->count == 0)
+		return a->verdict = MB_NONE;
+	due = h == NULL ? 0 : chat ? h->chat_till : h->notices_till;
+	if (!urgent && now < due) {
+		out->len = start;
+		if (out->data != NULL)
+			out->data[start] = '\0';
+		a->count = 0;
+		a->cursor = r->cursor;
+		a->due = due;
+		return a->verdict = MB_HOLD;
+	}
+	return a->verdict = MB_ANSWER;
+}
+
+/*
+ * The ring gap, for one process that scans the log for many readers.  A
+ * ring (or a reader that needs a scan) within NOOM_RING_GAP_MS of the last
+ * scan is put off until that much time has passed, and the rings meanwhile
+ * are served by that one scan: under a stream of messages every reader
+ * gets one answer with several events instead of one per event, each of
+ * which nginx relays on its own (docs/BENCHMARKS.md).  A ring after a quiet
+ * spell, the common case, is scanned at once.  Held readers are due at
+ * their hold's end; a scan for them keeps the same gap.
+ */
+
+/* A ring came at now: 1 to scan now, 0 if it is put off (ring_gap_at). */
+int
+ring_gap_ring(struct ring_gap *g, int64_t now)
+{
+	if (now - g->scanned >= NOOM_RING_GAP_MS)
+		return 1;
+	if (g->put_off == 0)
+		g->put_off = g->scanned + NOOM_RING_GAP_MS;
+	return 0;
+}
+
+/* A scan starts at now: it serves the ring put off and every hold due. */
+void
+ring_gap_scanned(struct ring_gap *g, int64_t now)
+{
+	g->scanned = now;
+	g->put_off = 0;
+	g->next_due = 0;
+}
+
+/* A reader's held events are due at `due`: scan then. */
+void
+ring_gap_due(struct ring_gap *g, int64_t due)
+{
+	if (g->next_due == 0 || due < g->next_due)
+		g->next_due = due;
+}
+
+/*
+ * When to scan without a ring (monotonic ms; 0: only on a ring): a ring put
+ * off, or the first hold due; never within NOOM_RING_GAP_MS of the last.
+ */
+int64_t
+ring_gap_at(const struct ring_gap *g)
+{
+	int64_t	 at = g->put_off;
+
+	if (g->next_due != 0 && (at == 0 || g->next_due < at))
+		at = g->next_due;
+	if (at != 0 && at < g->scanned + NOOM_RING_GAP_MS)
+		at = g->scanned + NOOM_RING_GAP_MS;
+	return at;
+}
+
+/*
+ * Whether a ring is put off: its scan will read everything, so rings
+ * meanwhile need not wake the process (it may stop watching the doorbell).
+ */
+int
+ring_gap_put_off(const struct ring_gap *g)
+{
+	return g->put_off != 0;
+}

@@ -1,0 +1,307 @@
+/*
+ * waker.c — the polls that wait, one thread per worker process.
+ *
+ * An accept thread that found nothing to answer (poll.c) hands the open
+ * request to this process's waker with the session's reader and hold
+ * (waker_wait) and goes back to accepting.  The waker alone owns the
+ * waiting polls.  It sleeps in poll(2) on the doorbell (wake.c), its inbox
+ * and the nearest deadline.  When the doorbell rings it reads the log once
+ * from the lowest cursor of its waiting polls, and matches each new event
+ * against each poll in memory (mailbox_match): one query per ring, however
+ * many polls wait, and each event rendered once.
+ *
+ * Nothing committed between an accept thread's read and the hand-over is
+ * missed: the ring for it comes after the poll is in the inbox, or the
+ * poll's cursor is below the event and the scan for the poll covers it (a
+ * poll handed over is scanned for as for a ring, within the ring gap).
+ *
+ * A waiting poll carries the session's membership as it was read; every
+ * membership change writes an addressed event first (rooms.c), so the
+ * waker answers the poll at that event at the latest, and the next poll
+ * reads the new membership from the store.  What may wait (notices, held
+ * chat) waits until its hold is due; the ring gap (struct ring_gap) keeps
+ * scans at least NOOM_RING_GAP_MS apart.
+ *
+ * The waker answers through the function it was made with, which owns the
+ * request from then on (worker.c writes the FastCGI records): this file
+ * knows nothing of FastCGI.
+ */
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "noom.h"
+
+#define SCAN_CHUNK	1000		/* events a scan reads at a time */
+
+/* A poll waiting for events; owned by the waker once handed over. */
+struct waiting {
+	struct waiting	*prev, *next;	/* in deadline order */
+	void		*req;		/* the open request, owned */
+	struct reader	 reader;
+	struct hold	 hold;
+	int64_t		 deadline;	/* monotonic ms */
+	int64_t		 started;	/* wall ms, for the log line */
+};
+
+struct waker {
+	const struct app *app;
+	waker_answer_fn	 answer;	/* takes the request */
+	struct db	*db;		/* the waker's own connection */
+	int		 inbox_fd;	/* eventfd: the inbox has entries */
+	pthread_mutex_t	 lock;		/* guards inbox only */
+	struct waiting	*inbox;		/* handed over, newest first */
+	struct waiting	 list;		/* sentinel; waker thread only */
+	size_t		 nwaiting;
+	struct ring_gap	 gap;		/* waker thread only */
+	struct buf	 events;	/* one answer's events; reused */
+	pthread_mutex_t	 newest_lock;	/* guards newest, newest_ms */
+	int64_t		 newest;	/* seq of the newest event a scan read;
+					   written by the waker thread, read by
+					   accept threads */
+	int64_t		 newest_ms;	/* ... and when it was written */
+};
+
+/* Make this process's waker; NULL with *cause on failure. */
+struct waker *
+waker_new(const struct app *app, waker_answer_fn answer, char **cause)
+{
+	struct waker	*w = xcalloc(1, sizeof(*w));
+
+	w->app = app;
+	w->answer = answer;
+	if ((w->db = db_open(app->db_path, cause)) == NULL)
+		goto fail;
+	if ((w->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		if (asprintf(cause, "eventfd: %s", strerror(errno)) == -1)
+			*cause = NULL;
+		goto fail;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->newest_lock, NULL);
+	w->list.next = w->list.prev = &w->list;
+	buf_init(&w->events);
+	return w;
+fail:
+	db_close(w->db);
+	free(w);
+	return NULL;
+}
+
+/*
+ * The seq of the newest event this process's waker has read (0 before its
+ * first scan), and in *written when it was written (wall ms).  Nothing newer
+ * existed then; anything written since rings the doorbell, and the scan for
+ * that ring starts at the oldest waiting cursor.  Called by accept threads.
+ */
+int64_t
+waker_newest(struct waker *w, int64_t *written)
+{
+	int64_t	 seq;
+
+	pthread_mutex_lock(&w->newest_lock);
+	seq = w->newest;
+	*written = w->newest_ms;
+	pthread_mutex_unlock(&w->newest_lock);
+	return seq;
+}
+
+/*
+ * Hand an open request (ownership passes to the waker) whose poll found
+ * nothing after r->cursor, or only what h lets wait.  Called by accept
+ * threads.
+ */
+void
+waker_wait(struct waker *w, void *req, const struct reader *r,
+    const struct hold *h, int64_t started)
+{
+	struct waiting	*p = xcalloc(1, sizeof(*p));
+	uint64_t	 one = 1;
+
+	p->req = req;
+	p->reader = *r;
+	p->hold = *h;
+	p->started = started;
+	p->deadline = mono_ms() + (int64_t)w->app->poll_timeout * 1000;
+	pthread_mutex_lock(&w->lock);
+	p->next = w->inbox;
+	w->inbox = p;
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->inbox_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("eventfd: %s", strerror(errno));
+}
+
+/* Move the inbox to the tail of the waiting list, oldest first; 1 if any. */
+static int
+inbox_take(struct waker *w)
+{
+	struct waiting	*p, *rev = NULL, *next;
+	uint64_t	 n;
+	int		 got = 0;
+
+	if (read(w->inbox_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&w->lock);
+	p = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->lock);
+	for (; p != NULL; p = next) {		/* reverse to arrival order */
+		next = p->next;
+		p->next = rev;
+		rev = p;
+	}
+	for (p = rev; p != NULL; p = next) {
+		next = p->next;
+		p->prev = w->list.prev;
+		p->next = &w->list;
+		w->list.prev->next = p;
+		w->list.prev = p;
+		w->nwaiting++;
+		got = 1;
+	}
+	return got;
+}
+
+/*
+ * Answer a waiting poll with cursor and the events in w->events, unlink and
+ * free it.
+ */
+static void
+waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
+{
+	struct buf	 body;
+
+	/* Unlinked first: the answer may fail, the entry goes regardless. */
+	p->prev->next = p->next;
+	p->next->prev = p->prev;
+	w->nwaiting--;
+	buf_init(&body);
+	mailbox_answer_add(&body, cursor, w->events.data ? w->events.data : "",
+	    w->events.len, 0);
+	w->answer(p->req, body.data, body.len);
+	buf_free(&body);
+	if (!w->app->quiet)
+		log_info("GET /api/poll 200 %" PRId64 "ms (waited)",
+		    now_ms() - p->started);
+	free(p);
+}
+
+/* Match one waiting poll against the scan (the log up to last). */
+static void
+waiting_match(struct waker *w, struct waiting *p, const struct scan *sc,
+    int64_t last, int64_t now)
+{
+	struct answer	 a;
+
+	w->events.len = 0;
+	switch (mailbox_match(&p->reader, &p->hold, sc, last, now, &w->events,
+	    &a)) {
+	case MB_NONE:
+		p->reader.cursor = a.cursor;
+		break;
+	case MB_HOLD:
+		ring_gap_due(&w->gap, a.due);
+		break;
+	case MB_ANSWER:
+		waiting_answer(w, p, a.cursor);
+		break;
+	default:			/* MB_BEHIND: the next scan */
+		break;
+	}
+}
+
+/* Read new events once and answer every waiting poll they are for. */
+static void
+scan(struct waker *w)
+{
+	struct scan	 sc = { NULL, 0, 0, 0 };
+	struct waiting	*p, *next;
+	int64_t		 from = INT64_MAX, last, now = mono_ms();
+	int		 more = 1;
+
+	ring_gap_scanned(&w->gap, now);
+	for (p = w->list.next; p != &w->list; p = p->next)
+		if (p->reader.cursor < from)
+			from = p->reader.cursor;
+	while (more && w->nwaiting > 0) {
+		scan_clear(&sc, from);
+		if (db_events_after(w->db, from, SCAN_CHUNK, scan_add, &sc) ==
+		    -1 || sc.n == 0)
+			break;
+		more = sc.n == SCAN_CHUNK;
+		last = sc.evs[sc.n - 1].ev.seq;
+		pthread_mutex_lock(&w->newest_lock);
+		w->newest = last;
+		w->newest_ms = sc.evs[sc.n - 1].ev.created_ms;
+		pthread_mutex_unlock(&w->newest_lock);
+		for (p = w->list.next; p != &w->list; p = next) {
+			next = p->next;
+			waiting_match(w, p, &sc, last, now);
+		}
+		from = last;
+	}
+	scan_free(&sc);
+}
+
+/* Answer every poll whose wait is over with its cursor and no events. */
+static void
+expire(struct waker *w, int64_t now)
+{
+	struct waiting	*p;
+
+	w->events.len = 0;
+	while ((p = w->list.next) != &w->list && p->deadline <= now)
+		waiting_answer(w, p, p->reader.cursor);
+}
+
+/* How long poll(2) may sleep: till the first deadline or scan due. */
+static int
+sleep_ms(const struct waker *w, int64_t now)
+{
+	int64_t	 timeout = 60000, at;
+
+	if (w->list.next != &w->list && w->list.next->deadline - now < timeout)
+		timeout = w->list.next->deadline - now;
+	if ((at = ring_gap_at(&w->gap)) != 0 && at - now < timeout)
+		timeout = at - now;
+	return timeout < 0 ? 0 : (int)timeout;
+}
+
+/* The waker loop of this process; never returns. */
+void
+waker_run(struct waker *w)
+{
+	struct pollfd	 pfd[2];
+	int64_t		 now, at;
+	int		 got;
+
+	pfd[0].fd = w->inbox_fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = wake_watch_fd();
+	for (;;) {
+		/* With a scan put off, rings need not wake us: it reads
+		 * everything, and the doorbell is drained just before. */
+		pfd[1].events = ring_gap_put_off(&w->gap) ? 0 : POLLIN;
+		if (poll(pfd, 2, sleep_ms(w, mono_ms())) == -1 &&
+		    errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		got = 0;
+		if (pfd[0].revents & POLLIN)
+			got |= inbox_take(w);
+		if (pfd[1].revents & POLLIN)
+			got = 1;
+		now = mono_ms();
+		if ((got && ring_gap_ring(&w->gap, now)) ||
+		    ((at = ring_gap_at(&w->gap)) != 0 && now >= at)) {
+			wake_drain();
+			scan(w);
+		}
+		expire(w, mono_ms());
+	}
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# check-layers.sh OBJDIR PROGRAM...: the C files of Noom call each other in no circle, and the
+# WebSocket gateway links no libfcgi. Reads the symbols of OBJDIR/*.o with nm: file A calls file
+# B when A uses a global symbol B defines. Prints a line per circle found ("a.o <-> b.o": each
+# reaches the other) and exits 1 if there is any; then checks that each PROGRAM given as
+# NAME=PATH:nofcgi has no FastCGI symbol and no libfcgi in its dynamic section.
+# Called by check-conf.sh.
+
+objdir=$1
+shift
+cd "$objdir" || exit 2
+# shellcheck disable=SC2046 # the object files, one word each
+nm -A $(ls ./*.o) 2>/dev/null | awk '
+	{
+		split($1, p, ":"); f = p[1]; sub(/^\.\//, "", f)
+		if (NF == 3 && $2 ~ /^[TDBRC]$/) def[$3] = f
+		else if ($(NF - 1) == "U") use[f, $NF] = 1
+		files[f] = 1
+	}
+	END {
+		for (k in use) {
+			split(k, q, SUBSEP)
+			if ((q[2] in def) && def[q[2]] != q[1]) reach[q[1], def[q[2]]] = 1
+		}
+		for (m in files) for (a in files) if ((a, m) in reach)
+			for (b in files) if ((m, b) in reach) reach[a, b] = 1
+		bad = 0
+		for (a in files) for (b in files)
+			if (a < b && ((a, b) in reach) && ((b, a) in reach)) {
+				print a " <-> " b; bad = 1
+			}
+		exit bad
+	}'
