@@ -128,7 +128,7 @@ struct gw {
 	struct conn	 list;		/* sentinel */
 	struct conn	*dead;
 	size_t		 nconns;
-	int64_t		 max_seq;	/* newest seq at the last ring */
+	int64_t		 log_end;	/* the log's end at the last read */
 	int64_t		 touch_every;
 	struct scan	 scan;		/* the ring's events; reused */
 	struct scan	 one;		/* one connection's events; reused */
@@ -315,7 +315,7 @@ conn_sent(struct gw *g, struct conn *c, int64_t now)
  * Read c's next answer after its cursor on its own (mailbox_read, nothing
  * held): *body is new (the caller frees it), a resync answer if the cursor
  * is not in the kept log, or NULL if nothing is visible yet; c's cursor
- * moves on and g->max_seq is the log's end.  0, or -1 if c was closed.
+ * moves on and g->log_end is the log's end.  0, or -1 if c was closed.
  * The session is read inside the same read transaction, so the membership
  * cached in c->reader for the ring's matching is exactly the one this
  * answer was matched with, whatever moves happen meanwhile (their events
@@ -339,7 +339,7 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 	scan_clear(&g->one, 0);
 	if (verdict == -1)
 		goto fail;
-	g->max_seq = end;
+	g->log_end = end;
 	if (verdict == MB_ANSWER || verdict == MB_RESYNC)
 		*body = mailbox_answer_new(a.cursor, g->events.data,
 		    g->events.len, verdict == MB_RESYNC);
@@ -369,7 +369,7 @@ conn_deliver(struct gw *g, struct conn *c)
 	c->behind = 0;
 	c->held = 0;
 	while (!c->dead && c->state == C_LIVE &&
-	    c->reader.cursor < g->max_seq) {
+	    c->reader.cursor < g->log_end) {
 		if (pending(c) >= OUT_LOW) {
 			c->behind = 1;
 			return;
@@ -443,7 +443,7 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 		c->held = 0;
 		if (conn_answer_events(g, c, a.cursor, now) == -1)
 			return;
-		if (a.moved && conn_member(g, c, g->max_seq) == -1)
+		if (a.moved && conn_member(g, c, g->log_end) == -1)
 			return;
 		if (pending(c) >= OUT_LOW) {
 			c->behind = 1;
@@ -517,7 +517,7 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 	/*
 	 * A full batch leaves more behind, and the ring for it may have been
 	 * served before this connection existed: conn_answer() read the log's
-	 * end into g->max_seq, catch up to it now.
+	 * end into g->log_end, catch up to it now.
 	 */
 	conn_deliver(g, c);
 out:
@@ -707,28 +707,29 @@ accept_all(struct gw *g)
 }
 
 /*
- * Can the ring's scan of the log (end max, trimmed up to trimmed) serve c?
+ * Can the ring's scan of the log (up to log_end, trimmed up to trimmed)
+ * serve c?
  * Not if c's output waits to drain (it is behind), if its cursor needs a
  * resync answer, or if it is so far back that the scan would have to read
  * much more than the others need: those go one at a time.
  */
 static int
-scan_serves(const struct conn *c, int64_t max, int64_t trimmed)
+scan_serves(const struct conn *c, int64_t log_end, int64_t trimmed)
 {
 	return c->state == C_LIVE && pending(c) < OUT_LOW &&
-	    c->reader.cursor < max && c->reader.cursor >= trimmed &&
-	    c->reader.cursor >= max - SCAN_SPAN;
+	    c->reader.cursor < log_end && c->reader.cursor >= trimmed &&
+	    c->reader.cursor >= log_end - SCAN_SPAN;
 }
 
-/* The lowest cursor of the connections the scan serves; max if none. */
+/* The lowest cursor of the connections the scan serves; log_end if none. */
 static int64_t
-scan_from(struct gw *g, int64_t max, int64_t trimmed)
+scan_from(struct gw *g, int64_t log_end, int64_t trimmed)
 {
 	struct conn	*c;
-	int64_t		 from = max;
+	int64_t		 from = log_end;
 
 	for (c = g->list.next; c != &g->list; c = c->next)
-		if (scan_serves(c, max, trimmed) && c->reader.cursor < from)
+		if (scan_serves(c, log_end, trimmed) && c->reader.cursor < from)
 			from = c->reader.cursor;
 	return from;
 }
@@ -739,20 +740,20 @@ scan_from(struct gw *g, int64_t max, int64_t trimmed)
  * against each chunk.  0, or -1 on a store error.
  */
 static int
-scan_match(struct gw *g, int64_t from, int64_t max, int64_t trimmed)
+scan_match(struct gw *g, int64_t from, int64_t log_end, int64_t trimmed)
 {
 	struct scan	*sc = &g->scan;
 	struct conn	*c, *next;
 	int64_t		 end, now = mono_ms();
 
-	while (from < max) {
+	while (from < log_end) {
 		scan_clear(sc, from);
 		if (db_events_after(g->db, from, SCAN_CHUNK, scan_add, sc) == -1)
 			return -1;
-		end = sc->n == SCAN_CHUNK ? sc->evs[sc->n - 1].ev.seq : max;
+		end = sc->n == SCAN_CHUNK ? sc->evs[sc->n - 1].ev.seq : log_end;
 		for (c = g->list.next; c != &g->list; c = next) {
 			next = c->next;
-			if (scan_serves(c, max, trimmed))
+			if (scan_serves(c, log_end, trimmed))
 				conn_match(g, c, sc, end, now);
 		}
 		from = end;
@@ -791,7 +792,7 @@ deliver_rest(struct gw *g)
 			ring_gap_due(&g->gap, c->held_due);
 			continue;
 		}
-		if (c->state == C_LIVE && c->reader.cursor < g->max_seq)
+		if (c->state == C_LIVE && c->reader.cursor < g->log_end)
 			conn_deliver(g, c);
 	}
 }
@@ -804,7 +805,7 @@ deliver_rest(struct gw *g)
 static void
 serve_all(struct gw *g)
 {
-	int64_t	 max, trimmed;
+	int64_t	 log_end, trimmed;
 
 	if (ring_gap_put_off(&g->gap))	/* this scan serves the ring waiting */
 		bell_watch(g, 1);
@@ -812,14 +813,14 @@ serve_all(struct gw *g)
 	wake_drain();			/* ... and every ring before it */
 	if (db_begin_read(g->db) == -1)
 		return;
-	if ((max = db_log_end(g->db)) == -1 ||
+	if ((log_end = db_log_end(g->db)) == -1 ||
 	    (trimmed = db_trimmed_upto(g->db)) == -1) {
 		db_rollback(g->db);
 		return;
 	}
-	g->max_seq = max;
+	g->log_end = log_end;
 	/* On a store error the one at a time path reports it. */
-	(void)scan_match(g, scan_from(g, max, trimmed), max, trimmed);
+	(void)scan_match(g, scan_from(g, log_end, trimmed), log_end, trimmed);
 	db_rollback(g->db);		/* a read: nothing to commit */
 	scan_clear(&g->scan, 0);
 	deliver_rest(g);
@@ -1012,7 +1013,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 	ev.data.ptr = &g;		/* signals */
 	if (epoll_ctl(g.ep, EPOLL_CTL_ADD, conf->signal_fd, &ev) == -1)
 		goto fail;
-	if ((g.max_seq = db_log_end(g.db)) == -1) {
+	if ((g.log_end = db_log_end(g.db)) == -1) {
 		*cause = xstrdup("cannot read the event log");
 		goto out;
 	}

@@ -192,15 +192,15 @@ waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
 	free(p);
 }
 
-/* Match one waiting poll against the scan (the log up to last). */
+/* Match one waiting poll against the scan (the log up to end). */
 static void
 waiting_match(struct waker *w, struct waiting *p, const struct scan *sc,
-    int64_t last, int64_t now)
+    int64_t end, int64_t now)
 {
 	struct answer	 a;
 
 	w->events.len = 0;
-	switch (mailbox_match(&p->reader, &p->hold, sc, last, now, &w->events,
+	switch (mailbox_match(&p->reader, &p->hold, sc, end, now, &w->events,
 	    &a)) {
 	case MB_NONE:
 		p->reader.cursor = a.cursor;
@@ -222,7 +222,7 @@ scan(struct waker *w)
 {
 	struct scan	 sc = { NULL, 0, 0, 0 };
 	struct waiting	*p, *next;
-	int64_t		 from = INT64_MAX, last, now = mono_ms();
+	int64_t		 from = INT64_MAX, end, now = mono_ms();
 	int		 more = 1;
 
 	ring_gap_scanned(&w->gap, now);
@@ -235,16 +235,16 @@ scan(struct waker *w)
 		    -1 || sc.n == 0)
 			break;
 		more = sc.n == SCAN_CHUNK;
-		last = sc.evs[sc.n - 1].ev.seq;
+		end = sc.evs[sc.n - 1].ev.seq;
 		pthread_mutex_lock(&w->newest_lock);
-		w->newest = last;
+		w->newest = end;
 		w->newest_ms = sc.evs[sc.n - 1].ev.created_ms;
 		pthread_mutex_unlock(&w->newest_lock);
 		for (p = w->list.next; p != &w->list; p = next) {
 			next = p->next;
-			waiting_match(w, p, &sc, last, now);
+			waiting_match(w, p, &sc, end, now);
 		}
-		from = last;
+		from = end;
 	}
 	scan_free(&sc);
 }
