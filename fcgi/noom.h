@@ -1,16 +1,20 @@
 /*
- * noom.h — the one private header of the Noom FastCGI worker.
+ * noom.h — the one private header of Noom's two programs.
  *
- * Prototypes are grouped by the file that defines them, in the order a request
- * flows: start-up (main.c), accepting requests (worker.c), routing (route.c),
- * the handlers (session.c, rooms.c, chat.c, call.c, poll.c, presence.c,
- * pages.c), and the pure
- * helpers they share (valid.c, tmpl.c, token.c, turn.c, conf.c, util.c,
- * log.c).  All SQL lives
- * behind db.h; the cross-process doorbell behind wake.c.  The WebSocket
- * gateway noom-ws (ws_main.c, gateway.c, the codec ws.c) is a program of its
- * own that shares the store, the doorbell, the answer shape (poll_body_new)
- * and the log matching of fanout.c with the workers.
+ * Prototypes are grouped by the file that defines them.  The files form
+ * three libraries (Makefile.am), and no two files call each other in a
+ * circle (tests/check-layers.sh):
+ *
+ * - the core both programs link: log.c, util.c, valid.c, token.c, the
+ *   store (db.c behind db.h, the only SQL), the doorbell (wake.c) and the
+ *   mailbox's rules (mailbox.c, pure; mailbox_read.c);
+ * - the FastCGI worker noom-worker (main.c): worker.c (the only file that
+ *   knows libfcgi) and conns.c accept requests, route.c dispatches them to
+ *   the handlers (session.c, rooms.c, chat.c, call.c, poll.c, pages.c),
+ *   which share http.c's helpers and write events through publish.c;
+ *   waker.c answers the polls that wait; presence.c and maint.c keep house;
+ *   tmpl.c, turn.c and conf.c are pure helpers;
+ * - the WebSocket gateway noom-ws (ws_main.c): gateway.c, the codec ws.c.
  *
  * Ownership rule, as in jansson: a function whose name ends in _new returns
  * memory the caller frees with the matching _free; a parameter documented as
