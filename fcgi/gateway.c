@@ -866,8 +866,8 @@ ring(struct gw *g)
  * Refresh the presence of c's session inside the caller's write
  * transaction, unless a poll refreshed it meanwhile; close c with 4401 if
  * the session is gone.  Nothing in the log marks a session's end
- * (maintenance deletes it, presence.c), and the ring no longer reads
- * sessions, so this read every mailbox_touch_ms() is what notices.  The
+ * (maintenance deletes it, maint.c), and the ring reads no sessions, so
+ * this read every mailbox_touch_ms() is what notices.  The
  * cached membership is left alone: an event that moves the session may be
  * committed but not matched yet.  0, or -1 on a store error.
  */

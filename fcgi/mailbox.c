@@ -3,7 +3,7 @@
  *
  * A reader is one session's view of the event log: its membership (room,
  * since when) and its cursor (it has every event it may see up to there).
- * The long-poll waker (waker.c), the accept threads' poll (poll.c) and the
+ * The long-poll waker (waker.c), the handler threads' poll (poll.c) and the
  * WebSocket gateway (gateway.c) keep only their I/O; what a reader may see,
  * what an answer holds, what may wait and for how long, and how often the
  * log is scanned are decided here, in pure code over plain structs, so
@@ -31,7 +31,10 @@
  * - What may wait (struct hold): notices the writer marked holdable
  *   (mailbox_holdable: the room list, comings and goings in a big room)
  *   until NOOM_NOTICE_HOLD_MS after the reader's last answer; chat until
- *   the chat gap (--chat-gap) after it (mailbox_chat_wait).  Anything else
+ *   the chat gap (--chat-gap) after it (mailbox_chat_wait).  A poll's
+ *   last answer is the one its client had just before polling: its hold
+ *   starts when it arrives, its chat gap when its cursor's event was
+ *   written.  Anything else
  *   is answered at once, with everything held before it.  The same rules
  *   hold on every transport.
  *

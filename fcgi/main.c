@@ -281,6 +281,8 @@ main(int argc, char **argv)
 		fatal("config: %s", cause);
 	if (mesh_max != 0)		/* the command line wins */
 		app.mesh_max = mesh_max;
+	if (wake_check(app.doorbell, &cause) == -1)
+		fatal("doorbell: %s", cause);
 	if (asprintf(&path, "%s/sql", app.data_dir) == -1)
 		fatal("asprintf");
 	db_init();

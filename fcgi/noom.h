@@ -43,7 +43,7 @@ struct app {
 	int		 chat_gap_ms;	/* chat answers to one poller: apart */
 	int		 presence_timeout; /* seconds without a poll before leaving */
 	int		 retention;	/* seconds events are kept */
-	int		 threads;	/* accept threads per worker process */
+	int		 threads;	/* handler threads per worker process */
 	int		 quiet;		/* no per-request log lines */
 	char		*tmpl_app;	/* templates/app.html, loaded once */
 
@@ -333,6 +333,7 @@ void	 h_page(struct ctx *, const struct req *, struct resp *, enum route);
 
 /* wake.c: the cross-process doorbell. */
 char	*wake_default_path_new(const char *);
+int	 wake_check(const char *, char **);
 int	 wake_init(const char *, char **);
 void	 wake_ring(void);
 int	 wake_watch_fd(void);

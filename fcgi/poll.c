@@ -3,7 +3,7 @@
  *
  *   GET /api/poll?cursor=N -> {cursor, events: [...]} or {resync: true, ...}
  *
- * An accept thread authenticates the poll and, in one read transaction,
+ * A handler thread authenticates the poll and, in one read transaction,
  * reads the events after the cursor that the session may see
  * (mailbox_read).  If there are any it answers at once.  If not, or if all
  * it found may wait (struct hold, mailbox.c), it hands the still-open

@@ -6,7 +6,7 @@
  * has not for presence_timeout seconds leaves its room with a "bye"
  * (reason "timeout"), exactly as if it had left.
  *
- * Polls do not write: an accept thread notes the session as due
+ * Polls do not write: a handler thread notes the session as due
  * (presence_note) and maintenance (maint.c) writes every session noted in
  * one write transaction (presence_flush): one commit for all the polls of a
  * second instead of one each (at 5000 waiting clients, 1000 commits a
@@ -60,7 +60,7 @@ presence_due(const struct app *app, const struct session *s, int64_t now)
 
 /*
  * Note that session sid read and is due a seen-time write; the next flush
- * writes it.  Called by accept threads.  Should more than SEEN_MAX gather
+ * writes it.  Called by handler threads.  Should more than SEEN_MAX gather
  * meanwhile, the rest are dropped: their sessions are still due at their
  * next poll.
  */

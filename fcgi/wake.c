@@ -49,6 +49,26 @@ wake_default_path_new(const char *db_path)
 	return path;
 }
 
+/*
+ * Whether the doorbell file at path can be made and written: 0, or -1 with
+ * *cause.  For a parent that checks before its children open their own
+ * (an inotify instance must not be shared: whoever drains it takes the
+ * others' notifications).
+ */
+int
+wake_check(const char *path, char **cause)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		if (asprintf(cause, "%s: %s", path, strerror(errno)) == -1)
+			*cause = NULL;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Open (creating) the doorbell file at path and watch it; 0 or -1 with *cause. */
 int
 wake_init(const char *path, char **cause)

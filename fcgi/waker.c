@@ -1,7 +1,7 @@
 /*
  * waker.c — the polls that wait, one thread per worker process.
  *
- * An accept thread that found nothing to answer (poll.c) hands the open
+ * A handler thread that found nothing to answer (poll.c) hands the open
  * request to this process's waker with the session's reader and hold
  * (waker_wait) and goes back to accepting.  The waker alone owns the
  * waiting polls.  It sleeps in poll(2) on the doorbell (wake.c), its inbox
@@ -10,7 +10,7 @@
  * against each poll in memory (mailbox_match): one query per ring, however
  * many polls wait, and each event rendered once.
  *
- * Nothing committed between an accept thread's read and the hand-over is
+ * Nothing committed between a handler thread's read and the hand-over is
  * missed: the ring for it comes after the poll is in the inbox, or the
  * poll's cursor is below the event and the scan for the poll covers it (a
  * poll handed over is scanned for as for a ring, within the ring gap).
@@ -64,7 +64,7 @@ struct waker {
 	pthread_mutex_t	 newest_lock;	/* guards newest, newest_ms */
 	int64_t		 newest;	/* seq of the newest event a scan read;
 					   written by the waker thread, read by
-					   accept threads */
+					   handler threads */
 	int64_t		 newest_ms;	/* ... and when it was written */
 };
 
@@ -98,7 +98,7 @@ fail:
  * The seq of the newest event this process's waker has read (0 before its
  * first scan), and in *written when it was written (wall ms).  Nothing newer
  * existed then; anything written since rings the doorbell, and the scan for
- * that ring starts at the oldest waiting cursor.  Called by accept threads.
+ * that ring starts at the oldest waiting cursor.  Called by handler threads.
  */
 int64_t
 waker_newest(struct waker *w, int64_t *written)

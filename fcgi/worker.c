@@ -14,7 +14,7 @@
  * answers it through waiting_answer() here.  A connection
  * nginx keeps open (fastcgi_keep_conn on) goes back to the set after
  * the answer, from the handler or from the waker.  This is the only file
- * that knows libfcgi.
+ * that reads or answers FastCGI requests (main.c only opens the socket).
  *
  * libfcgi reads a request from the connection in FCGX_Request.ipcFd when
  * that is open, and accepts one on the request's listening socket only when

@@ -1,13 +1,11 @@
 #!/bin/sh
-# check-layers.sh OBJDIR PROGRAM...: the C files of Noom call each other in no circle, and the
-# WebSocket gateway links no libfcgi. Reads the symbols of OBJDIR/*.o with nm: file A calls file
-# B when A uses a global symbol B defines. Prints a line per circle found ("a.o <-> b.o": each
-# reaches the other) and exits 1 if there is any; then checks that each PROGRAM given as
-# NAME=PATH:nofcgi has no FastCGI symbol and no libfcgi in its dynamic section.
-# Called by check-conf.sh.
+# check-layers.sh OBJDIR: the C files of Noom call each other in no circle. Reads the symbols
+# of OBJDIR/*.o with nm: file A calls file B when A uses a global symbol B defines, and reaches
+# C when it calls a file that reaches C. Prints a line per pair that reach each other
+# ("a.o <-> b.o") and exits 1 if there is any. Called by check-conf.sh, which also checks that
+# noom-ws links no libfcgi.
 
 objdir=$1
-shift
 cd "$objdir" || exit 2
 # shellcheck disable=SC2046 # the object files, one word each
 nm -A $(ls ./*.o) 2>/dev/null | awk '

@@ -1,4 +1,4 @@
-// Chat reaches one long-poller at most every --chat-gap ms (fcgi/poll.c chat_hold): in a busy
+// Chat reaches one long-poller at most every --chat-gap ms (mailbox_chat_wait, fcgi/mailbox.c): in a busy
 // room each poller turns round at most that often and gets several messages per answer, instead
 // of re-polling as fast as the server answers. After a quiet spell nothing waits, and anything
 // but chat and notices (here a call's signal) never waits.

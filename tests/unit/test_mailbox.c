@@ -5,7 +5,7 @@
  * Each case is a reader (session 1 in room 10 since seq 2, membership as of
  * member_seq), what may wait for it, and a scan of the log; it names the
  * verdict, the answer's cursor and the seqs of the events the answer holds.
- * The long-poll waker, the accept threads' poll and the WebSocket gateway
+ * The long-poll waker, the handler threads' poll and the WebSocket gateway
  * all decide through mailbox_match(), so these cases hold on every
  * transport.
  */
