@@ -576,7 +576,7 @@ export class NoomClient {
     let live = false;
     /** @type {ReturnType<typeof setTimeout>|null} */
     let silence = null;
-    const arm = (ms) => {
+    const arm = (/** @type {number} */ ms) => {
       if (silence) clearTimeout(silence);
       silence = setTimeout(() => {
         if (this._ws === ws) ws.close(4000, live ? 'silent' : 'no first frame');
