@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh [--test]: installs with apt-get what Noom needs to build and run on Debian (and
 # Ubuntu), only what is missing; with --test also what `make check` needs (chromium, node and
-# npm, valgrind) and the npm packages of package.json (playwright-core) into node_modules/.
+# npm, valgrind) and the npm packages of package.json (playwright-core, typescript) into
+# node_modules/.
 # Silent when everything is there already; safe to run again. Uses sudo when not root.
 
 set -eu
@@ -58,7 +59,8 @@ if [ -n "$missing" ]; then
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi
 
-if [ -n "$with_tests" ] && [ ! -d "$root/node_modules/playwright-core" ]; then
+if [ -n "$with_tests" ] && { [ ! -d "$root/node_modules/playwright-core" ] ||
+	[ ! -d "$root/node_modules/typescript" ]; }; then
 	echo "deps.sh: installing the npm packages of package.json into node_modules/"
 	cd "$root"
 	if [ -f package-lock.json ]; then

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run-tests.sh [--suites "unit conf integration browser"] -- UNIT_PROGRAM...
+# run-tests.sh [--suites "unit conf types integration browser"] -- UNIT_PROGRAM...
 #
 # What `make check` runs (from check-local): every layer in order, the output of each shown and
 # kept in tests/logs/, then one last line "N passed, N failed" (", N skipped" when some were)
@@ -9,6 +9,8 @@
 #                skipped. A program that fails without counting a failure (a crash, a sanitizer
 #                report) counts as one failed case.
 #   conf         tests/check-conf.sh: the nginx configuration and the launcher's checks.
+#   types        the type checker over the JSDoc types of static/js (tsc -p static/js --noEmit,
+#                with static/js/tsconfig.json): one case; skipped without node_modules/typescript.
 #   integration  tests/integration/*.test.mjs through tests/run-node.sh (node --test).
 #   browser      tests/browser/*.test.mjs, the same way (skipped without playwright-core).
 # Exit status 1 if any case failed, else 0.
@@ -16,7 +18,7 @@
 # Environment: everything AM_TESTS_ENVIRONMENT sets (NOOM_SRCDIR, NOOM_BUILDDIR, NOOM_RUN, ...);
 # NOOM_VALGRIND=1 runs the unit programs under valgrind.
 
-suites="unit conf integration browser"
+suites="unit conf types integration browser"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--suites) suites=$2; shift 2 ;;
@@ -145,6 +147,34 @@ for suite in $suites; do
 		show_all=1
 		run_tap tests/check-conf.sh sh "$srcdir/tests/check-conf.sh"
 		show_all=
+		;;
+	types)
+		echo "--- types: tsc -p static/js --noEmit"
+		tsc=$srcdir/node_modules/.bin/tsc
+		t_pass=0 t_fail=0 t_skip=0
+		# Like the browser suite: the package is in the source tree's node_modules/ (not in a
+		# dist tarball: then this suite is skipped).
+		if [ ! -d "$srcdir/node_modules/typescript" ] || [ ! -x "$tsc" ]; then
+			echo "SKIP: types check: $srcdir/node_modules/typescript not found (scripts/deps.sh --test installs it)"
+			status=77
+			t_skip=1
+		elif ! command -v node >/dev/null 2>&1; then
+			# (.bin/tsc starts with "#!/usr/bin/env node")
+			echo "SKIP: types check: node not found (Debian: apt-get install nodejs)"
+			status=77
+			t_skip=1
+		else
+			"$tsc" -p "$srcdir/static/js" --noEmit >"$logs/types.log" 2>&1
+			status=$?
+			cat "$logs/types.log"
+			if [ "$status" = 0 ]; then
+				t_pass=1
+			else
+				echo "(tsc exited with status $status)"
+				t_fail=1
+			fi
+		fi
+		add types "$status"
 		;;
 	integration | browser)
 		echo "--- $suite: node --test tests/$suite/*.test.mjs"

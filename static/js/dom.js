@@ -101,3 +101,20 @@ export function showError(node, message) {
   node.textContent = message || '';
   node.hidden = !message;
 }
+
+/**
+ * A round avatar with a member's initials, in the member's color.
+ * @param {number} session
+ * @param {string} nickname
+ * @param {string} size  avatar-small | avatar-large
+ */
+export function avatar(session, nickname, size) {
+  const node = el('span', {
+    className: `avatar ${size}`,
+    text: initials(nickname),
+    attrs: { 'aria-hidden': 'true' },
+  });
+  /* Through CSSOM rather than a style attribute, so a strict CSP allows it. */
+  node.style.setProperty('--avatar-hue', String(hue(session)));
+  return node;
+}

@@ -1,0 +1,59 @@
+// Who is in the room, as the room page knows it: the members in join order with their
+// nicknames, their microphone / camera / screen state, the member count, and which one is this
+// tab. No DOM: the views of room.js (stage, people list, chat) read it.
+
+/** @typedef {import('./media.js').MediaState} MediaState */
+
+/** What a member is assumed to send until told otherwise. */
+const MEDIA_DEFAULT = { audio: true, video: true, screen: false };
+
+export class Roster {
+  constructor() {
+    /** This tab's session id. @type {number|null} */
+    this.self = null;
+    /** @type {Map<number, string>} session → nickname, in join order */
+    this.members = new Map();
+    /** @type {Map<number, MediaState>} session → media state as last announced */
+    this.media = new Map();
+    /** Members in the room (a big room's snapshot lists only its earliest ones). */
+    this.count = 0;
+  }
+
+  /** @param {number} session */
+  nickname(session) {
+    return this.members.get(session) ?? '';
+  }
+
+  /**
+   * @param {number} session
+   * @returns {MediaState}
+   */
+  mediaOf(session) {
+    return this.media.get(session) ?? { ...MEDIA_DEFAULT };
+  }
+
+  /** Whether this tab's own session is among the members. */
+  hasSelf() {
+    return this.self !== null && this.members.has(this.self);
+  }
+
+  /**
+   * Oneself first, then the others in join order (the call's members are the earliest): the
+   * first `max` of them. this.members is in join order already, so this walks only as far as
+   * it needs (a tile update in a room of thousands reads 25 entries, not all).
+   * @param {number} max
+   * @returns {[number, string][]}
+   */
+  ordered(max) {
+    /** @type {[number, string][]} */
+    const out = [];
+    if (this.self !== null && this.members.has(this.self)) {
+      out.push([this.self, this.members.get(this.self) ?? '']);
+    }
+    for (const entry of this.members) {
+      if (out.length >= max) break;
+      if (entry[0] !== this.self) out.push(entry);
+    }
+    return out;
+  }
+}
