@@ -88,7 +88,8 @@ h_messages(struct ctx *c, const struct req *rq, struct resp *rs)
 		    (json_int_t)id, "ts", (json_int_t)ts, "duplicate", 1));
 		goto out;
 	}
-	if (rate_take(c, &s, rq->now_ms, rs) == -1)
+	if (rate_take(c, &s, rq->now_ms, rs) == -1 ||
+	    client_take(c, rq, LIMIT_CHAT, rs) == -1)
 		goto rollback;
 	if (s.room_id == 0) {
 		resp_error(rs, 409, "not_in_room", "Join a room first.");

@@ -11,6 +11,9 @@
  *   turn_ttl = <seconds a credential is valid, 60..86400>
  *   mesh_max = <members in a call, 2..16>
  *   ice_transport_policy = all | relay    (default all)
+ *   trusted_proxy = ADDRESS[/BITS]        (repeatable; limit.c)
+ *   limit_sessions = BURST/RATE, limit_rooms, limit_joins, limit_chat
+ *                                         (per client address; limit.c)
  *
  * ice_transport_policy = relay makes browsers send media through the TURN
  * servers only (RTCConfiguration.iceTransportPolicy): members' IP addresses
@@ -21,6 +24,8 @@
  * error: a typo in a TURN setting should stop the server, not silently leave
  * users of locked-down networks without media.
  */
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +60,62 @@ strip(char *s)
 	return s;
 }
 
+/* Add a trusted proxy, ADDRESS or ADDRESS/BITS; NULL or why not. */
+static const char *
+proxy_add(struct app *app, const char *value)
+{
+	unsigned char	 a[16];
+	char		 net[64], *slash, *end;
+	long		 bits = -1;
+	int		 i, v6;
+
+	if (strlen(value) >= sizeof(net))
+		return "not an address";
+	strcpy(net, value);
+	if ((slash = strchr(net, '/')) != NULL) {
+		*slash = '\0';
+		bits = strtol(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0')
+			return "bad prefix length";
+	}
+	v6 = strchr(net, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, net, a) != 1)
+		return "not an IPv4 or IPv6 address";
+	if (bits > (v6 ? 128 : 32))
+		return "prefix length too long";
+	for (i = 0; i < NOOM_PROXIES_MAX && app->proxies[i] != NULL; i++)
+		;
+	if (i == NOOM_PROXIES_MAX)
+		return "too many trusted proxies";
+	app->proxies[i] = xstrdup(value);
+	return NULL;
+}
+
+/* Set limit_<kind> = BURST/RATE; NULL or why not. */
+static const char *
+limit_set(struct app *app, const char *key, const char *value)
+{
+	char	*end;
+	double	 burst, rate;
+	int	 k;
+
+	for (k = 0; k < LIMIT__COUNT; k++)
+		if (strcmp(key, app->limits[k].name) == 0)
+			break;
+	if (k == LIMIT__COUNT)
+		return "unknown key";
+	burst = strtod(value, &end);
+	if (end == value || *end != '/')
+		return "a limit is BURST/RATE (calls at once / per second)";
+	rate = strtod(end + 1, &end);
+	if (*end != '\0' || !(burst >= 1 && burst <= 1e6) ||
+	    !(rate > 0 && rate <= 1e6))
+		return "a limit's burst is 1 to 1000000, its rate above 0";
+	app->limits[k].burst = burst;
+	app->limits[k].rate = rate;
+	return NULL;
+}
+
 /* Apply one key = value; NULL on success or the reason it is wrong. */
 static const char *
 conf_set(struct app *app, const char *key, const char *value)
@@ -81,6 +142,10 @@ conf_set(struct app *app, const char *key, const char *value)
 		app->turn_secret = xstrdup(value);
 		return NULL;
 	}
+	if (strcmp(key, "trusted_proxy") == 0)
+		return proxy_add(app, value);
+	if (strncmp(key, "limit_", 6) == 0)
+		return limit_set(app, key, value);
 	if (strcmp(key, "ice_transport_policy") == 0) {
 		if (strcmp(value, "all") == 0)
 			app->ice_relay = 0;
@@ -165,7 +230,10 @@ conf_free(struct app *app)
 		free(app->stun[i]);
 	for (i = 0; app->turn[i] != NULL; i++)
 		free(app->turn[i]);
+	for (i = 0; app->proxies[i] != NULL; i++)
+		free(app->proxies[i]);
 	free(app->turn_secret);
+	memset(app->proxies, 0, sizeof(app->proxies));
 	memset(app->stun, 0, sizeof(app->stun));
 	memset(app->turn, 0, sizeof(app->turn));
 	app->turn_secret = NULL;

@@ -68,6 +68,10 @@ enum stmt {
 	S_ROOM_COUNT,
 	S_ROOM_MEMBERS,
 	S_ROOMS_LIST,
+	S_ROOM_ACTIVE,
+	S_CLIENT_GET,
+	S_CLIENT_SET,
+	S_CLIENTS_EXPIRE,
 	S_MSG_NEW,
 	S_MSG_BY_CLIENT,
 	S_HISTORY,
@@ -121,8 +125,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SESSION_NICK] =
 	    "UPDATE sessions SET nickname = :nick WHERE id = :sid",
 	[S_SESSION_ROOM] =
-	    "UPDATE sessions SET room_id = nullif(:room, 0), join_seq = :seq"
-	    " WHERE id = :sid",
+	    "UPDATE sessions SET room_id = nullif(:room, 0), join_seq = :seq,"
+	    " joined_ms = CASE WHEN :room = 0 OR joined_ms > 0 THEN joined_ms"
+	    " ELSE :now END WHERE id = :sid",
 	[S_SESSION_RATE] =
 	    "UPDATE sessions SET rl_tokens = :tokens, rl_ms = :now"
 	    " WHERE id = :sid",
@@ -142,11 +147,13 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "SELECT id FROM sessions WHERE room_id IS NOT NULL"
 	    " AND seen_ms < :cutoff LIMIT :max",
 	[S_SESSIONS_EXPIRE] =
-	    "DELETE FROM sessions WHERE room_id IS NULL AND seen_ms < :cutoff",
+	    "DELETE FROM sessions WHERE room_id IS NULL AND (seen_ms < :cutoff"
+	    " OR (joined_ms = 0 AND seen_ms < :unjoined))",
 	[S_ROOM_FIND] =
 	    "SELECT id FROM rooms WHERE name = :name",
 	[S_ROOM_NEW] =
-	    "INSERT INTO rooms (name, created_ms) VALUES (:name, :now)",
+	    "INSERT INTO rooms (name, created_ms, active_ms)"
+	    " VALUES (:name, :now, :now)",
 	[S_ROOM_DELETE] =
 	    "DELETE FROM rooms WHERE id = :room",
 	[S_ROOM_DELETE_MSGS] =
@@ -158,7 +165,19 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " WHERE room_id = :room ORDER BY join_seq, id LIMIT :max",
 	[S_ROOMS_LIST] =
 	    "SELECT name, members FROM rooms WHERE members > 0"
-	    " ORDER BY name LIMIT 500",
+	    " AND (:q = '' OR instr(lower(name), lower(:q)) > 0)"
+	    " ORDER BY members DESC, active_ms DESC, name"
+	    " LIMIT :limit OFFSET :offset",
+	[S_ROOM_ACTIVE] =
+	    "UPDATE rooms SET active_ms = :now WHERE id = :room",
+	[S_CLIENT_GET] =
+	    "SELECT tokens, ms FROM clients WHERE addr = :addr AND kind = :kind",
+	[S_CLIENT_SET] =
+	    "INSERT INTO clients (addr, kind, tokens, ms)"
+	    " VALUES (:addr, :kind, :tokens, :now) ON CONFLICT (addr, kind)"
+	    " DO UPDATE SET tokens = excluded.tokens, ms = excluded.ms",
+	[S_CLIENTS_EXPIRE] =
+	    "DELETE FROM clients WHERE ms < :cutoff",
 	[S_MSG_NEW] =
 	    "INSERT INTO messages (room_id, session_id, client_id, data,"
 	    " created_ms) VALUES (:room, :sid, :cid, :data, :now)",
@@ -192,7 +211,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " created_ms, hold FROM events WHERE seq > :cursor AND ("
 	    " (room_id IS NULL AND target_id IS NULL)"
 	    " OR target_id = :sid"
-	    " OR (room_id = :room AND target_id IS NULL AND seq > :join))"
+	    " OR (room_id = :room AND target_id IS NULL AND seq > :join)"
+	    " OR (room_id = -1 AND :room = 0 AND target_id IS NULL))"
 	    " ORDER BY seq LIMIT :max",
 	[S_EVENTS_AFTER] =
 	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data,"
@@ -728,7 +748,8 @@ db_session_nickname(struct db *db, int64_t sid, const char *nick)
 
 /* Put the session in room (0: none) from event seq join_seq on. */
 int
-db_session_room(struct db *db, int64_t sid, int64_t room, int64_t join_seq)
+db_session_room(struct db *db, int64_t sid, int64_t room, int64_t join_seq,
+    int64_t now)
 {
 	sqlite3_stmt	*p = st(db, S_SESSION_ROOM);
 
@@ -737,6 +758,7 @@ db_session_room(struct db *db, int64_t sid, int64_t room, int64_t join_seq)
 	bind_i(p, ":sid", sid);
 	bind_i(p, ":room", room);
 	bind_i(p, ":seq", join_seq);
+	bind_i(p, ":now", now);
 	return run(db, p);
 }
 
@@ -806,13 +828,14 @@ db_sessions_stale(struct db *db, int64_t cutoff, int64_t *ids, int max)
 
 /* Forget sessions in no room that were not seen since cutoff. */
 int
-db_sessions_expire(struct db *db, int64_t cutoff)
+db_sessions_expire(struct db *db, int64_t cutoff, int64_t unjoined)
 {
 	sqlite3_stmt	*p = st(db, S_SESSIONS_EXPIRE);
 
 	if (p == NULL)
 		return -1;
 	bind_i(p, ":cutoff", cutoff);
+	bind_i(p, ":unjoined", unjoined);
 	return run(db, p);
 }
 
@@ -905,9 +928,14 @@ db_room_members(struct db *db, int64_t room, int max, member_fn fn,
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Call fn for every open room, by name.  0, or -1 on error. */
+/*
+ * Call fn for the open rooms whose name holds q (any case; "" for all),
+ * busiest first (members, then the last join or message), skipping offset
+ * and at most limit.  0, or -1 on error.
+ */
 int
-db_rooms_list(struct db *db, room_fn fn, void *arg)
+db_rooms_list(struct db *db, const char *q, int limit, int offset,
+    room_fn fn, void *arg)
 {
 	sqlite3_stmt	*p = st(db, S_ROOMS_LIST);
 	struct room_row	 r;
@@ -915,6 +943,9 @@ db_rooms_list(struct db *db, room_fn fn, void *arg)
 
 	if (p == NULL)
 		return -1;
+	bind_s(p, ":q", q);
+	bind_i(p, ":limit", limit);
+	bind_i(p, ":offset", offset);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
 		r.name = (const char *)sqlite3_column_text(p, 0);
 		r.count = sqlite3_column_int64(p, 1);
@@ -923,6 +954,70 @@ db_rooms_list(struct db *db, room_fn fn, void *arg)
 	}
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Note activity in room (a join, a message) at now, for the room list. */
+int
+db_room_active(struct db *db, int64_t room, int64_t now)
+{
+	sqlite3_stmt	*p = st(db, S_ROOM_ACTIVE);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":now", now);
+	return run(db, p);
+}
+
+/*
+ * The rate-limit bucket of client address addr for kind of call: 1 with
+ * *tokens and *ms (when they were counted), 0 if it has none, -1 on error.
+ */
+int
+db_client_bucket(struct db *db, const char *addr, int kind, double *tokens,
+    int64_t *ms)
+{
+	sqlite3_stmt	*p = st(db, S_CLIENT_GET);
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_s(p, ":addr", addr);
+	bind_i(p, ":kind", kind);
+	if ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		*tokens = sqlite3_column_double(p, 0);
+		*ms = sqlite3_column_int64(p, 1);
+	}
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Store the bucket of addr for kind: tokens left, counted at now. */
+int
+db_client_bucket_set(struct db *db, const char *addr, int kind, double tokens,
+    int64_t now)
+{
+	sqlite3_stmt	*p = st(db, S_CLIENT_SET);
+
+	if (p == NULL)
+		return -1;
+	bind_s(p, ":addr", addr);
+	bind_i(p, ":kind", kind);
+	bind_d(p, ":tokens", tokens);
+	bind_i(p, ":now", now);
+	return run(db, p);
+}
+
+/* Forget the buckets of clients not counted since cutoff. */
+int
+db_clients_expire(struct db *db, int64_t cutoff)
+{
+	sqlite3_stmt	*p = st(db, S_CLIENTS_EXPIRE);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":cutoff", cutoff);
+	return run(db, p);
 }
 
 /*

@@ -52,6 +52,12 @@
 
 struct db;
 
+/*
+ * The room_id of events for the lobby: readers in no room see them, readers
+ * in a room do not (mailbox_visible).
+ */
+#define ROOM_LOBBY	(-1)
+
 struct session {
 	int64_t	 id;
 	char	 nickname[NOOM_UTF8_BYTES(NOOM_NICK_MAX)];
@@ -120,19 +126,24 @@ int	 db_session_by_token(struct db *, const char *, struct session *);
 int	 db_session_by_id(struct db *, int64_t, struct session *);
 int	 db_session_touch(struct db *, int64_t, int64_t, int64_t);
 int	 db_session_nickname(struct db *, int64_t, const char *);
-int	 db_session_room(struct db *, int64_t, int64_t, int64_t);
+int	 db_session_room(struct db *, int64_t, int64_t, int64_t, int64_t);
 int	 db_session_rate(struct db *, int64_t, int, double, int64_t);
 int	 db_session_media(struct db *, int64_t, int, int, int);
 int	 db_member_rank(struct db *, int64_t);
 int	 db_sessions_stale(struct db *, int64_t, int64_t *, int);
-int	 db_sessions_expire(struct db *, int64_t);
+int	 db_sessions_expire(struct db *, int64_t, int64_t);
 
 int	 db_room_find(struct db *, const char *, int64_t *);
 int	 db_room_create(struct db *, const char *, int64_t, int64_t *);
 int	 db_room_delete(struct db *, int64_t);
 int	 db_room_count(struct db *, int64_t);
 int	 db_room_members(struct db *, int64_t, int, member_fn, void *);
-int	 db_rooms_list(struct db *, room_fn, void *);
+int	 db_rooms_list(struct db *, const char *, int, int, room_fn, void *);
+int	 db_room_active(struct db *, int64_t, int64_t);
+
+int	 db_client_bucket(struct db *, const char *, int, double *, int64_t *);
+int	 db_client_bucket_set(struct db *, const char *, int, double, int64_t);
+int	 db_clients_expire(struct db *, int64_t);
 
 int	 db_message_add(struct db *, int64_t, int64_t, const char *, int64_t,
 	    const char *, int64_t *);

@@ -88,6 +88,8 @@
 #define MAX_EVENTS	256
 #define SCAN_CHUNK	1000		/* events the ring reads at a time */
 #define SCAN_SPAN	4000		/* further back: one at a time */
+#define PER_SESSION	2		/* live sockets of one session */
+#define NBUCKETS	4096		/* of the session table */
 
 enum cstate {
 	C_HANDSHAKE,		/* reading the HTTP upgrade */
@@ -98,6 +100,8 @@ enum cstate {
 
 struct conn {
 	struct conn	*prev, *next;	/* all connections; next: dead list */
+	struct conn	*same;		/* next in its session's bucket */
+	int		 counted;	/* is in the session table */
 	int		 fd;
 	enum cstate	 state;
 	int		 dead;		/* closed; freed at the end of the turn */
@@ -126,6 +130,7 @@ struct gw {
 	int		 ep;
 	int		 paused;	/* accept off after EMFILE */
 	struct conn	 list;		/* sentinel */
+	struct conn	*by_session[NBUCKETS];	/* live ones, via ->same */
 	struct conn	*dead;
 	size_t		 nconns;
 	int64_t		 log_end;	/* the log's end at the last read */
@@ -157,12 +162,30 @@ ep_set(struct gw *g, struct conn *c, int out)
 	c->want_out = out;
 }
 
+/* Take c out of the session table. */
+static void
+session_uncount(struct gw *g, struct conn *c)
+{
+	struct conn	**pp;
+
+	if (!c->counted)
+		return;
+	for (pp = &g->by_session[c->reader.session_id % NBUCKETS]; *pp != NULL;
+	    pp = &(*pp)->same)
+		if (*pp == c) {
+			*pp = c->same;
+			break;
+		}
+	c->counted = 0;
+}
+
 /* Close c now and queue it to be freed at the end of the loop turn. */
 static void
 conn_close(struct gw *g, struct conn *c, const char *why)
 {
 	if (c->dead)
 		return;
+	session_uncount(g, c);
 	if (!g->conf->quiet && c->reader.session_id != 0)
 		log_info("session %" PRId64 " disconnected after %" PRId64
 		    " s: %s", c->reader.session_id,
@@ -454,6 +477,36 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 	}
 }
 
+static void	conn_fail(struct gw *, struct conn *, int, const char *);
+
+/*
+ * Count c, authenticated, against its session: at most PER_SESSION live
+ * sockets per session (two tabs that share one, say); a newer one closes
+ * the oldest with 4409, so a script cannot hold sockets by the thousand
+ * with one token.
+ */
+static void
+session_count(struct gw *g, struct conn *c)
+{
+	struct conn	**bucket, *q, *oldest = NULL;
+	int		 n = 0;
+
+	bucket = &g->by_session[c->reader.session_id % NBUCKETS];
+	for (q = *bucket; q != NULL; q = q->same)
+		if (q->reader.session_id == c->reader.session_id) {
+			n++;
+			oldest = q;	/* the chain is newest first */
+		}
+	c->same = *bucket;
+	*bucket = c;
+	c->counted = 1;
+	if (n >= PER_SESSION) {
+		session_uncount(g, oldest);
+		conn_fail(g, oldest, 4409, "replaced by a newer connection of "
+		    "this session");
+	}
+}
+
 /* The first frame: {"token": "...", "cursor": N}. */
 static void
 conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
@@ -492,6 +545,7 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 	}
 	c->reader.session_id = s.id;
 	c->state = C_LIVE;
+	session_count(g, c);
 	/* Rings from now on are heard (unless one waits: its scan will
 	 * read everything); what came before, conn_answer() reads. */
 	if (!ring_gap_put_off(&g->gap))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "noom.h"
 
@@ -105,4 +106,110 @@ body_string(json_t *o, const char *name, int required, const char **out,
 	}
 	*out = json_string_value(v);
 	return 1;
+}
+
+/*
+ * Is rq a cross-site request: an Origin that is present and not the page's
+ * own (scheme://Host, Host as the browser sent it)?  "null" (a sandboxed
+ * frame, a data: page) is foreign too.  Any scheme is accepted, so a proxy
+ * that ends TLS in front of nginx changes nothing.
+ */
+int
+http_cross_site(const struct req *rq)
+{
+	const char	*host;
+
+	if (rq->origin == NULL)
+		return 0;		/* same-origin GETs, curl, beacons */
+	if ((host = strstr(rq->origin, "://")) == NULL || rq->host == NULL)
+		return 1;
+	return strcmp(host + 3, rq->host) != 0;
+}
+
+/* Does rq say its body is JSON (Content-Type application/json)? */
+int
+http_json_body(const struct req *rq)
+{
+	const char	*t = rq->content_type;
+	size_t		 n = strlen("application/json");
+
+	return t != NULL && strncasecmp(t, "application/json", n) == 0 &&
+	    (t[n] == '\0' || t[n] == ';' || t[n] == ' ');
+}
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The value of name in the query string, percent- and plus-decoded into out
+ * (size n): 1 if present, 0 if absent, -1 if it is too long or decodes to
+ * a NUL or a bad escape.  The first occurrence counts.
+ */
+int
+query_param(const char *query, const char *name, char *out, size_t n)
+{
+	const char	*p = query;
+	size_t		 len = strlen(name), o = 0;
+	int		 hi, lo;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, len) == 0 && p[len] == '=')
+			break;
+		if ((p = strchr(p, '&')) != NULL)
+			p++;
+	}
+	if (p == NULL || *p == '\0')
+		return 0;
+	for (p += len + 1; *p != '\0' && *p != '&'; p++) {
+		if (o + 1 >= n)
+			return -1;
+		if (*p == '+')
+			out[o++] = ' ';
+		else if (*p != '%')
+			out[o++] = *p;
+		else if ((hi = hexval(p[1])) == -1 || (lo = hexval(p[2])) == -1 ||
+		    (hi == 0 && lo == 0))
+			return -1;
+		else {
+			out[o++] = (char)(hi << 4 | lo);
+			p += 2;
+		}
+	}
+	out[o] = '\0';
+	return 1;
+}
+
+/*
+ * The integer query parameter name in [min, max] into *v (dflt when
+ * absent): 0, or -1 after answering 400.
+ */
+int
+query_int(const struct req *rq, const char *name, int dflt, int min, int max,
+    int *v, struct resp *rs)
+{
+	char	 buf[16], *end;
+	long	 n;
+	int	 got;
+
+	*v = dflt;
+	if ((got = query_param(rq->query, name, buf, sizeof(buf))) == 0)
+		return 0;
+	n = got == 1 ? strtol(buf, &end, 10) : 0;
+	if (got == -1 || buf[0] == '\0' || *end != '\0' || n < min || n > max) {
+		resp_error(rs, 400, "bad_query", "%s must be a whole number from "
+		    "%d to %d.", name, min, max);
+		json_object_set_new(rs->json, "field", json_string(name));
+		return -1;
+	}
+	*v = (int)n;
+	return 0;
 }

@@ -16,6 +16,8 @@
 #define NOOM_BODY_MAX		(64 * 1024)	/* bytes of request body */
 #define NOOM_HISTORY		50	/* messages a newcomer sees */
 #define NOOM_MEMBERS_MAX	200	/* members listed in a room's state */
+#define NOOM_ROOMS_PAGE		50	/* rooms in one page of the room list */
+#define NOOM_ROOMS_PAGE_MAX	200	/* ... at most, with ?limit= */
 #define NOOM_BIG_ROOM		50	/* above: member notices may be held */
 #define NOOM_NOTICE_HOLD_MS	1000	/* how long a reader holds them */
 #define NOOM_CHAT_GAP_MS	25	/* --chat-gap default, ms */
@@ -27,5 +29,7 @@
 #define NOOM_SIG_RATE		50	/* ... refilled per second */
 #define NOOM_SIGNAL_MAX		(16 * 1024)	/* bytes of one signal's data */
 #define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
+#define NOOM_PROXIES_MAX	16	/* trusted_proxy entries */
+#define NOOM_ADDR_MAX		64	/* bytes of a client address */
 
 #endif /* NOOM_LIMITS_H */

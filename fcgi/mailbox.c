@@ -12,8 +12,9 @@
  * The rules:
  *
  * - Visibility: an event addressed to a session is for that session only;
- *   a room's event is for its members who joined before it; the rest is
- *   for everyone (mailbox_visible; db_events_visible() is the same rule in
+ *   a room's event is for its members who joined before it; a lobby event
+ *   (ROOM_LOBBY: the room list's changes) for the sessions in no room; the
+ *   rest is for everyone (mailbox_visible; db_events_visible() is the same rule in
  *   SQL, for a reader read on its own).
  *
  * - Membership moves: a reader's membership is cached as of a log position
@@ -59,6 +60,8 @@ mailbox_visible(const struct reader *r, const struct event *ev)
 		return ev->target_id == r->session_id;
 	if (ev->room_id == 0)
 		return 1;
+	if (ev->room_id == ROOM_LOBBY)
+		return r->room_id == 0;
 	return ev->room_id == r->room_id && ev->seq > r->join_seq;
 }
 

@@ -64,7 +64,7 @@ usage(void)
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
 	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
-	    "       [--doorbell PATH]\n");
+	    "       [--doorbell PATH] [--waiting-per-client N]\n");
 	exit(2);
 }
 
@@ -228,6 +228,7 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "mesh-max", required_argument, NULL, 'M' },
 		{ "doorbell", required_argument, NULL, 'b' },
+		{ "waiting-per-client", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -246,8 +247,10 @@ main(int argc, char **argv)
 	app.presence_timeout = 60;
 	app.retention = 600;
 	app.threads = 4;
+	app.waiting_max = 1000;
 	app.mesh_max = 6;
 	app.turn_ttl = 3600;
+	memcpy(app.limits, limit_defaults, sizeof(app.limits));
 	log_set_ident("noom-worker");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -266,6 +269,7 @@ main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'M': mesh_max = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
+		case 'W': app.waiting_max = opt_number(optarg, 1, 1000000, "--waiting-per-client"); break;
 		default: usage();
 		}
 	}

@@ -11,9 +11,10 @@
  *   timeout leave their room (presence_expire), events older than the
  *   retention are trimmed (and the highest trimmed number remembered, so
  *   older cursors get a resync answer), each room keeps only its last
- *   NOOM_HISTORY messages, and sessions in no room unseen for a day are
- *   forgotten (their token stops working; the client makes a new session
- *   on 401).
+ *   NOOM_HISTORY messages, sessions in no room unseen for a day (10
+ *   minutes for one that never joined a room) are forgotten (their token
+ *   stops working; the client makes a new session on 401), and so are the
+ *   rate buckets of clients not seen for an hour.
  *
  * Nothing here is on a request's path: readers and handlers never wait for
  * it, and it answers nobody.
@@ -27,7 +28,9 @@
 #include "noom.h"
 
 #define MAINT_EVERY_MS	2000
-#define SESSION_TTL_MS	(24 * 3600 * 1000LL)
+#define SESSION_TTL_MS	(24 * 3600 * 1000LL)	/* in no room, unseen */
+#define UNJOINED_TTL_MS	(10 * 60 * 1000LL)	/* never in a room, unseen */
+#define CLIENT_TTL_MS	(3600 * 1000LL)		/* a client's rate buckets */
 
 struct maint {
 	struct ctx	 ctx;		/* the thread's own connection */
@@ -53,7 +56,9 @@ maintenance(struct ctx *c, int64_t now)
 	if (db_events_trim(c->db,
 	    now - (int64_t)c->app->retention * 1000) == -1 ||
 	    db_messages_trim(c->db, NOOM_HISTORY) == -1 ||
-	    db_sessions_expire(c->db, now - SESSION_TTL_MS) == -1 ||
+	    db_sessions_expire(c->db, now - SESSION_TTL_MS,
+	    now - UNJOINED_TTL_MS) == -1 ||
+	    db_clients_expire(c->db, now - CLIENT_TTL_MS) == -1 ||
 	    db_commit(c->db) == -1)
 		db_rollback(c->db);
 }

@@ -31,6 +31,21 @@
 #include "db.h"
 
 
+/* A token bucket's rule: burst calls at once, refilled rate per second. */
+struct bucket_rule {
+	const char	*name;		/* its --config key */
+	double		 burst;
+	double		 rate;
+};
+/* What a client address is limited in (limit.c; the clients table's kind). */
+enum limit {
+	LIMIT_SESSION,		/* sessions created */
+	LIMIT_ROOM,		/* rooms opened */
+	LIMIT_JOIN,		/* joins */
+	LIMIT_CHAT,		/* chat messages */
+	LIMIT__COUNT
+};
+
 /*
  * The configuration every thread reads.  It is filled in by main.c before any
  * worker thread exists and never written afterwards, so it needs no lock.
@@ -44,6 +59,8 @@ struct app {
 	int		 presence_timeout; /* seconds without a poll before leaving */
 	int		 retention;	/* seconds events are kept */
 	int		 threads;	/* handler threads per worker process */
+	int		 waiting_max;	/* waiting polls per client address, per
+					   worker process */
 	int		 quiet;		/* no per-request log lines */
 	char		*tmpl_app;	/* templates/app.html, loaded once */
 
@@ -54,6 +71,10 @@ struct app {
 	char		*turn_secret;	/* coturn static-auth-secret, or NULL */
 	int		 turn_ttl;	/* seconds a TURN credential is valid */
 	int		 ice_relay;	/* 1: browsers use TURN relays only */
+
+	/* Per-client limits and the proxies trusted to name the client. */
+	struct bucket_rule limits[LIMIT__COUNT];
+	char		*proxies[NOOM_PROXIES_MAX + 1];	/* NULL-terminated */
 };
 
 /* A request as the handlers see it: plain strings, no FastCGI. */
@@ -63,6 +84,10 @@ struct req {
 	const char	*query;		/* raw query string, never NULL */
 	const char	*auth;		/* Authorization header or NULL */
 	const char	*prefix;	/* deployment prefix, "" or "/noom" */
+	const char	*client;	/* the client's address (limit.c) */
+	const char	*host;		/* Host header, or NULL */
+	const char	*origin;	/* Origin header, or NULL */
+	const char	*content_type;	/* Content-Type, or NULL */
 	const char	*body;		/* NUL-terminated copy, or NULL */
 	size_t		 body_len;
 	int64_t		 now_ms;
@@ -196,14 +221,28 @@ void	 resp_error(struct resp *, int, const char *, const char *, ...)
 void	 resp_clear(struct resp *);
 json_t	*body_object(const struct req *, int, struct resp *);
 int	 body_string(json_t *, const char *, int, const char **, struct resp *);
+int	 query_param(const char *, const char *, char *, size_t);
+int	 http_cross_site(const struct req *);
+int	 http_json_body(const struct req *);
+int	 query_int(const struct req *, const char *, int, int, int, int *,
+	    struct resp *);
 
-/* session.c */
-int	 auth_session(struct ctx *, const struct req *, struct resp *,
-	    struct session *);
+/* limit.c: rate limits per session and per client address. */
+extern const struct bucket_rule limit_defaults[LIMIT__COUNT];
+double	 bucket_refill(const struct bucket_rule *, double, int64_t, int64_t);
+int	 bucket_retry_s(const struct bucket_rule *, double);
 int	 rate_take(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
 int	 rate_take_signal(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
+int	 client_take(struct ctx *, const struct req *, enum limit,
+	    struct resp *);
+void	 client_addr(const struct app *, const char *, const char *, char *,
+	    size_t);
+
+/* session.c */
+int	 auth_session(struct ctx *, const struct req *, struct resp *,
+	    struct session *);
 void	 h_session_create(struct ctx *, const struct req *, struct resp *);
 void	 h_session_get(struct ctx *, const struct req *, struct resp *);
 void	 h_nickname(struct ctx *, const struct req *, struct resp *);
@@ -304,10 +343,10 @@ void	 h_poll(struct ctx *, const struct req *, struct resp *);
  * the polls that wait.  It answers them through the function it was made
  * with (worker.c's), which owns and frees the request.
  */
-typedef void (*waker_answer_fn)(void *, const char *, size_t);
+typedef void (*waker_answer_fn)(void *, int, const char *, size_t);
 struct waker *waker_new(const struct app *, waker_answer_fn, char **);
 void	 waker_wait(struct waker *, void *, const struct reader *,
-	    const struct hold *, int64_t);
+	    const struct hold *, const char *, int64_t);
 int64_t	 waker_newest(struct waker *, int64_t *);
 void	 waker_run(struct waker *) __attribute__((noreturn));
 

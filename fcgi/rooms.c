@@ -56,30 +56,21 @@ message_json(void *arg, const struct message *m)
 	return 0;
 }
 
-/* The public room list as a new JSON array, or NULL on a store error. */
-static json_t *
-room_list_new(struct ctx *c)
-{
-	json_t	*rooms = json_array();
-
-	if (db_rooms_list(c->db, room_json, rooms) == -1) {
-		json_decref(rooms);
-		return NULL;
-	}
-	return rooms;
-}
-
-/* Publish the room list to everyone; 0 or -1. */
+/*
+ * Tell the lobby (the sessions in no room, which show the room list) that
+ * room name now has count members (0: it is gone); 0 or -1.  What changed,
+ * not the whole list: a join costs each lobby reader one small event
+ * however many rooms are open, and readers in a room get nothing.
+ */
 static int
-room_list_publish(struct ctx *c, int64_t now)
+room_change_publish(struct ctx *c, const char *name, int count, int64_t now)
 {
-	json_t	*rooms, *ev;
+	json_t	*ev;
 	int64_t	 seq;
 
-	if ((rooms = room_list_new(c)) == NULL)
-		return -1;
-	ev = json_pack("{s:o}", "rooms", rooms);
-	seq = publish(c, 0, 0, "room_change", ev, now);
+	ev = json_pack("{s:[{s:s,s:i}]}", "rooms", "name", name, "count",
+	    count);
+	seq = publish(c, ROOM_LOBBY, 0, "room_change", ev, now);
 	json_decref(ev);
 	return seq == -1 ? -1 : 0;
 }
@@ -126,7 +117,7 @@ room_leave(struct ctx *c, const struct session *s, const char *reason,
 
 	if (s->room_id == 0)
 		return 0;
-	if (db_session_room(c->db, s->id, 0, 0) == -1 ||
+	if (db_session_room(c->db, s->id, 0, 0, now) == -1 ||
 	    (count = db_room_count(c->db, s->room_id)) == -1)
 		goto out;
 	self = json_pack("{s:s,s:s}", "room", s->room, "reason", reason);
@@ -140,30 +131,38 @@ room_leave(struct ctx *c, const struct session *s, const char *reason,
 		goto out;
 	if (count == 0 && db_room_delete(c->db, s->room_id) == -1)
 		goto out;
-	rv = room_list_publish(c, now);
+	rv = room_change_publish(c, s->room, count, now);
 out:
 	json_decref(self);
 	json_decref(bye);
 	return rv;
 }
 
-/* Put session s into room name (it is in no room now); 0 or -1. */
+/*
+ * Put session s into room name (it is in no room now): 0, -1 on a store
+ * error, or -2 after answering 429 (the client opened too many rooms).
+ */
 static int
-room_enter(struct ctx *c, const struct session *s, const char *name,
-    int64_t now, int64_t *room)
+room_enter(struct ctx *c, const struct req *rq, const struct session *s,
+    const char *name, int64_t *room, struct resp *rs)
 {
 	json_t	*self = NULL, *hello = NULL;
-	int64_t	 join_seq;
+	int64_t	 join_seq, now = rq->now_ms;
 	int	 found, count, rv = -1;
 
 	if ((found = db_room_find(c->db, name, room)) == -1)
 		goto out;
+	if (found == 0 && client_take(c, rq, LIMIT_ROOM, rs) == -1) {
+		rv = -2;
+		goto out;
+	}
 	if (found == 0 && db_room_create(c->db, name, now, room) == -1)
 		goto out;
 	self = json_pack("{s:s}", "room", name);
 	if (publish(c, 0, s->id, "room_joined", self, now) == -1 ||
 	    (join_seq = db_log_end(c->db)) == -1 ||
-	    db_session_room(c->db, s->id, *room, join_seq) == -1 ||
+	    db_session_room(c->db, s->id, *room, join_seq, now) == -1 ||
+	    db_room_active(c->db, *room, now) == -1 ||
 	    (count = db_room_count(c->db, *room)) == -1)
 		goto out;
 	hello = json_pack("{s:s,s:I,s:s,s:i}", "room", name,
@@ -171,31 +170,51 @@ room_enter(struct ctx *c, const struct session *s, const char *name,
 	    "count", count);
 	if (publish(c, *room, 0, "welcome", hello, now) == -1)
 		goto out;
-	rv = room_list_publish(c, now);
+	rv = room_change_publish(c, name, count, now);
 out:
 	json_decref(self);
 	json_decref(hello);
 	return rv;
 }
 
+/*
+ * GET api/rooms[?q=&limit=&offset=]: the open rooms whose name holds q,
+ * busiest first, a page at a time; "more" says whether another page
+ * follows.
+ */
 void
 h_rooms(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
 	json_t		*rooms = NULL;
+	char		 q[NOOM_UTF8_BYTES(NOOM_ROOM_MAX)] = "";
 	int64_t		 cursor;
+	int		 limit, offset, more;
 
+	if (query_param(rq->query, "q", q, sizeof(q)) == -1) {
+		resp_error(rs, 400, "bad_query", "q must be at most %d "
+		    "characters of a room name.", NOOM_ROOM_MAX);
+		json_object_set_new(rs->json, "field", json_string("q"));
+		return;
+	}
+	if (query_int(rq, "limit", NOOM_ROOMS_PAGE, 1, NOOM_ROOMS_PAGE_MAX,
+	    &limit, rs) == -1 ||
+	    query_int(rq, "offset", 0, 0, 1000000, &offset, rs) == -1)
+		return;
 	if (auth_session(c, rq, rs, &s) == -1)
 		return;
 	/* A read transaction, so the list and the cursor agree. */
-	if (db_begin_read(c->db) == -1)
-		goto fail;
-	if ((rooms = room_list_new(c)) == NULL ||
+	rooms = json_array();
+	if (db_begin_read(c->db) == -1 ||
+	    db_rooms_list(c->db, q, limit + 1, offset, room_json, rooms) == -1 ||
 	    (cursor = db_log_end(c->db)) == -1)
 		goto fail;
 	db_rollback(c->db);		/* a read: nothing to commit */
-	resp_json(rs, 200, json_pack("{s:o,s:I}", "rooms", rooms,
-	    "cursor", (json_int_t)cursor));
+	/* One more than asked was read: whether another page follows. */
+	if ((more = json_array_size(rooms) > (size_t)limit))
+		json_array_remove(rooms, (size_t)limit);
+	resp_json(rs, 200, json_pack("{s:o,s:I,s:b}", "rooms", rooms,
+	    "cursor", (json_int_t)cursor, "more", more));
 	return;
 fail:
 	json_decref(rooms);
@@ -255,6 +274,7 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 	json_t		*body, *state = NULL;
 	char		*name = NULL;
 	int64_t		 room;
+	int		 entered;
 
 	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
@@ -267,9 +287,13 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 		goto rollback;
 	room = s.room_id;
 	if (s.room_id == 0 || strcmp(s.room, name) != 0) {
+		if (client_take(c, rq, LIMIT_JOIN, rs) == -1)
+			goto rollback;
 		if (room_leave(c, &s, "switch", rq->now_ms) == -1 ||
-		    room_enter(c, &s, name, rq->now_ms, &room) == -1)
+		    (entered = room_enter(c, rq, &s, name, &room, rs)) == -1)
 			goto fail;
+		if (entered == -2)
+			goto rollback;
 	}
 	if ((state = room_state_new(c, room, name)) == NULL ||
 	    db_commit(c->db) == -1)

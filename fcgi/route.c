@@ -84,7 +84,25 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 		    json_integer(NOOM_BODY_MAX));
 		return;
 	}
-	switch ((r = route_find(rq->method, rq->path, &allow))) {
+	r = route_find(rq->method, rq->path, &allow);
+	/*
+	 * Every call that changes state is a POST.  A page on another site can
+	 * make a browser send one (a form, a beacon) with the user's cookies
+	 * but never with our bearer token, and still create sessions or leave
+	 * rooms: refuse them by their Origin, and a new session unless its body
+	 * is declared JSON (a cross-site form cannot, without a preflight).
+	 */
+	if (strcmp(rq->method, "POST") == 0 && http_cross_site(rq)) {
+		resp_error(rs, 403, "cross_origin", "Requests from another site "
+		    "are refused.");
+		return;
+	}
+	if (r == R_SESSION_CREATE && !http_json_body(rq)) {
+		resp_error(rs, 415, "unsupported_media_type", "The body must be "
+		    "JSON (Content-Type: application/json).");
+		return;
+	}
+	switch (r) {
 	case R_NOT_FOUND:
 		resp_error(rs, 404, "not_found", "No such resource.");
 		break;

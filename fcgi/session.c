@@ -1,5 +1,5 @@
 /*
- * session.c — sessions, tokens, nicknames and the per-session rate limit.
+ * session.c — sessions, tokens and nicknames.
  *
  *   POST /api/session   {"nickname"?}  -> 201 {token, session, nickname, cursor}
  *   GET  /api/session                  -> 200 {session, nickname, room}
@@ -8,7 +8,8 @@
  * Every call but creating a session names its session by the bearer token
  * (auth_session); nothing a client sends can pick another session.  Write
  * calls draw from a token bucket kept in the session row (NOOM_RL_BURST,
- * refilled NOOM_RL_RATE per second), so the limit holds across workers.
+ * refilled NOOM_RL_RATE per second), so the limit holds across workers;
+ * creating sessions draws from the client address's (limit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,53 +40,6 @@ auth_session(struct ctx *c, const struct req *rq, struct resp *rs,
 	else
 		resp_error(rs, 500, "internal", "The store failed.");
 	return -1;
-}
-
-/*
- * Take one call from one of the session's buckets (signal: the signaling
- * one), inside the caller's transaction.  0 if allowed, -1 after answering
- * 429 (or 500).
- */
-static int
-bucket_take(struct ctx *c, const struct session *s, int signal, int64_t now,
-    struct resp *rs)
-{
-	double	 tokens, burst = signal ? NOOM_SIG_BURST : NOOM_RL_BURST;
-	double	 rate = signal ? NOOM_SIG_RATE : NOOM_RL_RATE;
-
-	if (signal)
-		tokens = s->sig_tokens + (double)(now - s->sig_ms) * rate / 1000;
-	else
-		tokens = s->rl_tokens + (double)(now - s->rl_ms) * rate / 1000;
-	if (tokens > burst)
-		tokens = burst;
-	if (tokens < 1) {
-		resp_error(rs, 429, "rate_limited", "Too many requests; "
-		    "slow down.");
-		rs->retry_after = 1;
-		return -1;
-	}
-	if (db_session_rate(c->db, s->id, signal, tokens - 1, now) == -1) {
-		resp_error(rs, 500, "internal", "The store failed.");
-		return -1;
-	}
-	return 0;
-}
-
-/* Take one write call (chat, rooms, nickname, media) from the session. */
-int
-rate_take(struct ctx *c, const struct session *s, int64_t now,
-    struct resp *rs)
-{
-	return bucket_take(c, s, 0, now, rs);
-}
-
-/* Take one signaling message from the session's own allowance. */
-int
-rate_take_signal(struct ctx *c, const struct session *s, int64_t now,
-    struct resp *rs)
-{
-	return bucket_take(c, s, 1, now, rs);
 }
 
 /*
@@ -127,6 +81,10 @@ h_session_create(struct ctx *c, const struct req *rq, struct resp *rs)
 	}
 	if (db_begin(c->db) == -1)
 		goto fail;
+	if (client_take(c, rq, LIMIT_SESSION, rs) == -1) {
+		db_rollback(c->db);
+		goto out;
+	}
 	if (db_session_create(c->db, token, nick, rq->now_ms, &id) == -1 ||
 	    (cursor = db_log_end(c->db)) == -1 || db_commit(c->db) == -1)
 		goto fail;

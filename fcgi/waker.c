@@ -22,6 +22,12 @@
  * chat) waits until its hold is due; the ring gap (struct ring_gap) keeps
  * scans at least NOOM_RING_GAP_MS apart.
  *
+ * Bounds: at most WAITING_PER_SESSION polls of one session wait in a
+ * process (a newer one answers the oldest at once, empty, with its cursor:
+ * a client that re-polls before its last answer came needs only the
+ * newest), and at most app->waiting_max of one client address (more are
+ * answered 429 at once): a script cannot hold a worker's descriptors.
+ *
  * The waker answers through the function it was made with, which owns the
  * request from then on (worker.c writes the FastCGI records): this file
  * knows nothing of FastCGI.
@@ -39,10 +45,14 @@
 #include "noom.h"
 
 #define SCAN_CHUNK	1000		/* events a scan reads at a time */
+#define WAITING_PER_SESSION 2		/* polls of one session that wait */
+#define NBUCKETS	4096		/* of the session and address tables */
 
 /* A poll waiting for events; owned by the waker once handed over. */
 struct waiting {
 	struct waiting	*prev, *next;	/* in deadline order */
+	struct waiting	*same;		/* next in its session's bucket */
+	struct client	*client;	/* its address's count, not owned */
 	void		*req;		/* the open request, owned */
 	struct reader	 reader;
 	struct hold	 hold;
@@ -50,8 +60,17 @@ struct waiting {
 	int64_t		 started;	/* wall ms, for the log line */
 };
 
+/* How many polls of one client address wait in this process. */
+struct client {
+	struct client	*next;		/* in its bucket */
+	size_t		 n;
+	char		 addr[NOOM_ADDR_MAX];
+};
+
 struct waker {
 	const struct app *app;
+	struct waiting	*by_session[NBUCKETS];	/* chains via ->same */
+	struct client	*by_addr[NBUCKETS];
 	waker_answer_fn	 answer;	/* takes the request */
 	struct db	*db;		/* the waker's own connection */
 	int		 inbox_fd;	/* eventfd: the inbox has entries */
@@ -119,12 +138,17 @@ waker_newest(struct waker *w, int64_t *written)
  */
 void
 waker_wait(struct waker *w, void *req, const struct reader *r,
-    const struct hold *h, int64_t started)
+    const struct hold *h, const char *client, int64_t started)
 {
 	struct waiting	*p = xcalloc(1, sizeof(*p));
 	uint64_t	 one = 1;
 
 	p->req = req;
+	/* The address travels in the entry's client slot until inbox_take
+	 * counts it (the waker thread owns the table). */
+	p->client = xcalloc(1, sizeof(*p->client));
+	snprintf(p->client->addr, sizeof(p->client->addr), "%s",
+	    client != NULL ? client : "");
 	p->reader = *r;
 	p->hold = *h;
 	p->started = started;
@@ -135,6 +159,105 @@ waker_wait(struct waker *w, void *req, const struct reader *r,
 	pthread_mutex_unlock(&w->lock);
 	if (write(w->inbox_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
 		log_warn("eventfd: %s", strerror(errno));
+}
+
+static size_t
+addr_hash(const char *s)
+{
+	size_t	 h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return h % NBUCKETS;
+}
+
+/*
+ * Count p against its address (p->client holds the address it came with;
+ * it is replaced by the address's shared count): 0, or -1 if the address
+ * has app->waiting_max polls waiting already.
+ */
+static int
+client_count(struct waker *w, struct waiting *p)
+{
+	struct client	*c, *mine = p->client;
+	size_t		 b = addr_hash(mine->addr);
+
+	for (c = w->by_addr[b]; c != NULL; c = c->next)
+		if (strcmp(c->addr, mine->addr) == 0)
+			break;
+	if (c != NULL && c->n >= (size_t)w->app->waiting_max)
+		return -1;
+	if (c == NULL) {
+		c = mine;
+		c->next = w->by_addr[b];
+		w->by_addr[b] = c;
+	} else
+		free(mine);
+	c->n++;
+	p->client = c;
+	return 0;
+}
+
+/* p no longer waits: uncount it from its address and its session. */
+static void
+waiting_forget(struct waker *w, struct waiting *p)
+{
+	struct waiting	**pp;
+	struct client	**cp, *c = p->client;
+
+	for (pp = &w->by_session[p->reader.session_id % NBUCKETS]; *pp != NULL;
+	    pp = &(*pp)->same)
+		if (*pp == p) {
+			*pp = p->same;
+			break;
+		}
+	if (c != NULL && --c->n == 0) {
+		for (cp = &w->by_addr[addr_hash(c->addr)]; *cp != c;
+		    cp = &(*cp)->next)
+			;
+		*cp = c->next;
+		free(c);
+	}
+	p->client = NULL;
+}
+
+/* Answer p at once, unlinked from nothing yet: refused, or replaced. */
+static void
+inbox_refuse(struct waker *w, struct waiting *p)
+{
+	static const char body[] = "{\"error\":\"rate_limited\",\"message\":"
+	    "\"Too many polls wait for this address; try again.\","
+	    "\"scope\":\"client\",\"retry_after\":1}";
+
+	w->answer(p->req, 429, body, sizeof(body) - 1);
+	free(p->client);
+	free(p);
+}
+
+static void	waiting_answer(struct waker *, struct waiting *, int64_t);
+
+/*
+ * Take p into the session table: if WAITING_PER_SESSION of its session
+ * wait already, the oldest of them is answered now, with its cursor.
+ */
+static void
+session_count(struct waker *w, struct waiting *p)
+{
+	struct waiting	**bucket, *q, *oldest = NULL;
+	int		 n = 0;
+
+	bucket = &w->by_session[p->reader.session_id % NBUCKETS];
+	for (q = *bucket; q != NULL; q = q->same)
+		if (q->reader.session_id == p->reader.session_id) {
+			n++;
+			oldest = q;	/* the chain is newest first */
+		}
+	p->same = *bucket;
+	*bucket = p;
+	if (n >= WAITING_PER_SESSION) {
+		w->events.len = 0;
+		waiting_answer(w, oldest, oldest->reader.cursor);
+	}
 }
 
 /* Move the inbox to the tail of the waiting list, oldest first; 1 if any. */
@@ -158,11 +281,16 @@ inbox_take(struct waker *w)
 	}
 	for (p = rev; p != NULL; p = next) {
 		next = p->next;
+		if (client_count(w, p) == -1) {
+			inbox_refuse(w, p);
+			continue;
+		}
 		p->prev = w->list.prev;
 		p->next = &w->list;
 		w->list.prev->next = p;
 		w->list.prev = p;
 		w->nwaiting++;
+		session_count(w, p);
 		got = 1;
 	}
 	return got;
@@ -181,10 +309,11 @@ waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
 	w->nwaiting--;
+	waiting_forget(w, p);
 	buf_init(&body);
 	mailbox_answer_add(&body, cursor, w->events.data ? w->events.data : "",
 	    w->events.len, 0);
-	w->answer(p->req, body.data, body.len);
+	w->answer(p->req, 200, body.data, body.len);
 	buf_free(&body);
 	if (!w->app->quiet)
 		log_info("GET /api/poll 200 %" PRId64 "ms (waited)",

@@ -62,7 +62,9 @@ status_text(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 403: return "Forbidden";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	default: return "Internal Server Error";
 	}
@@ -160,8 +162,8 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: "
 	    "application/json; charset=utf-8\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n\r\n", status, status_text(status),
-	    len);
+	    "Cache-Control: no-store\r\n%s\r\n", status, status_text(status),
+	    len, status == 429 ? "Retry-After: 1\r\n" : "");
 	if (n <= 0 || (size_t)n >= sizeof(head))
 		fatal("worker_respond_raw: head");	/* cannot: fixed text */
 	hlen = (size_t)n;
@@ -196,9 +198,9 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 
 /* The waker's answer to a poll that waited (a waker_answer_fn). */
 static void
-waiting_answer(void *req, const char *body, size_t len)
+waiting_answer(void *req, int status, const char *body, size_t len)
 {
-	worker_respond_raw(req, 200, body, len);
+	worker_respond_raw(req, status, body, len);
 }
 
 /* Answer r with rs; r stays allocated for the next accept. */
@@ -286,7 +288,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	struct req	 rq;
 	struct resp	 rs;
 	const char	*uri;
-	char		*body = NULL;
+	char		*body = NULL, client[NOOM_ADDR_MAX];
 	size_t		 plen;
 
 	memset(&rq, 0, sizeof(rq));
@@ -296,6 +298,13 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	rq.query = param(r, "QUERY_STRING", "");
 	rq.auth = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
 	rq.prefix = param(r, "NOOM_PREFIX", "");
+	client_addr(a->app, FCGX_GetParam("REMOTE_ADDR", r->envp),
+	    FCGX_GetParam("HTTP_X_FORWARDED_FOR", r->envp), client,
+	    sizeof(client));
+	rq.client = client;
+	rq.host = FCGX_GetParam("HTTP_HOST", r->envp);
+	rq.origin = FCGX_GetParam("HTTP_ORIGIN", r->envp);
+	rq.content_type = FCGX_GetParam("CONTENT_TYPE", r->envp);
 	uri = param(r, "DOCUMENT_URI", "/");
 	plen = strlen(rq.prefix);
 	if (strncmp(uri, rq.prefix, plen) != 0) {
@@ -312,7 +321,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	if (rs.wait) {
 		/* Only the connection waits; r is free for the next accept. */
 		waker_wait(a->waker, detach(r, a->conns), &rs.reader, &rs.hold,
-		    rq.now_ms);
+		    rq.client, rq.now_ms);
 		goto out;
 	}
 answer:

@@ -58,6 +58,7 @@ let roomOps = Promise.resolve();
 const home = new HomeView(/** @type {HTMLElement} */ (document.getElementById('home-view')), {
   onJoin: (name) => enterRoom(name, { push: true }),
   onRename: (name) => rename(name),
+  onListRooms: () => refreshRooms(),
 });
 
 const room = new RoomView(/** @type {HTMLElement} */ (document.getElementById('room-view')), {
@@ -185,7 +186,7 @@ function showHome(how = {}) {
 }
 
 function refreshRooms() {
-  client.listRooms().catch(() => {
+  client.listRooms(home.query, home.limit).then(({ more }) => home.setMore(more)).catch(() => {
     /* the poll loop's room_change events keep the list current anyway */
   });
 }

@@ -48,6 +48,8 @@ export class EventFilter {
     this.rooms = [];
     /** Sequence number this.rooms is valid at (-1: none yet). */
     this.roomsSeq = -1;
+    /** The search the list is filtered by ('' for none): changes of other rooms stay out. */
+    this.roomsQuery = '';
 
     /* Events with seq <= this are contained in the last room snapshot. */
     this._roomBaseline = 0;
@@ -151,8 +153,30 @@ export class EventFilter {
     if (seq < this.roomsSeq) return;
     this.roomsSeq = seq;
     this.rooms = rooms;
+    this._reportRooms();
+  }
+
+  /**
+   * Applies a room_change event: what changed (a room and its new count; 0: it is gone) on top
+   * of the list. The list stays busiest first, as the server orders it: a room whose count
+   * changed goes before the others of the same count (it was the most recently active).
+   * @param {RoomInfo[]} changes
+   * @param {number} seq
+   */
+  applyRoomChanges(changes, seq) {
+    if (seq <= this.roomsSeq) return;
+    this.roomsSeq = seq;
+    const changed = new Set(changes.map((r) => r.name));
+    const kept = this.rooms.filter((r) => !changed.has(r.name));
+    const now = changes.filter((r) => r.count > 0 &&
+      (!this.roomsQuery || r.name.toLowerCase().includes(this.roomsQuery.toLowerCase())));
+    this.rooms = [...now, ...kept].sort((a, b) => b.count - a.count);
+    this._reportRooms();
+  }
+
+  _reportRooms() {
     try {
-      this.onRoomList(rooms);
+      this.onRoomList(this.rooms);
     } catch (err) {
       console.error('noom: onRoomList failed', err);
     }

@@ -10,7 +10,11 @@ import { el, role, testid, people, showError } from './dom.js';
  * @typedef {object} HomeCallbacks
  * @property {(room: string) => void} onJoin  the user asked to enter a room (already trimmed)
  * @property {(nickname: string) => void} onRename  the nickname field changed (already trimmed)
+ * @property {(query: string, limit: number) => void} onListRooms  the room search or the page size changed
  */
+
+/** Rooms the list shows at first, and how many more "Show more rooms" adds. */
+export const ROOMS_PAGE = 50;
 
 export const NICKNAME_MAX = 32;
 export const ROOM_MAX = 64;
@@ -61,6 +65,12 @@ export class HomeView {
     this.joinButton = /** @type {HTMLButtonElement} */ (testid(root, 'join-button'));
     this.list = testid(root, 'room-list');
     this.empty = role(root, 'rooms-empty');
+    this.search = /** @type {HTMLInputElement} */ (testid(root, 'room-search'));
+    this.more = /** @type {HTMLButtonElement} */ (testid(root, 'rooms-more'));
+    /** The list's search and size, as last asked of the server. */
+    this.query = '';
+    this.limit = ROOMS_PAGE;
+    this._wireRoomList();
     this.joinError = role(root, 'join-error');
     this.nicknameStatus = role(root, 'nickname-status');
     /* The nickname the server has; the field is only "dirty" when it differs. */
@@ -157,6 +167,34 @@ export class HomeView {
       if (this.list.children[i] !== item) this.list.insertBefore(item, this.list.children[i] ?? null);
     });
     this.empty.hidden = rooms.length > 0;
+    this.empty.textContent = this.query ? `No open room has “${this.query}” in its name.` :
+      'No open rooms yet. Start one on the left.';
+  }
+
+  /** The search box (debounced) and "Show more rooms" ask the server for another list. */
+  _wireRoomList() {
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    this.search.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.query = this.search.value.trim();
+        this.limit = ROOMS_PAGE;
+        this.callbacks.onListRooms(this.query, this.limit);
+      }, 250);
+    });
+    this.more.addEventListener('click', () => {
+      this.limit += ROOMS_PAGE;
+      this.callbacks.onListRooms(this.query, this.limit);
+    });
+  }
+
+  /**
+   * Whether the server has more rooms than the list shows.
+   * @param {boolean} more
+   */
+  setMore(more) {
+    this.more.hidden = !more;
   }
 
   /** @param {string} name */

@@ -144,7 +144,7 @@ export class NoomClient {
       try {
         const { room } = await this.api.loadSession();
         /* A restored session has no cursor we can trust: start from the room list's. */
-        await this.listRooms();
+        await this.listRooms(this.events.roomsQuery);
         this.events.cursor = Math.max(this.events.cursor, this.events.roomsSeq);
         this.onSession({ session: this.session ?? 0, nickname: this.nickname, renewed: false });
         return { session: this.session ?? 0, nickname: this.nickname, renewed: false, room };
@@ -209,13 +209,21 @@ export class NoomClient {
   // ---- rooms ----------------------------------------------------------------------------
 
   /**
-   * Loads the public room list (GET api/rooms); also reported through onRoomList().
-   * @returns {Promise<RoomInfo[]>}
+   * Loads the public room list (GET api/rooms): the busiest rooms first, those whose name holds
+   * query if one is given, `limit` of them; also reported through onRoomList(). Room changes
+   * keep it current afterwards.
+   * @param {string} [query]
+   * @param {number} [limit]
+   * @returns {Promise<{rooms: RoomInfo[], more: boolean}>}
    */
-  async listRooms() {
-    const res = await this.api.request('GET', 'rooms');
+  async listRooms(query = '', limit = 50) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (query) q.set('q', query);
+    const res = await this.api.request('GET', `rooms?${q}`);
+    this.events.roomsQuery = query;
+    this.events.roomsSeq = -1;
     this.events.setRooms(res.rooms, res.cursor);
-    return this.rooms;
+    return { rooms: this.rooms, more: Boolean(res.more) };
   }
 
   /**
@@ -424,7 +432,7 @@ export class NoomClient {
   /* Reloads room state and room list after the server dropped our cursor. */
   async _resync() {
     try {
-      await this.listRooms();
+      await this.listRooms(this.events.roomsQuery);
       if (this.room !== null) await this.fetchRoom();
     } finally {
       this.onResync();
@@ -447,7 +455,7 @@ export class NoomClient {
         if (data.session === this.session) this.api.nickname = data.nickname;
         this.onNickname(data, ev);
         break;
-      case 'room_change': this.events.setRooms(data.rooms || [], ev.seq); break;
+      case 'room_change': this.events.applyRoomChanges(data.rooms || [], ev.seq); break;
       case 'signal': this.onSignal(data, ev); break;
       case 'media': this.onMedia(data, ev); break;
       case 'room_joined':

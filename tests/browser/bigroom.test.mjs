@@ -10,7 +10,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startStack, newSession, join, say } from '../lib/stack.js';
+import { startStack, CROWD_LIMITS, newSession, join, say } from '../lib/stack.js';
 import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
 
 const WAIT = 20000;
@@ -32,7 +32,7 @@ describe('a room of hundreds', { skip: skip || false }, () => {
   let stack;
   let browser;
   before(async () => {
-    stack = await startStack();
+    stack = await startStack({config: CROWD_LIMITS});
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
   });
   after(async () => {

@@ -5,14 +5,14 @@
 // answer, while chat never waits and every event still comes exactly once, in order.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startStack, api, newSession, join, leave, say, poll, pollUntil, ofType, sleep} from '../lib/stack.js';
+import {startStack, CROWD_LIMITS, api, newSession, join, leave, say, poll, pollUntil, ofType, sleep} from '../lib/stack.js';
 
 const MEMBERS_MAX = 200; // NOOM_MEMBERS_MAX
 const HOLD_MS = 1000; // NOOM_NOTICE_HOLD_MS
 
 let stack;
 before(async () => {
-  stack = await startStack({workerArgs: ['--poll-timeout', '5']});
+  stack = await startStack({workerArgs: ['--poll-timeout', '5'], config: CROWD_LIMITS});
 });
 after(async () => {
   await stack?.stop();

@@ -5,11 +5,11 @@
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import {startStack, newSession, join, say, poll, ofType, sleep} from '../lib/stack.js';
+import {startStack, CROWD_LIMITS, newSession, join, say, poll, ofType, sleep} from '../lib/stack.js';
 
 let stack;
 before(async () => {
-  stack = await startStack({workers: 2, workerArgs: ['--poll-timeout', '5']});
+  stack = await startStack({workers: 2, workerArgs: ['--poll-timeout', '5'], config: CROWD_LIMITS});
 });
 after(async () => {
   await stack?.stop();

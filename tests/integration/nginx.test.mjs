@@ -10,11 +10,11 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {startStack, api, newSession, within, noomRunPath} from '../lib/stack.js';
+import {startStack, CROWD_LIMITS, api, newSession, within, noomRunPath} from '../lib/stack.js';
 
 let stack;
 before(async () => {
-  stack = await startStack();
+  stack = await startStack({config: CROWD_LIMITS});
 });
 after(async () => {
   await stack?.stop();

@@ -1,5 +1,6 @@
-// Room list: counts up and down (GET api/rooms and room_change events), empty rooms disappear,
-// switching rooms, no-op re-join, sendBeacon leave, and no cross-session leaks.
+// Room list: counts up and down (GET api/rooms, busiest first, and the room_change events that
+// say what changed), empty rooms disappear, switching rooms, no-op re-join, sendBeacon leave,
+// and no cross-session leaks.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {startStack, api, newSession, join, leave, say, pollUntil, drain, ofType, who} from '../lib/stack.js';
@@ -17,17 +18,31 @@ async function rooms(token) {
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers.get('cache-control') ?? '', /no-store/);
   assert.ok(Number.isInteger(r.json.cursor));
-  const names = r.json.rooms.map((x) => x.name);
-  assert.deepEqual(names, [...names].sort(), 'rooms sorted by name');
+  const counts = r.json.rooms.map((x) => x.count);
+  assert.deepEqual(counts, [...counts].sort((a, b) => b - a), 'busiest rooms first');
+  assert.equal(typeof r.json.more, 'boolean');
   for (const x of r.json.rooms) assert.ok(x.count >= 1, `open rooms only: ${JSON.stringify(x)}`);
   return r.json;
 }
 const countOf = (list, name) => list.find((x) => x.name === name)?.count ?? 0;
 
-// Waits for a room_change event whose list satisfies pred; returns {event, cursor}.
+// A lobby reader's view: room_change events say what changed (a room and its count, 0: gone),
+// folded here into name -> count. Waits until that view satisfies pred; returns {cursor}.
+const lobby = new Map();
 async function roomChange(token, cursor, pred) {
-  const r = await pollUntil(stack, token, cursor, (ev) => ev.some((e) => e.type === 'room_change' && pred(e.data.rooms)));
-  return {event: r.events.find((e) => e.type === 'room_change' && pred(e.data.rooms)), cursor: r.cursor, events: r.events};
+  const view = () => [...lobby].map(([name, count]) => ({name, count}));
+  const r = await pollUntil(stack, token, cursor, (ev) => {
+    for (const e of ofType(ev, 'room_change')) {
+      for (const x of e.data.rooms) {
+        assert.deepEqual(Object.keys(x).sort(), ['count', 'name']);
+        if (x.count > 0) lobby.set(x.name, x.count);
+        else lobby.delete(x.name);
+      }
+      assert.ok(JSON.stringify(e.data).length < 200, `what changed, not the whole list: ${JSON.stringify(e.data)}`);
+    }
+    return pred(view());
+  });
+  return {cursor: r.cursor, events: r.events};
 }
 
 test('room counts go up and down, empty rooms disappear, switching gives bye and welcome', {timeout: 90_000}, async () => {
@@ -151,10 +166,10 @@ test('no cross-session access: addressed events and other rooms stay private', {
   await say(stack, cat.token, 'second secret in x');
   await join(stack, late.token, 'room-x');
 
-  // Dan's mailbox, up to the room_change of Late's join.
-  const r = await pollUntil(stack, dan.token, dj.cursor, (ev) => ev.some((e) => e.type === 'room_change' && countOf(e.data.rooms, 'room-x') === 2));
-  const mine = await drain(stack, dan.token, r.cursor);
-  const events = [...r.events, ...mine.events];
+  // Dan's mailbox, everything after his join (the writes above are all committed).
+  const mine = await drain(stack, dan.token, dj.cursor);
+  const events = mine.events;
+  assert.deepEqual(ofType(events, 'room_change'), [], 'the room list\'s changes are the lobby\'s, not a room member\'s');
   assert.deepEqual(ofType(events, 'room_joined'), [], 'Dan sees nobody else\'s room_joined');
   assert.deepEqual(ofType(events, 'room_left'), [], 'Dan sees nobody else\'s room_left');
   assert.deepEqual(events.filter((e) => e.data.room && e.data.room !== 'room-y' && e.type !== 'room_change'), [], 'Dan sees no event of other rooms');

@@ -649,3 +649,22 @@ test('a gateway nobody used while chat went over long-polls hears new messages o
     await own.stop();
   }
 });
+
+test('a session holds at most two live sockets: a third closes the oldest with 4409', {timeout: 30_000}, async () => {
+  const ann = await newSession(stack, 'Ann');
+  const first = await open(stack, ann.token, ann.cursor);
+  const second = await open(stack, ann.token, ann.cursor);
+  const third = await open(stack, ann.token, ann.cursor);
+  const closed = await within(first.closed, 5000);
+  assert.equal(closed.code, 4409, JSON.stringify(closed));
+  assert.match(closed.reason, /replaced/);
+  // The two newest still get the session's events: a lobby change (Ann is in no room).
+  const bob = await newSession(stack, 'Bob');
+  await join(stack, bob.token, 'ws-two-sockets');
+  for (const c of [second, third]) {
+    const r = await readUntil(c, (ev) => ev.some((e) => e.type === 'room_change' &&
+      e.data.rooms.some((x) => x.name === 'ws-two-sockets')), 5000);
+    assert.ok(r.cursor > ann.cursor);
+    c.close();
+  }
+});

@@ -120,16 +120,60 @@ saw(struct user *u, const char *type, const char *field, const char *value)
 	return found;
 }
 
+/*
+ * A session that never joined a room is forgotten after 10 minutes unseen;
+ * one that joined and left is kept for a day.
+ */
+static void
+test_unjoined_expiry(void)
+{
+	struct user	 idle, left;
+	json_t		*o;
+	int		 st;
+
+	new_user(&idle, "Idle");
+	new_user(&left, "Left");
+	o = call(h_join, left.token, "{\"room\":\"brief\"}", NULL, &st);
+	json_decref(o);
+	o = call(h_leave, left.token, NULL, NULL, &st);
+	CHECK(st == 200);
+	json_decref(o);
+	clock_ms += 9 * 60 * 1000;
+	maintenance(&c, clock_ms);
+	o = call(h_session_get, idle.token, NULL, NULL, &st);
+	CHECK(st == 200);		/* 9 minutes: still there */
+	json_decref(o);
+	clock_ms += 2 * 60 * 1000;
+	maintenance(&c, clock_ms);
+	o = call(h_session_get, idle.token, NULL, NULL, &st);
+	CHECK(st == 401);
+	json_decref(o);
+	o = call(h_session_get, left.token, NULL, NULL, &st);
+	CHECK(st == 200);
+	json_decref(o);
+}
+
+/* An event_fn: keep the data of the last room_change in arg (a buffer). */
+static int
+last_room_change(void *arg, const struct event *ev)
+{
+	if (strcmp(ev->type, "room_change") == 0)
+		snprintf(arg, 256, "%s", ev->data);
+	return 0;
+}
+
 static void
 test_chat(void)
 {
-	struct user	 ann, bob;
+	struct user	 ann, bob, cat;
 	json_t		*o, *evs;
+	char		 lobby[256] = "";
 	int		 st;
 	int64_t		 old;
 
 	new_user(&ann, "Ann");
 	new_user(&bob, "Bob");
+	new_user(&cat, "Cat");
 	CHECK(poll_now(&ann, 1) == NULL);	/* nothing yet: parks */
 
 	o = call(h_join, ann.token, "{\"room\":\" lobby \"}", NULL, &st);
@@ -145,11 +189,16 @@ test_chat(void)
 	CHECK(json_array_size(json_object_get(o, "members")) == 2);
 	json_decref(o);
 	CHECK(saw(&ann, "welcome", "nickname", "Bob"));
-	/* Bob's own room_joined does not wait, and brings the list along. */
+	/* Bob's own room_joined does not wait.  The room list's changes are
+	 * the lobby's: a session in a room is not sent them. */
 	evs = poll_now(&bob, 1);
-	CHECK(has(evs, "room_change", NULL, NULL));	/* global */
+	CHECK(!has(evs, "room_change", NULL, NULL));
 	CHECK(has(evs, "room_joined", "room", "lobby"));
 	json_decref(evs);
+	/* Cat, in no room, may see what changed: one room and its count. */
+	CHECK(db_events_visible(c.db, 0, cat.id, 0, 0, 100, last_room_change,
+	    lobby) == 0);
+	CHECK_STR(lobby, "{\"rooms\":[{\"name\":\"lobby\",\"count\":2}]}");
 
 	o = call(h_messages, ann.token, "{\"text\":\"hi\",\"client_id\":\"m1\"}",
 	    NULL, &st);
@@ -474,6 +523,7 @@ main(void)
 	test_chat();
 	test_rate_limit();
 	test_presence_trim();
+	test_unjoined_expiry();
 	test_event_hold();
 	test_seq_after_trim();
 	test_upgrade_v4(dir, src ? src : "../..");
