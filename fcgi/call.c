@@ -5,6 +5,10 @@
  *
  *   GET  /api/call                      -> {iceServers, iceTransportPolicy,
  *                                           ttl, mesh_max, in_call}
+ *
+ * TURN credentials (coturn's REST scheme, turn.c) go only to members of the
+ * call, valid turn_ttl seconds (10 minutes by default); the page renews
+ * them, and its relays, before they expire (static/js/call.js).
  *   POST /api/signal {to, kind, data}   -> 202 {seq}; "signal" event to `to`
  *   POST /api/media  {audio,video,screen} -> 200 state; "media" event to the room
  *
@@ -25,9 +29,15 @@ static const char *const signal_kinds[] = {
 	"offer", "answer", "candidate", "hangup", NULL
 };
 
-/* The ICE server list for session sid as a new JSON array. */
+/*
+ * The ICE server list for session sid as a new JSON array: the STUN
+ * servers, and the TURN servers with a credential valid app->turn_ttl
+ * seconds only for a member of the call (relay: 1).  A chat-only member
+ * gets no TURN credential: the relay is for the call, not a free relay for
+ * whoever joins a room.
+ */
 static json_t *
-ice_servers_new(const struct app *app, int64_t sid, int64_t now_s)
+ice_servers_new(const struct app *app, int64_t sid, int64_t now_s, int relay)
 {
 	json_t	*list = json_array(), *urls;
 	char	 user[64], cred[64];
@@ -39,7 +49,7 @@ ice_servers_new(const struct app *app, int64_t sid, int64_t now_s)
 			json_array_append_new(urls, json_string(app->stun[i]));
 		json_array_append_new(list, json_pack("{s:o}", "urls", urls));
 	}
-	if (app->turn[0] != NULL && app->turn_secret != NULL) {
+	if (relay && app->turn[0] != NULL && app->turn_secret != NULL) {
 		snprintf(user, sizeof(user), "%" PRId64 ":%" PRId64,
 		    now_s + app->turn_ttl, sid);
 		if (turn_credential(app->turn_secret, user, cred,
@@ -73,7 +83,8 @@ h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 		return;
 	}
 	resp_json(rs, 200, json_pack("{s:o,s:s,s:i,s:i,s:b}", "iceServers",
-	    ice_servers_new(c->app, s.id, rq->now_ms / 1000),
+	    ice_servers_new(c->app, s.id, rq->now_ms / 1000,
+	    rank < c->app->mesh_max),
 	    "iceTransportPolicy", c->app->ice_relay ? "relay" : "all",
 	    "ttl", c->app->turn_ttl, "mesh_max", c->app->mesh_max,
 	    "in_call", rank < c->app->mesh_max));

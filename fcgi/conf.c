@@ -8,7 +8,7 @@
  *   stun = stun:host:port          (repeatable)
  *   turn = turn:host:port?transport=udp|tcp, turns:host:port (repeatable)
  *   turn_secret = <coturn static-auth-secret>
- *   turn_ttl = <seconds a credential is valid, 60..86400>
+ *   turn_ttl = <seconds a credential is valid, 10..86400; default 600>
  *   mesh_max = <members in a call, 2..16>
  *   ice_transport_policy = all | relay    (default all)
  *   trusted_proxy = ADDRESS[/BITS]        (repeatable; limit.c)
@@ -100,7 +100,7 @@ limit_set(struct app *app, const char *key, const char *value)
 	int	 k;
 
 	for (k = 0; k < LIMIT__COUNT; k++)
-		if (strcmp(key, app->limits[k].name) == 0)
+		if (strcmp(key, limit_defaults[k].name) == 0)
 			break;
 	if (k == LIMIT__COUNT)
 		return "unknown key";
@@ -111,6 +111,7 @@ limit_set(struct app *app, const char *key, const char *value)
 	if (*end != '\0' || !(burst >= 1 && burst <= 1e6) ||
 	    !(rate > 0 && rate <= 1e6))
 		return "a limit's burst is 1 to 1000000, its rate above 0";
+	app->limits[k].name = limit_defaults[k].name;
 	app->limits[k].burst = burst;
 	app->limits[k].rate = rate;
 	return NULL;
@@ -159,8 +160,8 @@ conf_set(struct app *app, const char *key, const char *value)
 	if (*value == '\0' || *end != '\0')
 		return "not a number";
 	if (strcmp(key, "turn_ttl") == 0) {
-		if (n < 60 || n > 86400)
-			return "turn_ttl must be 60 to 86400 seconds";
+		if (n < 10 || n > 86400)
+			return "turn_ttl must be 10 to 86400 seconds";
 		app->turn_ttl = (int)n;
 		return NULL;
 	}

@@ -54,6 +54,7 @@ enum stmt {
 	S_SESSION_STALE,
 	S_SESSION_TOUCH,
 	S_SESSION_NICK,
+	S_NICK_TAKEN,
 	S_SESSION_ROOM,
 	S_SESSION_RATE,
 	S_SESSION_SIG_RATE,
@@ -123,7 +124,11 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "UPDATE sessions SET seen_ms = :now"
 	    " WHERE id = :sid AND seen_ms < :before",
 	[S_SESSION_NICK] =
-	    "UPDATE sessions SET nickname = :nick WHERE id = :sid",
+	    "UPDATE sessions SET nickname = :nick, nick_key = :key"
+	    " WHERE id = :sid",
+	[S_NICK_TAKEN] =
+	    "SELECT count(*) FROM sessions WHERE room_id = :room"
+	    " AND nick_key = :key AND id <> :sid",
 	[S_SESSION_ROOM] =
 	    "UPDATE sessions SET room_id = nullif(:room, 0), join_seq = :seq,"
 	    " joined_ms = CASE WHEN :room = 0 OR joined_ms > 0 THEN joined_ms"
@@ -735,7 +740,8 @@ db_session_touch(struct db *db, int64_t sid, int64_t now, int64_t before)
 }
 
 int
-db_session_nickname(struct db *db, int64_t sid, const char *nick)
+db_session_nickname(struct db *db, int64_t sid, const char *nick,
+    const char *key)
 {
 	sqlite3_stmt	*p = st(db, S_SESSION_NICK);
 
@@ -743,7 +749,27 @@ db_session_nickname(struct db *db, int64_t sid, const char *nick)
 		return -1;
 	bind_i(p, ":sid", sid);
 	bind_s(p, ":nick", nick);
+	bind_s(p, ":key", key);
 	return run(db, p);
+}
+
+/*
+ * Does another member of room than sid have a nickname with this key
+ * (names.c)?  1 or 0, -1 on error.
+ */
+int
+db_nick_taken(struct db *db, int64_t room, const char *key, int64_t sid)
+{
+	sqlite3_stmt	*p = st(db, S_NICK_TAKEN);
+	int64_t		 n;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_s(p, ":key", key);
+	bind_i(p, ":sid", sid);
+	n = one_int(db, p, 0);
+	return n < 0 ? -1 : n > 0;
 }
 
 /* Put the session in room (0: none) from event seq join_seq on. */

@@ -125,7 +125,8 @@ int	 db_session_create(struct db *, const char *, const char *, int64_t,
 int	 db_session_by_token(struct db *, const char *, struct session *);
 int	 db_session_by_id(struct db *, int64_t, struct session *);
 int	 db_session_touch(struct db *, int64_t, int64_t, int64_t);
-int	 db_session_nickname(struct db *, int64_t, const char *);
+int	 db_session_nickname(struct db *, int64_t, const char *, const char *);
+int	 db_nick_taken(struct db *, int64_t, const char *, int64_t);
 int	 db_session_room(struct db *, int64_t, int64_t, int64_t, int64_t);
 int	 db_session_rate(struct db *, int64_t, int, double, int64_t);
 int	 db_session_media(struct db *, int64_t, int, int, int);

@@ -249,7 +249,7 @@ main(int argc, char **argv)
 	app.threads = 4;
 	app.waiting_max = 1000;
 	app.mesh_max = 6;
-	app.turn_ttl = 3600;
+	app.turn_ttl = 600;
 	memcpy(app.limits, limit_defaults, sizeof(app.limits));
 	log_set_ident("noom-worker");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {

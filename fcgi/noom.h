@@ -177,7 +177,13 @@ long	 utf8_count(const char *, size_t);
 char	*valid_trim_new(const char *);
 int	 valid_text(const char *, size_t, size_t, int, const char **);
 int	 valid_client_id(const char *, const char **);
+int	 valid_name(const char *, const char **);
 int	 parse_cursor(const char *, int64_t *);
+
+/* names.c: nicknames as people read them. */
+#define NOOM_NAME_KEY	(4 * NOOM_NICK_MAX * 3 + 1)	/* bytes of a key */
+int	 name_key(const char *, char *, size_t);
+void	 name_suffixed(const char *, int, char *, size_t);
 
 /* tmpl.c: templates with mandatory HTML escaping. */
 struct tmpl_var {

@@ -139,11 +139,36 @@ out:
 }
 
 /*
- * Put session s into room name (it is in no room now): 0, -1 on a store
- * error, or -2 after answering 429 (the client opened too many rooms).
+ * Give session s, entering room, a nickname no other member of the room
+ * reads the same way (names.c): its own, or the first free "Name (n)";
+ * s->nickname becomes it.  0 or -1.
  */
 static int
-room_enter(struct ctx *c, const struct req *rq, const struct session *s,
+room_nickname(struct ctx *c, struct session *s, int64_t room)
+{
+	char	 key[NOOM_NAME_KEY], nick[sizeof(s->nickname)];
+	int	 i, taken;
+
+	snprintf(nick, sizeof(nick), "%s", s->nickname);
+	for (i = 2; ; i++) {
+		if (name_key(nick, key, sizeof(key)) == -1 ||
+		    (taken = db_nick_taken(c->db, room, key, s->id)) == -1)
+			return -1;
+		if (!taken || i > 999)
+			break;
+		name_suffixed(s->nickname, i, nick, sizeof(nick));
+	}
+	memcpy(s->nickname, nick, sizeof(nick));
+	return db_session_nickname(c->db, s->id, nick, key);
+}
+
+/*
+ * Put session s into room name (it is in no room now): 0, -1 on a store
+ * error, or -2 after answering 429 (the client opened too many rooms).
+ * s->nickname becomes the one it has in the room (room_nickname).
+ */
+static int
+room_enter(struct ctx *c, const struct req *rq, struct session *s,
     const char *name, int64_t *room, struct resp *rs)
 {
 	json_t	*self = NULL, *hello = NULL;
@@ -162,6 +187,7 @@ room_enter(struct ctx *c, const struct req *rq, const struct session *s,
 	if (publish(c, 0, s->id, "room_joined", self, now) == -1 ||
 	    (join_seq = db_log_end(c->db)) == -1 ||
 	    db_session_room(c->db, s->id, *room, join_seq, now) == -1 ||
+	    room_nickname(c, s, *room) == -1 ||
 	    db_room_active(c->db, *room, now) == -1 ||
 	    (count = db_room_count(c->db, *room)) == -1)
 		goto out;
@@ -258,7 +284,8 @@ room_name_new(json_t *body, struct resp *rs)
 	if (body_string(body, "room", 1, &raw, rs) == -1)
 		return NULL;
 	name = valid_trim_new(raw);
-	if (valid_text(name, 1, NOOM_ROOM_MAX, 0, &why) == 0)
+	if (valid_text(name, 1, NOOM_ROOM_MAX, 0, &why) == 0 &&
+	    valid_name(name, &why) == 0)
 		return name;
 	free(name);
 	resp_error(rs, 400, "bad_field", "The room name %s (1 to %d "
@@ -298,6 +325,8 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 	if ((state = room_state_new(c, room, name)) == NULL ||
 	    db_commit(c->db) == -1)
 		goto fail;
+	/* The name the session has in the room (it may carry a suffix). */
+	json_object_set_new(state, "nickname", json_string(s.nickname));
 	resp_json(rs, 200, state);
 	state = NULL;
 	goto out;

@@ -52,11 +52,13 @@ nickname_new(const char *raw, struct resp *rs)
 	const char	*why;
 	char		*nick = valid_trim_new(raw);
 
-	if (valid_text(nick, 1, NOOM_NICK_MAX, 0, &why) == 0)
+	if (valid_text(nick, 1, NOOM_NICK_MAX, 0, &why) == 0 &&
+	    valid_name(nick, &why) == 0)
 		return nick;
 	free(nick);
 	resp_error(rs, 400, "bad_field", "The nickname %s (1 to %d "
-	    "characters, no control characters).", why, NOOM_NICK_MAX);
+	    "characters, something visible, no control characters).", why,
+	    NOOM_NICK_MAX);
 	json_object_set_new(rs->json, "field", json_string("nickname"));
 	return NULL;
 }
@@ -118,7 +120,8 @@ h_nickname(struct ctx *c, const struct req *rq, struct resp *rs)
 	struct session	 s;
 	json_t		*body, *ev = NULL;
 	const char	*raw;
-	char		*nick = NULL;
+	char		*nick = NULL, key[NOOM_NAME_KEY];
+	int		 taken;
 
 	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
@@ -133,7 +136,17 @@ h_nickname(struct ctx *c, const struct req *rq, struct resp *rs)
 	    rate_take(c, &s, rq->now_ms, rs) == -1)
 		goto rollback;
 	if (strcmp(s.nickname, nick) != 0) {
-		if (db_session_nickname(c->db, s.id, nick) == -1)
+		if (name_key(nick, key, sizeof(key)) == -1 ||
+		    (taken = s.room_id == 0 ? 0 :
+		    db_nick_taken(c->db, s.room_id, key, s.id)) == -1)
+			goto fail;
+		if (taken) {
+			resp_error(rs, 409, "nickname_taken", "Someone in %s "
+			    "is already called %s; choose another name.", s.room,
+			    nick);
+			goto rollback;
+		}
+		if (db_session_nickname(c->db, s.id, nick, key) == -1)
 			goto fail;
 		if (s.room_id != 0) {
 			ev = json_pack("{s:s,s:I,s:s,s:s}", "room", s.room,

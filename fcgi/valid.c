@@ -119,6 +119,58 @@ valid_text(const char *s, size_t min, size_t max, int multiline,
 	return 0;
 }
 
+/* Does cp change the direction text is shown in (bidi embeddings, isolates)? */
+static int
+bidi_control(unsigned long cp)
+{
+	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	    cp == 0x200e || cp == 0x200f || cp == 0x061c;
+}
+
+/* Is cp a space, or a character that shows nothing? */
+static int
+invisible(unsigned long cp)
+{
+	return cp == ' ' || cp == 0xa0 || cp == 0xad || cp == 0x34f ||
+	    cp == 0x115f || cp == 0x1160 || cp == 0x1680 || cp == 0x17b4 ||
+	    cp == 0x17b5 || cp == 0x180e || (cp >= 0x2000 && cp <= 0x200f) ||
+	    (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
+	    cp == 0x2800 || cp == 0x3000 || cp == 0x3164 || cp == 0xfeff ||
+	    cp == 0xffa0 || (cp >= 0xfe00 && cp <= 0xfe0f) ||
+	    (cp >= 0xe0000 && cp <= 0xe0fff);
+}
+
+/*
+ * What a name must also be, beyond valid_text(), so that it cannot pass for
+ * someone else's on screen: no character that turns the text's direction
+ * ("\u202eAdmin" shows as "nimdA" reversed into "Admin"), and something
+ * visible (not only spaces, zero-width or filler characters).  0, or -1
+ * with *why.  s is valid UTF-8.
+ */
+int
+valid_name(const char *s, const char **why)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = strlen(s), off = 0, k;
+	unsigned long		 cp;
+	int			 seen = 0;
+
+	while (off < n && (k = utf8_decode(p + off, n - off, &cp)) != 0) {
+		if (bidi_control(cp)) {
+			*why = "contains a text-direction control character";
+			return -1;
+		}
+		if (!invisible(cp))
+			seen = 1;
+		off += k;
+	}
+	if (!seen) {
+		*why = "has no visible character";
+		return -1;
+	}
+	return 0;
+}
+
 /* A client message id: 1-64 characters of [A-Za-z0-9_-]. */
 int
 valid_client_id(const char *s, const char **why)

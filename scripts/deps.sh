@@ -21,7 +21,7 @@ esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages="build-essential autoconf automake pkg-config libfcgi-dev libsqlite3-dev libjansson-dev libssl-dev nginx curl"
+packages="build-essential autoconf automake pkg-config libfcgi-dev libsqlite3-dev libjansson-dev libssl-dev libunistring-dev nginx curl"
 if [ -n "$with_tests" ]; then
 	# sqlite3: the integrity check of the bad-input tests; coturn: the relay-only call test.
 	packages="$packages chromium valgrind sqlite3 coturn"

@@ -21,6 +21,14 @@ CREATE INDEX rooms_busy ON rooms (members DESC, active_ms DESC);
 ALTER TABLE sessions ADD COLUMN joined_ms INTEGER NOT NULL DEFAULT 0;
 UPDATE sessions SET joined_ms = seen_ms WHERE room_id IS NOT NULL;
 
+-- sessions.nick_key is the nickname as people read it (fcgi/names.c: case
+-- folded, NFC), set when the session enters a room or renames itself: no two
+-- members of a room share one.  SQLite's lower() folds ASCII only; members
+-- already in a room get the exact key when they next join or rename.
+ALTER TABLE sessions ADD COLUMN nick_key TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET nick_key = lower(nickname) WHERE room_id IS NOT NULL;
+CREATE INDEX sessions_room_nick ON sessions (room_id, nick_key);
+
 CREATE TABLE clients (
 	addr		TEXT NOT NULL,
 	kind		INTEGER NOT NULL,	-- enum limit in fcgi/noom.h

@@ -15,7 +15,8 @@
  * @typedef {{id: number, room: string, session: number, nickname: string, text: string,
  *            ts: number, client_id: string}} ChatMessage
  * @typedef {{room: string, count: number, members: Member[], history: ChatMessage[],
- *            cursor: number}} RoomState
+ *            cursor: number, nickname?: string}} RoomState  nickname: the one this session has in
+ *            the room (a join answer; "Ann (2)" when another member is called Ann)
  * @typedef {'offer'|'answer'|'candidate'|'hangup'} SignalKind
  * @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState
  * @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy,

@@ -247,6 +247,11 @@ export class NoomClient {
     this.events.hold();
     try {
       const state = await this.api.write('POST', 'join', { room }, renew);
+      if (state.nickname && state.nickname !== this.nickname) {
+        /* Another member has this name: the server gave us "Name (2)" in this room. */
+        this.api.setNickname(state.nickname);
+        this.onSession({ session: this.session ?? 0, nickname: state.nickname, renewed: false });
+      }
       this._applyRoomState(state);
       return state;
     } catch (err) {

@@ -157,6 +157,13 @@ test_conf(void)
 		{ "ice_transport_policy = Relay\n", 0 },	/* case matters, as in the browser */
 		{ "ice_transport_policy =\n", 0 },
 		{ "ice_transport_policy = relay\n", 0 },	/* relay without TURN */
+		{ "trusted_proxy = 10.0.0.0/8\ntrusted_proxy = ::1\n"
+		  "limit_sessions = 50/2.5\n", 1 },
+		{ "trusted_proxy = example.org\n", 0 },
+		{ "trusted_proxy = 10.0.0.0/33\n", 0 },
+		{ "limit_sessions = 50\n", 0 },
+		{ "limit_chat = 0/1\n", 0 },
+		{ "limit_everything = 1/1\n", 0 },
 	};
 	char	 path[] = "/tmp/noom-conf-XXXXXX", *cause;
 	size_t	 i;
@@ -187,6 +194,10 @@ test_conf(void)
 			CHECK(app.ice_relay == 1);
 		if (i == 9)
 			CHECK(app.ice_relay == 0);
+		if (i == 13)
+			CHECK(app.proxies[1] != NULL && app.proxies[2] == NULL &&
+			    app.limits[LIMIT_SESSION].burst == 50 &&
+			    app.limits[LIMIT_SESSION].rate == 2.5);
 		free(cause);
 		conf_free(&app);
 		unlink(path);
@@ -215,9 +226,85 @@ test_conf_example(void)
 	conf_free(&app);
 }
 
+/* Names that cannot pass for someone else's, and how names compare. */
+static void
+test_names(void)
+{
+	const char	*why = NULL;
+	char		 k1[NOOM_NAME_KEY], k2[NOOM_NAME_KEY], out[160];
+
+	CHECK(valid_name("Ann", &why) == 0);
+	CHECK(valid_name("\u00c9lodie \u2665", &why) == 0);
+	CHECK(valid_name("\xe2\x80\xae" "Admin", &why) == -1);	/* U+202E */
+	CHECK_STR(why, "contains a text-direction control character");
+	CHECK(valid_name("a\xe2\x81\xa6" "b", &why) == -1);	/* U+2066 */
+	CHECK(valid_name("\xe2\x80\x8b", &why) == -1);	/* U+200B alone */
+	CHECK_STR(why, "has no visible character");
+	CHECK(valid_name(" \xc2\xa0\xe3\x80\x80\xef\xbb\xbf", &why) == -1);
+	CHECK(valid_name("\xe3\x85\xa4", &why) == -1);	/* Hangul filler */
+	CHECK(valid_name("\xe2\x80\x8b" "x", &why) == 0);	/* something shows */
+
+	/* Case and normalisation: "Élodie" composed, decomposed, upper case. */
+	CHECK(name_key("\xc3\x89lodie", k1, sizeof(k1)) == 0);
+	CHECK(name_key("E\xcc\x81LODIE", k2, sizeof(k2)) == 0);
+	CHECK_STR(k1, k2);
+	CHECK(name_key("Stra\xc3\x9f" "e", k1, sizeof(k1)) == 0);
+	CHECK(name_key("STRASSE", k2, sizeof(k2)) == 0);
+	CHECK_STR(k1, k2);
+	CHECK(name_key("Ann", k1, sizeof(k1)) == 0);
+	CHECK(name_key("Anne", k2, sizeof(k2)) == 0);
+	CHECK(strcmp(k1, k2) != 0);
+
+	name_suffixed("Ann", 2, out, sizeof(out));
+	CHECK_STR(out, "Ann (2)");
+	/* Cut at a code point so that the whole stays within 32. */
+	name_suffixed("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+	    12, out, sizeof(out));
+	CHECK(utf8_count(out, strlen(out)) == NOOM_NICK_MAX);
+	CHECK(strcmp(out + strlen(out) - 5, " (12)") == 0);
+}
+
+/* Token buckets, limit settings and who the client is behind a proxy. */
+static void
+test_limits(void)
+{
+	struct app	 app;
+	char		 addr[NOOM_ADDR_MAX];
+	const struct bucket_rule *rule = &limit_defaults[LIMIT_SESSION];
+
+	CHECK(bucket_refill(rule, 0, 0, 1000) == rule->rate);
+	CHECK(bucket_refill(rule, 0, 0, 10000000) == rule->burst);
+	CHECK(bucket_retry_s(rule, 0.5) == 1);
+	CHECK(bucket_retry_s(&limit_defaults[LIMIT_ROOM], 0) == 5);
+
+	memset(&app, 0, sizeof(app));
+	memcpy(app.limits, limit_defaults, sizeof(app.limits));
+	client_addr(&app, "192.0.2.1", "203.0.113.9", addr, sizeof(addr));
+	CHECK_STR(addr, "192.0.2.1");		/* no trusted proxy: ignored */
+	app.proxies[0] = "127.0.0.1";
+	app.proxies[1] = "10.0.0.0/8";
+	app.proxies[2] = "fd00::/8";
+	client_addr(&app, "127.0.0.1", "1.2.3.4, 203.0.113.9, 10.9.8.7", addr,
+	    sizeof(addr));
+	CHECK_STR(addr, "203.0.113.9");		/* the last untrusted hop */
+	client_addr(&app, "fd12::1", "2001:db8::5", addr, sizeof(addr));
+	CHECK_STR(addr, "2001:db8::5");
+	client_addr(&app, "127.0.0.1", "10.0.0.1", addr, sizeof(addr));
+	CHECK_STR(addr, "127.0.0.1");		/* all trusted: the proxy */
+	client_addr(&app, "192.0.2.1", "1.2.3.4", addr, sizeof(addr));
+	CHECK_STR(addr, "192.0.2.1");		/* not a trusted proxy */
+	client_addr(&app, "11.0.0.1", "1.2.3.4", addr, sizeof(addr));
+	CHECK_STR(addr, "11.0.0.1");		/* outside 10.0.0.0/8 */
+}
+
 int
 main(void)
 {
+	test_names();
+	test_limits();
 	test_text();
 	test_trim_count();
 	test_client_id();
