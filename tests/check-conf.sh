@@ -4,6 +4,7 @@
 #
 #  - conf/noom-nginx.conf.example is what conf/noom-nginx.conf.in gives for /noom (one source);
 #  - the configuration noom-run writes passes nginx -t, with and without a prefix;
+#  - every location of the snippet but the WebSocket's adds the security headers;
 #  - noom-run refuses a bad NOOM_PREFIX, NOOM_PORT, NOOM_WORKERS, NOOM_NGINX_WORKERS, and a port
 #    that is taken;
 #  - the C files call each other in no circle (tests/check-layers.sh), and noom-ws links no
@@ -79,6 +80,30 @@ if NOOM_PREFIX=/noom "$run" --nginx-snippet 2>/dev/null | grep -q '^location = /
 	ok "the /ws location is on by default and off with NOOM_WS=0"
 else
 	not_ok "the /ws location does not follow NOOM_WS"
+fi
+
+# The security headers of conf/noom-headers.conf.in, with "always", in every location of the
+# snippet but the WebSocket's (nginx drops inherited add_header in a location that has its
+# own), and at the server level of noom-run's own nginx.conf (the stand-in page under a prefix).
+security_headers='Content-Security-Policy|X-Frame-Options|X-Content-Type-Options|Referrer-Policy|Permissions-Policy'
+if NOOM_PREFIX=/noom "$run" --nginx-snippet >"$tmp/headers" 2>&1 &&
+	awk -v names="$security_headers" '
+		/^location / { loc = $0; n = 0; next }
+		loc != "" && $1 == "add_header" && $2 ~ "^(" names ")$" && / always;$/ { n++; next }
+		/^}/ && loc != "" {
+			if (loc ~ /\/ws \{$/) { loc = ""; next }
+			checked++
+			if (n != 5) { print loc " has " n " of the 5 security headers"; bad = 1 }
+			loc = ""
+		}
+		END { if (checked < 6) { print "only " checked " locations found"; bad = 1 } exit bad }
+	' "$tmp/headers" >"$tmp/headers.out" &&
+	{ [ ! -f "$tmp/statenoom/nginx/nginx.conf" ] ||
+		[ "$(grep -cE "^        add_header ($security_headers) .* always;\$" "$tmp/statenoom/nginx/nginx.conf")" = 5 ]; }; then
+	ok "every location but /ws, and noom-run's server, add the five security headers"
+else
+	not_ok "a location lacks security headers (conf/noom-headers.conf.in, @SECURITY_HEADERS@)"
+	sed 's/^/# /' "$tmp/headers.out"
 fi
 
 # 4. Settings noom-run must refuse before it starts anything.

@@ -4,11 +4,18 @@
 //
 //   import { chromium, skip, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
 //   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...] });
+//
+// Content-Security-Policy: every browser launched through `chromium` here records the policy
+// violations of all its pages (a securitypolicyviolation listener in every document, also kept
+// in the page as window.__cspViolations), prints each one as it comes, and the test during
+// which one came fails: importing this file adds an afterEach (and an after, for what came
+// after the last test) that calls assertNoCspViolations(). Tests may call it themselves too.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { after, afterEach } from 'node:test';
 
 export const CHROMIUM = process.env.NOOM_CHROMIUM || '/usr/bin/chromium';
 
@@ -34,6 +41,75 @@ try {
   }
 }
 if (!why && !fs.existsSync(CHROMIUM)) why = `no Chromium at ${CHROMIUM} (set NOOM_CHROMIUM)`;
+
+/**
+ * @typedef {object} CspViolation
+ * @property {string} directive  the directive that blocked it (effectiveDirective)
+ * @property {string} blocked    the URL, or "inline" / "eval" / "data" ...
+ * @property {string} source     the file and line that caused it, when known
+ * @property {string} page       the page's URL
+ */
+
+/** Violations seen since the last assertNoCspViolations(). @type {CspViolation[]} */
+const violations = [];
+
+/** In every document, before its own scripts: report each CSP violation to the test. */
+function listenForCspViolations() {
+  const w = /** @type {any} */ (window);
+  w.__cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    const v = {
+      directive: e.effectiveDirective || e.violatedDirective,
+      blocked: e.blockedURI || '(none)',
+      source: e.sourceFile ? `${e.sourceFile}:${e.lineNumber}:${e.columnNumber}` : '',
+      page: location.href,
+    };
+    w.__cspViolations.push(v);
+    if (typeof w.__noomCspViolation === 'function') w.__noomCspViolation(v).catch(() => {});
+  }, true);
+}
+
+/** @param {CspViolation} v */
+const describeViolation = (v) => `${v.directive} blocked ${v.blocked}${v.source ? ` at ${v.source}` : ''} on ${v.page}`;
+
+/**
+ * Every context of this browser (and so every page, browser.newPage() makes its context with
+ * newContext()) records its pages' CSP violations here.
+ * @param {import('playwright-core').Browser} browser
+ */
+function recordCspViolations(browser) {
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    await context.exposeBinding('__noomCspViolation', (_source, /** @type {CspViolation} */ v) => {
+      violations.push(v);
+      console.error(`Content-Security-Policy violation: ${describeViolation(v)}`);
+    });
+    await context.addInitScript(listenForCspViolations);
+    return context;
+  };
+  return browser;
+}
+
+if (found) {
+  const launch = found.launch.bind(found);
+  found.launch = async (options) => recordCspViolations(await launch(options));
+}
+
+/**
+ * Throws, listing them, if a page broke the Content-Security-Policy since the last call.
+ * @param {string} [when]
+ */
+export function assertNoCspViolations(when = '') {
+  const seen = violations.splice(0);
+  if (seen.length) {
+    throw new Error(`${seen.length} Content-Security-Policy violation(s)${when ? ` ${when}` : ''}:\n` +
+      seen.map((v) => `  ${describeViolation(v)}`).join('\n'));
+  }
+}
+
+afterEach(() => assertNoCspViolations('during this test'));
+after(() => assertNoCspViolations('after the last test'));
 
 export const chromium = found;
 export const skip = why;
