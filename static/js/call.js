@@ -44,6 +44,7 @@
  * @typedef {object} CallConfigLike
  * @property {RTCIceServer[]} iceServers
  * @property {RTCIceTransportPolicy} [iceTransportPolicy]  'relay': TURN only
+ * @property {number} [ttl]  seconds the TURN credentials in iceServers are valid
  *
  * @typedef {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} LocalTracks
  */
@@ -56,6 +57,8 @@ const RESTART_RETRY_MS = 12000;
 const QUEUE_MAX = 500;
 /* Peers restarting together share one configuration request made within this time. */
 const REFRESH_SHARE_MS = 10000;
+/* TURN credentials are renewed when this share of their lifetime has passed. */
+const RENEW_AT = 0.75;
 
 /** @type {('audio'|'video')[]} */
 const KINDS = ['audio', 'video'];
@@ -302,6 +305,21 @@ class Peer {
     }
   }
 
+  /**
+   * New ICE servers (renewed TURN credentials) for this connection, and new candidates gathered
+   * with them: an ICE restart, without the retries of restartIce (nothing is broken).
+   * @param {RTCIceServer[]} servers
+   */
+  renew(servers) {
+    if (this.closed) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: servers });
+      this.pc.restartIce();
+    } catch (err) {
+      this.call._warn('cannot renew the ICE servers', err);
+    }
+  }
+
   /** Starts an ICE restart now, and again later while the connection is not back. */
   restartIce() {
     if (this.closed) return;
@@ -363,6 +381,12 @@ export class Call {
     this.refreshConfig = options.refreshConfig ?? null;
     /** @type {{at: number, servers: Promise<RTCIceServer[]|null>}|null} */
     this._refresh = null;
+    /** Seconds the current TURN credentials are valid (0: none to renew). */
+    this.ttl = 0;
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this._renewTimer = null;
+    /** Renewals of the TURN credentials so far. */
+    this.renewals = 0;
     /** @type {RTCIceServer[]} */ this.iceServers = [];
     /** @type {RTCIceTransportPolicy|undefined} */ this.iceTransportPolicy = undefined;
     /** What every peer is sent. @type {LocalTracks} */
@@ -405,6 +429,7 @@ export class Call {
     this.iceTransportPolicy = config.iceTransportPolicy;
     this.tracks = { audio: tracks.audio ?? null, video: tracks.video ?? null };
     this.started = true;
+    this._scheduleRenewal(config.ttl ?? 0);
     const queued = this._queue;
     this._queue = [];
     for (const s of queued) this.handleSignal(s.from, s.kind, s.data);
@@ -492,8 +517,41 @@ export class Call {
     return Promise.all(sends).then(() => {});
   }
 
+  /**
+   * TURN credentials expire (the server hands them out for `ttl` seconds, 10 minutes by
+   * default) and coturn checks them whenever a relay is allocated or refreshed: before they do,
+   * fetch fresh ones and let every peer gather new relays with them (an ICE restart, which
+   * keeps media flowing on the old path until the new one is chosen). A call longer than the
+   * credentials' lifetime keeps its media.
+   * @param {number} ttl
+   */
+  _scheduleRenewal(ttl) {
+    if (this._renewTimer) clearTimeout(this._renewTimer);
+    this._renewTimer = null;
+    this.ttl = ttl;
+    const turn = this.iceServers.some((s) => s.credential);
+    if (this.ended || !this.refreshConfig || !turn || !(ttl > 0)) return;
+    this._renewTimer = setTimeout(() => this._renew(), Math.max(5, ttl * RENEW_AT) * 1000);
+  }
+
+  _renew() {
+    this._renewTimer = null;
+    if (this.ended) return;
+    this._refresh = null; /* a fresh request, not one shared with an earlier restart */
+    this._freshIceServers().then((servers) => {
+      if (this.ended) return;
+      if (servers) {
+        this.renewals++;
+        for (const peer of this.peers.values()) peer.renew(servers);
+      }
+      this._scheduleRenewal(servers ? this.ttl : Math.max(10, this.ttl / 4));
+    });
+  }
+
   /** Closes every connection without telling anyone (the session is gone anyway). */
   close() {
+    if (this._renewTimer) clearTimeout(this._renewTimer);
+    this._renewTimer = null;
     this.ended = true;
     this._queue = [];
     for (const session of Array.from(this.peers.keys())) this.remove(session);
@@ -522,6 +580,7 @@ export class Call {
     if (!this._refresh || now - this._refresh.at > REFRESH_SHARE_MS) {
       const servers = refresh().then((config) => {
         this.iceServers = config.iceServers ?? [];
+        if (config.ttl) this.ttl = config.ttl;
         return this.iceServers;
       }, (err) => {
         this._warn('cannot refresh the ICE servers', err);

@@ -150,13 +150,13 @@ async function startTurn(secret) {
  * @param {number} port
  * @param {string} secret
  */
-function writeConfig(dir, name, port, secret) {
+function writeConfig(dir, name, port, secret, ttl = 600) {
   const file = path.join(dir, name);
   fs.writeFileSync(file, [
     '# relay.test.mjs',
     `turn = turn:127.0.0.1:${port}?transport=tcp`,
     `turn_secret = ${secret}`,
-    'turn_ttl = 600',
+    `turn_ttl = ${ttl}`,
     'ice_transport_policy = relay',
   ].join('\n') + '\n');
   return file;
@@ -195,6 +195,7 @@ async function setUpInPage({ room, nickname }) {
   const call = new Call({
     self: client.session,
     signaling: { send: (to, kind, data) => client.signal(to, kind, data) },
+    refreshConfig: () => client.callConfig(),
   });
   const t = {
     client, call, media, states: /** @type {string[]} */ ([]), warnings: /** @type {string[]} */ ([]),
@@ -212,6 +213,7 @@ async function setUpInPage({ room, nickname }) {
   call.start({
     iceServers: config.iceServers,
     iceTransportPolicy: config.iceTransportPolicy ?? raw.iceTransportPolicy,
+    ttl: config.ttl,
   }, { audio: media.getAudioTracks()[0] ?? null, video: media.getVideoTracks()[0] ?? null });
   return {
     session: client.session,
@@ -283,6 +285,8 @@ describe('browser: a call through TURN only (ice_transport_policy = relay)', () 
   let stack;
   /** The same, but its turn_secret is not coturn's. @type {Awaited<ReturnType<typeof startStack>>|undefined} */
   let wrong;
+  /** The same as stack, with TURN credentials valid 12 s. @type {Awaited<ReturnType<typeof startStack>>|undefined} */
+  let brief;
   /** @type {import('playwright-core').Browser|undefined} */
   let browser;
   let confDir = '';
@@ -303,6 +307,10 @@ describe('browser: a call through TURN only (ice_transport_policy = relay)', () 
       workerArgs: ['--poll-timeout', '5'],
       env: { NOOM_CONFIG: writeConfig(confDir, 'wrong.conf', turn.port, `${SECRET}-not`) },
     });
+    brief = await startStack({
+      workerArgs: ['--poll-timeout', '5'],
+      env: { NOOM_CONFIG: writeConfig(confDir, 'brief.conf', turn.port, SECRET, 12) },
+    });
     browser = await /** @type {NonNullable<typeof chromium>} */ (chromium).launch({
       executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS, timeout: WAIT,
     });
@@ -311,6 +319,7 @@ describe('browser: a call through TURN only (ice_transport_policy = relay)', () 
   after(async () => {
     await browser?.close().catch(() => {});
     await wrong?.stop();
+    await brief?.stop();
     await stack?.stop();
     await turn?.stop();
     if (confDir) fs.rmSync(confDir, { recursive: true, force: true });
@@ -435,6 +444,40 @@ describe('browser: a call through TURN only (ice_transport_policy = relay)', () 
         assert.equal(st.pairState, null, 'no candidate pair was selected');
       }
       t.diagnostic(`after ${REFUSED_WAIT / 1000} s: ${stats.map((st) => `${st.state}/${st.ice}`).join(', ')}`);
+    } finally {
+      await runCleanups(cleanups);
+    }
+  });
+
+  it('a call longer than its TURN credentials keeps its media: they are renewed before they expire', { skip, timeout: 90000 }, async (t) => {
+    /** @type {Array<() => Promise<void>>} */
+    const cleanups = [];
+    const TTL = 12;
+    try {
+      const { pages, infos } = await twoCallers(/** @type {NonNullable<typeof brief>} */ (brief), 'long call', cleanups);
+      const expiry = Number(infos[0].raw.iceServers.find((/** @type {any} */ e) => e.username).username.split(':')[0]);
+      assert.ok(expiry - Date.now() / 1000 <= TTL + 1, 'the first credentials are valid 12 s');
+      /* Past three lifetimes of the first credentials. */
+      const end = Date.now() + 3 * TTL * 1000;
+      /** @type {any[]} */
+      let stats = [];
+      while (Date.now() < end) {
+        await sleep(1000);
+        stats = await Promise.all(pages.map((p) => p.evaluate(statsInPage)));
+      }
+      const before = stats.map((st) => st.frames);
+      await sleep(2000);
+      stats = await Promise.all(pages.map((p) => p.evaluate(statsInPage)));
+      const renewals = await Promise.all(pages.map((p) => p.evaluate(() => /** @type {any} */ (window).__relay.call.renewals)));
+      for (const [i, st] of stats.entries()) {
+        const who = i === 0 ? 'Ann' : 'Bob';
+        assert.equal(st.state, 'connected', `${who} is still connected after ${3 * TTL} s: ${JSON.stringify(st)}`);
+        assert.equal(st.local?.candidateType, 'relay', `${who} still goes through the relay`);
+        assert.ok(st.frames > before[i], `${who} still decodes video (${before[i]} -> ${st.frames} frames)`);
+        assert.ok(renewals[i] >= 2, `${who} renewed its credentials ${renewals[i]} times`);
+      }
+      t.diagnostic(`after ${3 * TTL + 2} s with ${TTL} s credentials: renewals ${renewals.join(', ')}, ` +
+        `frames ${stats.map((st) => st.frames).join(', ')}`);
     } finally {
       await runCleanups(cleanups);
     }

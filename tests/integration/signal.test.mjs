@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {startStack, api, newSession, join, pollUntil, drain, ofType} from '../lib/stack.js';
+import {startStack, api, newSession, join, leave, pollUntil, drain, ofType} from '../lib/stack.js';
 
 const SECRET = crypto.randomBytes(18).toString('hex');
 const TTL = 600;
@@ -109,6 +109,15 @@ test('beyond mesh_max a member is chat-only and cannot signal', async () => {
   assert.equal((await signal(ms[3], {to: ms[0].session, kind: 'offer', data: {}})).status, 403);
   assert.equal((await signal(ms[0], {to: ms[3].session, kind: 'offer', data: {}})).status, 403);
   assert.equal((await signal(ms[0], {to: ms[1].session, kind: 'offer', data: {}})).status, 202);
+  // TURN is for the call: the chat-only member gets STUN but no relay credential.
+  const turnOf = (c) => c.json.iceServers.filter((e) => e.username !== undefined);
+  assert.deepEqual(calls.map((c) => turnOf(c).length), [1, 1, 1, 0]);
+  assert.deepEqual(calls[3].json.iceServers, [{urls: ['stun:127.0.0.1:3478']}]);
+  // When a member leaves, the first chat-only member is admitted, and gets one.
+  await leave(stack, ms[0].token);
+  const later = await api(stack, 'GET', 'api/call', {token: ms[3].token});
+  assert.equal(later.json.in_call, true);
+  assert.equal(turnOf(later).length, 1);
 });
 
 test('TURN credentials: coturn REST scheme, valid for the configured lifetime, secret kept', async () => {
