@@ -26,7 +26,9 @@
  * - An answer holds every visible event in (cursor, answer cursor], in
  *   order, at most NOOM_BATCH_MAX of them; its cursor is the scan's end
  *   when it is not cut short, so a reader moves past events it may not see
- *   (mailbox_match).  {"cursor", "events"} (plus "resync": true) is its
+ *   (mailbox_match).  A lobby room_change that a later one of the same room
+ *   in the same answer replaces is left out: a join and leave storm costs a
+ *   lobby reader one count per room and answer, not one per change.  {"cursor", "events"} (plus "resync": true) is its
  *   one shape (mailbox_answer_add).
  *
  * - What may wait (struct hold): notices the writer marked holdable
@@ -184,6 +186,57 @@ event_render(struct buf *b, const struct event *ev)
 	buf_add(b, "}", 1);
 }
 
+/*
+ * What a later event of the same kind replaces: a lobby room_change tells a
+ * room's count, and only the newest count of a room matters to a reader
+ * who gets both in one answer.  The room's name, new; NULL for any other
+ * event.
+ */
+static char *
+event_key_new(const struct event *ev)
+{
+	json_t		*d;
+	const char	*name;
+	char		*key = NULL;
+
+	if (ev->room_id != ROOM_LOBBY || strcmp(ev->type, "room_change") != 0)
+		return NULL;
+	if ((d = json_loads(ev->data, 0, NULL)) == NULL)
+		return NULL;
+	name = json_string_value(json_object_get(json_array_get(
+	    json_object_get(d, "rooms"), 0), "name"));
+	if (name != NULL && json_array_size(json_object_get(d, "rooms")) == 1)
+		key = xstrdup(name);
+	json_decref(d);
+	return key;
+}
+
+static size_t
+key_bucket(const char *key)
+{
+	size_t	 h = 5381;
+
+	while (*key != '\0')
+		h = h * 33 + (unsigned char)*key++;
+	return h % SCAN_BUCKETS;
+}
+
+/* Link the keyed event at index i to the one before it of the same key. */
+static void
+scan_link(struct scan *sc, size_t i)
+{
+	struct scanned	*s = &sc->evs[i];
+	size_t		 b = key_bucket(s->key), p;
+
+	for (p = sc->heads[b]; p != SCAN_NONE; p = sc->evs[p].chain)
+		if (strcmp(sc->evs[p].key, s->key) == 0) {
+			sc->evs[p].next_same = i;
+			break;
+		}
+	s->chain = sc->heads[b];
+	sc->heads[b] = i;
+}
+
 /* An event_fn for the store's reads: append a copy of ev to the scan arg. */
 int
 scan_add(void *arg, const struct event *ev)
@@ -197,15 +250,20 @@ scan_add(void *arg, const struct event *ev)
 		if ((sc->evs = realloc(sc->evs, sc->cap * sizeof(*s))) == NULL)
 			fatal("out of memory");
 	}
+	if (sc->n == 0)
+		memset(sc->heads, 0xff, sizeof(sc->heads));	/* SCAN_NONE */
 	s = &sc->evs[sc->n++];
 	s->ev = *ev;
 	s->ev.type = s->type = xstrdup(ev->type);
 	s->ev.data = s->data = xstrdup(ev->data);
 	s->chat = mailbox_chat(ev);
+	s->next_same = s->chain = SCAN_NONE;
 	buf_init(&b);
 	event_render(&b, ev);
 	s->json_len = b.len;
 	s->json = buf_steal(&b);
+	if ((s->key = event_key_new(ev)) != NULL)
+		scan_link(sc, sc->n - 1);
 	return 0;
 }
 
@@ -222,6 +280,7 @@ scan_clear(struct scan *sc, int64_t after)
 		free(sc->evs[i].type);
 		free(sc->evs[i].data);
 		free(sc->evs[i].json);
+		free(sc->evs[i].key);
 	}
 	sc->n = 0;
 	sc->after = after;
@@ -268,7 +327,10 @@ scan_index(const struct scan *sc, int64_t seq)
  *            a->cursor is its cursor: end, or the event it was cut at (a
  *            full batch, or a move: then a->moved).
  *
- * out is left as it was unless the verdict is MB_ANSWER.
+ * An event a later one in the same answer replaces (a room's count in the
+ * lobby, event_key_new) is left out: the answer's cursor covers it, and
+ * the reader gets the newest.  out is left as it was unless the verdict is
+ * MB_ANSWER.
  */
 int
 mailbox_match(const struct reader *r, const struct hold *h,
@@ -276,7 +338,7 @@ mailbox_match(const struct reader *r, const struct hold *h,
     struct answer *a)
 {
 	const struct event	*ev;
-	size_t			 i, start = out->len;
+	size_t			 i, k, n = 0, next, pick[NOOM_BATCH_MAX];
 	int			 urgent = 0, chat = 0;
 	int64_t			 due;
 
@@ -291,31 +353,34 @@ mailbox_match(const struct reader *r, const struct hold *h,
 			break;
 		if (!mailbox_visible(r, ev))
 			continue;
-		if (a->count++ > 0)
-			buf_add(out, ",", 1);
-		buf_add(out, sc->evs[i].json, sc->evs[i].json_len);
+		pick[n++] = i;
 		if (sc->evs[i].chat && h != NULL && h->chat_till != 0)
 			chat = 1;
 		else if (!ev->hold || h == NULL)
 			urgent = 1;
 		a->moved = mailbox_moves(r, ev);
-		if (a->moved || a->count == NOOM_BATCH_MAX) {
+		if (a->moved || n == NOOM_BATCH_MAX) {
 			a->cursor = ev->seq;
 			urgent = 1;
 			break;
 		}
 	}
-	if (a->count == 0)
+	if (n == 0)
 		return a->verdict = MB_NONE;
 	due = h == NULL ? 0 : chat ? h->chat_till : h->notices_till;
 	if (!urgent && now < due) {
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
-		a->count = 0;
-		a->cursor = r->cursor;
 		a->due = due;
+		a->cursor = r->cursor;
 		return a->verdict = MB_HOLD;
+	}
+	for (k = 0; k < n; k++) {
+		next = sc->evs[pick[k]].next_same;
+		if (next != SCAN_NONE && sc->evs[next].ev.seq <= a->cursor &&
+		    mailbox_visible(r, &sc->evs[next].ev))
+			continue;	/* replaced by a later one here */
+		if (a->count++ > 0)
+			buf_add(out, ",", 1);
+		buf_add(out, sc->evs[pick[k]].json, sc->evs[pick[k]].json_len);
 	}
 	return a->verdict = MB_ANSWER;
 }

@@ -285,12 +285,22 @@ struct scanned {
 	char		*json;		/* {"seq",...}, owned */
 	size_t		 json_len;	/* strlen(json) */
 	int		 chat;		/* mailbox_chat(&ev) */
+	char		*key;		/* what a later event replaces, owned;
+					   NULL: nothing (mailbox.c) */
+	size_t		 chain;		/* the previous keyed event of its
+					   bucket, or SCAN_NONE */
+	size_t		 next_same;	/* the next event of the same key, or
+					   SCAN_NONE */
 };
+#define SCAN_NONE	((size_t)-1)
+#define SCAN_BUCKETS	256
 /* Events read from the log in one go; owns its array and every entry. */
 struct scan {
 	struct scanned	*evs;
 	size_t		 n, cap;
 	int64_t		 after;		/* the events are those after this */
+	size_t		 heads[SCAN_BUCKETS];	/* newest keyed event of each
+						   bucket, or SCAN_NONE */
 };
 enum {
 	MB_BEHIND,		/* the reader's cursor is before the scan */

@@ -78,13 +78,14 @@ static int
 poll_answer(struct ctx *c, struct reader *r, struct hold *h, int64_t wall,
     char **body)
 {
-	struct scan	 sc = { NULL, 0, 0, 0 };
+	struct scan	 sc;
 	struct buf	 events;
 	struct answer	 a;
 	int64_t		 now = mono_ms(), written = 0, wait, end;
 	int		 newest, rv;
 
 	*body = NULL;
+	memset(&sc, 0, sizeof(sc));
 	newest = c->waker != NULL &&
 	    r->cursor == waker_newest(c->waker, &written);
 	if (!newest)

@@ -349,11 +349,12 @@ waiting_match(struct waker *w, struct waiting *p, const struct scan *sc,
 static void
 scan(struct waker *w)
 {
-	struct scan	 sc = { NULL, 0, 0, 0 };
+	struct scan	 sc;
 	struct waiting	*p, *next;
 	int64_t		 from = INT64_MAX, end, now = mono_ms();
 	int		 more = 1;
 
+	memset(&sc, 0, sizeof(sc));
 	ring_gap_scanned(&w->gap, now);
 	for (p = w->list.next; p != &w->list; p = p->next)
 		if (p->reader.cursor < from)

@@ -21,11 +21,13 @@ after(async () => {
 
 const create = (s, headers = {}) => api(s, 'POST', 'api/session', {body: {nickname: 'n'}, headers});
 
+// Each test spends the buckets of an address of its own: through the trusted proxy a test names
+// its address in X-Forwarded-For; 127.0.0.1 itself is spent last.
 test('hundreds of sessions from one address in seconds meet 429 with Retry-After, then recover', {timeout: 120_000}, async () => {
+  const office = {'X-Forwarded-For': '192.0.2.50'};
   const all = [];
   for (let i = 0; i < 300; i += 25) {
-    all.push(...await Promise.all(Array.from({length: 25}, () =>
-      create(stack, {'X-Forwarded-For': `198.51.100.${i % 250}`}))));
+    all.push(...await Promise.all(Array.from({length: 25}, () => create(proxied, office))));
   }
   const ok = all.filter((r) => r.status === 201).length;
   const refused = all.filter((r) => r.status === 429);
@@ -37,8 +39,9 @@ test('hundreds of sessions from one address in seconds meet 429 with Retry-After
   const retry = Number(r.headers.get('retry-after'));
   assert.ok(retry >= 1 && retry <= 2, `Retry-After ${retry}`);
   assert.equal(r.json.retry_after, retry);
+  assert.equal((await create(proxied, {'X-Forwarded-For': '192.0.2.51'})).status, 201, 'other addresses are not hurt');
   await sleep(retry * 1000 + 100);
-  assert.equal((await create(stack)).status, 201, 'recovers after Retry-After');
+  assert.equal((await create(proxied, office)).status, 201, 'recovers after Retry-After');
 });
 
 test('a trusted proxy names the client; an untrusted X-Forwarded-For changes nothing', {timeout: 120_000}, async () => {
@@ -115,7 +118,8 @@ test('at most two polls of one session wait: a third answers the oldest at once'
 
 test('one address holds a bounded number of waiting polls; the rest are answered 429', {timeout: 30_000}, async () => {
   const sessions = await Promise.all(Array.from({length: 10}, (_, i) => newSession(proxied, `w${i}`)));
-  const answers = await Promise.all(sessions.map((s) => poll(proxied, s.token, s.cursor)));
+  const answers = await Promise.all(sessions.map((s) => api(proxied, 'GET', `api/poll?cursor=${s.cursor}`,
+    {token: s.token})));
   const refused = answers.filter((a) => a.status === 429);
   // --waiting-per-client 3, one worker process: three wait, seven are refused.
   assert.equal(refused.length, 7, answers.map((a) => a.status).join(' '));
@@ -143,4 +147,14 @@ test('cross-site writes are refused; a new session must declare a JSON body', {t
   // Reads are not state changes: a GET from anywhere is answered as usual.
   const get = await api(stack, 'GET', 'api/session', {token: ann.token, headers: {Origin: 'http://evil.example'}});
   assert.equal(get.status, 200);
+});
+
+test('an X-Forwarded-For from an untrusted client changes nothing', {timeout: 120_000}, async () => {
+  const all = [];
+  for (let i = 0; i < 300; i += 25) {
+    all.push(...await Promise.all(Array.from({length: 25}, (_, j) =>
+      create(stack, {'X-Forwarded-For': `198.51.100.${(i + j) % 250}`}))));
+  }
+  const refused = all.filter((r) => r.status === 429).length;
+  assert.ok(refused > 40, `${refused} refused: every request counted against 127.0.0.1`);
 });

@@ -142,7 +142,7 @@ scan_case(struct scan *sc, const struct mcase *mc)
 static void
 test_match(void)
 {
-	struct scan	 sc = { NULL, 0, 0, 0 };
+	static struct scan sc;	/* zeroed */
 	struct buf	 out;
 	struct answer	 a;
 	struct reader	 r;
@@ -190,7 +190,7 @@ test_match(void)
 static void
 test_batch(void)
 {
-	struct scan	 sc = { NULL, 0, 0, 0 };
+	static struct scan sc;	/* zeroed */
 	struct event	 ev = { 0, 10, 0, "new_message", "{}", 0, 0 };
 	struct reader	 r = { 1, 10, 0, 0, 0 };
 	struct answer	 a;
@@ -212,6 +212,52 @@ test_batch(void)
 	CHECK(mailbox_match(&r, NULL, &sc, seq - 1, NOW, &out, &a) ==
 	    MB_ANSWER);
 	CHECK(a.count == 10 && a.cursor == seq - 1);
+	buf_free(&out);
+	scan_free(&sc);
+}
+
+/*
+ * A lobby reader given two counts of one room in one answer gets the newer
+ * only; one whose answer ends between them gets both, one per answer.
+ */
+static void
+test_coalesce(void)
+{
+	static struct scan sc;
+	static const struct {
+		int64_t		 seq;
+		const char	*data;
+	} evs[] = {
+		{ 1, "{\"rooms\":[{\"name\":\"x\",\"count\":1}]}" },
+		{ 2, "{\"rooms\":[{\"name\":\"y\",\"count\":1}]}" },
+		{ 3, "{\"rooms\":[{\"name\":\"x\",\"count\":2}]}" },
+		{ 4, "{\"rooms\":[{\"name\":\"x\",\"count\":0}]}" },
+	};
+	struct event	 ev = { 0, ROOM_LOBBY, 0, "room_change", NULL, 0, 1 };
+	struct reader	 lobby = { 1, 0, 0, 0, 0 }, member = { 1, 10, 0, 0, 0 };
+	struct answer	 a;
+	struct buf	 out;
+	size_t		 i;
+
+	scan_clear(&sc, 0);
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+		ev.seq = evs[i].seq;
+		ev.data = evs[i].data;
+		scan_add(&sc, &ev);
+	}
+	buf_init(&out);
+	CHECK(mailbox_match(&lobby, NULL, &sc, 4, NOW, &out, &a) == MB_ANSWER);
+	CHECK(a.cursor == 4 && a.count == 2);
+	CHECK_STR(out.data, "{\"seq\":2,\"type\":\"room_change\",\"data\":"
+	    "{\"rooms\":[{\"name\":\"y\",\"count\":1}]}},{\"seq\":4,\"type\":"
+	    "\"room_change\",\"data\":{\"rooms\":[{\"name\":\"x\",\"count\":0}]}}");
+	/* The scan read up to 2 only: nothing in it is replaced. */
+	out.len = 0;
+	CHECK(mailbox_match(&lobby, NULL, &sc, 2, NOW, &out, &a) == MB_ANSWER);
+	CHECK(a.cursor == 2 && a.count == 2);
+	/* A member of a room sees none of it. */
+	out.len = 0;
+	CHECK(mailbox_match(&member, NULL, &sc, 4, NOW, &out, &a) == MB_NONE);
 	buf_free(&out);
 	scan_free(&sc);
 }
@@ -290,6 +336,7 @@ main(void)
 {
 	test_match();
 	test_batch();
+	test_coalesce();
 	test_holdable();
 	test_timing();
 	test_ring_gap();
