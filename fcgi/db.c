@@ -12,6 +12,11 @@
  * sql/migrations/NNNN-*.sql whose NNNN is above the stored version, in order,
  * each in its own transaction.  Only the master process migrates, before any
  * worker opens the database.
+ *
+ * Session tokens are stored as their SHA-256 (token_hash): whoever reads the
+ * file, a backup or a stray copy of the WAL learns no token that would let
+ * them act as a user.  Tokens are 128 random bits, so a plain unsalted hash
+ * is enough: there is no dictionary to try.
  */
 #include <sys/types.h>
 
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "noom.h"
@@ -46,6 +52,8 @@
 /* busy_wait: tries 100 us apart, then 1 ms apart (10 s in all). */
 #define BUSY_QUICK		20
 #define BUSY_SLOW		10000
+/* A token's SHA-256 as lowercase hex, with its NUL. */
+#define TOKEN_HASH_LEN	(2 * 32 + 1)
 
 enum stmt {
 	S_SESSION_NEW,
@@ -355,6 +363,48 @@ db_init(void)
 		log_warn("sqlite3_config: too late, statistics stay on");
 }
 
+/* The SHA-256 of token as lowercase hex in out; 0, or -1 (no digest). */
+static int
+token_hash(const char *token, size_t len, char out[TOKEN_HASH_LEN])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0, i;
+
+	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return -1;
+	for (i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * mdlen] = '\0';
+	return 0;
+}
+
+/*
+ * SQL function sha256(text): token_hash() for SQL, so that the migration
+ * that stopped storing tokens (0007-token-hash.sql) can convert the rows it
+ * finds.  NULL stays NULL.
+ */
+static void
+sql_sha256(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char	*in;
+	char			 out[TOKEN_HASH_LEN];
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;		/* a NULL result */
+	in = sqlite3_value_text(argv[0]);
+	if (in == NULL || token_hash((const char *)in,
+	    (size_t)sqlite3_value_bytes(argv[0]), out) == -1) {
+		sqlite3_result_error(ctx, "sha256: no digest", -1);
+		return;
+	}
+	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
+}
+
 /* Settings every connection gets. */
 static int
 db_configure(sqlite3 *conn, char **cause)
@@ -362,6 +412,13 @@ db_configure(sqlite3 *conn, char **cause)
 	char	*err = NULL;
 
 	sqlite3_busy_handler(conn, busy_wait, NULL);
+	if (sqlite3_create_function_v2(conn, "sha256", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		if (asprintf(cause, "sha256(): %s", sqlite3_errmsg(conn)) == -1)
+			*cause = NULL;
+		return -1;
+	}
 	/*
 	 * No automatic checkpoints: the worker master runs one every 250 ms
 	 * (main.c, db_checkpoint), so that no request waits behind one.
@@ -426,7 +483,7 @@ db_migrate(const char *path, const char *sql_dir, char **cause)
 	sqlite3_stmt	 *p = NULL;
 	struct dirent	**names = NULL;
 	char		 *dir = NULL, *file = NULL;
-	int		  n = -1, i, version = 0, rv = -1;
+	int		  n = -1, i, version = 0, applied = 0, rv = -1;
 
 	if (sqlite3_open(path, &conn) != SQLITE_OK) {
 		if (asprintf(cause, "%s: %s", path, sqlite3_errmsg(conn)) == -1)
@@ -457,7 +514,16 @@ db_migrate(const char *path, const char *sql_dir, char **cause)
 		if (migrate_one(conn, file, cause) == -1)
 			goto out;
 		log_info("applied %s", names[i]->d_name);
+		applied = 1;
 	}
+	/*
+	 * What a migration rewrote is still in the WAL's older frames (clear
+	 * session tokens, before 0007): copy the log back and empty it.  Best
+	 * effort: nobody else has the database open yet.
+	 */
+	if (applied)
+		sqlite3_exec(conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+		    NULL, NULL);
 	rv = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -608,16 +674,21 @@ db_rollback(struct db *db)
 	write_end(db);
 }
 
-/* Create a session; its id goes to *id. */
+/* Create a session known by token (stored hashed); its id goes to *id. */
 int
 db_session_create(struct db *db, const char *token, const char *nick,
     int64_t now, int64_t *id)
 {
 	sqlite3_stmt	*p = st(db, S_SESSION_NEW);
+	char		 hash[TOKEN_HASH_LEN];
 
 	if (p == NULL)
 		return -1;
-	bind_s(p, ":token", token);
+	if (token_hash(token, strlen(token), hash) == -1) {
+		log_warn("sha256: no digest");
+		return -1;
+	}
+	bind_s(p, ":token", hash);
 	bind_s(p, ":nick", nick);
 	bind_i(p, ":now", now);
 	if (run(db, p) == -1)
@@ -663,15 +734,20 @@ session_get(struct db *db, sqlite3_stmt *p, struct session *s)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Look a session up by token: 1 found, 0 unknown, -1 error. */
+/* Look a session up by its (clear) token: 1 found, 0 unknown, -1 error. */
 int
 db_session_by_token(struct db *db, const char *token, struct session *s)
 {
 	sqlite3_stmt	*p = st(db, S_SESSION_BY_TOKEN);
+	char		 hash[TOKEN_HASH_LEN];
 
 	if (p == NULL)
 		return -1;
-	bind_s(p, ":token", token);
+	if (token_hash(token, strlen(token), hash) == -1) {
+		log_warn("sha256: no digest");
+		return -1;
+	}
+	bind_s(p, ":token", hash);
 	return session_get(db, p, s);
 }
 

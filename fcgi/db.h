@@ -39,6 +39,11 @@
  * 5. db_events_visible() returns exactly the events mailbox_visible()
  *    (mailbox.c) accepts for that session and membership, in order.
  *
+ * 6. Session tokens are never stored: only a one-way hash of each, so that
+ *    the database file, its backups and its log hold nothing a client could
+ *    be impersonated with.  db_session_create and db_session_by_token take
+ *    the token the client holds and hash it themselves.
+ *
  * Lifecycle: db_init() once per process, db_migrate() by the one process
  * that starts first (noom-worker's master), db_open() per thread, and
  * db_checkpoint() every DB_CHECKPOINT_MS from one connection of the master.
