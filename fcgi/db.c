@@ -233,6 +233,8 @@ struct db {
 	sqlite3_stmt	*stmt[S__COUNT];	/* prepared lazily, owned */
 	int		 writing;	/* holds write_turn (db_begin) */
 	int		 wrote_events;	/* this transaction added events */
+	int		 quiet;		/* errors only kept in err (db_quiet) */
+	char		 err[256];	/* the last error (db_error) */
 };
 
 /*
@@ -246,17 +248,31 @@ struct db {
  */
 static pthread_mutex_t write_turn = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Remember why the last call on db failed, and log it unless the connection
+ * is quiet (its caller reports failures itself: db_quiet).
+ */
+static void
+db_fail(struct db *db, const char *what)
+{
+	snprintf(db->err, sizeof(db->err), "%s: %s", what,
+	    sqlite3_errmsg(db->conn));
+	if (!db->quiet)
+		log_msg("warn", "store", "%s", db->err);
+}
+
 /* Prepare (once) and reset statement s; NULL on error. */
 static sqlite3_stmt *
 st(struct db *db, enum stmt s)
 {
 	sqlite3_stmt	*p = db->stmt[s];
+	char		 what[32];
 
 	if (p == NULL) {
 		if (sqlite3_prepare_v3(db->conn, stmt_sql[s], -1,
 		    SQLITE_PREPARE_PERSISTENT, &p, NULL) != SQLITE_OK) {
-			log_warn("prepare %d: %s", (int)s,
-			    sqlite3_errmsg(db->conn));
+			snprintf(what, sizeof(what), "prepare %d", (int)s);
+			db_fail(db, what);
 			return NULL;
 		}
 		db->stmt[s] = p;
@@ -303,11 +319,12 @@ run(struct db *db, sqlite3_stmt *p)
 	if (p == NULL)
 		return -1;
 	rc = sqlite3_step(p);
-	sqlite3_reset(p);
 	if (rc != SQLITE_DONE) {
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
+		sqlite3_reset(p);
 		return -1;
 	}
+	sqlite3_reset(p);
 	return 0;
 }
 
@@ -324,7 +341,7 @@ one_int(struct db *db, sqlite3_stmt *p, int64_t dflt)
 	if (rc == SQLITE_ROW)
 		v = sqlite3_column_int64(p, 0);
 	else if (rc != SQLITE_DONE) {
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
 		v = -1;
 	}
 	sqlite3_reset(p);
@@ -558,6 +575,25 @@ db_open(const char *path, char **cause)
 }
 
 /*
+ * Let the connection's caller report its failures: the store no longer logs
+ * them, and db_error() says what the last one was.  For connections that
+ * run in a loop (checkpoints, maintenance), whose callers log a failure
+ * that repeats only now and then (log_failure).
+ */
+void
+db_quiet(struct db *db)
+{
+	db->quiet = 1;
+}
+
+/* Why the last call on db that returned -1 failed. */
+const char *
+db_error(struct db *db)
+{
+	return db->err[0] != '\0' ? db->err : "unknown error";
+}
+
+/*
  * Copy what the WAL holds back into the database file, as far as readers
  * allow, without waiting for any of them (SQLITE_CHECKPOINT_PASSIVE).
  * Called every DB_CHECKPOINT_MS by one connection that serves no request
@@ -594,7 +630,10 @@ db_checkpoint(struct db *db)
 		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 		sqlite3_busy_handler(db->conn, busy_wait, NULL);
 	}
-	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
+		return 0;
+	db_fail(db, "checkpoint");
+	return -1;
 }
 
 /* Finalize every statement and close; accepts NULL. */
@@ -685,7 +724,8 @@ db_session_create(struct db *db, const char *token, const char *nick,
 	if (p == NULL)
 		return -1;
 	if (token_hash(token, strlen(token), hash) == -1) {
-		log_warn("sha256: no digest");
+		snprintf(db->err, sizeof(db->err), "sha256: no digest");
+		log_warn("%s", db->err);
 		return -1;
 	}
 	bind_s(p, ":token", hash);
@@ -729,7 +769,7 @@ session_get(struct db *db, sqlite3_stmt *p, struct session *s)
 	if (rc == SQLITE_ROW)
 		session_row(p, s);
 	else if (rc != SQLITE_DONE)
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -744,7 +784,8 @@ db_session_by_token(struct db *db, const char *token, struct session *s)
 	if (p == NULL)
 		return -1;
 	if (token_hash(token, strlen(token), hash) == -1) {
-		log_warn("sha256: no digest");
+		snprintf(db->err, sizeof(db->err), "sha256: no digest");
+		log_warn("%s", db->err);
 		return -1;
 	}
 	bind_s(p, ":token", hash);
@@ -874,9 +915,11 @@ db_sessions_stale(struct db *db, int64_t cutoff, int64_t *ids, int max)
 	bind_i(p, ":max", max);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW && n < max)
 		ids[n++] = sqlite3_column_int64(p, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(db, "step");
+		n = -1;
+	}
 	sqlite3_reset(p);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return -1;
 	return n;
 }
 
@@ -977,6 +1020,8 @@ db_room_members(struct db *db, int64_t room, int max, member_fn fn,
 		if (fn(arg, &m) != 0)
 			break;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -997,6 +1042,8 @@ db_rooms_list(struct db *db, room_fn fn, void *arg)
 		if (fn(arg, &r) != 0)
 			break;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -1045,7 +1092,8 @@ db_message_by_client(struct db *db, int64_t sid, const char *cid, int64_t *id,
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(p, 0);
 		*ts = sqlite3_column_int64(p, 1);
-	}
+	} else if (rc != SQLITE_DONE)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -1068,6 +1116,8 @@ db_history(struct db *db, int64_t room, int max, message_fn fn, void *arg)
 		if (fn(arg, &m) != 0)
 			break;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -1159,7 +1209,7 @@ events_each(struct db *db, sqlite3_stmt *p, event_fn fn, void *arg)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }

@@ -47,6 +47,8 @@
  * Lifecycle: db_init() once per process, db_migrate() by the one process
  * that starts first (noom-worker's master), db_open() per thread, and
  * db_checkpoint() every DB_CHECKPOINT_MS from one connection of the master.
+ * Errors are logged by the store unless the connection was made quiet
+ * (db_quiet), whose caller logs db_error().
  */
 #ifndef NOOM_DB_H
 #define NOOM_DB_H
@@ -112,6 +114,8 @@ void	 db_init(void);
 int	 db_migrate(const char *, const char *, char **);
 struct db *db_open(const char *, char **);
 void	 db_close(struct db *);
+void	 db_quiet(struct db *);
+const char *db_error(struct db *);
 int	 db_checkpoint(struct db *);
 
 int	 db_begin(struct db *);

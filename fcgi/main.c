@@ -122,7 +122,8 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
  * forks workers; a thread would not survive the fork and could hold a lock
  * the child needs).  NULL (and a warning: the WAL then only grows) if the
  * database cannot be opened; the master's connection is never used by the
- * workers it forks.
+ * workers it forks.  It runs every 250 ms: it is quiet, and the loop logs a
+ * failure that repeats once a minute (log_failure).
  */
 static struct db *
 checkpointer_start(const struct app *app)
@@ -137,6 +138,7 @@ checkpointer_start(const struct app *app)
 		free(cause);
 		return NULL;
 	}
+	db_quiet(db);
 	if (setitimer(ITIMER_REAL, &every, NULL) == -1)
 		log_warn("setitimer: %s", strerror(errno));
 	return db;
@@ -235,12 +237,14 @@ main(int argc, char **argv)
 	struct stat	 sock_st;
 	sigset_t	 block, old;
 	struct db	*ckpt;
+	struct log_every ckpt_log;
 	pid_t		 pids[MAX_WORKERS];
 	const char	*socket_path = NULL, *pidfile = NULL, *config = NULL;
 	char		*cause = NULL, *path, *doorbell = NULL;
 	int		 ch, workers = 2, mode = 0600, sock, i, mesh_max = 0;
 
 	memset(&app, 0, sizeof(app));
+	memset(&ckpt_log, 0, sizeof(ckpt_log));
 	app.poll_timeout = 25;
 	app.chat_gap_ms = NOOM_CHAT_GAP_MS;
 	app.presence_timeout = 60;
@@ -341,7 +345,11 @@ main(int argc, char **argv)
 		if (got_alarm) {
 			got_alarm = 0;
 			if (ckpt != NULL && db_checkpoint(ckpt) == -1)
-				log_warn("checkpoint failed");
+				log_failure(&ckpt_log, mono_ms(), "checkpoint",
+				    db_error(ckpt));
+			else if (ckpt != NULL)
+				log_recovered(&ckpt_log, mono_ms(),
+				    "checkpoint");
 		}
 	}
 	db_close(ckpt);

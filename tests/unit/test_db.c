@@ -2,9 +2,10 @@
  * Unit tests of the store and the handlers above it, on a real SQLite file
  * in a temporary folder but without FastCGI or nginx: sessions, rooms and
  * their events, idempotent messages, visibility of events, rate limiting,
- * presence expiry and trimming with resync; tokens stored only hashed and
- * upgrades of older databases.
+ * presence expiry and trimming with resync; tokens stored only hashed,
+ * upgrades of older databases, and the log of failures in a loop.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -560,6 +561,64 @@ test_upgrade_v6(const char *dir, const char *src)
 	db_close(d);
 }
 
+/*
+ * A failure in a loop: the first is logged, the next ones only counted
+ * until a minute has passed since the last line, which then says how many
+ * there were; a success after failures says "ok again" once.  stderr goes
+ * to a file meanwhile, to read the lines back.
+ */
+static void
+test_log_every(const char *dir)
+{
+	struct log_every	 le;
+	char			 path[256], *text = NULL, *cause = NULL, *l;
+	int			 saved, fd, i, lines = 0;
+
+	memset(&le, 0, sizeof(le));
+	snprintf(path, sizeof(path), "%s/log", dir);
+	fflush(stderr);
+	saved = dup(2);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
+		CHECK(fd != -1);
+		return;
+	}
+	dup2(fd, 2);
+	close(fd);
+
+	CHECK(log_recovered(&le, 0, "loop") == 0);	/* never failed */
+	CHECK(log_failure(&le, 1000, "loop", "disk on fire") == 1);
+	for (i = 1; i <= 5; i++)	/* within the minute: counted */
+		CHECK(log_failure(&le, 1000 + i * 10000, "loop",
+		    "disk on fire") == 0);
+	CHECK(log_failure(&le, 61000, "loop", "disk on fire") == 1);
+	CHECK(log_failure(&le, 62000, "loop", "disk on fire") == 0);
+	CHECK(log_failure(&le, 63000, "loop", "disk on fire") == 0);
+	CHECK(log_recovered(&le, 64000, "loop") == 1);
+	CHECK(log_recovered(&le, 65000, "loop") == 0);	/* once */
+	/* A new run of failures starts with a line at once. */
+	CHECK(log_failure(&le, 66000, "loop", NULL) == 1);
+	CHECK(log_recovered(&le, 67000, "loop") == 1);
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	text = file_read_new(path, 1 << 16, &cause);
+	CHECK(text != NULL);
+	if (text == NULL)
+		return;
+	for (l = text; (l = strchr(l, '\n')) != NULL; l++)
+		lines++;
+	CHECK(lines == 5);
+	CHECK(strstr(text, "warn: loop: disk on fire\n") != NULL);
+	CHECK(strstr(text, "warn: loop: disk on fire (6 failures in the last"
+	    " 60 s)\n") != NULL);
+	CHECK(strstr(text, "info: loop: ok again (2 more failures in the last"
+	    " 3 s)\n") != NULL);
+	CHECK(strstr(text, "warn: loop: unknown error\n") != NULL);
+	CHECK(strstr(text, "info: loop: ok again\n") != NULL);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -592,6 +651,7 @@ main(void)
 	test_upgrade_v4(dir, src ? src : "../..");
 	test_token_hash();
 	test_upgrade_v6(dir, src ? src : "../..");
+	test_log_every(dir);
 	db_close(c.db);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
