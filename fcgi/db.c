@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -422,9 +423,39 @@ sql_sha256(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
 }
 
-/* Settings every connection gets. */
+/*
+ * *cause for a start-up failure on the database at path: SQLite's message
+ * (err, or the connection's), and why when SQLite cannot say: the system's
+ * error, or for a database it could only open read-only ("attempt to write
+ * a readonly database"), whether the file or its folder refuses writes.
+ */
+static void
+conn_cause(char **cause, const char *path, sqlite3 *conn, const char *err)
+{
+	char	 why[1024], dir[512], *slash;
+	int	 sys = sqlite3_system_errno(conn);
+
+	why[0] = '\0';
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (sys != 0)
+		snprintf(why, sizeof(why), " (%s)", strerror(sys));
+	else if (access(path, W_OK) == -1 && errno != ENOENT)
+		snprintf(why, sizeof(why), " (the file: %s)", strerror(errno));
+	else if (access(dir, W_OK | X_OK) == -1)
+		snprintf(why, sizeof(why), " (its folder %s: %s)", dir,
+		    strerror(errno));
+	if (asprintf(cause, "%s: %s%s", path,
+	    err != NULL ? err : sqlite3_errmsg(conn), why) == -1)
+		*cause = NULL;
+}
+
+/* Settings every connection to the database at path gets. */
 static int
-db_configure(sqlite3 *conn, char **cause)
+db_configure(sqlite3 *conn, const char *path, char **cause)
 {
 	char	*err = NULL;
 
@@ -432,7 +463,8 @@ db_configure(sqlite3 *conn, char **cause)
 	if (sqlite3_create_function_v2(conn, "sha256", 1, SQLITE_UTF8 |
 	    SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL, NULL) !=
 	    SQLITE_OK) {
-		if (asprintf(cause, "sha256(): %s", sqlite3_errmsg(conn)) == -1)
+		if (asprintf(cause, "%s: sha256(): %s", path,
+		    sqlite3_errmsg(conn)) == -1)
 			*cause = NULL;
 		return -1;
 	}
@@ -447,8 +479,7 @@ db_configure(sqlite3 *conn, char **cause)
 	    "PRAGMA synchronous = NORMAL;" CACHE_PRAGMA
 	    "PRAGMA journal_size_limit = 67108864;", NULL, NULL, &err) !=
 	    SQLITE_OK) {
-		if (asprintf(cause, "configure: %s", err) == -1)
-			*cause = NULL;
+		conn_cause(cause, path, conn, err);
 		sqlite3_free(err);
 		return -1;
 	}
@@ -465,9 +496,12 @@ migration_filter(const struct dirent *d)
 	    strspn(d->d_name, "0123456789") == 4;
 }
 
-/* Apply one migration file in its own transaction; 0 or -1 with *cause. */
+/*
+ * Apply one migration file to the database at db in its own transaction; 0
+ * or -1 with *cause.
+ */
 static int
-migrate_one(sqlite3 *conn, const char *path, char **cause)
+migrate_one(sqlite3 *conn, const char *db, const char *path, char **cause)
 {
 	char	*sql = NULL, *err = NULL;
 	int	 rv = -1;
@@ -477,7 +511,7 @@ migrate_one(sqlite3 *conn, const char *path, char **cause)
 	if (sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(conn, sql, NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(conn, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
-		if (asprintf(cause, "%s: %s", path, err) == -1)
+		if (asprintf(cause, "%s: %s: %s", db, path, err) == -1)
 			*cause = NULL;
 		sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
 		goto out;
@@ -507,7 +541,7 @@ db_migrate(const char *path, const char *sql_dir, char **cause)
 			*cause = NULL;
 		goto out;
 	}
-	if (db_configure(conn, cause) == -1)
+	if (db_configure(conn, path, cause) == -1)
 		goto out;
 	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &p, NULL) ==
 	    SQLITE_OK && sqlite3_step(p) == SQLITE_ROW)
@@ -528,7 +562,7 @@ db_migrate(const char *path, const char *sql_dir, char **cause)
 		free(file);
 		if (asprintf(&file, "%s/%s", dir, names[i]->d_name) == -1)
 			fatal("asprintf");
-		if (migrate_one(conn, file, cause) == -1)
+		if (migrate_one(conn, path, file, cause) == -1)
 			goto out;
 		log_info("applied %s", names[i]->d_name);
 		applied = 1;
@@ -561,13 +595,11 @@ db_open(const char *path, char **cause)
 
 	if (sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		if (asprintf(cause, "%s: %s", path,
-		    sqlite3_errmsg(db->conn)) == -1)
-			*cause = NULL;
+		conn_cause(cause, path, db->conn, NULL);
 		db_close(db);
 		return NULL;
 	}
-	if (db_configure(db->conn, cause) == -1) {
+	if (db_configure(db->conn, path, cause) == -1) {
 		db_close(db);
 		return NULL;
 	}
@@ -591,6 +623,35 @@ const char *
 db_error(struct db *db)
 {
 	return db->err[0] != '\0' ? db->err : "unknown error";
+}
+
+/*
+ * Can this process write the database at path?  Read-only files, or a
+ * folder where the WAL cannot be made, would otherwise only show when users
+ * write: every post failing, each with a line in the log.  noom-worker's
+ * master asks once at start-up, after migrating, and stops with the reason.
+ * It commits a write that changes nothing, so that the WAL is written too.
+ * 0, or -1 with *cause.
+ */
+int
+db_check_writable(const char *path, char **cause)
+{
+	struct db	*db;
+	char		*err = NULL;
+	int		 rv = 0;
+
+	if ((db = db_open(path, cause)) == NULL)
+		return -1;
+	if (sqlite3_exec(db->conn, "BEGIN IMMEDIATE;"
+	    " UPDATE meta SET value = value WHERE key = 'trimmed_upto';"
+	    " COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+		conn_cause(cause, path, db->conn, err);
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+		rv = -1;
+	}
+	sqlite3_free(err);
+	db_close(db);
+	return rv;
 }
 
 /*

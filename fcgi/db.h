@@ -45,10 +45,10 @@
  *    the token the client holds and hash it themselves.
  *
  * Lifecycle: db_init() once per process, db_migrate() by the one process
- * that starts first (noom-worker's master), db_open() per thread, and
- * db_checkpoint() every DB_CHECKPOINT_MS from one connection of the master.
- * Errors are logged by the store unless the connection was made quiet
- * (db_quiet), whose caller logs db_error().
+ * that starts first (noom-worker's master), then db_check_writable() by it,
+ * db_open() per thread, and db_checkpoint() every DB_CHECKPOINT_MS from one
+ * connection of the master.  Errors are logged by the store unless the
+ * connection was made quiet (db_quiet), whose caller logs db_error().
  */
 #ifndef NOOM_DB_H
 #define NOOM_DB_H
@@ -112,6 +112,7 @@ typedef int (*message_fn)(void *, const struct message *);
 
 void	 db_init(void);
 int	 db_migrate(const char *, const char *, char **);
+int	 db_check_writable(const char *, char **);
 struct db *db_open(const char *, char **);
 void	 db_close(struct db *);
 void	 db_quiet(struct db *);

@@ -68,26 +68,40 @@ usage(void)
 	exit(2);
 }
 
-/* Write the worker PIDs, one a line, replacing the file atomically. */
+/*
+ * Write the worker PIDs, one a line, replacing the file atomically.  The
+ * new file is made by mkstemp (a new name, O_EXCL): a fixed "path.tmp"
+ * could be a symbolic link someone left there, and writing through it
+ * would overwrite whatever it points to.
+ */
 static void
 write_pids(const char *path, const pid_t *pids, int n)
 {
 	char	 tmp[4096];
 	FILE	*f;
-	int	 i;
+	int	 i, fd;
 
 	if (path == NULL)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL) {
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+		log_warn("%s: path too long", path);
+		return;
+	}
+	if ((fd = mkstemp(tmp)) == -1 || (f = fdopen(fd, "w")) == NULL) {
 		log_warn("%s: %s", tmp, strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
 		return;
 	}
 	for (i = 0; i < n; i++)
 		if (pids[i] > 0)
 			fprintf(f, "%ld\n", (long)pids[i]);
-	if (fclose(f) != 0 || rename(tmp, path) == -1)
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
 		log_warn("%s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
 }
 
 /*
@@ -243,6 +257,12 @@ main(int argc, char **argv)
 	char		*cause = NULL, *path, *doorbell = NULL;
 	int		 ch, workers = 2, mode = 0600, sock, i, mesh_max = 0;
 
+	/*
+	 * Nothing this process makes is anyone else's business: the database
+	 * (sessions, chat), its WAL and SHM, the doorbell, the PID file are
+	 * 0600.  The socket gets --socket-mode by chmod once bound.
+	 */
+	umask(077);
 	memset(&app, 0, sizeof(app));
 	memset(&ckpt_log, 0, sizeof(ckpt_log));
 	app.poll_timeout = 25;
@@ -292,6 +312,8 @@ main(int argc, char **argv)
 	db_init();
 	if (db_migrate(app.db_path, path, &cause) == -1)
 		fatal("database: %s", cause);
+	if (db_check_writable(app.db_path, &cause) == -1)
+		fatal("database not writable: %s", cause);
 	free(path);
 	if (asprintf(&path, "%s/templates/app.html", app.data_dir) == -1)
 		fatal("asprintf");
