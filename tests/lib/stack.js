@@ -86,7 +86,7 @@ function killSync(stack) {
   }
   if (!process.env.NOOM_KEEP_STATE) {
     try {
-      fs.rmSync(stack.stateDir, {recursive: true, force: true});
+      fs.rmSync(stack.tmpDir, {recursive: true, force: true});
     } catch {}
   }
 }
@@ -126,17 +126,20 @@ function escapeRe(s) {
 
 /**
  * Starts noom-run and resolves once it prints "Noom is running at …".
+ * prepareState(dir), if given, is called with the new temporary folder before noom-run starts:
+ * it may put files in it (the folder is then the state folder), or return another path to use
+ * as the state folder (inside dir, which is removed at the end), e.g. one noom-run must make.
  * @returns {Promise<{baseUrl, origin, prefix, port, stateDir, dbPath, pid, workerPids, masterPid,
  *                    nginxPid, logs, stop}>}
  */
-export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}} = {}) {
+export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}, prepareState} = {}) {
   if (prefix && (!prefix.startsWith('/') || prefix.endsWith('/'))) {
     throw new Error(`prefix must look like "/noom" (got ${JSON.stringify(prefix)})`);
   }
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce({prefix, workers, workerArgs, env});
+      return await startOnce({prefix, workers, workerArgs, env, prepareState});
     } catch (e) {
       lastError = e;
       // Another process may have taken the port between freePort() and nginx's bind: retry.
@@ -146,9 +149,10 @@ export async function startStack({prefix = '', workers = 2, workerArgs = [], env
   throw lastError;
 }
 
-async function startOnce({prefix, workers, workerArgs, env}) {
+async function startOnce({prefix, workers, workerArgs, env, prepareState}) {
   const port = await freePort();
-  const stateDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-test-'));
+  const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-test-'));
+  const stateDir = (prepareState && (await prepareState(tmpDir))) || tmpDir;
   const origin = `http://127.0.0.1:${port}`;
   const baseUrl = `${origin}${prefix}/`;
   const noomRun = noomRunPath();
@@ -189,6 +193,7 @@ async function startOnce({prefix, workers, workerArgs, env}) {
     prefix,
     port,
     stateDir,
+    tmpDir,
     dbPath: path.join(stateDir, 'noom.db'),
     pid: child.pid,
     /** PIDs of the worker processes (not the master), from $STATE/workers.pids. */
@@ -229,7 +234,7 @@ async function startOnce({prefix, workers, workerArgs, env}) {
       }
       child.stdout.destroy();
       child.stderr.destroy();
-      if (!process.env.NOOM_KEEP_STATE) await fsp.rm(stateDir, {recursive: true, force: true});
+      if (!process.env.NOOM_KEEP_STATE) await fsp.rm(tmpDir, {recursive: true, force: true});
       else process.stderr.write(`[stack] state kept in ${stateDir}\n`);
     },
   };
