@@ -434,6 +434,7 @@ conn_cause(char **cause, const char *path, sqlite3 *conn, const char *err)
 {
 	char	 why[1024], dir[512], *slash;
 	int	 sys = sqlite3_system_errno(conn);
+	int	 code = sqlite3_errcode(conn) & 0xff;
 
 	why[0] = '\0';
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -443,11 +444,14 @@ conn_cause(char **cause, const char *path, sqlite3 *conn, const char *err)
 		snprintf(dir, sizeof(dir), ".");
 	if (sys != 0)
 		snprintf(why, sizeof(why), " (%s)", strerror(sys));
-	else if (access(path, W_OK) == -1 && errno != ENOENT)
-		snprintf(why, sizeof(why), " (the file: %s)", strerror(errno));
-	else if (access(dir, W_OK | X_OK) == -1)
-		snprintf(why, sizeof(why), " (its folder %s: %s)", dir,
-		    strerror(errno));
+	else if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN) {
+		if (access(path, W_OK) == -1 && errno != ENOENT)
+			snprintf(why, sizeof(why), " (the file: %s)",
+			    strerror(errno));
+		else if (access(dir, W_OK | X_OK) == -1)
+			snprintf(why, sizeof(why), " (its folder %s: %s)",
+			    dir, strerror(errno));
+	}
 	if (asprintf(cause, "%s: %s%s", path,
 	    err != NULL ? err : sqlite3_errmsg(conn), why) == -1)
 		*cause = NULL;
