@@ -12,6 +12,11 @@
  * sql/migrations/NNNN-*.sql whose NNNN is above the stored version, in order,
  * each in its own transaction.  Only the master process migrates, before any
  * worker opens the database.
+ *
+ * Session tokens are stored as their SHA-256 (token_hash): whoever reads the
+ * file, a backup or a stray copy of the WAL learns no token that would let
+ * them act as a user.  Tokens are 128 random bits, so a plain unsalted hash
+ * is enough: there is no dictionary to try.
  */
 #include <sys/types.h>
 
@@ -22,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "noom.h"
@@ -46,6 +53,8 @@
 /* busy_wait: tries 100 us apart, then 1 ms apart (10 s in all). */
 #define BUSY_QUICK		20
 #define BUSY_SLOW		10000
+/* A token's SHA-256 as lowercase hex, with its NUL. */
+#define TOKEN_HASH_LEN	(2 * 32 + 1)
 
 enum stmt {
 	S_SESSION_NEW,
@@ -250,6 +259,8 @@ struct db {
 	sqlite3_stmt	*stmt[S__COUNT];	/* prepared lazily, owned */
 	int		 writing;	/* holds write_turn (db_begin) */
 	int		 wrote_events;	/* this transaction added events */
+	int		 quiet;		/* errors only kept in err (db_quiet) */
+	char		 err[256];	/* the last error (db_error) */
 };
 
 /*
@@ -263,17 +274,31 @@ struct db {
  */
 static pthread_mutex_t write_turn = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Remember why the last call on db failed, and log it unless the connection
+ * is quiet (its caller reports failures itself: db_quiet).
+ */
+static void
+db_fail(struct db *db, const char *what)
+{
+	snprintf(db->err, sizeof(db->err), "%s: %s", what,
+	    sqlite3_errmsg(db->conn));
+	if (!db->quiet)
+		log_msg("warn", "store", "%s", db->err);
+}
+
 /* Prepare (once) and reset statement s; NULL on error. */
 static sqlite3_stmt *
 st(struct db *db, enum stmt s)
 {
 	sqlite3_stmt	*p = db->stmt[s];
+	char		 what[32];
 
 	if (p == NULL) {
 		if (sqlite3_prepare_v3(db->conn, stmt_sql[s], -1,
 		    SQLITE_PREPARE_PERSISTENT, &p, NULL) != SQLITE_OK) {
-			log_warn("prepare %d: %s", (int)s,
-			    sqlite3_errmsg(db->conn));
+			snprintf(what, sizeof(what), "prepare %d", (int)s);
+			db_fail(db, what);
 			return NULL;
 		}
 		db->stmt[s] = p;
@@ -320,11 +345,12 @@ run(struct db *db, sqlite3_stmt *p)
 	if (p == NULL)
 		return -1;
 	rc = sqlite3_step(p);
-	sqlite3_reset(p);
 	if (rc != SQLITE_DONE) {
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
+		sqlite3_reset(p);
 		return -1;
 	}
+	sqlite3_reset(p);
 	return 0;
 }
 
@@ -341,7 +367,7 @@ one_int(struct db *db, sqlite3_stmt *p, int64_t dflt)
 	if (rc == SQLITE_ROW)
 		v = sqlite3_column_int64(p, 0);
 	else if (rc != SQLITE_DONE) {
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
 		v = -1;
 	}
 	sqlite3_reset(p);
@@ -380,13 +406,97 @@ db_init(void)
 		log_warn("sqlite3_config: too late, statistics stay on");
 }
 
-/* Settings every connection gets. */
+/* The SHA-256 of token as lowercase hex in out; 0, or -1 (no digest). */
 static int
-db_configure(sqlite3 *conn, char **cause)
+token_hash(const char *token, size_t len, char out[TOKEN_HASH_LEN])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0, i;
+
+	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return -1;
+	for (i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * mdlen] = '\0';
+	return 0;
+}
+
+/*
+ * SQL function sha256(text): token_hash() for SQL, so that the migration
+ * that stopped storing tokens (0007-token-hash.sql) can convert the rows it
+ * finds.  NULL stays NULL.
+ */
+static void
+sql_sha256(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char	*in;
+	char			 out[TOKEN_HASH_LEN];
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;		/* a NULL result */
+	in = sqlite3_value_text(argv[0]);
+	if (in == NULL || token_hash((const char *)in,
+	    (size_t)sqlite3_value_bytes(argv[0]), out) == -1) {
+		sqlite3_result_error(ctx, "sha256: no digest", -1);
+		return;
+	}
+	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
+}
+
+/*
+ * *cause for a start-up failure on the database at path: SQLite's message
+ * (err, or the connection's), and why when SQLite cannot say: the system's
+ * error, or for a database it could only open read-only ("attempt to write
+ * a readonly database"), whether the file or its folder refuses writes.
+ */
+static void
+conn_cause(char **cause, const char *path, sqlite3 *conn, const char *err)
+{
+	char	 why[1024], dir[512], *slash;
+	int	 sys = sqlite3_system_errno(conn);
+	int	 code = sqlite3_errcode(conn) & 0xff;
+
+	why[0] = '\0';
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (sys != 0)
+		snprintf(why, sizeof(why), " (%s)", strerror(sys));
+	else if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN) {
+		if (access(path, W_OK) == -1 && errno != ENOENT)
+			snprintf(why, sizeof(why), " (the file: %s)",
+			    strerror(errno));
+		else if (access(dir, W_OK | X_OK) == -1)
+			snprintf(why, sizeof(why), " (its folder %s: %s)",
+			    dir, strerror(errno));
+	}
+	if (asprintf(cause, "%s: %s%s", path,
+	    err != NULL ? err : sqlite3_errmsg(conn), why) == -1)
+		*cause = NULL;
+}
+
+/* Settings every connection to the database at path gets. */
+static int
+db_configure(sqlite3 *conn, const char *path, char **cause)
 {
 	char	*err = NULL;
 
 	sqlite3_busy_handler(conn, busy_wait, NULL);
+	if (sqlite3_create_function_v2(conn, "sha256", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		if (asprintf(cause, "%s: sha256(): %s", path,
+		    sqlite3_errmsg(conn)) == -1)
+			*cause = NULL;
+		return -1;
+	}
 	/*
 	 * No automatic checkpoints: the worker master runs one every 250 ms
 	 * (main.c, db_checkpoint), so that no request waits behind one.
@@ -398,8 +508,7 @@ db_configure(sqlite3 *conn, char **cause)
 	    "PRAGMA synchronous = NORMAL;" CACHE_PRAGMA
 	    "PRAGMA journal_size_limit = 67108864;", NULL, NULL, &err) !=
 	    SQLITE_OK) {
-		if (asprintf(cause, "configure: %s", err) == -1)
-			*cause = NULL;
+		conn_cause(cause, path, conn, err);
 		sqlite3_free(err);
 		return -1;
 	}
@@ -416,9 +525,12 @@ migration_filter(const struct dirent *d)
 	    strspn(d->d_name, "0123456789") == 4;
 }
 
-/* Apply one migration file in its own transaction; 0 or -1 with *cause. */
+/*
+ * Apply one migration file to the database at db in its own transaction; 0
+ * or -1 with *cause.
+ */
 static int
-migrate_one(sqlite3 *conn, const char *path, char **cause)
+migrate_one(sqlite3 *conn, const char *db, const char *path, char **cause)
 {
 	char	*sql = NULL, *err = NULL;
 	int	 rv = -1;
@@ -428,7 +540,7 @@ migrate_one(sqlite3 *conn, const char *path, char **cause)
 	if (sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(conn, sql, NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(conn, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
-		if (asprintf(cause, "%s: %s", path, err) == -1)
+		if (asprintf(cause, "%s: %s: %s", db, path, err) == -1)
 			*cause = NULL;
 		sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
 		goto out;
@@ -451,14 +563,14 @@ db_migrate(const char *path, const char *sql_dir, char **cause)
 	sqlite3_stmt	 *p = NULL;
 	struct dirent	**names = NULL;
 	char		 *dir = NULL, *file = NULL;
-	int		  n = -1, i, version = 0, rv = -1;
+	int		  n = -1, i, version = 0, applied = 0, rv = -1;
 
 	if (sqlite3_open(path, &conn) != SQLITE_OK) {
 		if (asprintf(cause, "%s: %s", path, sqlite3_errmsg(conn)) == -1)
 			*cause = NULL;
 		goto out;
 	}
-	if (db_configure(conn, cause) == -1)
+	if (db_configure(conn, path, cause) == -1)
 		goto out;
 	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &p, NULL) ==
 	    SQLITE_OK && sqlite3_step(p) == SQLITE_ROW)
@@ -479,10 +591,19 @@ db_migrate(const char *path, const char *sql_dir, char **cause)
 		free(file);
 		if (asprintf(&file, "%s/%s", dir, names[i]->d_name) == -1)
 			fatal("asprintf");
-		if (migrate_one(conn, file, cause) == -1)
+		if (migrate_one(conn, path, file, cause) == -1)
 			goto out;
 		log_info("applied %s", names[i]->d_name);
+		applied = 1;
 	}
+	/*
+	 * What a migration rewrote is still in the WAL's older frames (clear
+	 * session tokens, before 0007): copy the log back and empty it.  Best
+	 * effort: nobody else has the database open yet.
+	 */
+	if (applied)
+		sqlite3_exec(conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+		    NULL, NULL);
 	rv = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -503,17 +624,63 @@ db_open(const char *path, char **cause)
 
 	if (sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		if (asprintf(cause, "%s: %s", path,
-		    sqlite3_errmsg(db->conn)) == -1)
-			*cause = NULL;
+		conn_cause(cause, path, db->conn, NULL);
 		db_close(db);
 		return NULL;
 	}
-	if (db_configure(db->conn, cause) == -1) {
+	if (db_configure(db->conn, path, cause) == -1) {
 		db_close(db);
 		return NULL;
 	}
 	return db;
+}
+
+/*
+ * Let the connection's caller report its failures: the store no longer logs
+ * them, and db_error() says what the last one was.  For connections that
+ * run in a loop (checkpoints, maintenance), whose callers log a failure
+ * that repeats only now and then (log_failure).
+ */
+void
+db_quiet(struct db *db)
+{
+	db->quiet = 1;
+}
+
+/* Why the last call on db that returned -1 failed. */
+const char *
+db_error(struct db *db)
+{
+	return db->err[0] != '\0' ? db->err : "unknown error";
+}
+
+/*
+ * Can this process write the database at path?  Read-only files, or a
+ * folder where the WAL cannot be made, would otherwise only show when users
+ * write: every post failing, each with a line in the log.  noom-worker's
+ * master asks once at start-up, after migrating, and stops with the reason.
+ * It commits a write that changes nothing, so that the WAL is written too.
+ * 0, or -1 with *cause.
+ */
+int
+db_check_writable(const char *path, char **cause)
+{
+	struct db	*db;
+	char		*err = NULL;
+	int		 rv = 0;
+
+	if ((db = db_open(path, cause)) == NULL)
+		return -1;
+	if (sqlite3_exec(db->conn, "BEGIN IMMEDIATE;"
+	    " UPDATE meta SET value = value WHERE key = 'trimmed_upto';"
+	    " COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+		conn_cause(cause, path, db->conn, err);
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+		rv = -1;
+	}
+	sqlite3_free(err);
+	db_close(db);
+	return rv;
 }
 
 /*
@@ -553,7 +720,10 @@ db_checkpoint(struct db *db)
 		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 		sqlite3_busy_handler(db->conn, busy_wait, NULL);
 	}
-	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
+		return 0;
+	db_fail(db, "checkpoint");
+	return -1;
 }
 
 /* Finalize every statement and close; accepts NULL. */
@@ -633,16 +803,22 @@ db_rollback(struct db *db)
 	write_end(db);
 }
 
-/* Create a session; its id goes to *id. */
+/* Create a session known by token (stored hashed); its id goes to *id. */
 int
 db_session_create(struct db *db, const char *token, const char *nick,
     int64_t now, int64_t *id)
 {
 	sqlite3_stmt	*p = st(db, S_SESSION_NEW);
+	char		 hash[TOKEN_HASH_LEN];
 
 	if (p == NULL)
 		return -1;
-	bind_s(p, ":token", token);
+	if (token_hash(token, strlen(token), hash) == -1) {
+		snprintf(db->err, sizeof(db->err), "sha256: no digest");
+		log_warn("%s", db->err);
+		return -1;
+	}
+	bind_s(p, ":token", hash);
 	bind_s(p, ":nick", nick);
 	bind_i(p, ":now", now);
 	if (run(db, p) == -1)
@@ -683,20 +859,26 @@ session_get(struct db *db, sqlite3_stmt *p, struct session *s)
 	if (rc == SQLITE_ROW)
 		session_row(p, s);
 	else if (rc != SQLITE_DONE)
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Look a session up by token: 1 found, 0 unknown, -1 error. */
+/* Look a session up by its (clear) token: 1 found, 0 unknown, -1 error. */
 int
 db_session_by_token(struct db *db, const char *token, struct session *s)
 {
 	sqlite3_stmt	*p = st(db, S_SESSION_BY_TOKEN);
+	char		 hash[TOKEN_HASH_LEN];
 
 	if (p == NULL)
 		return -1;
-	bind_s(p, ":token", token);
+	if (token_hash(token, strlen(token), hash) == -1) {
+		snprintf(db->err, sizeof(db->err), "sha256: no digest");
+		log_warn("%s", db->err);
+		return -1;
+	}
+	bind_s(p, ":token", hash);
 	return session_get(db, p, s);
 }
 
@@ -846,9 +1028,11 @@ db_sessions_stale(struct db *db, int64_t cutoff, int64_t *ids, int max)
 	bind_i(p, ":max", max);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW && n < max)
 		ids[n++] = sqlite3_column_int64(p, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(db, "step");
+		n = -1;
+	}
 	sqlite3_reset(p);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return -1;
 	return n;
 }
 
@@ -950,6 +1134,8 @@ db_room_members(struct db *db, int64_t room, int max, member_fn fn,
 		if (fn(arg, &m) != 0)
 			break;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -978,6 +1164,8 @@ db_rooms_list(struct db *db, const char *q, int limit, int offset,
 		if (fn(arg, &r) != 0)
 			break;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -1090,7 +1278,8 @@ db_message_by_client(struct db *db, int64_t sid, const char *cid, int64_t *id,
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(p, 0);
 		*ts = sqlite3_column_int64(p, 1);
-	}
+	} else if (rc != SQLITE_DONE)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -1113,6 +1302,8 @@ db_history(struct db *db, int64_t room, int max, message_fn fn, void *arg)
 		if (fn(arg, &m) != 0)
 			break;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -1204,7 +1395,7 @@ events_each(struct db *db, sqlite3_stmt *p, event_fn fn, void *arg)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		log_warn("step: %s", sqlite3_errmsg(db->conn));
+		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }

@@ -39,9 +39,16 @@
  * 5. db_events_visible() returns exactly the events mailbox_visible()
  *    (mailbox.c) accepts for that session and membership, in order.
  *
+ * 6. Session tokens are never stored: only a one-way hash of each, so that
+ *    the database file, its backups and its log hold nothing a client could
+ *    be impersonated with.  db_session_create and db_session_by_token take
+ *    the token the client holds and hash it themselves.
+ *
  * Lifecycle: db_init() once per process, db_migrate() by the one process
- * that starts first (noom-worker's master), db_open() per thread, and
- * db_checkpoint() every DB_CHECKPOINT_MS from one connection of the master.
+ * that starts first (noom-worker's master), then db_check_writable() by it,
+ * db_open() per thread, and db_checkpoint() every DB_CHECKPOINT_MS from one
+ * connection of the master.  Errors are logged by the store unless the
+ * connection was made quiet (db_quiet), whose caller logs db_error().
  */
 #ifndef NOOM_DB_H
 #define NOOM_DB_H
@@ -111,8 +118,11 @@ typedef int (*message_fn)(void *, const struct message *);
 
 void	 db_init(void);
 int	 db_migrate(const char *, const char *, char **);
+int	 db_check_writable(const char *, char **);
 struct db *db_open(const char *, char **);
 void	 db_close(struct db *);
+void	 db_quiet(struct db *);
+const char *db_error(struct db *);
 int	 db_checkpoint(struct db *);
 
 int	 db_begin(struct db *);

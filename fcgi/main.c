@@ -68,26 +68,40 @@ usage(void)
 	exit(2);
 }
 
-/* Write the worker PIDs, one a line, replacing the file atomically. */
+/*
+ * Write the worker PIDs, one a line, replacing the file atomically.  The
+ * new file is made by mkstemp (a new name, O_EXCL): a fixed "path.tmp"
+ * could be a symbolic link someone left there, and writing through it
+ * would overwrite whatever it points to.
+ */
 static void
 write_pids(const char *path, const pid_t *pids, int n)
 {
 	char	 tmp[4096];
 	FILE	*f;
-	int	 i;
+	int	 i, fd;
 
 	if (path == NULL)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL) {
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+		log_warn("%s: path too long", path);
+		return;
+	}
+	if ((fd = mkstemp(tmp)) == -1 || (f = fdopen(fd, "w")) == NULL) {
 		log_warn("%s: %s", tmp, strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
 		return;
 	}
 	for (i = 0; i < n; i++)
 		if (pids[i] > 0)
 			fprintf(f, "%ld\n", (long)pids[i]);
-	if (fclose(f) != 0 || rename(tmp, path) == -1)
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
 		log_warn("%s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
 }
 
 /*
@@ -122,7 +136,8 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
  * forks workers; a thread would not survive the fork and could hold a lock
  * the child needs).  NULL (and a warning: the WAL then only grows) if the
  * database cannot be opened; the master's connection is never used by the
- * workers it forks.
+ * workers it forks.  It runs every 250 ms: it is quiet, and the loop logs a
+ * failure that repeats once a minute (log_failure).
  */
 static struct db *
 checkpointer_start(const struct app *app)
@@ -137,6 +152,7 @@ checkpointer_start(const struct app *app)
 		free(cause);
 		return NULL;
 	}
+	db_quiet(db);
 	if (setitimer(ITIMER_REAL, &every, NULL) == -1)
 		log_warn("setitimer: %s", strerror(errno));
 	return db;
@@ -236,12 +252,20 @@ main(int argc, char **argv)
 	struct stat	 sock_st;
 	sigset_t	 block, old;
 	struct db	*ckpt;
+	struct log_every ckpt_log;
 	pid_t		 pids[MAX_WORKERS];
 	const char	*socket_path = NULL, *pidfile = NULL, *config = NULL;
 	char		*cause = NULL, *path, *doorbell = NULL;
 	int		 ch, workers = 2, mode = 0600, sock, i, mesh_max = 0;
 
+	/*
+	 * Nothing this process makes is anyone else's business: the database
+	 * (sessions, chat), its WAL and SHM, the doorbell, the PID file are
+	 * 0600.  The socket gets --socket-mode by chmod once bound.
+	 */
+	umask(077);
 	memset(&app, 0, sizeof(app));
+	memset(&ckpt_log, 0, sizeof(ckpt_log));
 	app.poll_timeout = 25;
 	app.chat_gap_ms = NOOM_CHAT_GAP_MS;
 	app.presence_timeout = 60;
@@ -292,6 +316,8 @@ main(int argc, char **argv)
 	db_init();
 	if (db_migrate(app.db_path, path, &cause) == -1)
 		fatal("database: %s", cause);
+	if (db_check_writable(app.db_path, &cause) == -1)
+		fatal("database not writable: %s", cause);
 	free(path);
 	if (asprintf(&path, "%s/templates/app.html", app.data_dir) == -1)
 		fatal("asprintf");
@@ -345,7 +371,11 @@ main(int argc, char **argv)
 		if (got_alarm) {
 			got_alarm = 0;
 			if (ckpt != NULL && db_checkpoint(ckpt) == -1)
-				log_warn("checkpoint failed");
+				log_failure(&ckpt_log, mono_ms(), "checkpoint",
+				    db_error(ckpt));
+			else if (ckpt != NULL)
+				log_recovered(&ckpt_log, mono_ms(),
+				    "checkpoint");
 		}
 	}
 	db_close(ckpt);

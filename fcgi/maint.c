@@ -17,7 +17,10 @@
  *   rate buckets of clients not seen for an hour.
  *
  * Nothing here is on a request's path: readers and handlers never wait for
- * it, and it answers nobody.
+ * it, and it answers nobody.  Its connection is quiet (db_quiet): a store
+ * that fails keeps failing every second, so each timer logs its first
+ * failure, then one line a minute with a count, and "ok again"
+ * (log_failure).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +38,8 @@
 struct maint {
 	struct ctx	 ctx;		/* the thread's own connection */
 	struct presence	*presence;	/* the process's, not owned */
+	struct log_every flush_log;	/* presence_flush's failures */
+	struct log_every maint_log;	/* maintenance()'s failures */
 };
 
 /* How often seen times are written: twice per touch period, ≤ 1 s. */
@@ -46,21 +51,41 @@ maint_touch_every(const struct app *app)
 	return half < 1000 ? half : 1000;
 }
 
-/* Time out stale sessions, then trim the log, history and old sessions. */
-void
+/*
+ * Time out stale sessions, then trim the log, history and old sessions.
+ * 0, or -1 if the store failed (db_error says why).
+ */
+int
 maintenance(struct ctx *c, int64_t now)
 {
-	(void)presence_expire(c, now);
+	int	 rv = 0;
+
+	if (presence_expire(c, now) == -1)
+		rv = -1;
 	if (db_begin(c->db) == -1)
-		return;
+		return -1;
 	if (db_events_trim(c->db,
 	    now - (int64_t)c->app->retention * 1000) == -1 ||
 	    db_messages_trim(c->db, NOOM_HISTORY) == -1 ||
 	    db_sessions_expire(c->db, now - SESSION_TTL_MS,
 	    now - UNJOINED_TTL_MS) == -1 ||
 	    db_clients_expire(c->db, now - CLIENT_TTL_MS) == -1 ||
-	    db_commit(c->db) == -1)
+	    db_commit(c->db) == -1) {
 		db_rollback(c->db);
+		return -1;
+	}
+	return rv;
+}
+
+/* Log a timer's failure once a minute at most, and its recovery. */
+static void
+maint_report(struct log_every *le, int failed, struct db *db,
+    const char *what)
+{
+	if (failed)
+		log_failure(le, mono_ms(), what, db_error(db));
+	else
+		log_recovered(le, mono_ms(), what);
 }
 
 static void
@@ -88,11 +113,13 @@ maint_loop(void *arg)
 	for (;;) {
 		sleep_until(next_touch < next ? next_touch : next);
 		if (mono_ms() >= next_touch) {
-			presence_flush(m->presence, m->ctx.db, m->ctx.app);
+			maint_report(&m->flush_log, presence_flush(m->presence,
+			    m->ctx.db, m->ctx.app) == -1, m->ctx.db, "presence");
 			next_touch = mono_ms() + every;
 		}
 		if (mono_ms() >= next) {
-			maintenance(&m->ctx, now_ms());
+			maint_report(&m->maint_log, maintenance(&m->ctx,
+			    now_ms()) == -1, m->ctx.db, "maintenance");
 			next = mono_ms() + MAINT_EVERY_MS;
 		}
 	}
@@ -115,6 +142,7 @@ maint_start(const struct app *app, struct presence *presence)
 	m->presence = presence;
 	if ((m->ctx.db = db_open(app->db_path, &cause)) == NULL)
 		fatal("maintenance: %s", cause);
+	db_quiet(m->ctx.db);
 	if (pthread_create(&t, NULL, maint_loop, m) != 0)
 		fatal("pthread_create: %s", strerror(errno));
 	pthread_detach(t);

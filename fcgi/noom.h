@@ -147,6 +147,15 @@ void	 log_msg(const char *, const char *, const char *, ...)
 #define log_warn(...)	log_msg("warn", __func__, __VA_ARGS__)
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 log_set_ident(const char *);
+/* A failure that recurs in a loop: logged once, then once a minute. */
+#define LOG_EVERY_MS	60000
+struct log_every {
+	int64_t		 logged_ms;	/* when the last line was written */
+	unsigned long	 failures;	/* failures since that line */
+	int		 failing;
+};
+int	 log_failure(struct log_every *, int64_t, const char *, const char *);
+int	 log_recovered(struct log_every *, int64_t, const char *);
 
 /*
  * util.c: a growable byte buffer.  Zeroed or after buf_free() it holds
@@ -375,12 +384,12 @@ struct presence *presence_new(void);
 void	 presence_free(struct presence *);
 void	 presence_note(struct presence *, int64_t);
 int	 presence_due(const struct app *, const struct session *, int64_t);
-void	 presence_flush(struct presence *, struct db *, const struct app *);
+int	 presence_flush(struct presence *, struct db *, const struct app *);
 int	 presence_expire(struct ctx *, int64_t);
 
 /* maint.c: housekeeping, on a thread of its own in each worker process. */
 int64_t	 maint_touch_every(const struct app *);
-void	 maintenance(struct ctx *, int64_t);
+int	 maintenance(struct ctx *, int64_t);
 void	 maint_start(const struct app *, struct presence *);
 
 /* pages.c */

@@ -81,8 +81,12 @@ cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Write the seen time of every session noted, in one write transaction. */
-void
+/*
+ * Write the seen time of every session noted, in one write transaction.
+ * 0, or -1 if the store failed (the caller logs db_error: this runs every
+ * second, and a failure tends to repeat).
+ */
+int
 presence_flush(struct presence *p, struct db *db, const struct app *app)
 {
 	int64_t	*ids, now = now_ms(), before;
@@ -96,11 +100,11 @@ presence_flush(struct presence *p, struct db *db, const struct app *app)
 	pthread_mutex_unlock(&p->lock);
 	p->flushing = ids;
 	if (n == 0)
-		return;
+		return 0;
 	qsort(ids, n, sizeof(*ids), cmp_id);
 	before = now - mailbox_touch_ms(app->presence_timeout);
 	if (db_begin(db) == -1)
-		return;
+		return -1;
 	for (i = 0; i < n; i++) {
 		if (i > 0 && ids[i] == ids[i - 1])
 			continue;
@@ -108,9 +112,10 @@ presence_flush(struct presence *p, struct db *db, const struct app *app)
 			break;
 	}
 	if (i < n || db_commit(db) == -1) {
-		log_warn("presence: the store failed");
 		db_rollback(db);
+		return -1;
 	}
+	return 0;
 }
 
 /* Time out session sid if it is still stale inside the transaction. */
@@ -144,18 +149,27 @@ fail:
 /*
  * Every session in a room unseen for the presence timeout leaves it, each
  * in its own transaction (a worker racing another for the same session
- * finds it gone or fresh and does nothing).  Returns how many left.
+ * finds it gone or fresh and does nothing).  Returns how many left, or -1
+ * if the store failed (after timing out those it could).
  */
 int
 presence_expire(struct ctx *c, int64_t now)
 {
 	int64_t	 ids[STALE_BATCH], cutoff;
-	int	 n, i, left = 0;
+	int	 n, i, left = 0, failed = 0;
 
 	cutoff = now - (int64_t)c->app->presence_timeout * 1000;
-	n = db_sessions_stale(c->db, cutoff, ids, STALE_BATCH);
-	for (i = 0; i < n; i++)
-		if (expire_one(c, ids[i], cutoff, now) == 1)
+	if ((n = db_sessions_stale(c->db, cutoff, ids, STALE_BATCH)) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		switch (expire_one(c, ids[i], cutoff, now)) {
+		case 1:
 			left++;
-	return left;
+			break;
+		case -1:
+			failed = 1;
+			break;
+		}
+	}
+	return failed ? -1 : left;
 }

@@ -106,6 +106,8 @@ main(int argc, char **argv)
 	char		*cause = NULL, *doorbell = NULL;
 	int		 ch, mode = 0600, rv;
 
+	/* The files it makes (the doorbell, the WAL) are 0600, as noom-worker's. */
+	umask(077);
 	memset(&conf, 0, sizeof(conf));
 	conf.poll_ms = 25000;
 	conf.presence_timeout = 60;

@@ -86,7 +86,7 @@ function killSync(stack) {
   }
   if (!process.env.NOOM_KEEP_STATE) {
     try {
-      fs.rmSync(stack.stateDir, {recursive: true, force: true});
+      fs.rmSync(stack.tmpDir, {recursive: true, force: true});
     } catch {}
   }
 }
@@ -124,11 +124,6 @@ function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/**
- * Starts noom-run and resolves once it prints "Noom is running at …".
- * @returns {Promise<{baseUrl, origin, prefix, port, stateDir, dbPath, pid, workerPids, masterPid,
- *                    nginxPid, logs, stop}>}
- */
 /*
  * noom-worker --config lines for tests that stand for a crowd from one address (every test client
  * is 127.0.0.1): the per-client limits (docs/API.md) raised out of the way. Tests of the limits
@@ -141,11 +136,18 @@ export const CROWD_LIMITS = [
   'limit_chat = 1000000/100000',
 ].join('\n') + '\n';
 
-/*
- * Starts noom-run on a free port with a state folder of its own. config: text of a noom-worker
- * --config file, written next to the state folder (NOOM_CONFIG; env.NOOM_CONFIG wins).
+/**
+ * Starts noom-run on a free port with a state folder of its own, and resolves once it prints
+ * "Noom is running at …".
+ * config: text of a noom-worker --config file, written to a folder of its own (NOOM_CONFIG;
+ * env.NOOM_CONFIG wins).
+ * prepareState(dir), if given, is called with the new temporary folder before noom-run starts:
+ * it may put files in it (the folder is then the state folder), or return another path to use
+ * as the state folder (inside dir, which is removed at the end), e.g. one noom-run must make.
+ * @returns {Promise<{baseUrl, origin, prefix, port, stateDir, dbPath, pid, workerPids, masterPid,
+ *                    nginxPid, logs, stop}>}
  */
-export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}, config} = {}) {
+export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}, config, prepareState} = {}) {
   if (config !== undefined && env.NOOM_CONFIG === undefined) {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-conf-'));
     const file = path.join(dir, 'noom.conf');
@@ -158,7 +160,7 @@ export async function startStack({prefix = '', workers = 2, workerArgs = [], env
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce({prefix, workers, workerArgs, env});
+      return await startOnce({prefix, workers, workerArgs, env, prepareState});
     } catch (e) {
       lastError = e;
       // Another process may have taken the port between freePort() and nginx's bind: retry.
@@ -168,9 +170,10 @@ export async function startStack({prefix = '', workers = 2, workerArgs = [], env
   throw lastError;
 }
 
-async function startOnce({prefix, workers, workerArgs, env}) {
+async function startOnce({prefix, workers, workerArgs, env, prepareState}) {
   const port = await freePort();
-  const stateDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-test-'));
+  const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-test-'));
+  const stateDir = (prepareState && (await prepareState(tmpDir))) || tmpDir;
   const origin = `http://127.0.0.1:${port}`;
   const baseUrl = `${origin}${prefix}/`;
   const noomRun = noomRunPath();
@@ -211,6 +214,7 @@ async function startOnce({prefix, workers, workerArgs, env}) {
     prefix,
     port,
     stateDir,
+    tmpDir,
     dbPath: path.join(stateDir, 'noom.db'),
     pid: child.pid,
     /** PIDs of the worker processes (not the master), from $STATE/workers.pids. */
@@ -251,7 +255,7 @@ async function startOnce({prefix, workers, workerArgs, env}) {
       }
       child.stdout.destroy();
       child.stderr.destroy();
-      if (!process.env.NOOM_KEEP_STATE) await fsp.rm(stateDir, {recursive: true, force: true});
+      if (!process.env.NOOM_KEEP_STATE) await fsp.rm(tmpDir, {recursive: true, force: true});
       else process.stderr.write(`[stack] state kept in ${stateDir}\n`);
     },
   };

@@ -2,8 +2,10 @@
  * Unit tests of the store and the handlers above it, on a real SQLite file
  * in a temporary folder but without FastCGI or nginx: sessions, rooms and
  * their events, idempotent messages, visibility of events, rate limiting,
- * presence expiry and trimming with resync.
+ * presence expiry and trimming with resync; tokens stored only hashed,
+ * upgrades of older databases, and the log of failures in a loop.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -424,20 +426,20 @@ rows_of(const char *path, const char *query)
 }
 
 /*
- * A database of version 4 (as the migrations up to 0004 made it) at
+ * A database of version v (as the migrations up to 000v made it) at
  * dir/name, with what fill wrote into it, brought up to date; NULL on
  * failure.
  */
 static struct db *
-upgraded_v4(const char *dir, const char *src, const char *name,
+upgraded(int v, const char *dir, const char *src, const char *name,
     const char *fill)
 {
 	char	 db[256], sql[256], cmd[1024], *cause = NULL;
 
 	snprintf(db, sizeof(db), "%s/%s", dir, name);
-	snprintf(sql, sizeof(sql), "%s/sql4", dir);
+	snprintf(sql, sizeof(sql), "%s/sql%d", dir, v);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/migrations' && cp '%s'/sql/"
-	    "migrations/000[1-4]-*.sql '%s/migrations/'", sql, src, sql);
+	    "migrations/000[1-%d]-*.sql '%s/migrations/'", sql, src, v, sql);
 	if (system(cmd) != 0 || db_migrate(db, sql, &cause) == -1 ||
 	    rows_of(db, fill) == -1)
 		return NULL;
@@ -460,7 +462,7 @@ test_upgrade_v4(const char *dir, const char *src)
 	struct held	 h = { .n = 0 };
 	char		 path[256];
 
-	d = upgraded_v4(dir, src, "v4.db", "INSERT INTO events (type, data,"
+	d = upgraded(4, dir, src, "v4.db", "INSERT INTO events (type, data,"
 	    " created_ms) VALUES ('welcome', '{\"count\":99}', 1);"
 	    "INSERT INTO messages (room_id, session_id, client_id, data,"
 	    " created_ms) VALUES (1, 1, 'c1', '{}', 1)");
@@ -483,7 +485,7 @@ test_upgrade_v4(const char *dir, const char *src)
 	CHECK(rows_of(path, "SELECT 1 FROM sqlite_master WHERE"
 	    " name = 'messages_room'") == 1);
 
-	d = upgraded_v4(dir, src, "v4-empty.db", "INSERT INTO events (type,"
+	d = upgraded(4, dir, src, "v4-empty.db", "INSERT INTO events (type,"
 	    " data, created_ms) VALUES ('x', '{}', 1), ('x', '{}', 1);"
 	    "DELETE FROM events");
 	CHECK(d != NULL);
@@ -494,6 +496,176 @@ test_upgrade_v4(const char *dir, const char *src)
 	CHECK(db_event_add(d, 1, 0, "welcome", "{}", 1, clock_ms) == 3);
 	CHECK(db_commit(d) == 0);
 	db_close(d);
+}
+
+/* Does the file at path hold the bytes of s anywhere?  -1: unreadable. */
+static int
+file_holds(const char *path, const char *s)
+{
+	FILE	*f;
+	char	*data;
+	long	 len;
+	int	 found = 0;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return access(path, F_OK) == 0 ? -1 : 0;	/* none: no */
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	data = xmalloc(len > 0 ? (size_t)len : 1);
+	if (len > 0 && fread(data, 1, (size_t)len, f) != (size_t)len)
+		found = -1;
+	else if (len > 0 && memmem(data, (size_t)len, s, strlen(s)) != NULL)
+		found = 1;
+	free(data);
+	fclose(f);
+	return found;
+}
+
+/*
+ * A session's token is stored as its SHA-256 only: the row holds the hash
+ * of the token the client got, the client's token finds the session, and
+ * neither the table, the database file nor its WAL holds the token.
+ */
+static void
+test_token_hash(void)
+{
+	const char	*token = "0123456789abcdef0123456789abcdef";
+	struct session	 s;
+	struct user	 ann;
+	int64_t		 id;
+	char		 q[256], wal[300];
+
+	CHECK(db_begin(c.db) == 0);
+	CHECK(db_session_create(c.db, token, "Hash", clock_ms, &id) == 0);
+	CHECK(db_commit(c.db) == 0);
+	CHECK(db_session_by_token(c.db, token, &s) == 1 && s.id == id);
+	CHECK(db_session_by_token(c.db, "0123456789abcdef0123456789abcdee",
+	    &s) == 0);
+	/* sha256sum of the token, computed by hand. */
+	CHECK(rows_of(app.db_path, "SELECT 1 FROM sessions WHERE token ="
+	    " '3eb1bd439947eb762998e566ccc2e099c791118b2f40579cc4f7da2b5061b7f9'")
+	    == 1);
+	/* The hash of a hash finds nothing: lookups hash what they get. */
+	CHECK(db_session_by_token(c.db, "3eb1bd439947eb762998e566ccc2e099"
+	    "c791118b2f40579cc4f7da2b5061b7f9", &s) == 0);
+
+	new_user(&ann, "Ann");
+	snprintf(q, sizeof(q), "SELECT 1 FROM sessions WHERE token = '%s'"
+	    " OR token = '%s'", ann.token, token);
+	CHECK(rows_of(app.db_path, q) == 0);
+	CHECK(rows_of(app.db_path, "SELECT 1 FROM sessions WHERE"
+	    " length(token) != 64") == 0);
+	snprintf(wal, sizeof(wal), "%s-wal", app.db_path);
+	CHECK(file_holds(app.db_path, ann.token) == 0);
+	CHECK(file_holds(wal, ann.token) == 0);
+	CHECK(file_holds(app.db_path, token) == 0);
+	CHECK(file_holds(wal, token) == 0);
+}
+
+/*
+ * Version 6 to now: a session made before tokens were hashed (its token in
+ * clear) is found by that same token afterwards, so its client goes on
+ * without noticing; no row holds a clear token, and neither the file nor
+ * the WAL keeps one in its free space.
+ */
+static void
+test_upgrade_v6(const char *dir, const char *src)
+{
+	const char	*clear = "00112233445566778899aabbccddeeff";
+	struct db	*d;
+	struct session	 s;
+	char		 path[256], wal[300];
+
+	d = upgraded(6, dir, src, "v6.db", "INSERT INTO sessions (token,"
+	    " nickname, created_ms, seen_ms, rl_ms) VALUES"
+	    " ('00112233445566778899aabbccddeeff', 'Old', 1, 1, 1),"
+	    " ('ffeeddccbbaa99887766554433221100', 'Other', 1, 1, 1)");
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	CHECK(db_session_by_token(d, clear, &s) == 1);
+	CHECK(s.id == 1);
+	CHECK_STR(s.nickname, "Old");
+	CHECK(db_session_by_token(d, "ffeeddccbbaa99887766554433221100",
+	    &s) == 1 && s.id == 2);
+	db_close(d);
+	snprintf(path, sizeof(path), "%s/v6.db", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	CHECK(rows_of(path, "SELECT 1 FROM sessions WHERE length(token) = 64")
+	    == 2);
+	CHECK(rows_of(path, "SELECT 1 FROM sessions WHERE token ="
+	    " '00112233445566778899aabbccddeeff' OR token LIKE '%ffeedd%'") == 0);
+	CHECK(rows_of(path, "PRAGMA user_version") == 1);
+	CHECK(file_holds(path, clear) == 0);
+	CHECK(file_holds(wal, clear) == 0);
+	CHECK(file_holds(path, "ffeeddccbbaa99887766554433221100") == 0);
+
+	/* Migrating again changes nothing: hashes are not hashed twice. */
+	d = upgraded(7, dir, src, "v6.db", "SELECT 1");
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	CHECK(db_session_by_token(d, clear, &s) == 1 && s.id == 1);
+	db_close(d);
+}
+
+/*
+ * A failure in a loop: the first is logged, the next ones only counted
+ * until a minute has passed since the last line, which then says how many
+ * there were; a success after failures says "ok again" once.  stderr goes
+ * to a file meanwhile, to read the lines back.
+ */
+static void
+test_log_every(const char *dir)
+{
+	struct log_every	 le;
+	char			 path[256], *text = NULL, *cause = NULL, *l;
+	int			 saved, fd, i, lines = 0;
+
+	memset(&le, 0, sizeof(le));
+	snprintf(path, sizeof(path), "%s/log", dir);
+	fflush(stderr);
+	saved = dup(2);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
+		CHECK(fd != -1);
+		return;
+	}
+	dup2(fd, 2);
+	close(fd);
+
+	CHECK(log_recovered(&le, 0, "loop") == 0);	/* never failed */
+	CHECK(log_failure(&le, 1000, "loop", "disk on fire") == 1);
+	for (i = 1; i <= 5; i++)	/* within the minute: counted */
+		CHECK(log_failure(&le, 1000 + i * 10000, "loop",
+		    "disk on fire") == 0);
+	CHECK(log_failure(&le, 61000, "loop", "disk on fire") == 1);
+	CHECK(log_failure(&le, 62000, "loop", "disk on fire") == 0);
+	CHECK(log_failure(&le, 63000, "loop", "disk on fire") == 0);
+	CHECK(log_recovered(&le, 64000, "loop") == 1);
+	CHECK(log_recovered(&le, 65000, "loop") == 0);	/* once */
+	/* A new run of failures starts with a line at once. */
+	CHECK(log_failure(&le, 66000, "loop", NULL) == 1);
+	CHECK(log_recovered(&le, 67000, "loop") == 1);
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	text = file_read_new(path, 1 << 16, &cause);
+	CHECK(text != NULL);
+	if (text == NULL)
+		return;
+	for (l = text; (l = strchr(l, '\n')) != NULL; l++)
+		lines++;
+	CHECK(lines == 5);
+	CHECK(strstr(text, "warn: loop: disk on fire\n") != NULL);
+	CHECK(strstr(text, "warn: loop: disk on fire (6 failures in the last"
+	    " 60 s)\n") != NULL);
+	CHECK(strstr(text, "info: loop: ok again (2 more failures in the last"
+	    " 3 s)\n") != NULL);
+	CHECK(strstr(text, "warn: loop: unknown error\n") != NULL);
+	CHECK(strstr(text, "info: loop: ok again\n") != NULL);
+	free(text);
 }
 
 int
@@ -527,6 +699,9 @@ main(void)
 	test_event_hold();
 	test_seq_after_trim();
 	test_upgrade_v4(dir, src ? src : "../..");
+	test_token_hash();
+	test_upgrade_v6(dir, src ? src : "../..");
+	test_log_every(dir);
 	db_close(c.db);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
