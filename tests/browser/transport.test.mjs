@@ -1,4 +1,4 @@
-// Browser tests of the two event transports (static/js/transport.js): the WebSocket to the
+// Browser tests of the two event transports (static/js/ws-transport.js, poll-transport.js): the WebSocket to the
 // gateway noom-ws (PREFIX/ws) and long-polling (GET api/poll), against the real stack
 // (noom-run: nginx + noom-worker + noom-ws) in real Chromium (through playwright-core).
 //
@@ -33,7 +33,7 @@ import { chromium, skip, CHROMIUM, BASE_ARGS } from '../lib/browser.js';
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
-/* From static/js/transport.js. */
+/* From static/js/ws-transport.js. */
 const WS_FALLBACK_MS = 3000;
 const WS_RETRY_MIN_MS = 10000;
 const LAUNCH_ARGS = [
