@@ -19,7 +19,9 @@
 #                       for ramp (10 msg/s each: the rate limit is per session, docs/API.md)
 #
 # Bench run configuration (operator options, nothing patched): --presence-timeout 3600, because
-# the publisher sessions post but never poll and would otherwise leave the room after 60 s.
+# the publisher sessions post but never poll and would otherwise leave the room after 60 s; and,
+# since every subscriber and publisher comes from 127.0.0.1, the per-client limits (docs/API.md)
+# raised out of the way: --waiting-per-client and the limit_* keys of a --config file.
 # The nginx descriptor limit and worker_connections come from noom-run (65536 as root).
 
 : "${NOOM_BENCH_PORT:=18380}" "${NOOM_WORKERS:=2}" "${NOOM_BENCH_NGINX_WORKERS:=1}"
@@ -41,9 +43,11 @@ target_start() {
     state=$NOOM_BENCH_STATE
     echo "$state" > "$rundir/state-dir"
     if [ -n "${NOOM_BENCH_DATA:-}" ]; then export NOOM_DATA_DIR=$NOOM_BENCH_DATA; fi
+    (umask 077 && printf '%s\n' 'limit_sessions = 1000000/100000' 'limit_rooms = 1000000/100000' \
+        'limit_joins = 1000000/100000' 'limit_chat = 1000000/100000' > "$rundir/noom.conf")
     NOOM_PORT=$PORT NOOM_STATE_DIR=$state NOOM_WORKERS=$NOOM_WORKERS \
-        NOOM_NGINX_WORKERS=$NOOM_BENCH_NGINX_WORKERS \
-        NOOM_WORKER_ARGS="--presence-timeout 3600 ${NOOM_BENCH_WORKER_ARGS:-}" \
+        NOOM_NGINX_WORKERS=$NOOM_BENCH_NGINX_WORKERS NOOM_CONFIG=$rundir/noom.conf \
+        NOOM_WORKER_ARGS="--presence-timeout 3600 --waiting-per-client 1000000 ${NOOM_BENCH_WORKER_ARGS:-}" \
         "$build/noom-run" > "$rundir/noom-run.log" 2>&1 &
     NOOM_RUN_PID=$!
     for i in $(seq 1 100); do
