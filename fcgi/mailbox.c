@@ -211,22 +211,12 @@ event_key_new(const struct event *ev)
 	return key;
 }
 
-static size_t
-key_bucket(const char *key)
-{
-	size_t	 h = 5381;
-
-	while (*key != '\0')
-		h = h * 33 + (unsigned char)*key++;
-	return h % SCAN_BUCKETS;
-}
-
 /* Link the keyed event at index i to the one before it of the same key. */
 static void
 scan_link(struct scan *sc, size_t i)
 {
 	struct scanned	*s = &sc->evs[i];
-	size_t		 b = key_bucket(s->key), p;
+	size_t		 b = str_hash(s->key) % SCAN_BUCKETS, p;
 
 	for (p = sc->heads[b]; p != SCAN_NONE; p = sc->evs[p].chain)
 		if (strcmp(sc->evs[p].key, s->key) == 0) {

@@ -180,6 +180,7 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
 int	 opt_number(const char *, int, int, const char *);
+size_t	 str_hash(const char *);
 
 /* valid.c: pure checks of client text. */
 long	 utf8_count(const char *, size_t);

@@ -193,3 +193,14 @@ opt_number(const char *s, int min, int max, const char *what)
 		fatal("%s must be a number from %d to %d", what, min, max);
 	return (int)v;
 }
+
+/* A string's hash (djb2), for the small hash tables of the waker and scans. */
+size_t
+str_hash(const char *s)
+{
+	size_t	 h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}

@@ -161,16 +161,6 @@ waker_wait(struct waker *w, void *req, const struct reader *r,
 		log_warn("eventfd: %s", strerror(errno));
 }
 
-static size_t
-addr_hash(const char *s)
-{
-	size_t	 h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return h % NBUCKETS;
-}
-
 /*
  * Count p against its address (p->client holds the address it came with;
  * it is replaced by the address's shared count): 0, or -1 if the address
@@ -180,7 +170,7 @@ static int
 client_count(struct waker *w, struct waiting *p)
 {
 	struct client	*c, *mine = p->client;
-	size_t		 b = addr_hash(mine->addr);
+	size_t		 b = str_hash(mine->addr) % NBUCKETS;
 
 	for (c = w->by_addr[b]; c != NULL; c = c->next)
 		if (strcmp(c->addr, mine->addr) == 0)
@@ -212,7 +202,7 @@ waiting_forget(struct waker *w, struct waiting *p)
 			break;
 		}
 	if (c != NULL && --c->n == 0) {
-		for (cp = &w->by_addr[addr_hash(c->addr)]; *cp != c;
+		for (cp = &w->by_addr[str_hash(c->addr) % NBUCKETS]; *cp != c;
 		    cp = &(*cp)->next)
 			;
 		*cp = c->next;
