@@ -95,6 +95,7 @@ enum stmt {
 	S_EVENTS_TRIM_MAX,
 	S_EVENTS_TRIM,
 	S_TRIMMED_SET,
+	S_PROBE,
 	S_BEGIN,
 	S_BEGIN_READ,
 	S_COMMIT,
@@ -248,6 +249,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_TRIMMED_SET] =
 	    "UPDATE meta SET value = max(value, :upto)"
 	    " WHERE key = 'trimmed_upto'",
+	[S_PROBE] =
+	    "UPDATE meta SET value = value WHERE key = 'trimmed_upto'",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
@@ -652,6 +655,22 @@ const char *
 db_error(struct db *db)
 {
 	return db->err[0] != '\0' ? db->err : "unknown error";
+}
+
+/*
+ * Can db write?  A write that changes nothing, committed: a read-only file
+ * or folder, or a full disk, fails it.  0, or -1 (logged).
+ */
+int
+db_probe(struct db *db)
+{
+	if (db_begin(db) == -1)
+		return -1;
+	if (run(db, st(db, S_PROBE)) == -1 || db_commit(db) == -1) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -125,6 +125,7 @@ void	 db_quiet(struct db *);
 const char *db_error(struct db *);
 int	 db_checkpoint(struct db *);
 
+int	 db_probe(struct db *);
 int	 db_begin(struct db *);
 int	 db_begin_read(struct db *);
 int	 db_commit(struct db *);

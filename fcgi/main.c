@@ -64,7 +64,7 @@ usage(void)
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
 	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
-	    "       [--doorbell PATH] [--waiting-per-client N]\n");
+	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n");
 	exit(2);
 }
 
@@ -245,6 +245,7 @@ main(int argc, char **argv)
 		{ "mesh-max", required_argument, NULL, 'M' },
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "waiting-per-client", required_argument, NULL, 'W' },
+		{ "ws-socket", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -284,7 +285,7 @@ main(int argc, char **argv)
 		case 'w': workers = opt_number(optarg, 1, MAX_WORKERS, "--workers"); break;
 		case 't': app.threads = opt_number(optarg, 1, 256, "--threads"); break;
 		case 'm': mode = (int)strtol(optarg, NULL, 8); break;
-		case 'p': pidfile = optarg; break;
+		case 'p': pidfile = app.pids_file = optarg; break;
 		case 'P': app.poll_timeout = opt_number(optarg, 1, 55, "--poll-timeout"); break;
 		case 'g': app.chat_gap_ms = opt_number(optarg, 0, 5000, "--chat-gap"); break;
 		case 'r': app.presence_timeout = opt_number(optarg, 2, 86400, "--presence-timeout"); break;
@@ -293,6 +294,7 @@ main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'M': mesh_max = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
+		case 'S': app.ws_socket = optarg; break;
 		case 'W': app.waiting_max = opt_number(optarg, 1, 1000000, "--waiting-per-client"); break;
 		default: usage();
 		}

@@ -54,6 +54,8 @@ struct app {
 	const char	*db_path;
 	const char	*data_dir;	/* holds sql/ and templates/ */
 	const char	*doorbell;	/* the doorbell file (wake.c) */
+	const char	*pids_file;	/* the master's list of workers, or NULL */
+	const char	*ws_socket;	/* the gateway's socket (readyz), or NULL */
 	int		 poll_timeout;	/* seconds a poll may wait */
 	int		 chat_gap_ms;	/* chat answers to one poller: apart */
 	int		 presence_timeout; /* seconds without a poll before leaving */
@@ -226,6 +228,8 @@ enum route {
 	R_MEDIA,
 	R_PAGE_HOME,
 	R_PAGE_ROOM,
+	R_HEALTHZ,
+	R_READYZ,
 };
 enum route route_find(const char *, const char *, const char **);
 void	 api_dispatch(struct ctx *, const struct req *, struct resp *);
@@ -392,6 +396,10 @@ int	 presence_expire(struct ctx *, int64_t);
 int64_t	 maint_touch_every(const struct app *);
 int	 maintenance(struct ctx *, int64_t);
 void	 maint_start(const struct app *, struct presence *);
+
+/* health.c: for load balancers and service managers. */
+void	 h_healthz(struct ctx *, const struct req *, struct resp *);
+void	 h_readyz(struct ctx *, const struct req *, struct resp *);
 
 /* pages.c */
 void	 h_page(struct ctx *, const struct req *, struct resp *, enum route);

@@ -36,6 +36,10 @@ static const struct route_entry routes[] = {
 	{ "HEAD", "/",			R_PAGE_HOME,	  "GET, HEAD" },
 	{ "GET",  "/room/*",		R_PAGE_ROOM,	  "GET, HEAD" },
 	{ "HEAD", "/room/*",		R_PAGE_ROOM,	  "GET, HEAD" },
+	{ "GET",  "/healthz",		R_HEALTHZ,	  "GET, HEAD" },
+	{ "HEAD", "/healthz",		R_HEALTHZ,	  "GET, HEAD" },
+	{ "GET",  "/readyz",		R_READYZ,	  "GET, HEAD" },
+	{ "HEAD", "/readyz",		R_READYZ,	  "GET, HEAD" },
 };
 
 static int
@@ -127,5 +131,7 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_PAGE_ROOM:
 		h_page(c, rq, rs, r);
 		break;
+	case R_HEALTHZ: h_healthz(c, rq, rs); break;
+	case R_READYZ: h_readyz(c, rq, rs); break;
 	}
 }
