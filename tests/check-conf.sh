@@ -8,7 +8,8 @@
 #  - noom-run refuses a bad NOOM_PREFIX, NOOM_PORT, NOOM_WORKERS, NOOM_NGINX_WORKERS, and a port
 #    that is taken;
 #  - the C files call each other in no circle (tests/check-layers.sh), and noom-ws links no
-#    libfcgi.
+#    libfcgi;
+#  - the systemd units in conf/ pass systemd-analyze verify.
 
 srcdir=${NOOM_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${NOOM_BUILDDIR:-$PWD}
@@ -168,6 +169,26 @@ elif nm "$ws" | grep -qi 'fcgx_\|h_poll\|api_dispatch\|waker_run' ||
 	not_ok "noom-ws links FastCGI or the HTTP handlers"
 else
 	ok "noom-ws links no libfcgi and no HTTP handler"
+fi
+
+# 7. The systemd units: what `make install` installs passes systemd-analyze verify (with this
+# build's programs in place of the installed ones).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	skip "systemd units verify" "systemd-analyze not found (Debian: apt-get install systemd)"
+else
+	units=
+	for u in noom-worker noom-ws; do
+		sed -e "s|@BINDIR@|$builddir/fcgi|g" -e "s|@PKGDATADIR@|$srcdir|g" \
+			"$srcdir/conf/$u.service.in" >"$tmp/$u.service"
+		units="$units $tmp/$u.service"
+	done
+	# shellcheck disable=SC2086 # one word per unit
+	if out=$(systemd-analyze verify --man=no $units 2>&1) && [ -z "$out" ]; then
+		ok "systemd units pass systemd-analyze verify"
+	else
+		not_ok "systemd units: systemd-analyze verify"
+		echo "$out" | sed 's/^/# /'
+	fi
 fi
 
 [ $failed = 0 ]
