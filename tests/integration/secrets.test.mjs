@@ -43,9 +43,12 @@ function occurrences(file, s) {
 async function runNoom(state, env = {}, cmd = []) {
   const port = await freePort();
   const argv = [...cmd, noomRunPath()];
+  // A process group of its own: should noom-run not stop in time, the group (nginx and the
+  // workers with it) is killed, and nothing is left holding this test's pipes open.
   const child = spawn(argv[0], argv.slice(1), {
     env: {...process.env, NOOM_PORT: String(port), NOOM_STATE_DIR: state, ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let out = '';
   let started = false;
@@ -59,11 +62,20 @@ async function runNoom(state, env = {}, cmd = []) {
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  let code = await within(exited, 45_000);
+  let code = await within(exited, 30_000);
   if (code === null) {
-    child.kill('SIGKILL');
+    out += '\n(runNoom: noom-run did not stop within 30 s; its process group was killed)';
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
     code = await exited;
   }
+  /* Whatever it started is gone with it (stop_all), or was killed with its group above. */
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {}
+  child.stdout.destroy();
+  child.stderr.destroy();
   return {code, out, started};
 }
 
