@@ -164,16 +164,17 @@ export class Api {
    * @param {string} path
    * @param {any} body
    * @param {boolean} [renew]  whether a 401 may renew the session
+   * @param {boolean} [waitOn429]  whether a 429 is waited out and repeated; not for a password
+   *   guess, which a repeat would only keep refused for longer
    */
-  async write(method, path, body, renew = true) {
+  async write(method, path, body, renew = true, waitOn429 = true) {
     let delay = BACKOFF_MIN_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.request(method, path, body, { renew });
       } catch (err) {
         if (!(err instanceof ApiError) || attempt >= WRITE_ATTEMPTS) throw err;
-        /* A refused password guess is not repeated: the limit would only last longer. */
-        if (err.status === 429 && err.body?.limit !== 'password') {
+        if (err.status === 429 && waitOn429) {
           const seconds = Number(err.body?.retry_after ?? err.body?.retryAfter ?? 1);
           await sleep(Math.min(Math.max(seconds, 0.1) * 1000, BACKOFF_MAX_MS));
           continue;

@@ -286,7 +286,7 @@ export class NoomClient {
       if (options.unlisted && !options.key) body.unlisted = true;
       if (options.key) body.key = options.key;
       if (options.password) body.password = options.password;
-      const state = await this.api.write('POST', 'join', body, renew);
+      const state = await this.api.write('POST', 'join', body, renew, !body.password);
       /* The key of a room opened unlisted comes with the answer; a renewal must find the
        * same room again, never open a new one. */
       const key = state.key ?? options.key;
