@@ -141,6 +141,8 @@ let callRoom = null;
 let inCall = false;
 /** Resolves when `media` has asked for the devices (whatever it got). @type {Promise<unknown>} */
 let mediaOpened = Promise.resolve();
+/** Whether `media` has had the browser's answer (the pre-join screen says "starting" until then). */
+let mediaReady = false;
 /** Announcements of our media state, one after another. @type {Promise<unknown>} */
 let mediaSends = Promise.resolve();
 
@@ -625,8 +627,10 @@ function retryCall() {
 function ensureMedia() {
   if (!media) {
     const devices = media = openMedia();
+    mediaReady = false;
     mediaOpened = devices.open().then(() => {
       if (media !== devices) return;
+      mediaReady = true;
       /* The preview (and the toggles) show what the devices gave, or why there is nothing. */
       showLocal(devices);
       updateControls();
@@ -716,7 +720,9 @@ function updateControls() {
     hasVideo: !!m?.camera,
     canShare: !!m?.canShareScreen && inCall,
   });
-  prejoin.setControls({ muted: !!m?.muted, cameraOff: !!m?.cameraOff, hasAudio: !!m?.audio, hasVideo: !!m?.camera });
+  prejoin.setControls({
+    muted: !!m?.muted, cameraOff: !!m?.cameraOff, hasAudio: !!m?.audio, hasVideo: !!m?.camera, opening: !!m && !mediaReady,
+  });
 }
 
 /**

@@ -30,6 +30,7 @@ import { pressed, fillSelect } from './room-controls.js';
  * @property {boolean} cameraOff
  * @property {boolean} hasAudio  a microphone is open
  * @property {boolean} hasVideo  a camera is open
+ * @property {boolean} opening  the browser is still being asked for them
  */
 
 export class PrejoinView {
@@ -58,7 +59,8 @@ export class PrejoinView {
     this.waiting = testid(root, 'waiting-screen');
     this.waitingRoom = role(root, 'waiting-room-name');
     /** @type {PreviewControls} */
-    this.controls = { muted: false, cameraOff: false, hasAudio: false, hasVideo: false };
+    this.controls = { muted: false, cameraOff: false, hasAudio: false, hasVideo: false, opening: true };
+    this.previewOff = role(root, 'preview-off');
     this.busy = false;
 
     this.form.addEventListener('submit', (e) => {
@@ -188,10 +190,12 @@ export class PrejoinView {
 
   // ---- internals ------------------------------------------------------------------------
 
-  /* The video when there is a live, enabled camera; else "Your camera is off". */
+  /* The video when there is a live, enabled camera; else what there is instead. */
   _showPreview() {
-    const on = this.video.srcObject !== null && this.controls.hasVideo && !this.controls.cameraOff;
+    const c = this.controls;
+    const on = this.video.srcObject !== null && c.hasVideo && !c.cameraOff;
     this.preview.classList.toggle('has-video', on);
+    this.previewOff.textContent = c.opening ? 'Starting your camera…' : c.hasVideo ? 'Your camera is off' : 'No camera';
   }
 
   _submit() {

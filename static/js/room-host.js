@@ -150,8 +150,8 @@ export class HostPanel {
     if (s.unlisted) flags.push('Unlisted');
     if (s.locked) flags.push('Locked');
     this.flags.replaceChildren(...flags.map((f) => el('span', { className: 'room-flag', text: f })));
-    pressedToggle(this.lockToggle, s.locked, s.locked ? 'Locked: nobody new can enter' : 'Lock meeting');
-    pressedToggle(this.waitingToggle, s.waiting_room, s.waiting_room ? 'Waiting room on' : 'Waiting room');
+    pressedToggle(this.lockToggle, s.locked, s.locked ? 'Locked: nobody new can enter. Click to unlock.' : 'Lock the meeting: nobody new can enter');
+    pressedToggle(this.waitingToggle, s.waiting_room, s.waiting_room ? 'Joiners wait until a host admits them. Click to let them straight in.' : 'Joiners wait until a host admits them');
     this.passwordInput.placeholder = s.password ? 'A new one (empty: none)' : 'None';
     this.passwordStatus.textContent = s.password ? 'Set: joiners must type it.' : 'Anyone with the link can enter.';
 
@@ -203,11 +203,13 @@ export class HostPanel {
 }
 
 /**
+ * A toggle's state: aria-pressed (the dot and colour follow it), and what a click does as its
+ * tooltip. The label itself stays put, so the row does not jump.
  * @param {HTMLButtonElement} button
  * @param {boolean} on
- * @param {string} label
+ * @param {string} title
  */
-function pressedToggle(button, on, label) {
+function pressedToggle(button, on, title) {
   button.setAttribute('aria-pressed', on ? 'true' : 'false');
-  button.textContent = label;
+  button.title = title;
 }
