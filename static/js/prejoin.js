@@ -62,11 +62,14 @@ export class PrejoinView {
     this.controls = { muted: false, cameraOff: false, hasAudio: false, hasVideo: false, opening: true };
     this.previewOff = role(root, 'preview-off');
     this.busy = false;
+    /** Whether the user typed in the name field since the screen opened (it then stays theirs). */
+    this.nicknameEdited = false;
 
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this._submit();
     });
+    this.nicknameInput.addEventListener('input', () => { this.nicknameEdited = true; });
     this.micToggle.addEventListener('click', () => callbacks.onMute(!this.controls.muted));
     this.cameraToggle.addEventListener('click', () => callbacks.onCamera(!this.controls.cameraOff));
     this.cameraSelect.addEventListener('change', () => callbacks.onDevice('video', this.cameraSelect.value));
@@ -82,6 +85,7 @@ export class PrejoinView {
   open(room, how) {
     this.roomLine.textContent = how.unlisted ? `${room} · a new unlisted meeting` : room;
     this.nicknameInput.value = how.nickname;
+    this.nicknameEdited = false;
     this.passwordInput.value = '';
     this.passwordField.hidden = true;
     showError(this.error, '');
@@ -98,11 +102,11 @@ export class PrejoinView {
   }
 
   /**
-   * The name the session has; the field follows unless the user is editing it.
+   * The name the session has; the field follows unless the user has typed one.
    * @param {string} nickname
    */
   setNickname(nickname) {
-    if (document.activeElement !== this.nicknameInput) this.nicknameInput.value = nickname;
+    if (!this.nicknameEdited && document.activeElement !== this.nicknameInput) this.nicknameInput.value = nickname;
   }
 
   /**
