@@ -301,8 +301,8 @@ async function joinRoom(to, how) {
  * @param {unknown} err
  */
 function refused(to, err) {
+  wantRoom = null; /* in no room: nothing to leave */
   if (view !== 'prejoin') showPrejoin(to);
-  wantRoom = null;
   const code = err instanceof ApiError ? err.code : '';
   switch (code) {
   case 'password_required':
