@@ -15,7 +15,7 @@
 //     both, admits Lea (she is in) and denies Max (home, with the notice).
 //  5. Mute everyone: every member but Hana is muted and told.
 //  6. A password: Nia is asked for it, a wrong one is refused on the pre-join screen, the
-//     right one lets her in.
+//     right one lets her in; Otto keeps guessing until the limit, which the notice reports.
 //  7. Hana ends the meeting (confirmed in the page): everyone goes home with the notice.
 //
 // Screenshots, in $NOOM_BUILDDIR/tests/browser/screenshots/ (or a fresh temporary folder):
@@ -405,7 +405,7 @@ describe('browser: a private meeting run by a host', { skip }, () => {
     await waitPressed(Ivan, 'mute-button', 'false');
   });
 
-  it('a password: asked for on the pre-join screen, a wrong one refused, the right one lets in', { timeout: 60000 }, async () => {
+  it('a password: asked for on the pre-join screen, a wrong one refused, the right one lets in', { timeout: 90000 }, async (t) => {
     const { Hana } = users;
     await Hana.page.getByTestId('password-set').fill('open sesame');
     await Hana.page.getByTestId('password-save').click();
@@ -424,6 +424,23 @@ describe('browser: a private meeting run by a host', { skip }, () => {
     await password.fill('open sesame');
     await Nia.page.getByTestId('prejoin-join').click();
     await waitInRoom(Nia, 4);
+
+    /* Guessing is limited per client address (every page here is 127.0.0.1): Otto guesses until
+     * the server says 429, which the page shows at once (no waiting it out) on the notice. */
+    const Otto = users.Otto = await newUser(browser, 'Otto');
+    await joinByLink(Otto, invite);
+    const guess = Otto.page.getByTestId('prejoin-password');
+    await guess.waitFor({ state: 'visible' });
+    const join = Otto.page.getByTestId('prejoin-join');
+    let guesses = 0;
+    for (; guesses < 30 && !(await Otto.page.getByTestId('notice').isVisible()); guesses++) {
+      await guess.fill(`guess ${guesses}`);
+      await join.click();
+      await until('Otto\'s guess is answered', () => join.isEnabled(), (v) => v);
+    }
+    t.diagnostic(`the notice came after ${guesses} guesses`);
+    await waitNotice(Otto, /too many wrong passwords/i);
+    assert.equal(await viewOf(Otto), 'prejoin', 'Otto stays on the pre-join screen');
 
     /* Cleared again: an empty save removes it. */
     await Hana.page.getByTestId('password-set').fill('');
