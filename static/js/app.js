@@ -286,7 +286,7 @@ async function joinRoom(to, how) {
     return;
   }
   if (answer === null || visit !== mine) return;
-  if ('waiting' in answer && answer.waiting) {
+  if ('waiting' in answer && answer.waiting === true) {
     /* wantRoom stays set: leaving the page or pressing Leave cancels the wait (POST api/leave). */
     view = 'waiting';
     prejoin.showWaiting(answer.room);

@@ -291,7 +291,9 @@ export class NoomClient {
        * same room again, never open a new one. */
       const key = state.key ?? options.key;
       this.joinOptions = { ...(key ? { key } : {}), ...(options.password ? { password: options.password } : {}) };
-      if (state.waiting) {
+      /* `waiting` is true in a 202 answer, and a host's list of waiting joiners (an array, empty
+       * or not) in a room state: only the first means "wait". */
+      if (state.waiting === true) {
         /* Joining left the previous room: this session is in none until a host admits it. */
         this.room = null;
         this.waitingFor = state.room;
