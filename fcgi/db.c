@@ -176,8 +176,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " (o.join_seq < s.join_seq OR (o.join_seq = s.join_seq AND"
 	    " o.id < s.id))",
 	[S_SESSIONS_STALE] =
-	    "SELECT id FROM sessions WHERE room_id IS NOT NULL"
-	    " AND seen_ms < :cutoff LIMIT :max",
+	    "SELECT id FROM sessions WHERE seen_ms < :cutoff AND"
+	    " (room_id IS NOT NULL OR id IN (SELECT session_id FROM waiting))"
+	    " LIMIT :max",
 	[S_SESSIONS_EXPIRE] =
 	    "DELETE FROM sessions WHERE room_id IS NULL AND (seen_ms < :cutoff"
 	    " OR (joined_ms = 0 AND seen_ms < :unjoined))",
@@ -1093,8 +1094,8 @@ db_member_rank(struct db *db, int64_t sid)
 }
 
 /*
- * Fill ids with up to max sessions in a room that were last seen before
- * cutoff; returns how many, or -1.
+ * Fill ids with up to max sessions in a room, or waiting for one, that
+ * were last seen before cutoff; returns how many, or -1.
  */
 int
 db_sessions_stale(struct db *db, int64_t cutoff, int64_t *ids, int max)

@@ -121,7 +121,10 @@ fail:
 	return -1;
 }
 
-/* Session s stops waiting, if it waits; its room's hosts are told. */
+/*
+ * Session s stops waiting, if it waits; its room's hosts are told.  1 if
+ * it waited, 0 if not, -1 on error.
+ */
 int
 waiting_cancel(struct ctx *c, const struct session *s, int64_t now)
 {
@@ -130,8 +133,9 @@ waiting_cancel(struct ctx *c, const struct session *s, int64_t now)
 
 	if ((n = db_waiting_for(c->db, s->id, &room)) != 1)
 		return n;
-	if (db_waiting_del(c->db, s->id) == -1)
+	if (db_waiting_del(c->db, s->id) == -1 ||
+	    waiting_done(c, room, s->id, "left", now) == -1)
 		return -1;
-	return waiting_done(c, room, s->id, "left", now);
+	return 1;
 }
 
