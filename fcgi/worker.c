@@ -298,7 +298,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	rq.query = param(r, "QUERY_STRING", "");
 	rq.auth = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
 	rq.prefix = param(r, "NOOM_PREFIX", "");
-	client_addr(a->app, FCGX_GetParam("REMOTE_ADDR", r->envp),
+	client_addr(conf_now(a->app), FCGX_GetParam("REMOTE_ADDR", r->envp),
 	    FCGX_GetParam("HTTP_X_FORWARDED_FOR", r->envp), client,
 	    sizeof(client));
 	rq.client = client;
@@ -373,7 +373,75 @@ acceptor_loop(void *arg)
 	return NULL;
 }
 
-/* Run one worker process on the listening socket sock; never returns. */
+/* The signals the worker's signal thread takes (signal_loop). */
+static void
+worker_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+/*
+ * Block the worker's signals in the calling thread, and so in every thread
+ * it starts: only signal_loop takes them, with sigwait.
+ */
+void
+worker_block_signals(void)
+{
+	sigset_t	 set;
+
+	worker_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* SIGHUP: read the configuration again; a wrong file changes nothing. */
+static void
+worker_reload(const struct app *app)
+{
+	struct conf	*cf;
+	char		*cause = NULL;
+
+	if ((cf = conf_read_new(app, &cause)) == NULL) {
+		log_warn("reload: %s; the running configuration stays",
+		    cause != NULL ? cause : "cannot read it");
+		free(cause);
+		return;
+	}
+	conf_publish(app, cf, mono_ms());
+}
+
+/*
+ * The worker's signals, on a thread of their own.  SIGHUP reloads the
+ * configuration, in place: waiting polls stay waiting.  SIGTERM stops the
+ * worker gracefully: the waker answers every waiting poll with its cursor
+ * and no events, so each client polls again at once (another worker, or
+ * the next one to start) and misses nothing; then the process ends.
+ */
+static void *
+signal_loop(void *arg)
+{
+	struct acceptor	*a = arg;
+	sigset_t	 set;
+	int		 sig;
+
+	worker_signals(&set);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			worker_reload(a->app);
+		else if (sig == SIGTERM) {
+			waker_stop(a->waker);
+			return NULL;
+		}
+	}
+}
+
+/*
+ * Run one worker process on the listening socket sock; returns only to
+ * exit, once a SIGTERM's waiting polls are answered.
+ */
 void
 worker_main(const struct app *app, int sock)
 {
@@ -394,12 +462,13 @@ worker_main(const struct app *app, int sock)
 		fatal("waker: %s", cause);
 	a.presence = presence_new();
 	maint_start(app, a.presence);
-	if (pthread_create(&t, NULL, acceptor_loop, a.conns) != 0)
+	if (pthread_create(&t, NULL, acceptor_loop, a.conns) != 0 ||
+	    pthread_create(&t, NULL, signal_loop, &a) != 0)
 		fatal("pthread_create");
 	for (i = 0; i < app->threads; i++)
 		if (pthread_create(&t, NULL, accept_loop, &a) != 0)
 			fatal("pthread_create");
 	waker_run(a.waker);
-	/* NOTREACHED */
-	exit(1);
+	log_info("stopped");
+	exit(0);
 }

@@ -12,7 +12,8 @@
  * listens, so whoever waits for the path to appear (noom-run) never connects
  * to a socket that refuses.  On SIGTERM or SIGINT the gateway closes every
  * connection with 1001, the socket is removed (only if it is still ours) and
- * the program exits 0.
+ * the program exits 0.  SIGHUP (a reload of everything Noom) changes
+ * nothing: the gateway has no configuration file, and its connections stay.
  */
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -153,6 +154,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);	/* nothing to reload: taken, ignored */
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if ((conf.signal_fd = signalfd(-1, &sigs, SFD_NONBLOCK |
 	    SFD_CLOEXEC)) == -1)
