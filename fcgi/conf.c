@@ -12,8 +12,12 @@
  *   mesh_max = <members in a call, 2..16>
  *   ice_transport_policy = all | relay    (default all)
  *   trusted_proxy = ADDRESS[/BITS]        (repeatable; limit.c)
- *   limit_sessions = BURST/RATE, limit_rooms, limit_joins, limit_chat
- *                                         (per client address; limit.c)
+ *   limit_sessions = BURST/RATE, limit_rooms, limit_joins, limit_chat,
+ *                    limit_passwords      (per client address; limit.c)
+ *   log_level = debug | info | warn       (default info: a line a request)
+ *
+ * SIGHUP reads the file again (main.c, worker.c): every key takes effect
+ * for the requests that start afterwards.
  *
  * ice_transport_policy = relay makes browsers send media through the TURN
  * servers only (RTCConfiguration.iceTransportPolicy): members' IP addresses
@@ -158,6 +162,11 @@ conf_set(struct conf *cf, const char *key, const char *value)
 		return proxy_add(cf, value);
 	if (strncmp(key, "limit_", 6) == 0)
 		return limit_set(cf, key, value);
+	if (strcmp(key, "log_level") == 0) {
+		if ((cf->log_level = log_level_parse(value)) == -1)
+			return "log_level is debug, info or warn";
+		return NULL;
+	}
 	if (strcmp(key, "ice_transport_policy") == 0) {
 		if (strcmp(value, "all") == 0)
 			cf->ice_relay = 0;
@@ -240,6 +249,7 @@ conf_new(void)
 
 	cf->mesh_max = 6;
 	cf->turn_ttl = 600;
+	cf->log_level = LOG_INFO;
 	memcpy(cf->limits, limit_defaults, sizeof(cf->limits));
 	return cf;
 }
@@ -311,6 +321,7 @@ conf_live_new(struct conf *first)
 
 	atomic_init(&live->now, first);
 	pthread_mutex_init(&live->lock, NULL);
+	log_set_level(first->log_level);
 	return live;
 }
 
@@ -331,6 +342,7 @@ conf_publish(const struct app *app, struct conf *cf, int64_t now)
 	pthread_mutex_lock(&live->lock);
 	r->conf = atomic_exchange_explicit(&live->now, cf,
 	    memory_order_acq_rel);
+	log_set_level(cf->log_level);
 	r->since = now;
 	r->next = live->retired;
 	live->retired = r;

@@ -73,7 +73,8 @@ usage(void)
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
 	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
-	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n");
+	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n"
+	    "       [--log-format text|json]\n");
 	exit(2);
 }
 
@@ -284,6 +285,7 @@ main(int argc, char **argv)
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "waiting-per-client", required_argument, NULL, 'W' },
 		{ "ws-socket", required_argument, NULL, 'S' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -331,6 +333,10 @@ main(int argc, char **argv)
 		case 'M': app.mesh_max_arg = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'S': app.ws_socket = optarg; break;
+		case 'L':
+			if (log_set_format(optarg) == -1)
+				usage();
+			break;
 		case 'W': app.waiting_max = opt_number(optarg, 1, 1000000, "--waiting-per-client"); break;
 		default: usage();
 		}

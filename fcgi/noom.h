@@ -66,6 +66,8 @@ struct conf {
 	/* Per-client limits and the proxies trusted to name the client. */
 	struct bucket_rule limits[LIMIT__COUNT];
 	char		*proxies[NOOM_PROXIES_MAX + 1];	/* NULL-terminated */
+
+	int		 log_level;	/* the least logged: LOG_INFO, ... */
 };
 
 /* The live configuration of one process: see conf_now(), conf_reload(). */
@@ -143,6 +145,7 @@ struct resp {
 	const char	*content_type;
 	const char	*allow;		/* for 405 */
 	int		 retry_after;	/* seconds, for 429; 0: none */
+	int		 route;		/* enum route api_dispatch() chose */
 	int		 wait;
 	struct reader	 reader;
 	struct hold	 hold;
@@ -160,12 +163,19 @@ struct ctx {
 };
 
 /* log.c */
-void	 log_msg(const char *, const char *, const char *, ...)
+enum { LOG_DEBUG, LOG_INFO, LOG_WARN };
+void	 log_msg(int, const char *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-#define log_info(...)	log_msg("info", __func__, __VA_ARGS__)
-#define log_warn(...)	log_msg("warn", __func__, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_DEBUG, __func__, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __func__, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARN, __func__, __VA_ARGS__)
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 log_set_ident(const char *);
+int	 log_set_format(const char *);
+int	 log_level_parse(const char *);
+void	 log_set_level(int);
+int	 log_enabled(int);
+void	 log_request(const char *, const char *, int, int64_t, const char *);
 /* A failure that recurs in a loop: logged once, then once a minute. */
 #define LOG_EVERY_MS	60000
 struct log_every {
@@ -262,6 +272,7 @@ enum route {
 	R_HEALTHZ,
 	R_READYZ,
 };
+const char *route_pattern(enum route);
 enum route route_find(const char *, const char *, const char **);
 void	 api_dispatch(struct ctx *, const struct req *, struct resp *);
 

@@ -308,8 +308,8 @@ waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
 	w->answer(p->req, 200, body.data, body.len);
 	buf_free(&body);
 	if (!w->app->quiet)
-		log_info("GET /api/poll 200 %" PRId64 "ms (waited)",
-		    now_ms() - p->started);
+		log_request("GET", "/api/poll", 200, now_ms() - p->started,
+		    "polling");
 	free(p);
 }
 

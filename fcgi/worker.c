@@ -279,6 +279,26 @@ read_body(FCGX_Request *r, char **body, size_t *len)
 }
 
 /*
+ * The transport the page says it uses (X-Noom-Transport, for the log and
+ * the operator), "polling" for a poll; NULL if it said nothing we know.
+ */
+static const char *
+transport_of(FCGX_Request *r, enum route route)
+{
+	static const char *const known[] = { "websocket", "stream",
+	    "polling" };
+	const char	*said = FCGX_GetParam("HTTP_X_NOOM_TRANSPORT", r->envp);
+	size_t		 i;
+
+	if (route == R_POLL)
+		return "polling";
+	for (i = 0; said != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(said, known[i]) == 0)
+			return known[i];
+	return NULL;
+}
+
+/*
  * Handle one accepted request: answer it, or hand it to the waker (which
  * owns its connection then).  Either way r is free for the next accept.
  */
@@ -327,8 +347,9 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 answer:
 	/* Logged first: answering frees the params rq points into. */
 	if (!a->app->quiet)
-		log_info("%s %s %d %" PRId64 "ms", rq.method, uri,
-		    rs.status ? rs.status : 500, now_ms() - rq.now_ms);
+		log_request(rq.method, route_pattern(rs.route),
+		    rs.status ? rs.status : 500, now_ms() - rq.now_ms,
+		    transport_of(r, rs.route));
 	worker_respond(r, &rs);
 out:
 	resp_clear(&rs);

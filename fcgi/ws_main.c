@@ -39,7 +39,7 @@ usage(void)
 	    "[--ping-interval S]\n"
 	    "       [--idle-timeout S]"
 	    " [--max-conns N] [--chat-gap MS] [--doorbell PATH]\n"
-	    "       [--quiet]\n");
+	    "       [--quiet] [--log-format text|json]\n");
 	exit(2);
 }
 
@@ -98,6 +98,7 @@ main(int argc, char **argv)
 		{ "chat-gap", required_argument, NULL, 'g' },
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct gw_conf	 conf;
@@ -136,6 +137,10 @@ main(int argc, char **argv)
 		    "--chat-gap"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'q': conf.quiet = 1; break;
+		case 'L':
+			if (log_set_format(optarg) == -1)
+				usage();
+			break;
 		default: usage();
 		}
 	}
