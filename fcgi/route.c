@@ -60,6 +60,25 @@ path_match(const char *pattern, const char *path)
 }
 
 /*
+ * What a log line calls route r: its pattern in the table ("/room/" and a
+ * star for every room's page), never a request's own path.
+ */
+const char *
+route_pattern(enum route r)
+{
+	size_t	 i;
+
+	if (r == R_NOT_FOUND)
+		return "(not found)";
+	if (r == R_METHOD)
+		return "(method not allowed)";
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (routes[i].route == r)
+			return routes[i].path;
+	return "(unknown)";
+}
+
+/*
  * The route for method and path.  R_METHOD when the path exists with other
  * methods, which *allow then lists.
  */
@@ -95,7 +114,7 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 		    json_integer(NOOM_BODY_MAX));
 		return;
 	}
-	r = route_find(rq->method, rq->path, &allow);
+	r = rs->route = route_find(rq->method, rq->path, &allow);
 	/*
 	 * Every call that changes state is a POST.  A page on another site can
 	 * make a browser send one (a form, a beacon) with the user's cookies

@@ -12,7 +12,8 @@
  * listens, so whoever waits for the path to appear (noom-run) never connects
  * to a socket that refuses.  On SIGTERM or SIGINT the gateway closes every
  * connection with 1001, the socket is removed (only if it is still ours) and
- * the program exits 0.
+ * the program exits 0.  SIGHUP (a reload of everything Noom) changes
+ * nothing: the gateway has no configuration file, and its connections stay.
  */
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -38,7 +39,7 @@ usage(void)
 	    "[--ping-interval S]\n"
 	    "       [--idle-timeout S]"
 	    " [--max-conns N] [--chat-gap MS] [--doorbell PATH]\n"
-	    "       [--quiet]\n");
+	    "       [--quiet] [--log-format text|json]\n");
 	exit(2);
 }
 
@@ -97,6 +98,7 @@ main(int argc, char **argv)
 		{ "chat-gap", required_argument, NULL, 'g' },
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct gw_conf	 conf;
@@ -135,6 +137,10 @@ main(int argc, char **argv)
 		    "--chat-gap"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'q': conf.quiet = 1; break;
+		case 'L':
+			if (log_set_format(optarg) == -1)
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -153,6 +159,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);	/* nothing to reload: taken, ignored */
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if ((conf.signal_fd = signalfd(-1, &sigs, SFD_NONBLOCK |
 	    SFD_CLOEXEC)) == -1)
