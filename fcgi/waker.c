@@ -61,6 +61,16 @@ struct waiting {
 	int64_t		 started;	/* wall ms, for the log line */
 };
 
+/*
+ * The by_session bucket of p: by its session id, which is negative for an
+ * admin page's reader (admin.c).
+ */
+static size_t
+session_bucket(const struct waiting *p)
+{
+	return (size_t)((uint64_t)p->reader.session_id % NBUCKETS);
+}
+
 /* How many polls of one client address wait in this process. */
 struct client {
 	struct client	*next;		/* in its bucket */
@@ -197,7 +207,7 @@ waiting_forget(struct waker *w, struct waiting *p)
 	struct waiting	**pp;
 	struct client	**cp, *c = p->client;
 
-	for (pp = &w->by_session[p->reader.session_id % NBUCKETS]; *pp != NULL;
+	for (pp = &w->by_session[session_bucket(p)]; *pp != NULL;
 	    pp = &(*pp)->same)
 		if (*pp == p) {
 			*pp = p->same;
@@ -238,7 +248,7 @@ session_count(struct waker *w, struct waiting *p)
 	struct waiting	**bucket, *q, *oldest = NULL;
 	int		 n = 0;
 
-	bucket = &w->by_session[p->reader.session_id % NBUCKETS];
+	bucket = &w->by_session[session_bucket(p)];
 	for (q = *bucket; q != NULL; q = q->same)
 		if (q->reader.session_id == p->reader.session_id) {
 			n++;
