@@ -273,6 +273,8 @@ enum route {
 	R_ROOM_ADMIT,
 	R_ROOM_DENY,
 	R_ROOM_END,
+	R_HAND,
+	R_REACTION,
 	R_PAGE_ADMIN,
 	R_ADMIN_LOGIN,
 	R_ADMIN_LOGOUT,
@@ -312,6 +314,8 @@ int	 bucket_retry_s(const struct bucket_rule *, double);
 int	 rate_take(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
 int	 rate_take_signal(struct ctx *, const struct session *, int64_t,
+	    struct resp *);
+int	 rate_take_reaction(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
 int	 client_take(struct ctx *, const struct req *, enum limit,
 	    struct resp *);
@@ -373,6 +377,10 @@ void	 h_room_end(struct ctx *, const struct req *, struct resp *);
 
 /* chat.c */
 void	 h_messages(struct ctx *, const struct req *, struct resp *);
+
+/* tools.c: raise hand, reactions. */
+void	 h_hand(struct ctx *, const struct req *, struct resp *);
+void	 h_reaction(struct ctx *, const struct req *, struct resp *);
 
 /* call.c */
 void	 h_call(struct ctx *, const struct req *, struct resp *);
