@@ -31,5 +31,6 @@
 #define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
 #define NOOM_PROXIES_MAX	16	/* trusted_proxy entries */
 #define NOOM_ADDR_MAX		64	/* bytes of a client address */
+#define NOOM_WORKERS_MAX	64	/* worker processes of one master */
 
 #endif /* NOOM_LIMITS_H */

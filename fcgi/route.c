@@ -108,6 +108,7 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	}
 	switch (r) {
 	case R_NOT_FOUND:
+	case R__COUNT:		/* not a route */
 		resp_error(rs, 404, "not_found", "No such resource.");
 		break;
 	case R_METHOD:
