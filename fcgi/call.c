@@ -62,6 +62,7 @@ ice_servers_new(const struct app *app, int64_t sid, int64_t now_s, int relay)
 			json_array_append_new(urls, json_string(app->turn[i]));
 		json_array_append_new(list, json_pack("{s:o,s:s,s:s}", "urls",
 		    urls, "username", user, "credential", cred));
+		metrics_add(app->metrics, M_TURN_CREDENTIALS, 1);
 	}
 	return list;
 }

@@ -264,6 +264,8 @@ struct db {
 	int		 wrote_events;	/* this transaction added events */
 	int		 quiet;		/* errors only kept in err (db_quiet) */
 	char		 err[256];	/* the last error (db_error) */
+	struct metrics	*metrics;	/* counted into (db_metrics), or NULL */
+	int64_t		 write_us;	/* when db_begin began (mono_us) */
 };
 
 /*
@@ -386,11 +388,11 @@ one_int(struct db *db, sqlite3_stmt *p, int64_t dflt)
  * millisecond, for about 10 s in all before SQLITE_BUSY.
  */
 static int
-busy_wait(void *unused, int tries)
+busy_wait(void *metrics, int tries)
 {
 	struct timespec	 ts = { 0, tries < BUSY_QUICK ? 100000 : 1000000 };
 
-	(void)unused;
+	metrics_add(metrics, M_DB_BUSY_RETRIES, 1);
 	if (tries >= BUSY_QUICK + BUSY_SLOW)
 		return 0;
 	nanosleep(&ts, NULL);
@@ -650,6 +652,18 @@ db_quiet(struct db *db)
 	db->quiet = 1;
 }
 
+/*
+ * Count this connection's write transactions (their time, from db_begin
+ * to commit or rollback, waiting for the lock included), the busy
+ * handler's retries and the doorbell's rings into m (metrics.c).
+ */
+void
+db_metrics(struct db *db, struct metrics *m)
+{
+	db->metrics = m;
+	sqlite3_busy_handler(db->conn, busy_wait, m);
+}
+
 /* Why the last call on db that returned -1 failed. */
 const char *
 db_error(struct db *db)
@@ -737,7 +751,7 @@ db_checkpoint(struct db *db)
 		sqlite3_busy_timeout(db->conn, RESTART_WAIT_MS);
 		rc = sqlite3_wal_checkpoint_v2(db->conn, NULL,
 		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-		sqlite3_busy_handler(db->conn, busy_wait, NULL);
+		sqlite3_busy_handler(db->conn, busy_wait, db->metrics);
 	}
 	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
 		return 0;
@@ -767,6 +781,9 @@ write_end(struct db *db)
 		return;
 	db->writing = 0;
 	pthread_mutex_unlock(&write_turn);
+	if (db->metrics != NULL)
+		metrics_observe(db->metrics, H_DB_WRITE,
+		    mono_us() - db->write_us);
 }
 
 /* A write transaction, taking the write lock now (waiting up to the busy
@@ -774,6 +791,8 @@ write_end(struct db *db)
 int
 db_begin(struct db *db)
 {
+	if (db->metrics != NULL)
+		db->write_us = mono_us();
 	if (pthread_mutex_lock(&write_turn) != 0)
 		fatal("pthread_mutex_lock");
 	db->writing = 1;
@@ -808,6 +827,7 @@ db_commit(struct db *db)
 	if (db->wrote_events) {
 		db->wrote_events = 0;
 		wake_ring();
+		metrics_add(db->metrics, M_DOORBELL_RINGS, 1);
 	}
 	return 0;
 }

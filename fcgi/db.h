@@ -113,6 +113,8 @@ struct message {
 };
 typedef int (*message_fn)(void *, const struct message *);
 
+struct metrics;
+
 /* How often the master checkpoints (db_checkpoint), in ms. */
 #define DB_CHECKPOINT_MS	250
 
@@ -124,6 +126,7 @@ void	 db_close(struct db *);
 void	 db_quiet(struct db *);
 const char *db_error(struct db *);
 int	 db_checkpoint(struct db *);
+void	 db_metrics(struct db *, struct metrics *);
 
 int	 db_probe(struct db *);
 int	 db_begin(struct db *);

@@ -86,6 +86,8 @@ session_take(struct ctx *c, const struct session *s, int signal, int64_t now,
 	    bucket_refill(rule, s->rl_tokens, s->rl_ms, now);
 	if (tokens < 1) {
 		answer_429(rs, "session", bucket_retry_s(rule, tokens));
+		metrics_add(c->app->metrics, signal ? M_LIMIT_SESSION_SIGNALS :
+		    M_LIMIT_SESSION_WRITES, 1);
 		return -1;
 	}
 	if (db_session_rate(c->db, s->id, signal, tokens - 1, now) == -1) {
@@ -133,6 +135,8 @@ client_take(struct ctx *c, const struct req *rq, enum limit kind,
 	tokens = bucket_refill(rule, tokens, then, rq->now_ms);
 	if (tokens < 1) {
 		answer_429(rs, "client", bucket_retry_s(rule, tokens));
+		metrics_add(c->app->metrics,
+		    (enum metric)(M_LIMIT_CLIENT + kind), 1);
 		return -1;
 	}
 	if (db_client_bucket_set(c->db, rq->client, kind, tokens - 1,

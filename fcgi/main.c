@@ -28,7 +28,7 @@
 
 #include "noom.h"
 
-#define MAX_WORKERS	64
+#define MAX_WORKERS	NOOM_WORKERS_MAX
 
 /* Set by signal handlers, read by the master loop. */
 static volatile sig_atomic_t got_term;
@@ -64,7 +64,8 @@ usage(void)
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
 	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
-	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n");
+	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n"
+	    "       [--metrics PATH]\n");
 	exit(2);
 }
 
@@ -105,12 +106,13 @@ write_pids(const char *path, const pid_t *pids, int n)
 }
 
 /*
- * Fork one worker.  The master runs with SIGTERM, SIGINT and SIGCHLD blocked
- * (it waits for them in sigsuspend); a child would inherit that mask and
- * never hear SIGTERM, so it gets the mask the master started with.
+ * Fork the worker of slot (its index in pids, and in the metrics).  The
+ * master runs with SIGTERM, SIGINT and SIGCHLD blocked (it waits for them
+ * in sigsuspend); a child would inherit that mask and never hear SIGTERM,
+ * so it gets the mask the master started with.
  */
 static pid_t
-spawn(const struct app *app, int sock, const sigset_t *child_mask)
+spawn(const struct app *app, int sock, int slot, const sigset_t *child_mask)
 {
 	pid_t	 pid;
 
@@ -124,7 +126,7 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
-		worker_main(app, sock);
+		worker_main(app, sock, slot);
 	}
 	return pid;
 }
@@ -176,7 +178,10 @@ reap(const struct app *app, int sock, pid_t *pids, int n, const char *pidfile,
 			else
 				log_warn("worker %ld exited with %d",
 				    (long)pid, WEXITSTATUS(status));
-			pids[i] = got_term ? 0 : spawn(app, sock, child_mask);
+			pids[i] = got_term ? 0 :
+			    spawn(app, sock, i, child_mask);
+			if (!got_term)
+				metrics_add(app->metrics, M_WORKER_RESTARTS, 1);
 			changed = 1;
 		}
 	}
@@ -246,6 +251,7 @@ main(int argc, char **argv)
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "waiting-per-client", required_argument, NULL, 'W' },
 		{ "ws-socket", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -256,7 +262,7 @@ main(int argc, char **argv)
 	struct log_every ckpt_log;
 	pid_t		 pids[MAX_WORKERS];
 	const char	*socket_path = NULL, *pidfile = NULL, *config = NULL;
-	char		*cause = NULL, *path, *doorbell = NULL;
+	char		*cause = NULL, *path, *doorbell = NULL, *metrics = NULL;
 	int		 ch, workers = 2, mode = 0600, sock, i, mesh_max = 0;
 
 	/*
@@ -295,6 +301,7 @@ main(int argc, char **argv)
 		case 'M': mesh_max = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'S': app.ws_socket = optarg; break;
+		case 'x': metrics = xstrdup(optarg); break;
 		case 'W': app.waiting_max = opt_number(optarg, 1, 1000000, "--waiting-per-client"); break;
 		default: usage();
 		}
@@ -313,6 +320,13 @@ main(int argc, char **argv)
 		app.mesh_max = mesh_max;
 	if (wake_check(app.doorbell, &cause) == -1)
 		fatal("doorbell: %s", cause);
+	/* Mapped before the fork: every worker counts into the same table. */
+	if (metrics == NULL)
+		metrics = sibling_path_new(app.db_path, "metrics");
+	if ((app.metrics = metrics_open(metrics, &cause)) == NULL)
+		fatal("metrics: %s", cause);
+	free(metrics);
+	metrics_workers(app.metrics, workers);
 	if (asprintf(&path, "%s/sql", app.data_dir) == -1)
 		fatal("asprintf");
 	db_init();
@@ -359,7 +373,7 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &old);
 
 	for (i = 0; i < workers; i++)
-		pids[i] = spawn(&app, sock, &old);
+		pids[i] = spawn(&app, sock, i, &old);
 	write_pids(pidfile, pids, workers);
 	log_info("%d workers on %s", workers, socket_path);
 	ckpt = checkpointer_start(&app);
@@ -385,6 +399,7 @@ main(int argc, char **argv)
 	unlink_own(socket_path, &sock_st);
 	log_info("stopped");
 	free(app.tmpl_app);
+	metrics_close(app.metrics);
 	conf_free(&app);
 	free((char *)app.doorbell);
 	return 0;

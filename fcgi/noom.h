@@ -240,7 +240,7 @@ enum route {
 	R__COUNT
 };
 enum route route_find(const char *, const char *, const char **);
-void	 api_dispatch(struct ctx *, const struct req *, struct resp *);
+enum route api_dispatch(struct ctx *, const struct req *, struct resp *);
 
 /* http.c: reading requests, shaping responses. */
 void	 resp_json(struct resp *, int, json_t *);
@@ -382,7 +382,7 @@ void	 h_poll(struct ctx *, const struct req *, struct resp *);
  * with (worker.c's), which owns and frees the request.
  */
 typedef void (*waker_answer_fn)(void *, int, const char *, size_t);
-struct waker *waker_new(const struct app *, waker_answer_fn, char **);
+struct waker *waker_new(const struct app *, int, waker_answer_fn, char **);
 void	 waker_wait(struct waker *, void *, const struct reader *,
 	    const struct hold *, const char *, int64_t);
 int64_t	 waker_newest(struct waker *, int64_t *);
@@ -526,6 +526,7 @@ struct gw_conf {
 	int		 max_conns;
 	int		 chat_gap_ms;	/* as the workers' --chat-gap */
 	int		 quiet;
+	struct metrics	*metrics;	/* the shared counters, or NULL */
 };
 int	 gateway_run(const struct gw_conf *, char **);
 
@@ -537,7 +538,7 @@ void	 conns_idle(struct conns *, int);
 void	 conns_run(struct conns *) __attribute__((noreturn));
 
 /* worker.c */
-void	 worker_main(const struct app *, int) __attribute__((noreturn));
+void	 worker_main(const struct app *, int, int) __attribute__((noreturn));
 void	 worker_respond(void *, struct resp *);
 void	 worker_respond_raw(void *, int, const char *, size_t);
 

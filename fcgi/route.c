@@ -74,21 +74,21 @@ route_find(const char *method, const char *path, const char **allow)
 	return path_known ? R_METHOD : R_NOT_FOUND;
 }
 
-/* Route rq and run its handler. */
-void
+/* Route rq and run its handler; the route, for the metrics. */
+enum route
 api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	enum route	 r;
 	const char	*allow;
 
+	r = route_find(rq->method, rq->path, &allow);
 	if (rq->body_len > NOOM_BODY_MAX) {
 		resp_error(rs, 413, "too_large", "The body is larger than %d "
 		    "bytes.", NOOM_BODY_MAX);
 		json_object_set_new(rs->json, "limit",
 		    json_integer(NOOM_BODY_MAX));
-		return;
+		return r;
 	}
-	r = route_find(rq->method, rq->path, &allow);
 	/*
 	 * Every call that changes state is a POST.  A page on another site can
 	 * make a browser send one (a form, a beacon) with the user's cookies
@@ -99,12 +99,12 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (strcmp(rq->method, "POST") == 0 && http_cross_site(rq)) {
 		resp_error(rs, 403, "cross_origin", "Requests from another site "
 		    "are refused.");
-		return;
+		return r;
 	}
 	if (r == R_SESSION_CREATE && !http_json_body(rq)) {
 		resp_error(rs, 415, "unsupported_media_type", "The body must be "
 		    "JSON (Content-Type: application/json).");
-		return;
+		return r;
 	}
 	switch (r) {
 	case R_NOT_FOUND:
@@ -135,4 +135,5 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_HEALTHZ: h_healthz(c, rq, rs); break;
 	case R_READYZ: h_readyz(c, rq, rs); break;
 	}
+	return r;
 }

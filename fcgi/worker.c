@@ -287,9 +287,11 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 {
 	struct req	 rq;
 	struct resp	 rs;
+	enum route	 route = R_NOT_FOUND;
 	const char	*uri;
 	char		*body = NULL, client[NOOM_ADDR_MAX];
 	size_t		 plen;
+	int64_t		 start_us = mono_us();
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
@@ -314,12 +316,13 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	rq.path = uri[plen] != '\0' ? uri + plen : "/";
 	read_body(r, &body, &rq.body_len);
 	rq.body = body;
-	api_dispatch(c, &rq, &rs);
+	route = api_dispatch(c, &rq, &rs);
 	/* Every handler ends its transactions; should one not, this ends it
 	 * here rather than keep the process's write turn (db.c) forever. */
 	db_rollback(c->db);
 	if (rs.wait) {
-		/* Only the connection waits; r is free for the next accept. */
+		/* Only the connection waits; r is free for the next accept.
+		 * The waker counts it in the metrics when it answers. */
 		waker_wait(a->waker, detach(r, a->conns), &rs.reader, &rs.hold,
 		    rq.client, rq.now_ms);
 		goto out;
@@ -330,6 +333,8 @@ answer:
 		log_info("%s %s %d %" PRId64 "ms", rq.method, uri,
 		    rs.status ? rs.status : 500, now_ms() - rq.now_ms);
 	worker_respond(r, &rs);
+	metrics_request(a->app->metrics, route, rs.status, mono_us() -
+	    start_us);
 out:
 	resp_clear(&rs);
 	free(body);
@@ -348,6 +353,7 @@ accept_loop(void *arg)
 	c.presence = a->presence;
 	if ((c.db = db_open(a->app->db_path, &cause)) == NULL)
 		fatal("%s", cause);
+	db_metrics(c.db, a->app->metrics);
 	/* One request for the thread's lifetime: waiting detaches it. */
 	if (FCGX_InitRequest(&r, a->dead_sock, 0) != 0)
 		fatal("FCGX_InitRequest");
@@ -373,9 +379,12 @@ acceptor_loop(void *arg)
 	return NULL;
 }
 
-/* Run one worker process on the listening socket sock; never returns. */
+/*
+ * Run the worker process of slot (its index among the master's workers)
+ * on the listening socket sock; never returns.
+ */
 void
-worker_main(const struct app *app, int sock)
+worker_main(const struct app *app, int sock, int slot)
 {
 	struct acceptor	 a;
 	pthread_t	 t;
@@ -390,7 +399,7 @@ worker_main(const struct app *app, int sock)
 		fatal("socket: %s", strerror(errno));
 	if ((a.conns = conns_new(sock, &cause)) == NULL)
 		fatal("%s", cause);
-	if ((a.waker = waker_new(app, waiting_answer, &cause)) == NULL)
+	if ((a.waker = waker_new(app, slot, waiting_answer, &cause)) == NULL)
 		fatal("waker: %s", cause);
 	a.presence = presence_new();
 	maint_start(app, a.presence);
