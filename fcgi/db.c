@@ -96,6 +96,8 @@ enum stmt {
 	S_EVENTS_TRIM,
 	S_TRIMMED_SET,
 	S_PROBE,
+	S_FIGURES_SESSIONS,
+	S_FIGURES_ROOMS,
 	S_BEGIN,
 	S_BEGIN_READ,
 	S_COMMIT,
@@ -251,6 +253,14 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " WHERE key = 'trimmed_upto'",
 	[S_PROBE] =
 	    "UPDATE meta SET value = value WHERE key = 'trimmed_upto'",
+	[S_FIGURES_SESSIONS] =
+	    "SELECT count(*) FROM sessions",
+	/* TODO: split listed and unlisted rooms by the rooms column that
+	 * marks unlisted ones, once it exists; until then all are listed. */
+	[S_FIGURES_ROOMS] =
+	    "SELECT count(*), 0, coalesce(sum(min(members, :call)), 0),"
+	    " coalesce(sum(max(members - :call, 0)), 0)"
+	    " FROM rooms WHERE members > 0",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
@@ -685,6 +695,33 @@ db_probe(struct db *db)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * What the operator's metrics read from the store, in the caller's read
+ * transaction: sessions, open rooms (with members), and their members up
+ * to call_max in each room (in its call) and past it (chat only).  0 or -1.
+ */
+int
+db_figures(struct db *db, int call_max, struct figures *f)
+{
+	sqlite3_stmt	*p;
+	int		 rc;
+
+	memset(f, 0, sizeof(*f));
+	if ((f->sessions = one_int(db, st(db, S_FIGURES_SESSIONS), 0)) == -1 ||
+	    (p = st(db, S_FIGURES_ROOMS)) == NULL)
+		return -1;
+	bind_i(p, ":call", call_max);
+	if ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		f->rooms_listed = sqlite3_column_int64(p, 0);
+		f->rooms_unlisted = sqlite3_column_int64(p, 1);
+		f->in_call = sqlite3_column_int64(p, 2);
+		f->chat_only = sqlite3_column_int64(p, 3);
+	} else
+		db_fail(db, "step");
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /*

@@ -13,6 +13,7 @@
  *   knows libfcgi) and conns.c accept requests, route.c dispatches them to
  *   the handlers (session.c, rooms.c, chat.c, call.c, poll.c, pages.c),
  *   which share http.c's helpers and write events through publish.c;
+ *   metrics_page.c answers the operator's metrics;
  *   waker.c answers the polls that wait; presence.c and maint.c keep house;
  *   tmpl.c, turn.c and conf.c are pure helpers;
  * - the WebSocket gateway noom-ws (ws_main.c): gateway.c, the codec ws.c.
@@ -237,6 +238,7 @@ enum route {
 	R_PAGE_ROOM,
 	R_HEALTHZ,
 	R_READYZ,
+	R_METRICS,
 	R__COUNT
 };
 enum route route_find(const char *, const char *, const char **);
@@ -474,6 +476,11 @@ void	 metrics_waiting(struct metrics *, int, int64_t);
 void	 metrics_workers(struct metrics *, int);
 void	 metrics_websockets(struct metrics *, int64_t);
 void	 metrics_read(const struct metrics *, struct metrics_read *);
+
+/* metrics_page.c: GET PREFIX/metrics, the Prometheus text format. */
+void	 metrics_text(struct buf *, const struct metrics_read *,
+	    const struct figures *);
+void	 h_metrics(struct ctx *, const struct req *, struct resp *);
 
 /* ws.c: the WebSocket protocol (RFC 6455), pure. */
 #define WS_MSG_MAX	(64 * 1024)	/* bytes of one client message */

@@ -40,6 +40,7 @@ static const struct route_entry routes[] = {
 	{ "HEAD", "/healthz",		R_HEALTHZ,	  "GET, HEAD" },
 	{ "GET",  "/readyz",		R_READYZ,	  "GET, HEAD" },
 	{ "HEAD", "/readyz",		R_READYZ,	  "GET, HEAD" },
+	{ "GET",  "/metrics",		R_METRICS,	  "GET" },
 };
 
 static int
@@ -134,6 +135,7 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 		break;
 	case R_HEALTHZ: h_healthz(c, rq, rs); break;
 	case R_READYZ: h_readyz(c, rq, rs); break;
+	case R_METRICS: h_metrics(c, rq, rs); break;
 	}
 	return r;
 }
