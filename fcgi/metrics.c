@@ -248,7 +248,10 @@ metrics_open(const char *path, char **cause)
 			close(fd);
 			goto fail;
 		}
-		close(fd);	/* the mapping stays; the lock goes */
+		/* Unlocked by hand: the mapping keeps the open file, and
+		 * with it the lock, after close. */
+		flock(fd, LOCK_UN);
+		close(fd);
 	}
 	if (m != NULL)
 		return m;
