@@ -200,24 +200,6 @@ out:
 	json_decref(body);
 }
 
-/* Read an optional boolean field into *v; 0, or -1 after answering 400. */
-static int
-body_bool(json_t *body, const char *name, int *v, struct resp *rs)
-{
-	json_t	*f = json_object_get(body, name);
-
-	if (f == NULL)
-		return 0;
-	if (!json_is_boolean(f)) {
-		resp_error(rs, 400, "bad_field", "Field '%s' must be true or "
-		    "false.", name);
-		json_object_set_new(rs->json, "field", json_string(name));
-		return -1;
-	}
-	*v = json_is_true(f);
-	return 0;
-}
-
 void
 h_media(struct ctx *c, const struct req *rq, struct resp *rs)
 {

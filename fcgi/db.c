@@ -79,6 +79,21 @@ enum stmt {
 	S_ROOM_MEMBERS,
 	S_ROOMS_LIST,
 	S_ROOM_ACTIVE,
+	S_ROOM_INFO,
+	S_ROOM_SETTINGS,
+	S_HOST_SET,
+	S_HOSTS,
+	S_ELDEST,
+	S_SESSION_LEFT,
+	S_WAITING_ADD,
+	S_WAITING_DEL,
+	S_WAITING_FOR,
+	S_WAITING_LIST,
+	S_WAITING_COUNT,
+	S_BAN_ADD,
+	S_BANNED,
+	S_ROOM_DELETE_BANS,
+	S_ROOM_DELETE_WAITING,
 	S_CLIENT_GET,
 	S_CLIENT_SET,
 	S_CLIENTS_EXPIRE,
@@ -114,21 +129,23 @@ enum stmt {
 	"max(coalesce((SELECT max(seq) FROM events), 0)," \
 	" (SELECT value FROM meta WHERE key = 'trimmed_upto'))"
 
+/* The columns session_row() reads, in its order. */
+#define SESSION_COLUMNS \
+	"SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, '')," \
+	" s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms, s.sig_tokens, s.sig_ms," \
+	" s.audio, s.video, s.screen, s.host, coalesce(r.key_hash, '') <> ''," \
+	" s.left_room, s.left_ms, s.left_host" \
+	" FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
+
 static const char *const stmt_sql[S__COUNT] = {
 	[S_SESSION_NEW] =
 	    "INSERT INTO sessions (token, nickname, created_ms, seen_ms, rl_ms)"
 	    " VALUES (:token, :nick, :now, :now, :now)",
 	[S_SESSION_BY_TOKEN] =
-	    "SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, ''),"
-	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms, s.sig_tokens, s.sig_ms,"
-	    " s.audio, s.video, s.screen"
-	    " FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
+	    SESSION_COLUMNS
 	    " WHERE s.token = :token",
 	[S_SESSION_BY_ID] =
-	    "SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, ''),"
-	    " s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms, s.sig_tokens, s.sig_ms,"
-	    " s.audio, s.video, s.screen"
-	    " FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
+	    SESSION_COLUMNS
 	    " WHERE s.id = :sid",
 	[S_SESSION_STALE] =
 	    "SELECT count(*) FROM sessions WHERE id = :sid AND seen_ms < :before",
@@ -161,16 +178,17 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " (o.join_seq < s.join_seq OR (o.join_seq = s.join_seq AND"
 	    " o.id < s.id))",
 	[S_SESSIONS_STALE] =
-	    "SELECT id FROM sessions WHERE room_id IS NOT NULL"
-	    " AND seen_ms < :cutoff LIMIT :max",
+	    "SELECT id FROM sessions WHERE seen_ms < :cutoff AND"
+	    " (room_id IS NOT NULL OR id IN (SELECT session_id FROM waiting))"
+	    " LIMIT :max",
 	[S_SESSIONS_EXPIRE] =
 	    "DELETE FROM sessions WHERE room_id IS NULL AND (seen_ms < :cutoff"
 	    " OR (joined_ms = 0 AND seen_ms < :unjoined))",
 	[S_ROOM_FIND] =
-	    "SELECT id FROM rooms WHERE name = :name",
+	    "SELECT id FROM rooms WHERE name = :name AND key_hash = :key",
 	[S_ROOM_NEW] =
-	    "INSERT INTO rooms (name, created_ms, active_ms)"
-	    " VALUES (:name, :now, :now)",
+	    "INSERT INTO rooms (name, key_hash, created_ms, active_ms)"
+	    " VALUES (:name, :key, :now, :now)",
 	[S_ROOM_DELETE] =
 	    "DELETE FROM rooms WHERE id = :room",
 	[S_ROOM_DELETE_MSGS] =
@@ -178,15 +196,54 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROOM_COUNT] =
 	    "SELECT members FROM rooms WHERE id = :room",
 	[S_ROOM_MEMBERS] =
-	    "SELECT id, nickname, audio, video, screen FROM sessions"
+	    "SELECT id, nickname, audio, video, screen, host FROM sessions"
 	    " WHERE room_id = :room ORDER BY join_seq, id LIMIT :max",
 	[S_ROOMS_LIST] =
-	    "SELECT name, members FROM rooms WHERE members > 0"
+	    "SELECT name, members FROM rooms WHERE members > 0 AND key_hash = ''"
 	    " AND (:q = '' OR instr(lower(name), lower(:q)) > 0)"
 	    " ORDER BY members DESC, active_ms DESC, name"
 	    " LIMIT :limit OFFSET :offset",
 	[S_ROOM_ACTIVE] =
 	    "UPDATE rooms SET active_ms = :now WHERE id = :room",
+	[S_ROOM_INFO] =
+	    "SELECT key_hash <> '', locked, waiting_room, password FROM rooms"
+	    " WHERE id = :room",
+	[S_ROOM_SETTINGS] =
+	    "UPDATE rooms SET locked = :locked, waiting_room = :waiting,"
+	    " password = :password WHERE id = :room",
+	[S_HOST_SET] =
+	    "UPDATE sessions SET host = :host WHERE id = :sid",
+	[S_HOSTS] =
+	    "SELECT id FROM sessions WHERE room_id = :room AND host"
+	    " ORDER BY join_seq, id LIMIT :max",
+	/* Present longest: the lowest join_seq (set on entering the room). */
+	[S_ELDEST] =
+	    "SELECT id FROM sessions WHERE room_id = :room"
+	    " ORDER BY join_seq, id LIMIT 1",
+	[S_SESSION_LEFT] =
+	    "UPDATE sessions SET left_room = :room, left_ms = :now,"
+	    " left_host = :host, host = 0 WHERE id = :sid",
+	[S_WAITING_ADD] =
+	    "INSERT OR REPLACE INTO waiting (session_id, room_id, since_ms)"
+	    " VALUES (:sid, :room, :now)",
+	[S_WAITING_DEL] =
+	    "DELETE FROM waiting WHERE session_id = :sid",
+	[S_WAITING_FOR] =
+	    "SELECT room_id FROM waiting WHERE session_id = :sid",
+	[S_WAITING_LIST] =
+	    "SELECT s.id, s.nickname FROM waiting w, sessions s"
+	    " WHERE w.room_id = :room AND s.id = w.session_id"
+	    " ORDER BY w.since_ms, s.id LIMIT :max",
+	[S_WAITING_COUNT] =
+	    "SELECT count(*) FROM waiting WHERE room_id = :room",
+	[S_BAN_ADD] =
+	    "INSERT OR IGNORE INTO bans (room_id, session_id) VALUES (:room, :sid)",
+	[S_BANNED] =
+	    "SELECT count(*) FROM bans WHERE room_id = :room AND session_id = :sid",
+	[S_ROOM_DELETE_BANS] =
+	    "DELETE FROM bans WHERE room_id = :room",
+	[S_ROOM_DELETE_WAITING] =
+	    "DELETE FROM waiting WHERE room_id = :room",
 	[S_CLIENT_GET] =
 	    "SELECT tokens, ms FROM clients WHERE addr = :addr AND kind = :kind",
 	[S_CLIENT_SET] =
@@ -255,10 +312,11 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "UPDATE meta SET value = value WHERE key = 'trimmed_upto'",
 	[S_FIGURES_SESSIONS] =
 	    "SELECT count(*) FROM sessions",
-	/* TODO: split listed and unlisted rooms by the rooms column that
-	 * marks unlisted ones, once it exists; until then all are listed. */
+	/* An unlisted room is one with a key (migration 0009). */
 	[S_FIGURES_ROOMS] =
-	    "SELECT count(*), 0, coalesce(sum(min(members, :call)), 0),"
+	    "SELECT count(*) - count(nullif(key_hash, '')),"
+	    " count(nullif(key_hash, '')),"
+	    " coalesce(sum(min(members, :call)), 0),"
 	    " coalesce(sum(max(members - :call, 0)), 0)"
 	    " FROM rooms WHERE members > 0",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -923,6 +981,11 @@ session_row(sqlite3_stmt *p, struct session *s)
 	s->audio = sqlite3_column_int(p, 10);
 	s->video = sqlite3_column_int(p, 11);
 	s->screen = sqlite3_column_int(p, 12);
+	s->host = sqlite3_column_int(p, 13);
+	s->room_unlisted = sqlite3_column_int(p, 14);
+	s->left_room = sqlite3_column_int64(p, 15);
+	s->left_ms = sqlite3_column_int64(p, 16);
+	s->left_host = sqlite3_column_int(p, 17);
 }
 
 /* Run a one-session query; 1 found, 0 not found, -1 error. */
@@ -1089,8 +1152,8 @@ db_member_rank(struct db *db, int64_t sid)
 }
 
 /*
- * Fill ids with up to max sessions in a room that were last seen before
- * cutoff; returns how many, or -1.
+ * Fill ids with up to max sessions in a room, or waiting for one, that
+ * were last seen before cutoff; returns how many, or -1.
  */
 int
 db_sessions_stale(struct db *db, int64_t cutoff, int64_t *ids, int max)
@@ -1125,30 +1188,54 @@ db_sessions_expire(struct db *db, int64_t cutoff, int64_t unjoined)
 	return run(db, p);
 }
 
-/* The id of room name in *id: 1 found, 0 not, -1 error. */
+/*
+ * The hash stored for a room's key in out: "" for a listed room (key NULL),
+ * else token_hash() of the key.  0, or -1 (no digest).
+ */
+static int
+room_key_hash(struct db *db, const char *key, char out[TOKEN_HASH_LEN])
+{
+	out[0] = '\0';
+	if (key == NULL || token_hash(key, strlen(key), out) == 0)
+		return 0;
+	snprintf(db->err, sizeof(db->err), "sha256: no digest");
+	log_warn("%s", db->err);
+	return -1;
+}
+
+/*
+ * The id of room name in *id: the listed one (key NULL) or the unlisted one
+ * with that key (the clear key; hashed here).  1 found, 0 not, -1 error.
+ */
 int
-db_room_find(struct db *db, const char *name, int64_t *id)
+db_room_find(struct db *db, const char *name, const char *key, int64_t *id)
 {
 	sqlite3_stmt	*p = st(db, S_ROOM_FIND);
+	char		 hash[TOKEN_HASH_LEN];
 	int64_t		 v;
 
-	if (p == NULL)
+	if (p == NULL || room_key_hash(db, key, hash) == -1)
 		return -1;
 	bind_s(p, ":name", name);
+	bind_s(p, ":key", hash);
 	if ((v = one_int(db, p, 0)) <= 0)
 		return (int)v;
 	*id = v;
 	return 1;
 }
 
+/* Open room name: listed (key NULL) or unlisted with that (clear) key. */
 int
-db_room_create(struct db *db, const char *name, int64_t now, int64_t *id)
+db_room_create(struct db *db, const char *name, const char *key, int64_t now,
+    int64_t *id)
 {
 	sqlite3_stmt	*p = st(db, S_ROOM_NEW);
+	char		 hash[TOKEN_HASH_LEN];
 
-	if (p == NULL)
+	if (p == NULL || room_key_hash(db, key, hash) == -1)
 		return -1;
 	bind_s(p, ":name", name);
+	bind_s(p, ":key", hash);
 	bind_i(p, ":now", now);
 	if (run(db, p) == -1)
 		return -1;
@@ -1156,21 +1243,26 @@ db_room_create(struct db *db, const char *name, int64_t now, int64_t *id)
 	return 0;
 }
 
-/* Delete an (empty) room and its message history. */
+/*
+ * Delete an (empty) room with its message history, its bans and its
+ * waiting list (the caller has told those waiting).
+ */
 int
 db_room_delete(struct db *db, int64_t room)
 {
-	sqlite3_stmt	*p;
+	static const enum stmt stmts[] = { S_ROOM_DELETE_MSGS,
+	    S_ROOM_DELETE_BANS, S_ROOM_DELETE_WAITING, S_ROOM_DELETE };
+	sqlite3_stmt		*p;
+	size_t			 i;
 
-	if ((p = st(db, S_ROOM_DELETE_MSGS)) == NULL)
-		return -1;
-	bind_i(p, ":room", room);
-	if (run(db, p) == -1)
-		return -1;
-	if ((p = st(db, S_ROOM_DELETE)) == NULL)
-		return -1;
-	bind_i(p, ":room", room);
-	return run(db, p);
+	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		if ((p = st(db, stmts[i])) == NULL)
+			return -1;
+		bind_i(p, ":room", room);
+		if (run(db, p) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* Number of members of room, or -1. */
@@ -1207,6 +1299,7 @@ db_room_members(struct db *db, int64_t room, int max, member_fn fn,
 		m.audio = sqlite3_column_int(p, 2);
 		m.video = sqlite3_column_int(p, 3);
 		m.screen = sqlite3_column_int(p, 4);
+		m.host = sqlite3_column_int(p, 5);
 		if (fn(arg, &m) != 0)
 			break;
 	}
@@ -1257,6 +1350,220 @@ db_room_active(struct db *db, int64_t room, int64_t now)
 	bind_i(p, ":room", room);
 	bind_i(p, ":now", now);
 	return run(db, p);
+}
+
+/* A room's settings in *r: 1 found, 0 no such room, -1 error. */
+int
+db_room_info(struct db *db, int64_t room, struct room_info *r)
+{
+	sqlite3_stmt	*p = st(db, S_ROOM_INFO);
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	memset(r, 0, sizeof(*r));
+	if ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		r->unlisted = sqlite3_column_int(p, 0);
+		r->locked = sqlite3_column_int(p, 1);
+		r->waiting_room = sqlite3_column_int(p, 2);
+		snprintf(r->password, sizeof(r->password), "%s",
+		    (const char *)sqlite3_column_text(p, 3));
+	} else if (rc != SQLITE_DONE)
+		db_fail(db, "step");
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Store what the hosts set: lock, waiting room, password hash ("": none). */
+int
+db_room_settings(struct db *db, int64_t room, const struct room_info *r)
+{
+	sqlite3_stmt	*p = st(db, S_ROOM_SETTINGS);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":locked", r->locked);
+	bind_i(p, ":waiting", r->waiting_room);
+	bind_s(p, ":password", r->password);
+	return run(db, p);
+}
+
+int
+db_host_set(struct db *db, int64_t sid, int host)
+{
+	sqlite3_stmt	*p = st(db, S_HOST_SET);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":host", host);
+	return run(db, p);
+}
+
+/* Step p and collect its first column into ids (at most max); n or -1. */
+static int
+ids_get(struct db *db, sqlite3_stmt *p, int64_t *ids, int max)
+{
+	int	 n = 0, rc = SQLITE_DONE;
+
+	while (n < max && (rc = sqlite3_step(p)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(p, 0);
+	if (n < max && rc != SQLITE_DONE) {
+		db_fail(db, "step");
+		n = -1;
+	}
+	sqlite3_reset(p);
+	return n;
+}
+
+/* The first max hosts of room, in join order, into ids; how many, or -1. */
+int
+db_room_hosts(struct db *db, int64_t room, int64_t *ids, int max)
+{
+	sqlite3_stmt	*p = st(db, S_HOSTS);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":max", max);
+	return ids_get(db, p, ids, max);
+}
+
+/* The member of room present longest in *sid: 1, 0 (room empty), -1. */
+int
+db_room_eldest(struct db *db, int64_t room, int64_t *sid)
+{
+	sqlite3_stmt	*p = st(db, S_ELDEST);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	return ids_get(db, p, sid, 1);
+}
+
+/*
+ * Remember that session sid left room of its own accord at now, and
+ * whether it was a host there; it is no longer a host.
+ */
+int
+db_session_left(struct db *db, int64_t sid, int64_t room, int host,
+    int64_t now)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_LEFT);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":room", room);
+	bind_i(p, ":host", host);
+	bind_i(p, ":now", now);
+	return run(db, p);
+}
+
+/* Session sid waits to enter room (instead of any room it waited for). */
+int
+db_waiting_add(struct db *db, int64_t sid, int64_t room, int64_t now)
+{
+	sqlite3_stmt	*p = st(db, S_WAITING_ADD);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":room", room);
+	bind_i(p, ":now", now);
+	return run(db, p);
+}
+
+/* The room session sid waits for in *room: 1, 0 (none), -1. */
+int
+db_waiting_for(struct db *db, int64_t sid, int64_t *room)
+{
+	sqlite3_stmt	*p = st(db, S_WAITING_FOR);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	return ids_get(db, p, room, 1);
+}
+
+/* Session sid waits no more. */
+int
+db_waiting_del(struct db *db, int64_t sid)
+{
+	sqlite3_stmt	*p = st(db, S_WAITING_DEL);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	return run(db, p);
+}
+
+/* Call fn for the first max sessions waiting for room, longest first. */
+int
+db_waiting_list(struct db *db, int64_t room, int max, member_fn fn,
+    void *arg)
+{
+	sqlite3_stmt	*p = st(db, S_WAITING_LIST);
+	struct member	 m;
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":max", max);
+	memset(&m, 0, sizeof(m));
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		m.session_id = sqlite3_column_int64(p, 0);
+		m.nickname = (const char *)sqlite3_column_text(p, 1);
+		if (fn(arg, &m) != 0)
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* How many sessions wait for room, or -1. */
+int
+db_waiting_count(struct db *db, int64_t room)
+{
+	sqlite3_stmt	*p = st(db, S_WAITING_COUNT);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	return (int)one_int(db, p, 0);
+}
+
+/* A host removed session sid from room: it stays out until room closes. */
+int
+db_ban_add(struct db *db, int64_t room, int64_t sid)
+{
+	sqlite3_stmt	*p = st(db, S_BAN_ADD);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":sid", sid);
+	return run(db, p);
+}
+
+/* Was session sid removed from room?  1 or 0, -1 on error. */
+int
+db_banned(struct db *db, int64_t room, int64_t sid)
+{
+	sqlite3_stmt	*p = st(db, S_BANNED);
+	int64_t		 n;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":sid", sid);
+	n = one_int(db, p, 0);
+	return n < 0 ? -1 : n > 0;
 }
 
 /*

@@ -39,10 +39,11 @@
  * 5. db_events_visible() returns exactly the events mailbox_visible()
  *    (mailbox.c) accepts for that session and membership, in order.
  *
- * 6. Session tokens are never stored: only a one-way hash of each, so that
- *    the database file, its backups and its log hold nothing a client could
- *    be impersonated with.  db_session_create and db_session_by_token take
- *    the token the client holds and hash it themselves.
+ * 6. Session tokens and unlisted rooms' keys are never stored: only a
+ *    one-way hash of each, so that the database file, its backups and its
+ *    log hold nothing a client could be impersonated or let in with.
+ *    db_session_create, db_session_by_token, db_room_find and
+ *    db_room_create take what the client holds and hash it themselves.
  *
  * Lifecycle: db_init() once per process, db_migrate() by the one process
  * that starts first (noom-worker's master), then db_check_writable() by it,
@@ -77,6 +78,17 @@ struct session {
 	double	 sig_tokens;		/* signaling allowance */
 	int64_t	 sig_ms;
 	int	 audio, video, screen;	/* media state, booleans */
+	int	 host;			/* a host of its room */
+	int	 room_unlisted;		/* its room is unlisted */
+	int64_t	 left_room;		/* the room it last left itself, */
+	int64_t	 left_ms;		/* ... when, */
+	int	 left_host;		/* ... and whether it was a host */
+};
+
+/* A room's settings, as db_room_info() reads them. */
+struct room_info {
+	int	 unlisted, locked, waiting_room;	/* booleans */
+	char	 password[NOOM_PW_HASH_MAX];	/* "": none, else pw_hash() */
 };
 
 /* One event as read back from the log. */
@@ -96,6 +108,7 @@ struct member {
 	int64_t		 session_id;
 	const char	*nickname;	/* valid during the callback */
 	int		 audio, video, screen;
+	int		 host;
 };
 typedef int (*member_fn)(void *, const struct member *);
 
@@ -158,13 +171,28 @@ int	 db_member_rank(struct db *, int64_t);
 int	 db_sessions_stale(struct db *, int64_t, int64_t *, int);
 int	 db_sessions_expire(struct db *, int64_t, int64_t);
 
-int	 db_room_find(struct db *, const char *, int64_t *);
-int	 db_room_create(struct db *, const char *, int64_t, int64_t *);
+int	 db_room_find(struct db *, const char *, const char *, int64_t *);
+int	 db_room_create(struct db *, const char *, const char *, int64_t,
+	    int64_t *);
 int	 db_room_delete(struct db *, int64_t);
 int	 db_room_count(struct db *, int64_t);
 int	 db_room_members(struct db *, int64_t, int, member_fn, void *);
 int	 db_rooms_list(struct db *, const char *, int, int, room_fn, void *);
 int	 db_room_active(struct db *, int64_t, int64_t);
+int	 db_room_info(struct db *, int64_t, struct room_info *);
+int	 db_room_settings(struct db *, int64_t, const struct room_info *);
+
+int	 db_host_set(struct db *, int64_t, int);
+int	 db_room_hosts(struct db *, int64_t, int64_t *, int);
+int	 db_room_eldest(struct db *, int64_t, int64_t *);
+int	 db_session_left(struct db *, int64_t, int64_t, int, int64_t);
+int	 db_waiting_add(struct db *, int64_t, int64_t, int64_t);
+int	 db_waiting_for(struct db *, int64_t, int64_t *);
+int	 db_waiting_del(struct db *, int64_t);
+int	 db_waiting_list(struct db *, int64_t, int, member_fn, void *);
+int	 db_waiting_count(struct db *, int64_t);
+int	 db_ban_add(struct db *, int64_t, int64_t);
+int	 db_banned(struct db *, int64_t, int64_t);
 
 int	 db_client_bucket(struct db *, const char *, int, double *, int64_t *);
 int	 db_client_bucket_set(struct db *, const char *, int, double, int64_t);

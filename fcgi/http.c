@@ -38,6 +38,20 @@ resp_error(struct resp *rs, int status, const char *code, const char *fmt, ...)
 	    "message", msg));
 }
 
+/* Answer 400 bad_field for field name, with a message. */
+void
+resp_bad_field(struct resp *rs, const char *name, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	resp_error(rs, 400, "bad_field", "%s", msg);
+	json_object_set_new(rs->json, "field", json_string(name));
+}
+
 /* Free what rs owns and make it empty. */
 void
 resp_clear(struct resp *rs)
@@ -93,19 +107,51 @@ body_string(json_t *o, const char *name, int required, const char **out,
 	if (v == NULL && !required)
 		return 0;
 	if (!json_is_string(v)) {
-		resp_error(rs, 400, "bad_field", "Field '%s' must be a string.",
-		    name);
-		json_object_set_new(rs->json, "field", json_string(name));
+		resp_bad_field(rs, name, "Field '%s' must be a string.", name);
 		return -1;
 	}
 	if (strlen(json_string_value(v)) != json_string_length(v)) {
-		resp_error(rs, 400, "bad_field", "Field '%s' contains a control "
+		resp_bad_field(rs, name, "Field '%s' contains a control "
 		    "character.", name);
-		json_object_set_new(rs->json, "field", json_string(name));
 		return -1;
 	}
 	*out = json_string_value(v);
 	return 1;
+}
+
+/*
+ * The boolean field name of o in *out: 1 if present, 0 if absent (*out
+ * untouched), -1 after answering 400.
+ */
+int
+body_bool(json_t *o, const char *name, int *out, struct resp *rs)
+{
+	json_t	*v = json_object_get(o, name);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		resp_bad_field(rs, name, "Field '%s' must be true or false.",
+		    name);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 1;
+}
+
+/* The session id field name of o in *out: 0, or -1 after answering 400. */
+int
+body_id(json_t *o, const char *name, int64_t *out, struct resp *rs)
+{
+	json_t	*v = json_object_get(o, name);
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+		resp_bad_field(rs, name, "Field '%s' must be a session id (a "
+		    "positive integer).", name);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
 }
 
 /*

@@ -33,6 +33,7 @@ const struct bucket_rule limit_defaults[LIMIT__COUNT] = {
 	[LIMIT_ROOM] = { "limit_rooms", 20, 0.2 },
 	[LIMIT_JOIN] = { "limit_joins", 300, 10 },
 	[LIMIT_CHAT] = { "limit_chat", 100, 20 },
+	[LIMIT_PASSWORD] = { "limit_passwords", 10, 0.1 },
 };
 
 /*

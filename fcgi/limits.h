@@ -32,5 +32,12 @@
 #define NOOM_PROXIES_MAX	16	/* trusted_proxy entries */
 #define NOOM_ADDR_MAX		64	/* bytes of a client address */
 #define NOOM_WORKERS_MAX	64	/* worker processes of one master */
+#define NOOM_KEY_MIN		16	/* characters of an unlisted room's key */
+#define NOOM_KEY_MAX		64	/* ... (base64url: 16 are 96 bits) */
+#define NOOM_PASSWORD_MAX	64	/* characters of a room password */
+#define NOOM_PW_HASH_MAX	128	/* bytes of a stored password hash */
+#define NOOM_HOSTS_MAX		50	/* hosts told of a waiting joiner */
+#define NOOM_WAITING_MAX	100	/* joiners waiting for one room */
+#define NOOM_REJOIN_MS		60000	/* back within this: straight in */
 
 #endif /* NOOM_LIMITS_H */

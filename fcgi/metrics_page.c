@@ -31,6 +31,8 @@
 #define CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 
 /* The rate-limit refusals: the scope and kind each counter is labelled. */
+_Static_assert(LIMIT__COUNT == 5,
+    "a new limit needs its kind in limit_labels");
 static const struct {
 	const char	*scope, *kind;
 } limit_labels[M__COUNT] = {
@@ -38,6 +40,7 @@ static const struct {
 	[M_LIMIT_CLIENT + LIMIT_ROOM] = { "client", "rooms" },
 	[M_LIMIT_CLIENT + LIMIT_JOIN] = { "client", "joins" },
 	[M_LIMIT_CLIENT + LIMIT_CHAT] = { "client", "chat" },
+	[M_LIMIT_CLIENT + LIMIT_PASSWORD] = { "client", "passwords" },
 	[M_LIMIT_SESSION_WRITES] = { "session", "writes" },
 	[M_LIMIT_SESSION_SIGNALS] = { "session", "signals" },
 	[M_LIMIT_WAITING_POLLS] = { "client", "waiting_polls" },
@@ -62,6 +65,13 @@ route_name(enum route r)
 	case R_CALL: return "call";
 	case R_SIGNAL: return "signal";
 	case R_MEDIA: return "media";
+	case R_ROOM_SETTINGS: return "room_settings";
+	case R_ROOM_HOST: return "room_host";
+	case R_ROOM_REMOVE: return "room_remove";
+	case R_ROOM_MUTE: return "room_mute";
+	case R_ROOM_ADMIT: return "room_admit";
+	case R_ROOM_DENY: return "room_deny";
+	case R_ROOM_END: return "room_end";
 	case R_PAGE_HOME: return "page_home";
 	case R_PAGE_ROOM: return "page_room";
 	case R_HEALTHZ: return "healthz";

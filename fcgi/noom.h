@@ -5,13 +5,14 @@
  * three libraries (Makefile.am), and no two files call each other in a
  * circle (tests/check-layers.sh):
  *
- * - the core both programs link: log.c, util.c, valid.c, token.c, the
+ * - the core both programs link: log.c, util.c, valid.c, token.c, pw.c, the
  *   store (db.c behind db.h, the only SQL), the doorbell (wake.c) and the
  *   mailbox's rules (mailbox.c, pure; mailbox_read.c) and the counters
  *   every process shares (metrics.c);
  * - the FastCGI worker noom-worker (main.c): worker.c (the only file that
  *   knows libfcgi) and conns.c accept requests, route.c dispatches them to
- *   the handlers (session.c, rooms.c, chat.c, call.c, poll.c, pages.c),
+ *   the handlers (session.c, rooms.c with door.c and meeting.c, chat.c,
+ *   call.c, poll.c, pages.c),
  *   which share http.c's helpers and write events through publish.c;
  *   metrics_page.c answers the operator's metrics;
  *   waker.c answers the polls that wait; presence.c and maint.c keep house;
@@ -45,6 +46,7 @@ enum limit {
 	LIMIT_ROOM,		/* rooms opened */
 	LIMIT_JOIN,		/* joins */
 	LIMIT_CHAT,		/* chat messages */
+	LIMIT_PASSWORD,		/* wrong room passwords */
 	LIMIT__COUNT
 };
 
@@ -198,6 +200,7 @@ char	*valid_trim_new(const char *);
 int	 valid_text(const char *, size_t, size_t, int, const char **);
 int	 valid_client_id(const char *, const char **);
 int	 valid_name(const char *, const char **);
+int	 valid_password(const char *, const char **);
 int	 parse_cursor(const char *, int64_t *);
 
 /* names.c: nicknames as people read them. */
@@ -212,6 +215,12 @@ struct tmpl_var {
 };
 void	 html_escape(struct buf *, const char *);
 char	*tmpl_render_new(const char *, const struct tmpl_var *, size_t);
+
+/* pw.c: password hashes and room keys. */
+int	 pw_hash(const char *, char *, size_t);
+int	 pw_verify(const char *, const char *);
+int	 room_key_new(char out[23]);
+int	 room_key_valid(const char *);
 
 /* token.c */
 int	 token_new(char out[33]);
@@ -234,6 +243,13 @@ enum route {
 	R_CALL,
 	R_SIGNAL,
 	R_MEDIA,
+	R_ROOM_SETTINGS,
+	R_ROOM_HOST,
+	R_ROOM_REMOVE,
+	R_ROOM_MUTE,
+	R_ROOM_ADMIT,
+	R_ROOM_DENY,
+	R_ROOM_END,
 	R_PAGE_HOME,
 	R_PAGE_ROOM,
 	R_HEALTHZ,
@@ -246,11 +262,15 @@ enum route api_dispatch(struct ctx *, const struct req *, struct resp *);
 
 /* http.c: reading requests, shaping responses. */
 void	 resp_json(struct resp *, int, json_t *);
+void	 resp_bad_field(struct resp *, const char *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 void	 resp_error(struct resp *, int, const char *, const char *, ...)
 	    __attribute__((format(printf, 4, 5)));
 void	 resp_clear(struct resp *);
 json_t	*body_object(const struct req *, int, struct resp *);
 int	 body_string(json_t *, const char *, int, const char **, struct resp *);
+int	 body_bool(json_t *, const char *, int *, struct resp *);
+int	 body_id(json_t *, const char *, int64_t *, struct resp *);
 int	 query_param(const char *, const char *, char *, size_t);
 int	 http_cross_site(const struct req *);
 int	 http_json_body(const struct req *);
@@ -282,8 +302,44 @@ void	 h_rooms(struct ctx *, const struct req *, struct resp *);
 void	 h_room(struct ctx *, const struct req *, struct resp *);
 void	 h_join(struct ctx *, const struct req *, struct resp *);
 void	 h_leave(struct ctx *, const struct req *, struct resp *);
+/* A room being entered: its id, its name (borrowed) and kind. */
+struct room_ref {
+	int64_t		 id;
+	const char	*name;
+	int		 unlisted;
+};
 int	 room_leave(struct ctx *, const struct session *, const char *,
 	    int64_t);
+int	 room_enter(struct ctx *, struct session *, const struct room_ref *,
+	    int, int64_t);
+json_t	*room_state_new(struct ctx *, const struct session *);
+json_t	*room_settings_new(const struct room_info *);
+
+/* door.c: who may enter a room, and who waits at its door. */
+enum gate {
+	GATE_FAIL = -1,		/* the store failed */
+	GATE_OPEN,		/* enter */
+	GATE_HOST,		/* enter as a host */
+	GATE_WAIT,		/* wait to be admitted */
+	GATE_REFUSED,		/* answered; change nothing */
+	GATE_COUNTED		/* answered; keep the guess counted */
+};
+enum gate room_gate(struct ctx *, const struct req *, const struct session *,
+	    const struct room_ref *, const char *, struct resp *);
+int	 waiting_start(struct ctx *, const struct session *,
+	    const struct room_ref *, int64_t, struct resp *);
+int	 waiting_cancel(struct ctx *, const struct session *, int64_t);
+int	 waiting_done(struct ctx *, int64_t, int64_t, const char *, int64_t);
+int	 hosts_publish(struct ctx *, int64_t, const char *, json_t *, int64_t);
+
+/* meeting.c: what a room's hosts do. */
+void	 h_room_settings(struct ctx *, const struct req *, struct resp *);
+void	 h_room_host(struct ctx *, const struct req *, struct resp *);
+void	 h_room_remove(struct ctx *, const struct req *, struct resp *);
+void	 h_room_mute(struct ctx *, const struct req *, struct resp *);
+void	 h_room_admit(struct ctx *, const struct req *, struct resp *);
+void	 h_room_deny(struct ctx *, const struct req *, struct resp *);
+void	 h_room_end(struct ctx *, const struct req *, struct resp *);
 
 /* chat.c */
 void	 h_messages(struct ctx *, const struct req *, struct resp *);
@@ -445,7 +501,7 @@ enum histogram {
 	H__COUNT
 };
 #define METRICS_BUCKETS		16	/* the last is +Inf */
-#define METRICS_EVENT_TYPES	10
+#define METRICS_EVENT_TYPES	16
 #define METRICS_STATUSES	15
 struct histo_read {
 	uint64_t	 bucket[METRICS_BUCKETS];	/* each alone */

@@ -118,7 +118,10 @@ presence_flush(struct presence *p, struct db *db, const struct app *app)
 	return 0;
 }
 
-/* Time out session sid if it is still stale inside the transaction. */
+/*
+ * Time out session sid, out of its room or its wait at a room's door, if
+ * it is still stale inside the transaction: 1 if it was, 0, or -1.
+ */
 static int
 expire_one(struct ctx *c, int64_t sid, int64_t cutoff, int64_t now)
 {
@@ -129,15 +132,17 @@ expire_one(struct ctx *c, int64_t sid, int64_t cutoff, int64_t now)
 		return -1;
 	if ((found = db_session_by_id(c->db, sid, &s)) == -1)
 		goto fail;
-	if (found && s.room_id != 0 && s.seen_ms < cutoff) {
-		if (room_leave(c, &s, "timeout", now) == -1)
+	if (found && s.seen_ms < cutoff) {
+		if (room_leave(c, &s, "timeout", now) == -1 ||
+		    (left = waiting_cancel(c, &s, now)) == -1)
 			goto fail;
-		left = 1;
+		left = left || s.room_id != 0;
 	}
 	if (db_commit(c->db) == -1)
 		goto fail;
 	if (left)
-		log_info("session %" PRId64 " timed out of %s", sid, s.room);
+		log_info("session %" PRId64 " timed out of %s", sid,
+		    s.room_id != 0 ? s.room : "a waiting room");
 	return left;
 fail:
 	db_rollback(c->db);

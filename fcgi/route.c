@@ -32,6 +32,13 @@ static const struct route_entry routes[] = {
 	{ "GET",  "/api/call",		R_CALL,		  "GET" },
 	{ "POST", "/api/signal",	R_SIGNAL,	  "POST" },
 	{ "POST", "/api/media",		R_MEDIA,	  "POST" },
+	{ "POST", "/api/room/settings",	R_ROOM_SETTINGS,  "POST" },
+	{ "POST", "/api/room/host",	R_ROOM_HOST,	  "POST" },
+	{ "POST", "/api/room/remove",	R_ROOM_REMOVE,	  "POST" },
+	{ "POST", "/api/room/mute",	R_ROOM_MUTE,	  "POST" },
+	{ "POST", "/api/room/admit",	R_ROOM_ADMIT,	  "POST" },
+	{ "POST", "/api/room/deny",	R_ROOM_DENY,	  "POST" },
+	{ "POST", "/api/room/end",	R_ROOM_END,	  "POST" },
 	{ "GET",  "/",			R_PAGE_HOME,	  "GET, HEAD" },
 	{ "HEAD", "/",			R_PAGE_HOME,	  "GET, HEAD" },
 	{ "GET",  "/room/*",		R_PAGE_ROOM,	  "GET, HEAD" },
@@ -129,6 +136,13 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_CALL: h_call(c, rq, rs); break;
 	case R_SIGNAL: h_signal(c, rq, rs); break;
 	case R_MEDIA: h_media(c, rq, rs); break;
+	case R_ROOM_SETTINGS: h_room_settings(c, rq, rs); break;
+	case R_ROOM_HOST: h_room_host(c, rq, rs); break;
+	case R_ROOM_REMOVE: h_room_remove(c, rq, rs); break;
+	case R_ROOM_MUTE: h_room_mute(c, rq, rs); break;
+	case R_ROOM_ADMIT: h_room_admit(c, rq, rs); break;
+	case R_ROOM_DENY: h_room_deny(c, rq, rs); break;
+	case R_ROOM_END: h_room_end(c, rq, rs); break;
 	case R_PAGE_HOME:
 	case R_PAGE_ROOM:
 		h_page(c, rq, rs, r);

@@ -219,3 +219,10 @@ parse_cursor(const char *query, int64_t *cursor)
 	}
 	return -1;
 }
+
+/* Is s a room password (1 to NOOM_PASSWORD_MAX characters of text)? */
+int
+valid_password(const char *s, const char **why)
+{
+	return valid_text(s, 1, NOOM_PASSWORD_MAX, 0, why);
+}

@@ -93,7 +93,7 @@ test('notices: welcome, nickname, bye with counts; members in the join answer', 
   // Ann's own welcome, room_joined, room_change (from her session cursor).
   {
     const {events} = await pollUntil(stack, ann.token, ann.cursor, (ev) => ofType(ev, 'welcome').length >= 1 && ofType(ev, 'room_joined').length >= 1);
-    assert.deepEqual(ofType(events, 'welcome')[0].data, {room, session: ann.session, nickname: 'Ann', count: 1});
+    assert.deepEqual(ofType(events, 'welcome')[0].data, {room, session: ann.session, nickname: 'Ann', count: 1, host: true});
     assert.deepEqual(ofType(events, 'room_joined')[0].data, {room});
   }
 
@@ -106,7 +106,7 @@ test('notices: welcome, nickname, bye with counts; members in the join answer', 
   {
     const r = await pollUntil(stack, ann.token, cur, (ev) => ev.some((e) => e.type === 'welcome' && e.data.session === bob.session));
     const w = r.events.find((e) => e.type === 'welcome' && e.data.session === bob.session);
-    assert.deepEqual(w.data, {room, session: bob.session, nickname: 'Bob', count: 2});
+    assert.deepEqual(w.data, {room, session: bob.session, nickname: 'Bob', count: 2, host: false});
     cur = r.cursor;
   }
 

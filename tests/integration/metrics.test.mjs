@@ -12,8 +12,8 @@ import path from 'node:path';
 import {startStack, api, newSession, join, say, poll, sleep, within} from '../lib/stack.js';
 
 // A TURN server the workers make credentials for (nothing listens there: none is used), and
-// one room per client address a minute, so that a second room is refused.
-const CONFIG = 'turn = turn:127.0.0.1:3478?transport=udp\nturn_secret = metrics-test\nlimit_rooms = 1/0.01\n';
+// two rooms per client address a minute, so that a third room is refused.
+const CONFIG = 'turn = turn:127.0.0.1:3478?transport=udp\nturn_secret = metrics-test\nlimit_rooms = 2/0.01\n';
 
 let stack;
 before(async () => {
@@ -92,8 +92,10 @@ test('counters and gauges move with traffic', {timeout: 30_000}, async () => {
   assert.ok(answer.json.events.length >= 1);
   const call = await api(stack, 'GET', 'api/call', {token: ann.token});
   assert.equal(call.status, 200, call.text);
-  // A second room from the same address is over limit_rooms.
+  // An unlisted room, then a third room from the same address, over limit_rooms.
   const carl = await newSession(stack, 'Carl');
+  const secret = await api(stack, 'POST', 'api/join', {token: carl.token, body: {room: 'secret', unlisted: true}});
+  assert.equal(secret.status, 200, secret.text);
   const refused = await api(stack, 'POST', 'api/join', {token: carl.token, body: {room: 'another'}});
   assert.equal(refused.status, 429, refused.text);
 
@@ -101,14 +103,15 @@ test('counters and gauges move with traffic', {timeout: 30_000}, async () => {
   const moved = (name, labels) => value(now, name, labels) - value(before, name, labels);
   assert.equal(moved('noom_sessions'), 3);
   assert.equal(value(now, 'noom_rooms', {visibility: 'listed'}), 1);
-  assert.equal(value(now, 'noom_call_members', {mode: 'mesh'}), 2);
+  assert.equal(value(now, 'noom_rooms', {visibility: 'unlisted'}), 1);
+  assert.equal(value(now, 'noom_call_members', {mode: 'mesh'}), 3);
   assert.equal(value(now, 'noom_call_members', {mode: 'chat-only'}), 0);
   assert.equal(moved('noom_events_written_total', {type: 'new_message'}), 1);
-  assert.equal(moved('noom_events_written_total', {type: 'welcome'}), 2);
-  assert.equal(moved('noom_events_written_total', {type: 'room_joined'}), 2);
+  assert.equal(moved('noom_events_written_total', {type: 'welcome'}), 3);
+  assert.equal(moved('noom_events_written_total', {type: 'room_joined'}), 3);
   assert.ok(moved('noom_events_delivered_total', {transport: 'poll'}) >= answer.json.events.length);
   assert.equal(moved('noom_http_requests_total', {route: 'session_create', status: '201'}), 3);
-  assert.equal(moved('noom_http_requests_total', {route: 'join', status: '200'}), 2);
+  assert.equal(moved('noom_http_requests_total', {route: 'join', status: '200'}), 3);
   assert.equal(moved('noom_http_requests_total', {route: 'join', status: '429'}), 1);
   assert.equal(moved('noom_http_requests_total', {route: 'messages', status: '201'}), 1);
   assert.equal(moved('noom_http_request_duration_seconds_count', {route: 'messages'}), 1);

@@ -79,3 +79,17 @@ test('members that keep polling stay in the room past several presence timeouts'
   const s = await say(stack, dan.token, 'still here');
   assert.equal(s.status, 201);
 });
+
+test('a joiner that stops polling while it waits at the door stops waiting; the host is told', {timeout: 60_000}, async () => {
+  const room = 'presence door';
+  const host = await newSession(stack, 'Host');
+  const guest = await newSession(stack, 'Guest');
+  const h = await join(stack, host.token, room);
+  assert.equal((await api(stack, 'POST', 'api/room/settings', {token: host.token, body: {waiting_room: true}})).status, 200);
+  const w = await api(stack, 'POST', 'api/join', {token: guest.token, body: {room}});
+  assert.equal(w.status, 202, w.text);
+  // The guest's tab is gone: it never polls. The host keeps polling.
+  const r = await pollUntil(stack, host.token, h.cursor, (ev) => ofType(ev, 'waiting_done').some((e) => e.data.session === guest.session), (PRESENCE_S + SLACK_S) * 1000);
+  assert.equal(ofType(r.events, 'waiting_done')[0].data.outcome, 'left');
+  assert.deepEqual((await api(stack, 'GET', 'api/room', {token: host.token})).json.waiting, []);
+});

@@ -91,7 +91,7 @@ test('room counts go up and down, empty rooms disappear, switching gives bye and
     assert.equal(left[0].data.reason, 'switch');
     assert.deepEqual(ofType(r.events, 'room_joined').map((e) => e.data.room), ['alpha', 'beta']);
     const w = r.events.find((e) => e.type === 'welcome' && e.data.room === 'beta');
-    assert.deepEqual(w.data, {room: 'beta', session: bob.session, nickname: 'Bob', count: 1});
+    assert.deepEqual(w.data, {room: 'beta', session: bob.session, nickname: 'Bob', count: 1, host: true});
     // Order: bye in alpha / room_left before the welcome in beta.
     assert.ok(left[0].seq < w.seq);
   }

@@ -182,6 +182,8 @@ test_text(void)
 	    "noom_rate_limited_total{scope=\"client\",kind=\"chat\"} 4"));
 	CHECK(has_line(b.data, "noom_rate_limited_total{scope=\"session\","
 	    "kind=\"signals\"} 0"));
+	CHECK(has_line(b.data, "noom_rate_limited_total{scope=\"client\","
+	    "kind=\"passwords\"} 0"));
 	CHECK(has_line(b.data, "noom_turn_credentials_total 0"));
 	/* Every line a comment or a sample; the text ends with a newline. */
 	CHECK(b.len > 0 && b.data[b.len - 1] == '\n');

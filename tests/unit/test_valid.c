@@ -1,4 +1,4 @@
-/* Unit tests of valid.c and token.c: what client text is accepted. */
+/* Unit tests of valid.c, token.c and pw.c: what client text is accepted. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -300,6 +300,37 @@ test_limits(void)
 	CHECK_STR(addr, "11.0.0.1");		/* outside 10.0.0.0/8 */
 }
 
+/* Passwords: a salted slow hash that verifies only its own password. */
+static void
+test_pw(void)
+{
+	char	 a[NOOM_PW_HASH_MAX], b[NOOM_PW_HASH_MAX], k1[23], k2[23];
+
+	CHECK(pw_hash("open sesame", a, sizeof(a)) == 0);
+	CHECK(pw_hash("open sesame", b, sizeof(b)) == 0);
+	CHECK(strncmp(a, "pbkdf2-sha256$20000$", 20) == 0);
+	CHECK(strcmp(a, b) != 0);			/* salted */
+	CHECK(strstr(a, "sesame") == NULL);
+	CHECK(pw_verify("open sesame", a) == 1);
+	CHECK(pw_verify("open sesame", b) == 1);
+	CHECK(pw_verify("open barley", a) == 0);
+	CHECK(pw_verify("", a) == 0);
+	CHECK(pw_hash("x", a, 40) == -1);		/* does not fit */
+	/* Malformed entries match nothing. */
+	CHECK(pw_verify("x", "") == 0);
+	CHECK(pw_verify("x", "pbkdf2-sha256$1$00$00") == 0);
+	CHECK(pw_verify("x", "pbkdf2-sha256$20000$zz$") == 0);
+	CHECK(pw_verify("x", "md5$abc") == 0);
+	/* Room keys: 22 base64url characters, different each time. */
+	CHECK(room_key_new(k1) == 0 && room_key_new(k2) == 0);
+	CHECK(strlen(k1) == 22 && room_key_valid(k1) && room_key_valid(k2));
+	CHECK(strcmp(k1, k2) != 0);
+	CHECK(!room_key_valid("short"));
+	CHECK(!room_key_valid("has space in it, sadly"));
+	CHECK(room_key_valid("AAAAAAAAAAAAAAAA"));	/* 16: 96 bits */
+	CHECK(!room_key_valid("AAAAAAAAAAAAAAA"));
+}
+
 int
 main(void)
 {
@@ -310,6 +341,7 @@ main(void)
 	test_client_id();
 	test_cursor();
 	test_token();
+	test_pw();
 	test_turn();
 	test_conf();
 	test_conf_example();
