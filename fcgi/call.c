@@ -31,38 +31,39 @@ static const char *const signal_kinds[] = {
 
 /*
  * The ICE server list for session sid as a new JSON array: the STUN
- * servers, and the TURN servers with a credential valid app->turn_ttl
+ * servers, and the TURN servers with a credential valid cf->turn_ttl
  * seconds only for a member of the call (relay: 1).  A chat-only member
  * gets no TURN credential: the relay is for the call, not a free relay for
- * whoever joins a room.
+ * whoever joins a room.  A credential made is counted in m.
  */
 static json_t *
-ice_servers_new(const struct app *app, int64_t sid, int64_t now_s, int relay)
+ice_servers_new(const struct conf *cf, struct metrics *m, int64_t sid,
+    int64_t now_s, int relay)
 {
 	json_t	*list = json_array(), *urls;
 	char	 user[64], cred[64];
 	int	 i;
 
-	if (app->stun[0] != NULL) {
+	if (cf->stun[0] != NULL) {
 		urls = json_array();
-		for (i = 0; app->stun[i] != NULL; i++)
-			json_array_append_new(urls, json_string(app->stun[i]));
+		for (i = 0; cf->stun[i] != NULL; i++)
+			json_array_append_new(urls, json_string(cf->stun[i]));
 		json_array_append_new(list, json_pack("{s:o}", "urls", urls));
 	}
-	if (relay && app->turn[0] != NULL && app->turn_secret != NULL) {
+	if (relay && cf->turn[0] != NULL && cf->turn_secret != NULL) {
 		snprintf(user, sizeof(user), "%" PRId64 ":%" PRId64,
-		    now_s + app->turn_ttl, sid);
-		if (turn_credential(app->turn_secret, user, cred,
+		    now_s + cf->turn_ttl, sid);
+		if (turn_credential(cf->turn_secret, user, cred,
 		    sizeof(cred)) == -1) {
 			log_warn("cannot make a TURN credential");
 			return list;
 		}
 		urls = json_array();
-		for (i = 0; app->turn[i] != NULL; i++)
-			json_array_append_new(urls, json_string(app->turn[i]));
+		for (i = 0; cf->turn[i] != NULL; i++)
+			json_array_append_new(urls, json_string(cf->turn[i]));
 		json_array_append_new(list, json_pack("{s:o,s:s,s:s}", "urls",
 		    urls, "username", user, "credential", cred));
-		metrics_add(app->metrics, M_TURN_CREDENTIALS, 1);
+		metrics_add(m, M_TURN_CREDENTIALS, 1);
 	}
 	return list;
 }
@@ -70,6 +71,7 @@ ice_servers_new(const struct app *app, int64_t sid, int64_t now_s, int relay)
 void
 h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 {
+	const struct conf *cf = conf_now(c->app);
 	struct session	 s;
 	int		 rank;
 
@@ -84,11 +86,11 @@ h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 		return;
 	}
 	resp_json(rs, 200, json_pack("{s:o,s:s,s:i,s:i,s:b}", "iceServers",
-	    ice_servers_new(c->app, s.id, rq->now_ms / 1000,
-	    rank < c->app->mesh_max),
-	    "iceTransportPolicy", c->app->ice_relay ? "relay" : "all",
-	    "ttl", c->app->turn_ttl, "mesh_max", c->app->mesh_max,
-	    "in_call", rank < c->app->mesh_max));
+	    ice_servers_new(cf, c->app->metrics, s.id, rq->now_ms / 1000,
+	    rank < cf->mesh_max),
+	    "iceTransportPolicy", cf->ice_relay ? "relay" : "all",
+	    "ttl", cf->turn_ttl, "mesh_max", cf->mesh_max,
+	    "in_call", rank < cf->mesh_max));
 }
 
 /* Check the fields of a signal; 0, or -1 after answering 400 / 413. */
@@ -143,14 +145,15 @@ signal_check(json_t *body, int64_t *to, const char **kind, json_t **data,
 static int
 same_call(struct ctx *c, const struct session *s, const struct session *t)
 {
-	int	 rs, rt;
+	int	 rs, rt, max;
 
 	if (t->room_id != s->room_id)
 		return 0;
 	if ((rs = db_member_rank(c->db, s->id)) == -1 ||
 	    (rt = db_member_rank(c->db, t->id)) == -1)
 		return -1;
-	return rs < c->app->mesh_max && rt < c->app->mesh_max;
+	max = conf_now(c->app)->mesh_max;
+	return rs < max && rt < max;
 }
 
 void

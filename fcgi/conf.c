@@ -12,8 +12,12 @@
  *   mesh_max = <members in a call, 2..16>
  *   ice_transport_policy = all | relay    (default all)
  *   trusted_proxy = ADDRESS[/BITS]        (repeatable; limit.c)
- *   limit_sessions = BURST/RATE, limit_rooms, limit_joins, limit_chat
- *                                         (per client address; limit.c)
+ *   limit_sessions = BURST/RATE, limit_rooms, limit_joins, limit_chat,
+ *                    limit_passwords      (per client address; limit.c)
+ *   log_level = debug | info | warn       (default info: a line a request)
+ *
+ * SIGHUP reads the file again (main.c, worker.c): every key takes effect
+ * for the requests that start afterwards.
  *
  * ice_transport_policy = relay makes browsers send media through the TURN
  * servers only (RTCConfiguration.iceTransportPolicy): members' IP addresses
@@ -27,11 +31,22 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "noom.h"
+
+/* The built-in per-client limits: burst, then per second. */
+const struct bucket_rule limit_defaults[LIMIT__COUNT] = {
+	[LIMIT_SESSION] = { "limit_sessions", 200, 5 },
+	[LIMIT_ROOM] = { "limit_rooms", 20, 0.2 },
+	[LIMIT_JOIN] = { "limit_joins", 300, 10 },
+	[LIMIT_CHAT] = { "limit_chat", 100, 20 },
+	[LIMIT_PASSWORD] = { "limit_passwords", 10, 0.1 },
+};
 
 /* Append a copy of url to the NULL-terminated list; -1 if it is full. */
 static int
@@ -62,7 +77,7 @@ strip(char *s)
 
 /* Add a trusted proxy, ADDRESS or ADDRESS/BITS; NULL or why not. */
 static const char *
-proxy_add(struct app *app, const char *value)
+proxy_add(struct conf *cf, const char *value)
 {
 	unsigned char	 a[16];
 	char		 net[64], *slash, *end;
@@ -83,17 +98,17 @@ proxy_add(struct app *app, const char *value)
 		return "not an IPv4 or IPv6 address";
 	if (bits > (v6 ? 128 : 32))
 		return "prefix length too long";
-	for (i = 0; i < NOOM_PROXIES_MAX && app->proxies[i] != NULL; i++)
+	for (i = 0; i < NOOM_PROXIES_MAX && cf->proxies[i] != NULL; i++)
 		;
 	if (i == NOOM_PROXIES_MAX)
 		return "too many trusted proxies";
-	app->proxies[i] = xstrdup(value);
+	cf->proxies[i] = xstrdup(value);
 	return NULL;
 }
 
 /* Set limit_<kind> = BURST/RATE; NULL or why not. */
 static const char *
-limit_set(struct app *app, const char *key, const char *value)
+limit_set(struct conf *cf, const char *key, const char *value)
 {
 	char	*end;
 	double	 burst, rate;
@@ -111,15 +126,15 @@ limit_set(struct app *app, const char *key, const char *value)
 	if (*end != '\0' || !(burst >= 1 && burst <= 1e6) ||
 	    !(rate > 0 && rate <= 1e6))
 		return "a limit's burst is 1 to 1000000, its rate above 0";
-	app->limits[k].name = limit_defaults[k].name;
-	app->limits[k].burst = burst;
-	app->limits[k].rate = rate;
+	cf->limits[k].name = limit_defaults[k].name;
+	cf->limits[k].burst = burst;
+	cf->limits[k].rate = rate;
 	return NULL;
 }
 
 /* Apply one key = value; NULL on success or the reason it is wrong. */
 static const char *
-conf_set(struct app *app, const char *key, const char *value)
+conf_set(struct conf *cf, const char *key, const char *value)
 {
 	char	*end;
 	long	 n;
@@ -128,30 +143,35 @@ conf_set(struct app *app, const char *key, const char *value)
 		if (strncmp(value, "stun:", 5) != 0 &&
 		    strncmp(value, "stuns:", 6) != 0)
 			return "a stun URL starts with stun: or stuns:";
-		return url_add(app->stun, value) == 0 ? NULL : "too many URLs";
+		return url_add(cf->stun, value) == 0 ? NULL : "too many URLs";
 	}
 	if (strcmp(key, "turn") == 0) {
 		if (strncmp(value, "turn:", 5) != 0 &&
 		    strncmp(value, "turns:", 6) != 0)
 			return "a turn URL starts with turn: or turns:";
-		return url_add(app->turn, value) == 0 ? NULL : "too many URLs";
+		return url_add(cf->turn, value) == 0 ? NULL : "too many URLs";
 	}
 	if (strcmp(key, "turn_secret") == 0) {
 		if (*value == '\0')
 			return "the secret is empty";
-		free(app->turn_secret);
-		app->turn_secret = xstrdup(value);
+		free(cf->turn_secret);
+		cf->turn_secret = xstrdup(value);
 		return NULL;
 	}
 	if (strcmp(key, "trusted_proxy") == 0)
-		return proxy_add(app, value);
+		return proxy_add(cf, value);
 	if (strncmp(key, "limit_", 6) == 0)
-		return limit_set(app, key, value);
+		return limit_set(cf, key, value);
+	if (strcmp(key, "log_level") == 0) {
+		if ((cf->log_level = log_level_parse(value)) == -1)
+			return "log_level is debug, info or warn";
+		return NULL;
+	}
 	if (strcmp(key, "ice_transport_policy") == 0) {
 		if (strcmp(value, "all") == 0)
-			app->ice_relay = 0;
+			cf->ice_relay = 0;
 		else if (strcmp(value, "relay") == 0)
-			app->ice_relay = 1;
+			cf->ice_relay = 1;
 		else
 			return "ice_transport_policy is all or relay";
 		return NULL;
@@ -162,21 +182,21 @@ conf_set(struct app *app, const char *key, const char *value)
 	if (strcmp(key, "turn_ttl") == 0) {
 		if (n < 10 || n > 86400)
 			return "turn_ttl must be 10 to 86400 seconds";
-		app->turn_ttl = (int)n;
+		cf->turn_ttl = (int)n;
 		return NULL;
 	}
 	if (strcmp(key, "mesh_max") == 0) {
 		if (n < 2 || n > 16)
 			return "mesh_max must be 2 to 16";
-		app->mesh_max = (int)n;
+		cf->mesh_max = (int)n;
 		return NULL;
 	}
 	return "unknown key";
 }
 
-/* Read path into app; 0, or -1 with *cause (caller frees). */
+/* Read path into cf; 0, or -1 with *cause (caller frees). */
 int
-conf_load(struct app *app, const char *path, char **cause)
+conf_load(struct conf *cf, const char *path, char **cause)
 {
 	char		*text, *line, *next, *eq;
 	const char	*why;
@@ -196,16 +216,16 @@ conf_load(struct app *app, const char *path, char **cause)
 			goto bad;
 		}
 		*eq = '\0';
-		if ((why = conf_set(app, strip(line), strip(eq + 1))) != NULL)
+		if ((why = conf_set(cf, strip(line), strip(eq + 1))) != NULL)
 			goto bad;
 	}
-	if (app->turn[0] != NULL && app->turn_secret == NULL) {
+	if (cf->turn[0] != NULL && cf->turn_secret == NULL) {
 		if (asprintf(cause, "%s: turn URLs need a turn_secret", path) == -1)
 			*cause = NULL;
 		goto out;
 	}
 	/* Relay only without a relay: every call would fail, long after start-up. */
-	if (app->ice_relay && app->turn[0] == NULL) {
+	if (cf->ice_relay && cf->turn[0] == NULL) {
 		if (asprintf(cause, "%s: ice_transport_policy = relay needs turn "
 		    "URLs", path) == -1)
 			*cause = NULL;
@@ -221,21 +241,137 @@ out:
 	return rv;
 }
 
-/* Free what conf_load allocated. */
+/* A configuration with the built-in defaults, to free with conf_free(). */
+struct conf *
+conf_new(void)
+{
+	struct conf	*cf = xcalloc(1, sizeof(*cf));
+
+	cf->mesh_max = 6;
+	cf->turn_ttl = 600;
+	cf->log_level = LOG_INFO;
+	memcpy(cf->limits, limit_defaults, sizeof(cf->limits));
+	return cf;
+}
+
 void
-conf_free(struct app *app)
+conf_free(struct conf *cf)
 {
 	int	 i;
 
-	for (i = 0; app->stun[i] != NULL; i++)
-		free(app->stun[i]);
-	for (i = 0; app->turn[i] != NULL; i++)
-		free(app->turn[i]);
-	for (i = 0; app->proxies[i] != NULL; i++)
-		free(app->proxies[i]);
-	free(app->turn_secret);
-	memset(app->proxies, 0, sizeof(app->proxies));
-	memset(app->stun, 0, sizeof(app->stun));
-	memset(app->turn, 0, sizeof(app->turn));
-	app->turn_secret = NULL;
+	if (cf == NULL)
+		return;
+	for (i = 0; cf->stun[i] != NULL; i++)
+		free(cf->stun[i]);
+	for (i = 0; cf->turn[i] != NULL; i++)
+		free(cf->turn[i]);
+	for (i = 0; cf->proxies[i] != NULL; i++)
+		free(cf->proxies[i]);
+	free(cf->turn_secret);
+	free(cf);
+}
+
+/*
+ * The configuration app runs with, read afresh: the defaults, the file
+ * (app->config_path, if any), then what the command line says beats it.
+ * NULL with *cause (caller frees) if the file is wrong.
+ */
+struct conf *
+conf_read_new(const struct app *app, char **cause)
+{
+	struct conf	*cf = conf_new();
+
+	if (app->config_path != NULL &&
+	    conf_load(cf, app->config_path, cause) == -1) {
+		conf_free(cf);
+		return NULL;
+	}
+	if (app->mesh_max_arg != 0)
+		cf->mesh_max = app->mesh_max_arg;
+	return cf;
+}
+
+/*
+ * A process's live configuration.  A reload publishes a new struct conf
+ * with one atomic store; threads load the pointer once per request
+ * (conf_now).  The one it replaced may still be read by a request that
+ * started before, so it is kept, and freed at a later reload once it has
+ * been retired for CONF_GRACE_MS, far longer than any request reads it
+ * (a waiting poll reads no configuration).  Reloads are an operator's
+ * act, so what waits to be freed stays a handful of small structs.
+ */
+#define CONF_GRACE_MS	60000
+
+struct retired {
+	struct retired	*next;
+	struct conf	*conf;
+	int64_t		 since;		/* monotonic ms */
+};
+
+struct conf_live {
+	_Atomic(struct conf *) now;
+	pthread_mutex_t	 lock;		/* guards retired (reloads only) */
+	struct retired	*retired;	/* newest first */
+};
+
+struct conf_live *
+conf_live_new(struct conf *first)
+{
+	struct conf_live *live = xcalloc(1, sizeof(*live));
+
+	atomic_init(&live->now, first);
+	pthread_mutex_init(&live->lock, NULL);
+	log_set_level(first->log_level);
+	return live;
+}
+
+/* The configuration in force: valid for the rest of the caller's request. */
+const struct conf *
+conf_now(const struct app *app)
+{
+	return atomic_load_explicit(&app->live->now, memory_order_acquire);
+}
+
+/* Put cf (owned from now on) in force at monotonic time now. */
+void
+conf_publish(const struct app *app, struct conf *cf, int64_t now)
+{
+	struct conf_live *live = app->live;
+	struct retired	*r = xcalloc(1, sizeof(*r)), **pp, *old;
+
+	pthread_mutex_lock(&live->lock);
+	r->conf = atomic_exchange_explicit(&live->now, cf,
+	    memory_order_acq_rel);
+	log_set_level(cf->log_level);
+	r->since = now;
+	r->next = live->retired;
+	live->retired = r;
+	for (pp = &r->next; (old = *pp) != NULL; ) {
+		if (now - old->since < CONF_GRACE_MS) {
+			pp = &old->next;
+			continue;
+		}
+		*pp = old->next;
+		conf_free(old->conf);
+		free(old);
+	}
+	pthread_mutex_unlock(&live->lock);
+}
+
+/* Free a live configuration and all it retired (nothing reads it now). */
+void
+conf_live_free(struct conf_live *live)
+{
+	struct retired	*r;
+
+	if (live == NULL)
+		return;
+	while ((r = live->retired) != NULL) {
+		live->retired = r->next;
+		conf_free(r->conf);
+		free(r);
+	}
+	conf_free(atomic_load(&live->now));
+	pthread_mutex_destroy(&live->lock);
+	free(live);
 }

@@ -357,7 +357,7 @@ db_fail(struct db *db, const char *what)
 	snprintf(db->err, sizeof(db->err), "%s: %s", what,
 	    sqlite3_errmsg(db->conn));
 	if (!db->quiet)
-		log_msg("warn", "store", "%s", db->err);
+		log_msg(LOG_WARN, "store", "%s", db->err);
 }
 
 /* Prepare (once) and reset statement s; NULL on error. */

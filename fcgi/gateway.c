@@ -1097,7 +1097,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 				ring(&g);
 			else if (evs[i].data.ptr == &g) {
 				if (read(conf->signal_fd, &si, sizeof(si)) > 0)
-					done = 1;
+					done = si.ssi_signo != SIGHUP;
 			} else {
 				c = evs[i].data.ptr;
 				if (!c->dead && (evs[i].events & EPOLLOUT) &&

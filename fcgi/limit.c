@@ -27,14 +27,6 @@
 
 #include "noom.h"
 
-/* The built-in per-client limits: burst, then per second. */
-const struct bucket_rule limit_defaults[LIMIT__COUNT] = {
-	[LIMIT_SESSION] = { "limit_sessions", 200, 5 },
-	[LIMIT_ROOM] = { "limit_rooms", 20, 0.2 },
-	[LIMIT_JOIN] = { "limit_joins", 300, 10 },
-	[LIMIT_CHAT] = { "limit_chat", 100, 20 },
-	[LIMIT_PASSWORD] = { "limit_passwords", 10, 0.1 },
-};
 
 /*
  * The tokens in a bucket that held `tokens` at `then`, at `now`: refilled
@@ -123,13 +115,15 @@ int
 client_take(struct ctx *c, const struct req *rq, enum limit kind,
     struct resp *rs)
 {
-	const struct bucket_rule *rule = &c->app->limits[kind];
-	double		 tokens = rule->burst;
+	const struct bucket_rule *rule;
+	double		 tokens;
 	int64_t		 then = rq->now_ms;
 	int		 found;
 
 	if (rq->client == NULL || *rq->client == '\0')
 		return 0;
+	rule = &conf_now(c->app)->limits[kind];
+	tokens = rule->burst;
 	if ((found = db_client_bucket(c->db, rq->client, kind, &tokens,
 	    &then)) == -1)
 		goto fail;
@@ -151,7 +145,7 @@ fail:
 
 /* Is addr one of the trusted proxies (exact, or inside a prefix)? */
 static int
-trusted(const struct app *app, const char *addr)
+trusted(const struct conf *cf, const char *addr)
 {
 	unsigned char	 a[16], p[16];
 	char		 net[INET6_ADDRSTRLEN + 4], *slash;
@@ -161,10 +155,10 @@ trusted(const struct app *app, const char *addr)
 	if (inet_pton(af, addr, a) != 1)
 		return 0;
 	len = af == AF_INET6 ? 16 : 4;
-	for (i = 0; i < NOOM_PROXIES_MAX && app->proxies[i] != NULL; i++) {
-		if (strlen(app->proxies[i]) >= sizeof(net))
+	for (i = 0; i < NOOM_PROXIES_MAX && cf->proxies[i] != NULL; i++) {
+		if (strlen(cf->proxies[i]) >= sizeof(net))
 			continue;
-		strcpy(net, app->proxies[i]);
+		strcpy(net, cf->proxies[i]);
 		bits = len * 8;
 		if ((slash = strchr(net, '/')) != NULL) {
 			*slash = '\0';
@@ -190,14 +184,14 @@ trusted(const struct app *app, const char *addr)
  * of that header, never on the right of what our proxies add).
  */
 void
-client_addr(const struct app *app, const char *remote, const char *xff,
+client_addr(const struct conf *cf, const char *remote, const char *xff,
     char *out, size_t n)
 {
 	char	 hops[1024], *hop;
 	size_t	 len;
 
 	snprintf(out, n, "%s", remote != NULL ? remote : "");
-	if (xff == NULL || !trusted(app, out) ||
+	if (xff == NULL || !trusted(cf, out) ||
 	    strlen(xff) >= sizeof(hops))
 		return;
 	strcpy(hops, xff);
@@ -206,7 +200,7 @@ client_addr(const struct app *app, const char *remote, const char *xff,
 		hop = hop != NULL ? hop + 1 : hops;
 		while (*hop == ' ')
 			hop++;
-		if (*hop != '\0' && !trusted(app, hop)) {
+		if (*hop != '\0' && !trusted(cf, hop)) {
 			snprintf(out, n, "%s", hop);
 			return;
 		}

@@ -1,17 +1,41 @@
 /*
- * log.c — the one logging shim.  Every line goes to stderr as
- * "noom-worker[pid]: level: function: message", which nginx-free deployments
- * (make run) show on the terminal and service managers collect.
+ * log.c — the one logging shim.  Every line goes to stderr, which nginx-free
+ * deployments (make run) show on the terminal and service managers (the
+ * journal) collect, either as text:
+ *
+ *	noom-worker[pid]: level: function: message
+ *
+ * or, with --log-format json, as one JSON object a line for log shippers:
+ *
+ *	{"ts":"2026-12-05T22:43:28.123Z","level":"info","ident":"noom-worker",
+ *	 "pid":12,"func":"handle","msg":"..."}
+ *
+ * Request lines (log_request) name the route, never the path's or query's
+ * values (which may carry a room name or a cursor) nor any header (the
+ * token): method, route, status, latency, the client's transport.
+ *
+ * Process-wide state, by nature: the identity and the format are set once at
+ * start-up, before any thread; the least level logged may change at any time
+ * (a reload) and is atomic.
  */
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "noom.h"
 
-/* Set once at start-up (before threads) by main.c; read-only afterwards. */
-static const char *log_ident = "noom-worker";
+static const char	*log_ident = "noom-worker";
+static int		 log_json;
+static atomic_int	 log_least = LOG_INFO;
+
+static const char *const level_names[] = {
+	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
+};
 
 void
 log_set_ident(const char *ident)
@@ -19,17 +43,113 @@ log_set_ident(const char *ident)
 	log_ident = ident;
 }
 
+/* "text" or "json"; 0, or -1 if it is neither. */
+int
+log_set_format(const char *format)
+{
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
+		return -1;
+	log_json = strcmp(format, "json") == 0;
+	return 0;
+}
+
+/* The level named name (debug, info, warn), or -1. */
+int
+log_level_parse(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Log lines below level from now on (any thread). */
 void
-log_msg(const char *level, const char *func, const char *fmt, ...)
+log_set_level(int level)
+{
+	atomic_store(&log_least, level);
+}
+
+int
+log_enabled(int level)
+{
+	return level >= atomic_load(&log_least);
+}
+
+/* Now as an ISO 8601 UTC time with milliseconds, into out. */
+static void
+log_time(char out[32])
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 sec[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%.20s.%03dZ", sec, (int)(ts.tv_nsec / 1000000));
+}
+
+/* Write one JSON line: the common fields, then o's (stolen). */
+static void
+log_json_line(const char *level, json_t *o)
+{
+	char	 ts[32], *text;
+
+	log_time(ts);
+	json_object_update_missing_new(o, json_pack("{s:s,s:s,s:s,s:I}",
+	    "ts", ts, "level", level, "ident", log_ident,
+	    "pid", (json_int_t)getpid()));
+	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	json_decref(o);
+}
+
+void
+log_msg(int level, const char *func, const char *fmt, ...)
 {
 	char	 line[1024];
 	va_list	 ap;
 
+	if (!log_enabled(level))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s[%ld]: %s: %s: %s\n", log_ident, (long)getpid(),
-	    level, func, line);
+	if (log_json)
+		log_json_line(level_names[level], json_pack("{s:s,s:s}",
+		    "func", func, "msg", line));
+	else
+		fprintf(stderr, "%s[%ld]: %s: %s: %s\n", log_ident,
+		    (long)getpid(), level_names[level], func, line);
+}
+
+/*
+ * One answered request, at level info: method, route (the route table's
+ * pattern, the same for every room's page: not the path), status,
+ * milliseconds from its start to its answer, and the transport the page
+ * uses ("websocket", "stream", "polling", or "-" when it did not say).
+ */
+void
+log_request(const char *method, const char *route, int status, int64_t ms,
+    const char *transport)
+{
+	if (!log_enabled(LOG_INFO))
+		return;
+	if (transport == NULL || *transport == '\0')
+		transport = "-";
+	if (log_json)
+		log_json_line("info", json_pack("{s:s,s:s,s:s,s:i,s:I,s:s}",
+		    "func", "request", "method", method, "route", route,
+		    "status", status, "ms", (json_int_t)ms,
+		    "transport", transport));
+	else
+		fprintf(stderr, "%s[%ld]: info: request: %s %s %d %" PRId64
+		    "ms %s\n", log_ident, (long)getpid(), method, route, status,
+		    ms, transport);
 }
 
 /*
@@ -52,9 +172,9 @@ log_failure(struct log_every *le, int64_t now, const char *what,
 	if (le->failing && now - le->logged_ms < LOG_EVERY_MS)
 		return 0;
 	if (!le->failing)
-		log_msg("warn", what, "%s", why);
+		log_msg(LOG_WARN, what, "%s", why);
 	else
-		log_msg("warn", what, "%s (%lu failures in the last %lld s)",
+		log_msg(LOG_WARN, what, "%s (%lu failures in the last %lld s)",
 		    why, le->failures, (long long)(now - le->logged_ms) / 1000);
 	le->failing = 1;
 	le->logged_ms = now;
@@ -69,11 +189,11 @@ log_recovered(struct log_every *le, int64_t now, const char *what)
 	if (!le->failing)
 		return 0;
 	if (le->failures > 0)
-		log_msg("info", what, "ok again (%lu more failures in the "
+		log_msg(LOG_INFO, what, "ok again (%lu more failures in the "
 		    "last %lld s)", le->failures,
 		    (long long)(now - le->logged_ms) / 1000);
 	else
-		log_msg("info", what, "ok again");
+		log_msg(LOG_INFO, what, "ok again");
 	le->failing = 0;
 	le->failures = 0;
 	le->logged_ms = now;
@@ -90,7 +210,10 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s[%ld]: fatal: %s\n", log_ident, (long)getpid(),
-	    line);
+	if (log_json)
+		log_json_line("fatal", json_pack("{s:s}", "msg", line));
+	else
+		fprintf(stderr, "%s[%ld]: fatal: %s\n", log_ident,
+		    (long)getpid(), line);
 	exit(1);
 }

@@ -8,7 +8,8 @@
  * socket (the kernel spreads connections between them), restarts any worker
  * that dies — a crash or a kill -9 loses only that worker's open requests,
  * whose clients re-poll with their cursor — and on SIGTERM or SIGINT stops
- * them all and removes the socket.
+ * them all and removes the socket.  On SIGHUP it reads the configuration
+ * file again and has every worker do the same (reload), dropping nobody.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -34,6 +35,7 @@
 static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_child;
 static volatile sig_atomic_t got_alarm;
+static volatile sig_atomic_t got_hup;
 
 static void
 on_term(int sig)
@@ -47,6 +49,13 @@ on_child(int sig)
 {
 	(void)sig;
 	got_child = 1;
+}
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
 }
 
 static void
@@ -65,7 +74,7 @@ usage(void)
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
 	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
 	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n"
-	    "       [--metrics PATH]\n");
+	    "       [--metrics PATH] [--log-format text|json]\n");
 	exit(2);
 }
 
@@ -107,9 +116,9 @@ write_pids(const char *path, const pid_t *pids, int n)
 
 /*
  * Fork the worker of slot (its index in pids, and in the metrics).  The
- * master runs with SIGTERM, SIGINT and SIGCHLD blocked (it waits for them
- * in sigsuspend); a child would inherit that mask and never hear SIGTERM,
- * so it gets the mask the master started with.
+ * master runs with its signals blocked (it waits for them in sigsuspend); a
+ * child gets the mask the master started with, plus the two its signal
+ * thread waits for.
  */
 static pid_t
 spawn(const struct app *app, int sock, int slot, const sigset_t *child_mask)
@@ -125,7 +134,11 @@ spawn(const struct app *app, int sock, int slot, const sigset_t *child_mask)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		/* SIGTERM and SIGHUP stay blocked: the worker's signal thread
+		 * takes them (worker.c). */
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
+		worker_block_signals();
 		worker_main(app, sock, slot);
 	}
 	return pid;
@@ -158,6 +171,31 @@ checkpointer_start(const struct app *app)
 	if (setitimer(ITIMER_REAL, &every, NULL) == -1)
 		log_warn("setitimer: %s", strerror(errno));
 	return db;
+}
+
+/*
+ * SIGHUP: read the configuration again; if it is sound, put it in force
+ * here (for the workers started from now on) and tell every worker to read
+ * it too.  A wrong file changes nothing: the running configuration stays.
+ */
+static void
+reload(const struct app *app, const pid_t *pids, int n)
+{
+	struct conf	*cf;
+	char		*cause = NULL;
+	int		 i;
+
+	if ((cf = conf_read_new(app, &cause)) == NULL) {
+		log_warn("reload: %s; the running configuration stays",
+		    cause != NULL ? cause : "cannot read it");
+		free(cause);
+		return;
+	}
+	conf_publish(app, cf, mono_ms());
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGHUP);
+	log_info("configuration reloaded");
 }
 
 /* Reap dead workers and start new ones in their place. */
@@ -252,6 +290,7 @@ main(int argc, char **argv)
 		{ "waiting-per-client", required_argument, NULL, 'W' },
 		{ "ws-socket", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'x' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -261,9 +300,10 @@ main(int argc, char **argv)
 	struct db	*ckpt;
 	struct log_every ckpt_log;
 	pid_t		 pids[MAX_WORKERS];
-	const char	*socket_path = NULL, *pidfile = NULL, *config = NULL;
+	const char	*socket_path = NULL, *pidfile = NULL;
 	char		*cause = NULL, *path, *doorbell = NULL, *metrics = NULL;
-	int		 ch, workers = 2, mode = 0600, sock, i, mesh_max = 0;
+	int		 ch, workers = 2, mode = 0600, sock, i;
+	struct conf	*cf;
 
 	/*
 	 * Nothing this process makes is anyone else's business: the database
@@ -279,9 +319,6 @@ main(int argc, char **argv)
 	app.retention = 600;
 	app.threads = 4;
 	app.waiting_max = 1000;
-	app.mesh_max = 6;
-	app.turn_ttl = 600;
-	memcpy(app.limits, limit_defaults, sizeof(app.limits));
 	log_set_ident("noom-worker");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -297,11 +334,15 @@ main(int argc, char **argv)
 		case 'r': app.presence_timeout = opt_number(optarg, 2, 86400, "--presence-timeout"); break;
 		case 'R': app.retention = opt_number(optarg, 1, 7 * 86400, "--retention"); break;
 		case 'q': app.quiet = 1; break;
-		case 'c': config = optarg; break;
-		case 'M': mesh_max = opt_number(optarg, 2, 16, "--mesh-max"); break;
+		case 'c': app.config_path = optarg; break;
+		case 'M': app.mesh_max_arg = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'S': app.ws_socket = optarg; break;
 		case 'x': metrics = xstrdup(optarg); break;
+		case 'L':
+			if (log_set_format(optarg) == -1)
+				usage();
+			break;
 		case 'W': app.waiting_max = opt_number(optarg, 1, 1000000, "--waiting-per-client"); break;
 		default: usage();
 		}
@@ -314,10 +355,9 @@ main(int argc, char **argv)
 	    wake_default_path_new(app.db_path);
 
 	/* Everything that can fail before serving fails here. */
-	if (config != NULL && conf_load(&app, config, &cause) == -1)
+	if ((cf = conf_read_new(&app, &cause)) == NULL)
 		fatal("config: %s", cause);
-	if (mesh_max != 0)		/* the command line wins */
-		app.mesh_max = mesh_max;
+	app.live = conf_live_new(cf);
 	if (wake_check(app.doorbell, &cause) == -1)
 		fatal("doorbell: %s", cause);
 	/* Mapped before the fork: every worker counts into the same table. */
@@ -365,7 +405,10 @@ main(int argc, char **argv)
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = on_alarm;
 	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGCHLD);
@@ -378,8 +421,12 @@ main(int argc, char **argv)
 	log_info("%d workers on %s", workers, socket_path);
 	ckpt = checkpointer_start(&app);
 	while (!got_term) {
-		if (!got_child && !got_alarm)
+		if (!got_child && !got_alarm && !got_hup)
 			sigsuspend(&old);
+		if (got_hup) {
+			got_hup = 0;
+			reload(&app, pids, workers);
+		}
 		if (got_child) {
 			got_child = 0;
 			reap(&app, sock, pids, workers, pidfile, &old);
@@ -400,7 +447,7 @@ main(int argc, char **argv)
 	log_info("stopped");
 	free(app.tmpl_app);
 	metrics_close(app.metrics);
-	conf_free(&app);
+	conf_live_free(app.live);
 	free((char *)app.doorbell);
 	return 0;
 }

@@ -301,7 +301,7 @@ h_metrics(struct ctx *c, const struct req *rq, struct resp *rs)
 
 	(void)rq;
 	if (db_begin_read(c->db) == -1 ||
-	    db_figures(c->db, c->app->mesh_max, &f) == -1) {
+	    db_figures(c->db, conf_now(c->app)->mesh_max, &f) == -1) {
 		db_rollback(c->db);
 		resp_error(rs, 500, "internal", "The store failed.");
 		return;

@@ -50,31 +50,14 @@ enum limit {
 	LIMIT__COUNT
 };
 
-struct metrics;
-
 /*
- * The configuration every thread reads.  It is filled in by main.c before any
- * worker thread exists and never written afterwards, so it needs no lock.
+ * What the configuration file sets (--config; conf.c).  A process swaps it
+ * whole on a reload (SIGHUP): a thread reads one with conf_now() and keeps
+ * using that one for the rest of its request, so it never sees half of an
+ * old configuration and half of a new.  Never written once published.
  */
-struct app {
-	const char	*db_path;
-	const char	*data_dir;	/* holds sql/ and templates/ */
-	const char	*doorbell;	/* the doorbell file (wake.c) */
-	const char	*pids_file;	/* the master's list of workers, or NULL */
-	const char	*ws_socket;	/* the gateway's socket (readyz), or NULL */
-	struct metrics	*metrics;	/* the shared counters (metrics.c), or
-					   NULL */
-	int		 poll_timeout;	/* seconds a poll may wait */
-	int		 chat_gap_ms;	/* chat answers to one poller: apart */
-	int		 presence_timeout; /* seconds without a poll before leaving */
-	int		 retention;	/* seconds events are kept */
-	int		 threads;	/* handler threads per worker process */
-	int		 waiting_max;	/* waiting polls per client address, per
-					   worker process */
-	int		 quiet;		/* no per-request log lines */
-	char		*tmpl_app;	/* templates/app.html, loaded once */
-
-	/* Calls (conf.c fills these from --config). */
+struct conf {
+	/* Calls. */
 	int		 mesh_max;	/* members in the call; the rest chat */
 	char		*stun[NOOM_ICE_URLS_MAX + 1];	/* NULL-terminated */
 	char		*turn[NOOM_ICE_URLS_MAX + 1];	/* NULL-terminated */
@@ -85,6 +68,39 @@ struct app {
 	/* Per-client limits and the proxies trusted to name the client. */
 	struct bucket_rule limits[LIMIT__COUNT];
 	char		*proxies[NOOM_PROXIES_MAX + 1];	/* NULL-terminated */
+
+	int		 log_level;	/* the least logged: LOG_INFO, ... */
+};
+
+/* The live configuration of one process: see conf_now(), conf_reload(). */
+struct conf_live;
+struct metrics;
+
+/*
+ * The settings every thread reads.  It is filled in by main.c before any
+ * worker thread exists and never written afterwards, so it needs no lock;
+ * what a reload changes lives behind live (struct conf).
+ */
+struct app {
+	const char	*db_path;
+	const char	*data_dir;	/* holds sql/ and templates/ */
+	const char	*doorbell;	/* the doorbell file (wake.c) */
+	const char	*pids_file;	/* the master's list of workers, or NULL */
+	const char	*ws_socket;	/* the gateway's socket (readyz), or NULL */
+	const char	*config_path;	/* --config, re-read on SIGHUP; or NULL */
+	struct metrics	*metrics;	/* the shared counters (metrics.c), or
+					   NULL */
+	int		 poll_timeout;	/* seconds a poll may wait */
+	int		 chat_gap_ms;	/* chat answers to one poller: apart */
+	int		 presence_timeout; /* seconds without a poll before leaving */
+	int		 retention;	/* seconds events are kept */
+	int		 threads;	/* handler threads per worker process */
+	int		 waiting_max;	/* waiting polls per client address, per
+					   worker process */
+	int		 quiet;		/* no per-request log lines */
+	int		 mesh_max_arg;	/* --mesh-max, which beats the file; or 0 */
+	char		*tmpl_app;	/* templates/app.html, loaded once */
+	struct conf_live *live;		/* this process's; conf_now() */
 };
 
 /* A request as the handlers see it: plain strings, no FastCGI. */
@@ -134,6 +150,7 @@ struct resp {
 	const char	*content_type;
 	const char	*allow;		/* for 405 */
 	int		 retry_after;	/* seconds, for 429; 0: none */
+	int		 route;		/* enum route api_dispatch() chose */
 	int		 wait;
 	struct reader	 reader;
 	struct hold	 hold;
@@ -151,12 +168,19 @@ struct ctx {
 };
 
 /* log.c */
-void	 log_msg(const char *, const char *, const char *, ...)
+enum { LOG_DEBUG, LOG_INFO, LOG_WARN };
+void	 log_msg(int, const char *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-#define log_info(...)	log_msg("info", __func__, __VA_ARGS__)
-#define log_warn(...)	log_msg("warn", __func__, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_DEBUG, __func__, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __func__, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARN, __func__, __VA_ARGS__)
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 log_set_ident(const char *);
+int	 log_set_format(const char *);
+int	 log_level_parse(const char *);
+void	 log_set_level(int);
+int	 log_enabled(int);
+void	 log_request(const char *, const char *, int, int64_t, const char *);
 /* A failure that recurs in a loop: logged once, then once a minute. */
 #define LOG_EVERY_MS	60000
 struct log_every {
@@ -257,8 +281,9 @@ enum route {
 	R_METRICS,
 	R__COUNT
 };
+const char *route_pattern(enum route);
 enum route route_find(const char *, const char *, const char **);
-enum route api_dispatch(struct ctx *, const struct req *, struct resp *);
+void	 api_dispatch(struct ctx *, const struct req *, struct resp *);
 
 /* http.c: reading requests, shaping responses. */
 void	 resp_json(struct resp *, int, json_t *);
@@ -278,7 +303,6 @@ int	 query_int(const struct req *, const char *, int, int, int, int *,
 	    struct resp *);
 
 /* limit.c: rate limits per session and per client address. */
-extern const struct bucket_rule limit_defaults[LIMIT__COUNT];
 double	 bucket_refill(const struct bucket_rule *, double, int64_t, int64_t);
 int	 bucket_retry_s(const struct bucket_rule *, double);
 int	 rate_take(struct ctx *, const struct session *, int64_t,
@@ -287,7 +311,7 @@ int	 rate_take_signal(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
 int	 client_take(struct ctx *, const struct req *, enum limit,
 	    struct resp *);
-void	 client_addr(const struct app *, const char *, const char *, char *,
+void	 client_addr(const struct conf *, const char *, const char *, char *,
 	    size_t);
 
 /* session.c */
@@ -353,8 +377,15 @@ void	 h_media(struct ctx *, const struct req *, struct resp *);
 int	 turn_credential(const char *, const char *, char *, size_t);
 
 /* conf.c */
-int	 conf_load(struct app *, const char *, char **);
-void	 conf_free(struct app *);
+extern const struct bucket_rule limit_defaults[LIMIT__COUNT];
+struct conf	*conf_new(void);
+int	 conf_load(struct conf *, const char *, char **);
+void	 conf_free(struct conf *);
+struct conf	*conf_read_new(const struct app *, char **);
+struct conf_live *conf_live_new(struct conf *);
+void	 conf_live_free(struct conf_live *);
+const struct conf *conf_now(const struct app *);
+void	 conf_publish(const struct app *, struct conf *, int64_t);
 
 /* mailbox.c: the mailbox's rules, pure (see its opening comment). */
 /* One scanned event, rendered once for every reader it goes to. */
@@ -444,7 +475,8 @@ struct waker *waker_new(const struct app *, int, waker_answer_fn, char **);
 void	 waker_wait(struct waker *, void *, const struct reader *,
 	    const struct hold *, const char *, int64_t);
 int64_t	 waker_newest(struct waker *, int64_t *);
-void	 waker_run(struct waker *) __attribute__((noreturn));
+void	 waker_run(struct waker *);
+void	 waker_stop(struct waker *);
 
 /*
  * presence.c: who is still here.  Readers note the sessions due a seen-time
@@ -601,6 +633,7 @@ void	 conns_idle(struct conns *, int);
 void	 conns_run(struct conns *) __attribute__((noreturn));
 
 /* worker.c */
+void	 worker_block_signals(void);
 void	 worker_main(const struct app *, int, int) __attribute__((noreturn));
 void	 worker_respond(void *, struct resp *);
 void	 worker_respond_raw(void *, int, const char *, size_t);

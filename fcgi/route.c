@@ -61,6 +61,25 @@ path_match(const char *pattern, const char *path)
 }
 
 /*
+ * What a log line calls route r: its pattern in the table ("/room/" and a
+ * star for every room's page), never a request's own path.
+ */
+const char *
+route_pattern(enum route r)
+{
+	size_t	 i;
+
+	if (r == R_NOT_FOUND)
+		return "(not found)";
+	if (r == R_METHOD)
+		return "(method not allowed)";
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (routes[i].route == r)
+			return routes[i].path;
+	return "(unknown)";
+}
+
+/*
  * The route for method and path.  R_METHOD when the path exists with other
  * methods, which *allow then lists.
  */
@@ -82,21 +101,21 @@ route_find(const char *method, const char *path, const char **allow)
 	return path_known ? R_METHOD : R_NOT_FOUND;
 }
 
-/* Route rq and run its handler; the route, for the metrics. */
-enum route
+/* Route rq and run its handler. */
+void
 api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	enum route	 r;
 	const char	*allow;
 
-	r = route_find(rq->method, rq->path, &allow);
 	if (rq->body_len > NOOM_BODY_MAX) {
 		resp_error(rs, 413, "too_large", "The body is larger than %d "
 		    "bytes.", NOOM_BODY_MAX);
 		json_object_set_new(rs->json, "limit",
 		    json_integer(NOOM_BODY_MAX));
-		return r;
+		return;
 	}
+	r = rs->route = route_find(rq->method, rq->path, &allow);
 	/*
 	 * Every call that changes state is a POST.  A page on another site can
 	 * make a browser send one (a form, a beacon) with the user's cookies
@@ -107,12 +126,12 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (strcmp(rq->method, "POST") == 0 && http_cross_site(rq)) {
 		resp_error(rs, 403, "cross_origin", "Requests from another site "
 		    "are refused.");
-		return r;
+		return;
 	}
 	if (r == R_SESSION_CREATE && !http_json_body(rq)) {
 		resp_error(rs, 415, "unsupported_media_type", "The body must be "
 		    "JSON (Content-Type: application/json).");
-		return r;
+		return;
 	}
 	switch (r) {
 	case R_NOT_FOUND:
@@ -151,5 +170,4 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_READYZ: h_readyz(c, rq, rs); break;
 	case R_METRICS: h_metrics(c, rq, rs); break;
 	}
-	return r;
 }

@@ -38,6 +38,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,6 +88,7 @@ struct waker {
 					   written by the waker thread, read by
 					   handler threads */
 	int64_t		 newest_ms;	/* ... and when it was written */
+	atomic_int	 stopping;	/* waker_stop() was called */
 };
 
 /*
@@ -321,8 +323,8 @@ waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
 	metrics_request(w->app->metrics, R_POLL, 200,
 	    (now_ms() - p->started) * 1000);
 	if (!w->app->quiet)
-		log_info("GET /api/poll 200 %" PRId64 "ms (waited)",
-		    now_ms() - p->started);
+		log_request("GET", "/api/poll", 200, now_ms() - p->started,
+		    "polling");
 	free(p);
 }
 
@@ -410,7 +412,30 @@ sleep_ms(const struct waker *w, int64_t now)
 	return timeout < 0 ? 0 : (int)timeout;
 }
 
-/* The waker loop of this process; never returns. */
+/*
+ * Stop the waker (from another thread): it answers every waiting poll with
+ * its cursor and no events, and waker_run() returns.
+ */
+void
+waker_stop(struct waker *w)
+{
+	uint64_t	 one = 1;
+
+	atomic_store(&w->stopping, 1);
+	if (write(w->inbox_fd, &one, sizeof(one)) == -1)
+		log_warn("waker: %s", strerror(errno));
+}
+
+/* Answer every waiting poll with its cursor: the process is stopping. */
+static void
+answer_all(struct waker *w)
+{
+	w->events.len = 0;
+	while (w->list.next != &w->list)
+		waiting_answer(w, w->list.next, w->list.next->reader.cursor);
+}
+
+/* The waker loop of this process, until waker_stop(). */
 void
 waker_run(struct waker *w)
 {
@@ -435,6 +460,10 @@ waker_run(struct waker *w)
 		got = 0;
 		if (pfd[0].revents & POLLIN)
 			got |= inbox_take(w);
+		if (atomic_load(&w->stopping)) {
+			answer_all(w);
+			return;
+		}
 		if (pfd[1].revents & POLLIN)
 			got = 1;
 		now = mono_ms();

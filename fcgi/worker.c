@@ -279,6 +279,26 @@ read_body(FCGX_Request *r, char **body, size_t *len)
 }
 
 /*
+ * The transport the page says it uses (X-Noom-Transport, for the log and
+ * the operator), "polling" for a poll; NULL if it said nothing we know.
+ */
+static const char *
+transport_of(FCGX_Request *r, enum route route)
+{
+	static const char *const known[] = { "websocket", "stream",
+	    "polling" };
+	const char	*said = FCGX_GetParam("HTTP_X_NOOM_TRANSPORT", r->envp);
+	size_t		 i;
+
+	if (route == R_POLL)
+		return "polling";
+	for (i = 0; said != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(said, known[i]) == 0)
+			return known[i];
+	return NULL;
+}
+
+/*
  * Handle one accepted request: answer it, or hand it to the waker (which
  * owns its connection then).  Either way r is free for the next accept.
  */
@@ -287,7 +307,6 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 {
 	struct req	 rq;
 	struct resp	 rs;
-	enum route	 route = R_NOT_FOUND;
 	const char	*uri;
 	char		*body = NULL, client[NOOM_ADDR_MAX];
 	size_t		 plen;
@@ -300,7 +319,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	rq.query = param(r, "QUERY_STRING", "");
 	rq.auth = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
 	rq.prefix = param(r, "NOOM_PREFIX", "");
-	client_addr(a->app, FCGX_GetParam("REMOTE_ADDR", r->envp),
+	client_addr(conf_now(a->app), FCGX_GetParam("REMOTE_ADDR", r->envp),
 	    FCGX_GetParam("HTTP_X_FORWARDED_FOR", r->envp), client,
 	    sizeof(client));
 	rq.client = client;
@@ -316,7 +335,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	rq.path = uri[plen] != '\0' ? uri + plen : "/";
 	read_body(r, &body, &rq.body_len);
 	rq.body = body;
-	route = api_dispatch(c, &rq, &rs);
+	api_dispatch(c, &rq, &rs);
 	/* Every handler ends its transactions; should one not, this ends it
 	 * here rather than keep the process's write turn (db.c) forever. */
 	db_rollback(c->db);
@@ -330,10 +349,11 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 answer:
 	/* Logged first: answering frees the params rq points into. */
 	if (!a->app->quiet)
-		log_info("%s %s %d %" PRId64 "ms", rq.method, uri,
-		    rs.status ? rs.status : 500, now_ms() - rq.now_ms);
+		log_request(rq.method, route_pattern(rs.route),
+		    rs.status ? rs.status : 500, now_ms() - rq.now_ms,
+		    transport_of(r, rs.route));
 	worker_respond(r, &rs);
-	metrics_request(a->app->metrics, route, rs.status, mono_us() -
+	metrics_request(a->app->metrics, rs.route, rs.status, mono_us() -
 	    start_us);
 out:
 	resp_clear(&rs);
@@ -379,9 +399,75 @@ acceptor_loop(void *arg)
 	return NULL;
 }
 
+/* The signals the worker's signal thread takes (signal_loop). */
+static void
+worker_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+/*
+ * Block the worker's signals in the calling thread, and so in every thread
+ * it starts: only signal_loop takes them, with sigwait.
+ */
+void
+worker_block_signals(void)
+{
+	sigset_t	 set;
+
+	worker_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* SIGHUP: read the configuration again; a wrong file changes nothing. */
+static void
+worker_reload(const struct app *app)
+{
+	struct conf	*cf;
+	char		*cause = NULL;
+
+	if ((cf = conf_read_new(app, &cause)) == NULL) {
+		log_warn("reload: %s; the running configuration stays",
+		    cause != NULL ? cause : "cannot read it");
+		free(cause);
+		return;
+	}
+	conf_publish(app, cf, mono_ms());
+}
+
+/*
+ * The worker's signals, on a thread of their own.  SIGHUP reloads the
+ * configuration, in place: waiting polls stay waiting.  SIGTERM stops the
+ * worker gracefully: the waker answers every waiting poll with its cursor
+ * and no events, so each client polls again at once (another worker, or
+ * the next one to start) and misses nothing; then the process ends.
+ */
+static void *
+signal_loop(void *arg)
+{
+	struct acceptor	*a = arg;
+	sigset_t	 set;
+	int		 sig;
+
+	worker_signals(&set);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			worker_reload(a->app);
+		else if (sig == SIGTERM) {
+			waker_stop(a->waker);
+			return NULL;
+		}
+	}
+}
+
 /*
  * Run the worker process of slot (its index among the master's workers)
- * on the listening socket sock; never returns.
+ * on the listening socket sock; returns only to exit, once a SIGTERM's
+ * waiting polls are answered.
  */
 void
 worker_main(const struct app *app, int sock, int slot)
@@ -403,12 +489,13 @@ worker_main(const struct app *app, int sock, int slot)
 		fatal("waker: %s", cause);
 	a.presence = presence_new();
 	maint_start(app, a.presence);
-	if (pthread_create(&t, NULL, acceptor_loop, a.conns) != 0)
+	if (pthread_create(&t, NULL, acceptor_loop, a.conns) != 0 ||
+	    pthread_create(&t, NULL, signal_loop, &a) != 0)
 		fatal("pthread_create");
 	for (i = 0; i < app->threads; i++)
 		if (pthread_create(&t, NULL, accept_loop, &a) != 0)
 			fatal("pthread_create");
 	waker_run(a.waker);
-	/* NOTREACHED */
-	exit(1);
+	log_info("stopped");
+	exit(0);
 }

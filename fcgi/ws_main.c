@@ -12,7 +12,8 @@
  * listens, so whoever waits for the path to appear (noom-run) never connects
  * to a socket that refuses.  On SIGTERM or SIGINT the gateway closes every
  * connection with 1001, the socket is removed (only if it is still ours) and
- * the program exits 0.
+ * the program exits 0.  SIGHUP (a reload of everything Noom) changes
+ * nothing: the gateway has no configuration file, and its connections stay.
  */
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -38,7 +39,7 @@ usage(void)
 	    "[--ping-interval S]\n"
 	    "       [--idle-timeout S]"
 	    " [--max-conns N] [--chat-gap MS] [--doorbell PATH]\n"
-	    "       [--metrics PATH] [--quiet]\n");
+	    "       [--metrics PATH] [--quiet] [--log-format text|json]\n");
 	exit(2);
 }
 
@@ -98,6 +99,7 @@ main(int argc, char **argv)
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "metrics", required_argument, NULL, 'x' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct gw_conf	 conf;
@@ -137,6 +139,10 @@ main(int argc, char **argv)
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'x': metrics = xstrdup(optarg); break;
 		case 'q': conf.quiet = 1; break;
+		case 'L':
+			if (log_set_format(optarg) == -1)
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -161,6 +167,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);	/* nothing to reload: taken, ignored */
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if ((conf.signal_fd = signalfd(-1, &sigs, SFD_NONBLOCK |
 	    SFD_CLOEXEC)) == -1)

@@ -229,7 +229,7 @@ test('open WebSockets are the gateway\'s gauge, and what they get is counted', {
 test('requests add up across both worker processes and survive a worker\'s restart', {timeout: 60_000}, async () => {
   const route = {route: 'healthz', status: '200'};
   const start = value((await scrape()).samples, 'noom_http_requests_total', route);
-  const lineRe = /noom-worker\[(\d+)\]: info: handle: GET \/noom\/healthz 200/g;
+  const lineRe = /noom-worker\[(\d+)\]: info: request: GET \/healthz 200 /g;
   const servedBy = () => {
     const n = new Map();
     for (const [, pid] of stack.logs().matchAll(lineRe)) n.set(pid, (n.get(pid) ?? 0) + 1);

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {execFileSync} from 'node:child_process';
 import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {startStack, api, newSession, join, say, poll, pollUntil, ofType, sleep, within} from '../lib/stack.js';
 
@@ -667,4 +669,34 @@ test('a session holds at most two live sockets: a third closes the oldest with 4
     assert.ok(r.cursor > ann.cursor);
     c.close();
   }
+});
+
+/** The noom-ws process of stack s: the one whose command line names its state folder. */
+function gatewayPid(s) {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (path.basename(cmd[0]) === 'noom-ws' && cmd.some((a) => a.startsWith(s.stateDir))) return Number(pid);
+  }
+  throw new Error('no noom-ws process for this stack');
+}
+
+test('a reload (SIGHUP to the workers and the gateway) keeps every WebSocket; the next event arrives once', {timeout: 30_000}, async () => {
+  const ann = await newSession(stack, 'Ann');
+  const bob = await newSession(stack, 'Bob');
+  const a = await join(stack, ann.token, 'ws-reload');
+  await join(stack, bob.token, 'ws-reload');
+  const c = await open(stack, ann.token, a.cursor);
+  process.kill(gatewayPid(stack), 'SIGHUP');
+  process.kill(stack.masterPid(), 'SIGHUP');
+  await sleep(500);
+  assert.equal(await within(c.closed, 10), null, 'still open');
+  await say(stack, bob.token, 'after the reload');
+  const got = await readUntil(c, (ev) => texts(ev).includes('after the reload'), 5000);
+  assert.deepEqual(texts(got.events), ['after the reload']);
+  c.close(1000);
 });

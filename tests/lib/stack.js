@@ -216,6 +216,8 @@ async function startOnce({prefix, workers, workerArgs, env, prepareState}) {
     stateDir,
     tmpDir,
     dbPath: path.join(stateDir, 'noom.db'),
+    /** The --config file the workers read (and read again on SIGHUP), if any. */
+    configPath: env.NOOM_CONFIG,
     pid: child.pid,
     /** PIDs of the worker processes (not the master), from $STATE/workers.pids. */
     workerPids: () => readPidFile(path.join(stateDir, 'workers.pids')),

@@ -685,6 +685,7 @@ main(void)
 	app.presence_timeout = 60;
 	app.retention = 600;
 	app.quiet = 1;
+	app.live = conf_live_new(conf_new());
 	c.app = &app;
 	snprintf(bell, sizeof(bell), "%s/doorbell", dir);
 	if (db_migrate(db, sql, &cause) == -1 || wake_init(bell, &cause) == -1 ||
@@ -703,6 +704,7 @@ main(void)
 	test_upgrade_v6(dir, src ? src : "../..");
 	test_log_every(dir);
 	db_close(c.db);
+	conf_live_free(app.live);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("could not remove %s\n", dir);

@@ -169,37 +169,38 @@ test_conf(void)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct app	 app;
+		struct conf	*cf = conf_new();
 		FILE		*f;
 		int		 fd = mkstemp(path), ok;
 
-		memset(&app, 0, sizeof(app));
-		if (fd == -1 || (f = fdopen(fd, "w")) == NULL)
+		if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+			conf_free(cf);
 			continue;
+		}
 		fputs(cases[i].text, f);
 		fclose(f);
 		cause = NULL;
-		ok = conf_load(&app, path, &cause) == 0;
+		ok = conf_load(cf, path, &cause) == 0;
 		if (ok != cases[i].ok)
 			printf("conf case %zu: %s\n", i, cause ? cause : "ok");
 		CHECK(ok == cases[i].ok);
 		if (i == 0)
-			CHECK(app.mesh_max == 4 && app.stun[0] != NULL &&
-			    app.stun[1] == NULL);
+			CHECK(cf->mesh_max == 4 && cf->stun[0] != NULL &&
+			    cf->stun[1] == NULL);
 		if (i == 0 || i == 1)
-			CHECK(app.ice_relay == 0);	/* the default */
+			CHECK(cf->ice_relay == 0);	/* the default */
 		if (i == 1)
-			CHECK(app.turn_ttl == 600 && app.turn_secret != NULL);
+			CHECK(cf->turn_ttl == 600 && cf->turn_secret != NULL);
 		if (i == 8)
-			CHECK(app.ice_relay == 1);
+			CHECK(cf->ice_relay == 1);
 		if (i == 9)
-			CHECK(app.ice_relay == 0);
+			CHECK(cf->ice_relay == 0);
 		if (i == 13)
-			CHECK(app.proxies[1] != NULL && app.proxies[2] == NULL &&
-			    app.limits[LIMIT_SESSION].burst == 50 &&
-			    app.limits[LIMIT_SESSION].rate == 2.5);
+			CHECK(cf->proxies[1] != NULL && cf->proxies[2] == NULL &&
+			    cf->limits[LIMIT_SESSION].burst == 50 &&
+			    cf->limits[LIMIT_SESSION].rate == 2.5);
 		free(cause);
-		conf_free(&app);
+		conf_free(cf);
 		unlink(path);
 		strcpy(path, "/tmp/noom-conf-XXXXXX");
 	}
@@ -210,6 +211,7 @@ static void
 test_conf_example(void)
 {
 	struct app	 app;
+	struct conf	*cf;
 	const char	*srcdir = getenv("NOOM_SRCDIR");
 	char		 path[4096], *cause = NULL;
 
@@ -217,13 +219,25 @@ test_conf_example(void)
 		return;
 	snprintf(path, sizeof(path), "%s/conf/noom.conf.example", srcdir);
 	memset(&app, 0, sizeof(app));
-	CHECK(conf_load(&app, path, &cause) == 0);
+	app.config_path = path;
+	app.mesh_max_arg = 3;		/* the command line beats the file */
+	CHECK((cf = conf_read_new(&app, &cause)) != NULL);
 	if (cause != NULL)
 		printf("%s\n", cause);
-	CHECK(app.stun[0] != NULL && app.turn[0] != NULL &&
-	    app.turn_secret != NULL && app.turn_ttl > 0 && app.mesh_max > 0);
+	if (cf == NULL)
+		return;
+	CHECK(cf->stun[0] != NULL && cf->turn[0] != NULL &&
+	    cf->turn_secret != NULL && cf->turn_ttl > 0 && cf->mesh_max == 3);
+	/* Published, then replaced: the reader sees one whole configuration. */
+	app.live = conf_live_new(cf);
+	CHECK(conf_now(&app) == cf);
+	cf = conf_new();
+	conf_publish(&app, cf, 0);
+	CHECK(conf_now(&app) == cf && conf_now(&app)->turn[0] == NULL);
+	conf_publish(&app, conf_new(), 120000);	/* frees the first */
+	CHECK(conf_now(&app) != cf);
 	free(cause);
-	conf_free(&app);
+	conf_live_free(app.live);
 }
 
 /* Names that cannot pass for someone else's, and how names compare. */
@@ -271,7 +285,7 @@ test_names(void)
 static void
 test_limits(void)
 {
-	struct app	 app;
+	struct conf	 app;
 	char		 addr[NOOM_ADDR_MAX];
 	const struct bucket_rule *rule = &limit_defaults[LIMIT_SESSION];
 
