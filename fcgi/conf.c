@@ -15,6 +15,8 @@
  *   limit_sessions = BURST/RATE, limit_rooms, limit_joins, limit_chat,
  *                    limit_passwords      (per client address; limit.c)
  *   log_level = debug | info | warn       (default info: a line a request)
+ *   admin_password = pbkdf2-sha256$...    (noom-worker --hash-password; the
+ *                                          admin page is off without it)
  *
  * SIGHUP reads the file again (main.c, worker.c): every key takes effect
  * for the requests that start afterwards.
@@ -46,6 +48,7 @@ const struct bucket_rule limit_defaults[LIMIT__COUNT] = {
 	[LIMIT_JOIN] = { "limit_joins", 300, 10 },
 	[LIMIT_CHAT] = { "limit_chat", 100, 20 },
 	[LIMIT_PASSWORD] = { "limit_passwords", 10, 0.1 },
+	[LIMIT_ADMIN] = { "limit_admin_logins", 5, 0.05 },
 };
 
 /* Append a copy of url to the NULL-terminated list; -1 if it is full. */
@@ -162,6 +165,14 @@ conf_set(struct conf *cf, const char *key, const char *value)
 		return proxy_add(cf, value);
 	if (strncmp(key, "limit_", 6) == 0)
 		return limit_set(cf, key, value);
+	if (strcmp(key, "admin_password") == 0) {
+		if (strncmp(value, "pbkdf2-sha256$", 14) != 0)
+			return "admin_password is a hash: make one with "
+			    "noom-worker --hash-password";
+		free(cf->admin_password);
+		cf->admin_password = xstrdup(value);
+		return NULL;
+	}
 	if (strcmp(key, "log_level") == 0) {
 		if ((cf->log_level = log_level_parse(value)) == -1)
 			return "log_level is debug, info or warn";
@@ -268,6 +279,7 @@ conf_free(struct conf *cf)
 	for (i = 0; cf->proxies[i] != NULL; i++)
 		free(cf->proxies[i]);
 	free(cf->turn_secret);
+	free(cf->admin_password);
 	free(cf);
 }
 

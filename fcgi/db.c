@@ -92,6 +92,12 @@ enum stmt {
 	S_WAITING_COUNT,
 	S_BAN_ADD,
 	S_BANNED,
+	S_ADMIN_NEW,
+	S_ADMIN_GET,
+	S_ADMIN_SEEN,
+	S_ADMIN_DEL,
+	S_ADMINS_EXPIRE,
+	S_ROOMS_ALL,
 	S_ROOM_DELETE_BANS,
 	S_ROOM_DELETE_WAITING,
 	S_CLIENT_GET,
@@ -134,7 +140,7 @@ enum stmt {
 	"SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, '')," \
 	" s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms, s.sig_tokens, s.sig_ms," \
 	" s.audio, s.video, s.screen, s.host, coalesce(r.key_hash, '') <> ''," \
-	" s.left_room, s.left_ms, s.left_host" \
+	" s.left_room, s.left_ms, s.left_host, s.transport" \
 	" FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
 
 static const char *const stmt_sql[S__COUNT] = {
@@ -148,10 +154,11 @@ static const char *const stmt_sql[S__COUNT] = {
 	    SESSION_COLUMNS
 	    " WHERE s.id = :sid",
 	[S_SESSION_STALE] =
-	    "SELECT count(*) FROM sessions WHERE id = :sid AND seen_ms < :before",
+	    "SELECT count(*) FROM sessions WHERE id = :sid AND"
+	    " (seen_ms < :before OR transport <> :transport)",
 	[S_SESSION_TOUCH] =
-	    "UPDATE sessions SET seen_ms = :now"
-	    " WHERE id = :sid AND seen_ms < :before",
+	    "UPDATE sessions SET seen_ms = :now, transport = :transport"
+	    " WHERE id = :sid AND (seen_ms < :before OR transport <> :transport)",
 	[S_SESSION_NICK] =
 	    "UPDATE sessions SET nickname = :nick, nick_key = :key"
 	    " WHERE id = :sid",
@@ -196,7 +203,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROOM_COUNT] =
 	    "SELECT members FROM rooms WHERE id = :room",
 	[S_ROOM_MEMBERS] =
-	    "SELECT id, nickname, audio, video, screen, host FROM sessions"
+	    "SELECT id, nickname, audio, video, screen, host, transport,"
+	    " created_ms FROM sessions"
 	    " WHERE room_id = :room ORDER BY join_seq, id LIMIT :max",
 	[S_ROOMS_LIST] =
 	    "SELECT name, members FROM rooms WHERE members > 0 AND key_hash = ''"
@@ -240,6 +248,23 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "INSERT OR IGNORE INTO bans (room_id, session_id) VALUES (:room, :sid)",
 	[S_BANNED] =
 	    "SELECT count(*) FROM bans WHERE room_id = :room AND session_id = :sid",
+	[S_ADMIN_NEW] =
+	    "INSERT INTO admin_sessions (token, addr, created_ms, seen_ms)"
+	    " VALUES (:token, :addr, :now, :now)",
+	[S_ADMIN_GET] =
+	    "SELECT id, seen_ms FROM admin_sessions WHERE token = :token"
+	    " AND seen_ms >= :idle AND created_ms >= :old",
+	[S_ADMIN_SEEN] =
+	    "UPDATE admin_sessions SET seen_ms = :now WHERE id = :id",
+	[S_ADMIN_DEL] =
+	    "DELETE FROM admin_sessions WHERE token = :token",
+	[S_ADMINS_EXPIRE] =
+	    "DELETE FROM admin_sessions WHERE seen_ms < :idle"
+	    " OR created_ms < :old",
+	[S_ROOMS_ALL] =
+	    "SELECT id, name, key_hash <> '', members, created_ms, locked,"
+	    " waiting_room, password <> '' FROM rooms WHERE members > 0"
+	    " ORDER BY members DESC, id LIMIT :max",
 	[S_ROOM_DELETE_BANS] =
 	    "DELETE FROM bans WHERE room_id = :room",
 	[S_ROOM_DELETE_WAITING] =
@@ -286,7 +311,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " (room_id IS NULL AND target_id IS NULL)"
 	    " OR target_id = :sid"
 	    " OR (room_id = :room AND target_id IS NULL AND seq > :join)"
-	    " OR (room_id = -1 AND :room = 0 AND target_id IS NULL))"
+	    " OR (room_id = -1 AND :room = 0 AND target_id IS NULL)"
+	    " OR :room = -2)"
 	    " ORDER BY seq LIMIT :max",
 	[S_EVENTS_AFTER] =
 	    "SELECT seq, coalesce(room_id, 0), coalesce(target_id, 0), type, data,"
@@ -986,6 +1012,8 @@ session_row(sqlite3_stmt *p, struct session *s)
 	s->left_room = sqlite3_column_int64(p, 15);
 	s->left_ms = sqlite3_column_int64(p, 16);
 	s->left_host = sqlite3_column_int(p, 17);
+	snprintf(s->transport, sizeof(s->transport), "%s",
+	    (const char *)sqlite3_column_text(p, 18));
 }
 
 /* Run a one-session query; 1 found, 0 not found, -1 error. */
@@ -1034,14 +1062,16 @@ db_session_by_id(struct db *db, int64_t id, struct session *s)
 }
 
 /*
- * Record that the session was seen at now, but only if the stored time is
- * older than before: most polls then cost no write at all.  The UPDATE is
- * not even started when the row is fresh, because an UPDATE that matches
- * nothing still takes SQLite's one write lock, which every thread of every
- * worker shares (docs/BENCHMARKS.md: it serialised every poll).
+ * Record that the session was seen at now, reading by transport, but only
+ * if the stored time is older than before or the transport changed: most
+ * polls then cost no write at all.  The UPDATE is not even started when
+ * the row is fresh, because an UPDATE that matches nothing still takes
+ * SQLite's one write lock, which every thread of every worker shares
+ * (docs/BENCHMARKS.md: it serialised every poll).
  */
 int
-db_session_touch(struct db *db, int64_t sid, int64_t now, int64_t before)
+db_session_touch(struct db *db, int64_t sid, int64_t now, int64_t before,
+    const char *transport)
 {
 	sqlite3_stmt	*q = st(db, S_SESSION_STALE), *p;
 	int64_t		 stale;
@@ -1050,6 +1080,7 @@ db_session_touch(struct db *db, int64_t sid, int64_t now, int64_t before)
 		return -1;
 	bind_i(q, ":sid", sid);
 	bind_i(q, ":before", before);
+	bind_s(q, ":transport", transport);
 	if ((stale = one_int(db, q, 0)) <= 0)
 		return (int)stale;	/* 0: fresh, -1: error */
 	if ((p = st(db, S_SESSION_TOUCH)) == NULL)
@@ -1057,6 +1088,7 @@ db_session_touch(struct db *db, int64_t sid, int64_t now, int64_t before)
 	bind_i(p, ":sid", sid);
 	bind_i(p, ":now", now);
 	bind_i(p, ":before", before);
+	bind_s(p, ":transport", transport);
 	return run(db, p);
 }
 
@@ -1189,11 +1221,11 @@ db_sessions_expire(struct db *db, int64_t cutoff, int64_t unjoined)
 }
 
 /*
- * The hash stored for a room's key in out: "" for a listed room (key NULL),
- * else token_hash() of the key.  0, or -1 (no digest).
+ * The hash stored for a secret (a room's key, an admin token) in out: ""
+ * for none (NULL: a listed room), else token_hash() of it.  0, or -1.
  */
 static int
-room_key_hash(struct db *db, const char *key, char out[TOKEN_HASH_LEN])
+secret_hash(struct db *db, const char *key, char out[TOKEN_HASH_LEN])
 {
 	out[0] = '\0';
 	if (key == NULL || token_hash(key, strlen(key), out) == 0)
@@ -1214,7 +1246,7 @@ db_room_find(struct db *db, const char *name, const char *key, int64_t *id)
 	char		 hash[TOKEN_HASH_LEN];
 	int64_t		 v;
 
-	if (p == NULL || room_key_hash(db, key, hash) == -1)
+	if (p == NULL || secret_hash(db, key, hash) == -1)
 		return -1;
 	bind_s(p, ":name", name);
 	bind_s(p, ":key", hash);
@@ -1232,7 +1264,7 @@ db_room_create(struct db *db, const char *name, const char *key, int64_t now,
 	sqlite3_stmt	*p = st(db, S_ROOM_NEW);
 	char		 hash[TOKEN_HASH_LEN];
 
-	if (p == NULL || room_key_hash(db, key, hash) == -1)
+	if (p == NULL || secret_hash(db, key, hash) == -1)
 		return -1;
 	bind_s(p, ":name", name);
 	bind_s(p, ":key", hash);
@@ -1300,6 +1332,8 @@ db_room_members(struct db *db, int64_t room, int max, member_fn fn,
 		m.video = sqlite3_column_int(p, 3);
 		m.screen = sqlite3_column_int(p, 4);
 		m.host = sqlite3_column_int(p, 5);
+		m.transport = (const char *)sqlite3_column_text(p, 6);
+		m.created_ms = sqlite3_column_int64(p, 7);
 		if (fn(arg, &m) != 0)
 			break;
 	}
@@ -1564,6 +1598,118 @@ db_banned(struct db *db, int64_t room, int64_t sid)
 	bind_i(p, ":sid", sid);
 	n = one_int(db, p, 0);
 	return n < 0 ? -1 : n > 0;
+}
+
+/* An admin session known by token (stored hashed) from addr: *id. */
+int
+db_admin_create(struct db *db, const char *token, const char *addr,
+    int64_t now, int64_t *id)
+{
+	sqlite3_stmt	*p = st(db, S_ADMIN_NEW);
+	char		 hash[TOKEN_HASH_LEN];
+
+	if (p == NULL || secret_hash(db, token, hash) == -1)
+		return -1;
+	bind_s(p, ":token", hash);
+	bind_s(p, ":addr", addr);
+	bind_i(p, ":now", now);
+	if (run(db, p) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->conn);
+	return 0;
+}
+
+/*
+ * The admin session of token, if it was used since idle and made since
+ * old: 1 with *id (its seen time refreshed when older than a minute), 0,
+ * or -1.  Inside the caller's write transaction.
+ */
+int
+db_admin_get(struct db *db, const char *token, int64_t now, int64_t idle,
+    int64_t old, int64_t *id)
+{
+	sqlite3_stmt	*p = st(db, S_ADMIN_GET), *u;
+	char		 hash[TOKEN_HASH_LEN];
+	int64_t		 seen = 0;
+	int		 rc;
+
+	if (p == NULL || secret_hash(db, token, hash) == -1)
+		return -1;
+	bind_s(p, ":token", hash);
+	bind_i(p, ":idle", idle);
+	bind_i(p, ":old", old);
+	if ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(p, 0);
+		seen = sqlite3_column_int64(p, 1);
+	} else if (rc != SQLITE_DONE)
+		db_fail(db, "step");
+	sqlite3_reset(p);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;
+	if (now - seen < 60000)
+		return 1;
+	if ((u = st(db, S_ADMIN_SEEN)) == NULL)
+		return -1;
+	bind_i(u, ":id", *id);
+	bind_i(u, ":now", now);
+	return run(db, u) == -1 ? -1 : 1;
+}
+
+int
+db_admin_delete(struct db *db, const char *token)
+{
+	sqlite3_stmt	*p = st(db, S_ADMIN_DEL);
+	char		 hash[TOKEN_HASH_LEN];
+
+	if (p == NULL || secret_hash(db, token, hash) == -1)
+		return -1;
+	bind_s(p, ":token", hash);
+	return run(db, p);
+}
+
+/* Forget admin sessions unused since idle or made before old. */
+int
+db_admins_expire(struct db *db, int64_t idle, int64_t old)
+{
+	sqlite3_stmt	*p = st(db, S_ADMINS_EXPIRE);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":idle", idle);
+	bind_i(p, ":old", old);
+	return run(db, p);
+}
+
+/*
+ * Call fn for the first max open rooms, listed and unlisted, busiest
+ * first, with what the admin page shows of each.  0, or -1.
+ */
+int
+db_rooms_all(struct db *db, int max, room_fn fn, void *arg)
+{
+	sqlite3_stmt	*p = st(db, S_ROOMS_ALL);
+	struct room_row	 r;
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":max", max);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		r.id = sqlite3_column_int64(p, 0);
+		r.name = (const char *)sqlite3_column_text(p, 1);
+		r.unlisted = sqlite3_column_int(p, 2);
+		r.count = sqlite3_column_int64(p, 3);
+		r.created_ms = sqlite3_column_int64(p, 4);
+		r.locked = sqlite3_column_int(p, 5);
+		r.waiting_room = sqlite3_column_int(p, 6);
+		r.password = sqlite3_column_int(p, 7);
+		if (fn(arg, &r) != 0)
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
 /*

@@ -66,6 +66,12 @@ struct db;
  */
 #define ROOM_LOBBY	(-1)
 
+/*
+ * The room_id of a reader that sees every event: the operator's admin page
+ * (admin.c), which learns from them that something changed.
+ */
+#define ROOM_ALL	(-2)
+
 struct session {
 	int64_t	 id;
 	char	 nickname[NOOM_UTF8_BYTES(NOOM_NICK_MAX)];
@@ -83,6 +89,7 @@ struct session {
 	int64_t	 left_room;		/* the room it last left itself, */
 	int64_t	 left_ms;		/* ... when, */
 	int	 left_host;		/* ... and whether it was a host */
+	char	 transport[12];		/* how it last read: "polling", ... */
 };
 
 /* A room's settings, as db_room_info() reads them. */
@@ -109,13 +116,18 @@ struct member {
 	const char	*nickname;	/* valid during the callback */
 	int		 audio, video, screen;
 	int		 host;
+	const char	*transport;	/* valid during the callback */
+	int64_t		 created_ms;	/* when the session was made */
 };
 typedef int (*member_fn)(void *, const struct member *);
 
-/* An open room, as db_rooms_list() reads it. */
+/* An open room, as db_rooms_list() (name, count) or db_rooms_all() read it. */
 struct room_row {
 	const char	*name;		/* valid during the callback */
 	int64_t		 count;		/* members */
+	int64_t		 id;
+	int64_t		 created_ms;
+	int		 unlisted, locked, waiting_room, password;
 };
 typedef int (*room_fn)(void *, const struct room_row *);
 
@@ -161,7 +173,8 @@ int	 db_session_create(struct db *, const char *, const char *, int64_t,
 	    int64_t *);
 int	 db_session_by_token(struct db *, const char *, struct session *);
 int	 db_session_by_id(struct db *, int64_t, struct session *);
-int	 db_session_touch(struct db *, int64_t, int64_t, int64_t);
+int	 db_session_touch(struct db *, int64_t, int64_t, int64_t,
+	    const char *);
 int	 db_session_nickname(struct db *, int64_t, const char *, const char *);
 int	 db_nick_taken(struct db *, int64_t, const char *, int64_t);
 int	 db_session_room(struct db *, int64_t, int64_t, int64_t, int64_t);
@@ -193,6 +206,14 @@ int	 db_waiting_list(struct db *, int64_t, int, member_fn, void *);
 int	 db_waiting_count(struct db *, int64_t);
 int	 db_ban_add(struct db *, int64_t, int64_t);
 int	 db_banned(struct db *, int64_t, int64_t);
+
+int	 db_admin_create(struct db *, const char *, const char *, int64_t,
+	    int64_t *);
+int	 db_admin_get(struct db *, const char *, int64_t, int64_t, int64_t,
+	    int64_t *);
+int	 db_admin_delete(struct db *, const char *);
+int	 db_admins_expire(struct db *, int64_t, int64_t);
+int	 db_rooms_all(struct db *, int, room_fn, void *);
 
 int	 db_client_bucket(struct db *, const char *, int, double *, int64_t *);
 int	 db_client_bucket_set(struct db *, const char *, int, double, int64_t);

@@ -556,7 +556,8 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 	if (!ring_gap_put_off(&g->gap))
 		bell_watch(g, 1);
 	/* Presence, as a poll arriving now would refresh it. */
-	if (db_session_touch(g->db, s.id, now, now - g->touch_every) == -1) {
+	if (db_session_touch(g->db, s.id, now, now - g->touch_every,
+	    "websocket") == -1) {
 		conn_fail(g, c, 1011, "store failed");
 		goto out;
 	}
@@ -941,10 +942,11 @@ conn_touch(struct gw *g, struct conn *c, int64_t wall)
 		conn_fail(g, c, 4401, "session ended");
 	if (found != 1)
 		return found;
-	if (s.seen_ms >= wall - g->touch_every / 2)
+	if (s.seen_ms >= wall - g->touch_every / 2 &&
+	    strcmp(s.transport, "websocket") == 0)
 		return 0;
 	return db_session_touch(g->db, c->reader.session_id, wall,
-	    wall - g->touch_every / 2);
+	    wall - g->touch_every / 2, "websocket");
 }
 
 /* Timers: closing deadlines, heartbeats, presence. */

@@ -58,6 +58,8 @@
 int
 mailbox_visible(const struct reader *r, const struct event *ev)
 {
+	if (r->room_id == ROOM_ALL)
+		return 1;
 	if (ev->target_id != 0)
 		return ev->target_id == r->session_id;
 	if (ev->room_id == 0)

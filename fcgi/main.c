@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +75,8 @@ usage(void)
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
 	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
 	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n"
-	    "       [--metrics PATH] [--log-format text|json]\n");
+	    "       [--metrics PATH] [--log-format text|json]\n"
+	    "       noom-worker --hash-password < file-with-the-password\n");
 	exit(2);
 }
 
@@ -171,6 +173,42 @@ checkpointer_start(const struct app *app)
 	if (setitimer(ITIMER_REAL, &every, NULL) == -1)
 		log_warn("setitimer: %s", strerror(errno));
 	return db;
+}
+
+/*
+ * --hash-password: read a password (the first line of standard input) and
+ * print what admin_password in --config takes.  Nothing else is read or
+ * started; the password is never an argument, so it never shows in `ps`.
+ */
+static void __attribute__((noreturn))
+hash_password(void)
+{
+	struct termios	 tty, quiet;
+	char		 line[256], out[NOOM_PW_HASH_MAX];
+	size_t		 n;
+	int		 echo_off = 0;
+
+	if (tcgetattr(STDIN_FILENO, &tty) == 0) {
+		fprintf(stderr, "Admin password (not shown): ");
+		quiet = tty;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		echo_off = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
+	}
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		line[0] = '\0';
+	if (echo_off) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &tty);
+		fprintf(stderr, "\n");
+	}
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n < 8)
+		fatal("--hash-password: use at least 8 characters");
+	if (pw_hash(line, out, sizeof(out)) == -1)
+		fatal("--hash-password: cannot hash");
+	explicit_bzero(line, sizeof(line));
+	printf("admin_password = %s\n", out);
+	exit(0);
 }
 
 /*
@@ -291,6 +329,7 @@ main(int argc, char **argv)
 		{ "ws-socket", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'x' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "hash-password", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct app	 app;
@@ -343,6 +382,7 @@ main(int argc, char **argv)
 			if (log_set_format(optarg) == -1)
 				usage();
 			break;
+		case 'H': hash_password(); break;
 		case 'W': app.waiting_max = opt_number(optarg, 1, 1000000, "--waiting-per-client"); break;
 		default: usage();
 		}
@@ -378,6 +418,11 @@ main(int argc, char **argv)
 	if (asprintf(&path, "%s/templates/app.html", app.data_dir) == -1)
 		fatal("asprintf");
 	if ((app.tmpl_app = file_read_new(path, 1 << 20, &cause)) == NULL)
+		fatal("template: %s", cause);
+	free(path);
+	if (asprintf(&path, "%s/templates/admin.html", app.data_dir) == -1)
+		fatal("asprintf");
+	if ((app.tmpl_admin = file_read_new(path, 1 << 20, &cause)) == NULL)
 		fatal("template: %s", cause);
 	free(path);
 	if (FCGX_Init() != 0)
@@ -446,6 +491,7 @@ main(int argc, char **argv)
 	unlink_own(socket_path, &sock_st);
 	log_info("stopped");
 	free(app.tmpl_app);
+	free(app.tmpl_admin);
 	metrics_close(app.metrics);
 	conf_live_free(app.live);
 	free((char *)app.doorbell);

@@ -70,6 +70,7 @@ maintenance(struct ctx *c, int64_t now)
 	    db_sessions_expire(c->db, now - SESSION_TTL_MS,
 	    now - UNJOINED_TTL_MS) == -1 ||
 	    db_clients_expire(c->db, now - CLIENT_TTL_MS) == -1 ||
+	    admin_expire(c->db, now) == -1 ||
 	    db_commit(c->db) == -1) {
 		db_rollback(c->db);
 		return -1;

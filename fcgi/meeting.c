@@ -225,8 +225,7 @@ act_remove(struct ctx *c, const struct req *rq, struct session *s,
 		    "leave instead.");
 		return ACT_ANSWERED;
 	}
-	if (db_ban_add(c->db, s->room_id, t.id) == -1 ||
-	    room_leave(c, &t, "removed", rq->now_ms) == -1)
+	if (meeting_remove(c, &t, rq->now_ms) == -1)
 		return ACT_FAIL;
 	resp_json(rs, 200, json_pack("{s:I}", "removed", (json_int_t)t.id));
 	return ACT_DONE;
@@ -293,26 +292,51 @@ act_deny(struct ctx *c, const struct req *rq, struct session *s,
 	return ACT_DONE;
 }
 
-/* Everyone out, a page of members at a time; the last one closes it. */
-static int
-act_end(struct ctx *c, const struct req *rq, struct session *s,
-    json_t *body, struct resp *rs)
+/*
+ * Remove member t from its meeting (a host's or the operator's act): out
+ * with reason "removed", and not back until the room closes.  0 or -1.
+ */
+int
+meeting_remove(struct ctx *c, struct session *t, int64_t now)
+{
+	if (db_ban_add(c->db, t->room_id, t->id) == -1 ||
+	    room_leave(c, t, "removed", now) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * End the meeting in room: everyone out (reason "ended"), a page of
+ * members at a time; the last one out closes the room, which tells those
+ * waiting.  0 or -1.
+ */
+int
+meeting_end(struct ctx *c, int64_t room, int64_t now)
 {
 	struct ids	 ids;
 	struct session	 t;
 	int		 i;
 
-	(void)body;
 	do {
 		ids.n = 0;
-		if (db_room_members(c->db, s->room_id, NOOM_MEMBERS_MAX,
-		    member_id, &ids) == -1)
-			return ACT_FAIL;
+		if (db_room_members(c->db, room, NOOM_MEMBERS_MAX, member_id,
+		    &ids) == -1)
+			return -1;
 		for (i = 0; i < ids.n; i++)
 			if (db_session_by_id(c->db, ids.v[i], &t) != 1 ||
-			    room_leave(c, &t, "ended", rq->now_ms) == -1)
-				return ACT_FAIL;
+			    room_leave(c, &t, "ended", now) == -1)
+				return -1;
 	} while (ids.n > 0);
+	return 0;
+}
+
+static int
+act_end(struct ctx *c, const struct req *rq, struct session *s,
+    json_t *body, struct resp *rs)
+{
+	(void)body;
+	if (meeting_end(c, s->room_id, rq->now_ms) == -1)
+		return ACT_FAIL;
 	resp_json(rs, 200, json_pack("{s:s,s:b}", "room", s->room, "ended", 1));
 	return ACT_DONE;
 }

@@ -31,7 +31,7 @@
 #define CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 
 /* The rate-limit refusals: the scope and kind each counter is labelled. */
-_Static_assert(LIMIT__COUNT == 5,
+_Static_assert(LIMIT__COUNT == 6,
     "a new limit needs its kind in limit_labels");
 static const struct {
 	const char	*scope, *kind;
@@ -41,6 +41,7 @@ static const struct {
 	[M_LIMIT_CLIENT + LIMIT_JOIN] = { "client", "joins" },
 	[M_LIMIT_CLIENT + LIMIT_CHAT] = { "client", "chat" },
 	[M_LIMIT_CLIENT + LIMIT_PASSWORD] = { "client", "passwords" },
+	[M_LIMIT_CLIENT + LIMIT_ADMIN] = { "client", "admin_logins" },
 	[M_LIMIT_SESSION_WRITES] = { "session", "writes" },
 	[M_LIMIT_SESSION_SIGNALS] = { "session", "signals" },
 	[M_LIMIT_WAITING_POLLS] = { "client", "waiting_polls" },
@@ -72,6 +73,13 @@ route_name(enum route r)
 	case R_ROOM_ADMIT: return "room_admit";
 	case R_ROOM_DENY: return "room_deny";
 	case R_ROOM_END: return "room_end";
+	case R_PAGE_ADMIN: return "page_admin";
+	case R_ADMIN_LOGIN: return "admin_login";
+	case R_ADMIN_LOGOUT: return "admin_logout";
+	case R_ADMIN_ROOMS: return "admin_rooms";
+	case R_ADMIN_WAIT: return "admin_wait";
+	case R_ADMIN_CLOSE: return "admin_close";
+	case R_ADMIN_REMOVE: return "admin_remove";
 	case R_PAGE_HOME: return "page_home";
 	case R_PAGE_ROOM: return "page_room";
 	case R_HEALTHZ: return "healthz";

@@ -46,7 +46,8 @@ enum limit {
 	LIMIT_ROOM,		/* rooms opened */
 	LIMIT_JOIN,		/* joins */
 	LIMIT_CHAT,		/* chat messages */
-	LIMIT_PASSWORD,		/* wrong room passwords */
+	LIMIT_PASSWORD,		/* room password guesses */
+	LIMIT_ADMIN,		/* admin login attempts */
 	LIMIT__COUNT
 };
 
@@ -70,6 +71,7 @@ struct conf {
 	char		*proxies[NOOM_PROXIES_MAX + 1];	/* NULL-terminated */
 
 	int		 log_level;	/* the least logged: LOG_INFO, ... */
+	char		*admin_password; /* pw_hash() of it; NULL: no admin page */
 };
 
 /* The live configuration of one process: see conf_now(), conf_reload(). */
@@ -100,6 +102,7 @@ struct app {
 	int		 quiet;		/* no per-request log lines */
 	int		 mesh_max_arg;	/* --mesh-max, which beats the file; or 0 */
 	char		*tmpl_app;	/* templates/app.html, loaded once */
+	char		*tmpl_admin;	/* templates/admin.html, loaded once */
 	struct conf_live *live;		/* this process's; conf_now() */
 };
 
@@ -114,6 +117,8 @@ struct req {
 	const char	*host;		/* Host header, or NULL */
 	const char	*origin;	/* Origin header, or NULL */
 	const char	*content_type;	/* Content-Type, or NULL */
+	const char	*admin_cookie;	/* the noom_admin cookie, or NULL */
+	int		 https;		/* nginx served it over TLS */
 	const char	*body;		/* NUL-terminated copy, or NULL */
 	size_t		 body_len;
 	int64_t		 now_ms;
@@ -150,6 +155,7 @@ struct resp {
 	const char	*content_type;
 	const char	*allow;		/* for 405 */
 	int		 retry_after;	/* seconds, for 429; 0: none */
+	char		 set_cookie[256]; /* a Set-Cookie value, or "" */
 	int		 route;		/* enum route api_dispatch() chose */
 	int		 wait;
 	struct reader	 reader;
@@ -274,6 +280,13 @@ enum route {
 	R_ROOM_ADMIT,
 	R_ROOM_DENY,
 	R_ROOM_END,
+	R_PAGE_ADMIN,
+	R_ADMIN_LOGIN,
+	R_ADMIN_LOGOUT,
+	R_ADMIN_ROOMS,
+	R_ADMIN_WAIT,
+	R_ADMIN_CLOSE,
+	R_ADMIN_REMOVE,
 	R_PAGE_HOME,
 	R_PAGE_ROOM,
 	R_HEALTHZ,
@@ -357,6 +370,8 @@ int	 waiting_done(struct ctx *, int64_t, int64_t, const char *, int64_t);
 int	 hosts_publish(struct ctx *, int64_t, const char *, json_t *, int64_t);
 
 /* meeting.c: what a room's hosts do. */
+int	 meeting_end(struct ctx *, int64_t, int64_t);
+int	 meeting_remove(struct ctx *, struct session *, int64_t);
 void	 h_room_settings(struct ctx *, const struct req *, struct resp *);
 void	 h_room_host(struct ctx *, const struct req *, struct resp *);
 void	 h_room_remove(struct ctx *, const struct req *, struct resp *);
@@ -462,8 +477,21 @@ int	 mailbox_read(struct db *, struct reader *, const struct hold *,
 int64_t	 publish(struct ctx *, int64_t, int64_t, const char *, const json_t *,
 	    int64_t);
 
+/* admin.c: the operator's page and its API. */
+int	 admin_expire(struct db *, int64_t);
+void	 h_admin_page(struct ctx *, const struct req *, struct resp *);
+void	 h_admin_login(struct ctx *, const struct req *, struct resp *);
+void	 h_admin_logout(struct ctx *, const struct req *, struct resp *);
+void	 h_admin_rooms(struct ctx *, const struct req *, struct resp *);
+void	 h_admin_wait(struct ctx *, const struct req *, struct resp *);
+void	 h_admin_close(struct ctx *, const struct req *, struct resp *);
+void	 h_admin_remove(struct ctx *, const struct req *, struct resp *);
+
 /* poll.c: GET api/poll. */
 void	 h_poll(struct ctx *, const struct req *, struct resp *);
+int	 poll_answer(struct ctx *, struct reader *, struct hold *, int64_t,
+	    char **);
+void	 poll_respond(struct resp *, char *);
 
 /*
  * waker.c: the long-poll waker, one thread per worker process, which owns

@@ -66,15 +66,16 @@ poll_touch(struct ctx *c, const struct session *s, int64_t now)
 		return 0;
 	}
 	return db_session_touch(c->db, s->id, now,
-	    now - mailbox_touch_ms(c->app->presence_timeout));
+	    now - mailbox_touch_ms(c->app->presence_timeout), "polling");
 }
 
 /*
  * The answer to the poll of reader r, in the caller's read transaction:
  * MB_ANSWER or MB_RESYNC with *body new, MB_NONE or MB_HOLD (wait: r's
- * cursor says from where, h what may wait), or -1 on a store error.
+ * cursor says from where, h what may wait), or -1 on a store error.  Also
+ * for the admin page's reader (admin.c).
  */
-static int
+int
 poll_answer(struct ctx *c, struct reader *r, struct hold *h, int64_t wall,
     char **body)
 {
@@ -112,6 +113,18 @@ poll_answer(struct ctx *c, struct reader *r, struct hold *h, int64_t wall,
 	return rv;
 }
 
+/* Answer with body (taken), or, if NULL, hand the poll to the waker. */
+void
+poll_respond(struct resp *rs, char *body)
+{
+	if (body != NULL) {
+		rs->status = 200;
+		rs->content_type = "application/json; charset=utf-8";
+		rs->text = body;
+	} else
+		rs->wait = 1;
+}
+
 /*
  * GET api/poll: the session and the events after the cursor are read in one
  * read transaction; the presence write, when due, comes after it.
@@ -141,12 +154,7 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 	db_rollback(c->db);		/* a read: nothing to commit */
 	if (rv == -1 || poll_touch(c, &s, rq->now_ms) == -1)
 		goto fail;
-	if (body != NULL) {
-		rs->status = 200;
-		rs->content_type = "application/json; charset=utf-8";
-		rs->text = body;
-	} else
-		rs->wait = 1;
+	poll_respond(rs, body);
 	return;
 fail:
 	free(body);

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "noom.h"
 
@@ -51,11 +52,16 @@ presence_free(struct presence *p)
 	free(p);
 }
 
-/* Is s due a seen-time write at now (wall ms)? */
+/*
+ * Is s, polling, due a seen-time write at now (wall ms)?  Also when it read
+ * by another transport until now: the admin page shows how each member is
+ * connected.
+ */
 int
 presence_due(const struct app *app, const struct session *s, int64_t now)
 {
-	return s->seen_ms < now - mailbox_touch_ms(app->presence_timeout);
+	return s->seen_ms < now - mailbox_touch_ms(app->presence_timeout) ||
+	    strcmp(s->transport, "polling") != 0;
 }
 
 /*
@@ -108,7 +114,7 @@ presence_flush(struct presence *p, struct db *db, const struct app *app)
 	for (i = 0; i < n; i++) {
 		if (i > 0 && ids[i] == ids[i - 1])
 			continue;
-		if (db_session_touch(db, ids[i], now, before) == -1)
+		if (db_session_touch(db, ids[i], now, before, "polling") == -1)
 			break;
 	}
 	if (i < n || db_commit(db) == -1) {

@@ -43,6 +43,13 @@ static const struct route_entry routes[] = {
 	{ "HEAD", "/",			R_PAGE_HOME,	  "GET, HEAD" },
 	{ "GET",  "/room/*",		R_PAGE_ROOM,	  "GET, HEAD" },
 	{ "HEAD", "/room/*",		R_PAGE_ROOM,	  "GET, HEAD" },
+	{ "GET",  "/admin",		R_PAGE_ADMIN,	  "GET" },
+	{ "POST", "/api/admin/login",	R_ADMIN_LOGIN,	  "POST" },
+	{ "POST", "/api/admin/logout",	R_ADMIN_LOGOUT,	  "POST" },
+	{ "GET",  "/api/admin/rooms",	R_ADMIN_ROOMS,	  "GET" },
+	{ "GET",  "/api/admin/wait",	R_ADMIN_WAIT,	  "GET" },
+	{ "POST", "/api/admin/close",	R_ADMIN_CLOSE,	  "POST" },
+	{ "POST", "/api/admin/remove",	R_ADMIN_REMOVE,	  "POST" },
 	{ "GET",  "/healthz",		R_HEALTHZ,	  "GET, HEAD" },
 	{ "HEAD", "/healthz",		R_HEALTHZ,	  "GET, HEAD" },
 	{ "GET",  "/readyz",		R_READYZ,	  "GET, HEAD" },
@@ -166,6 +173,13 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_PAGE_ROOM:
 		h_page(c, rq, rs, r);
 		break;
+	case R_PAGE_ADMIN: h_admin_page(c, rq, rs); break;
+	case R_ADMIN_LOGIN: h_admin_login(c, rq, rs); break;
+	case R_ADMIN_LOGOUT: h_admin_logout(c, rq, rs); break;
+	case R_ADMIN_ROOMS: h_admin_rooms(c, rq, rs); break;
+	case R_ADMIN_WAIT: h_admin_wait(c, rq, rs); break;
+	case R_ADMIN_CLOSE: h_admin_close(c, rq, rs); break;
+	case R_ADMIN_REMOVE: h_admin_remove(c, rq, rs); break;
 	case R_HEALTHZ: h_healthz(c, rq, rs); break;
 	case R_READYZ: h_readyz(c, rq, rs); break;
 	case R_METRICS: h_metrics(c, rq, rs); break;

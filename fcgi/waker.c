@@ -62,6 +62,23 @@ struct waiting {
 	int64_t		 parked_us;	/* monotonic, for the metrics */
 };
 
+/*
+ * The by_session bucket of p: by its session id, which is negative for an
+ * admin page's reader (admin.c).
+ */
+static size_t
+session_bucket(const struct waiting *p)
+{
+	return (size_t)((uint64_t)p->reader.session_id % NBUCKETS);
+}
+
+/* The route p came by, for the metrics: an admin page's wait, or a poll. */
+static enum route
+waiting_route(const struct waiting *p)
+{
+	return p->reader.session_id < 0 ? R_ADMIN_WAIT : R_POLL;
+}
+
 /* How many polls of one client address wait in this process. */
 struct client {
 	struct client	*next;		/* in its bucket */
@@ -206,7 +223,7 @@ waiting_forget(struct waker *w, struct waiting *p)
 	struct waiting	**pp;
 	struct client	**cp, *c = p->client;
 
-	for (pp = &w->by_session[p->reader.session_id % NBUCKETS]; *pp != NULL;
+	for (pp = &w->by_session[session_bucket(p)]; *pp != NULL;
 	    pp = &(*pp)->same)
 		if (*pp == p) {
 			*pp = p->same;
@@ -232,7 +249,7 @@ inbox_refuse(struct waker *w, struct waiting *p)
 
 	w->answer(p->req, 429, body, sizeof(body) - 1);
 	metrics_add(w->app->metrics, M_LIMIT_WAITING_POLLS, 1);
-	metrics_request(w->app->metrics, R_POLL, 429,
+	metrics_request(w->app->metrics, waiting_route(p), 429,
 	    (now_ms() - p->started) * 1000);
 	free(p->client);
 	free(p);
@@ -250,7 +267,7 @@ session_count(struct waker *w, struct waiting *p)
 	struct waiting	**bucket, *q, *oldest = NULL;
 	int		 n = 0;
 
-	bucket = &w->by_session[p->reader.session_id % NBUCKETS];
+	bucket = &w->by_session[session_bucket(p)];
 	for (q = *bucket; q != NULL; q = q->same)
 		if (q->reader.session_id == p->reader.session_id) {
 			n++;
@@ -320,7 +337,7 @@ waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
 	w->answer(p->req, 200, body.data, body.len);
 	buf_free(&body);
 	metrics_observe(w->app->metrics, H_POLL_WAIT, mono_us() - p->parked_us);
-	metrics_request(w->app->metrics, R_POLL, 200,
+	metrics_request(w->app->metrics, waiting_route(p), 200,
 	    (now_ms() - p->started) * 1000);
 	if (!w->app->quiet)
 		log_request("GET", "/api/poll", 200, now_ms() - p->started,

@@ -25,7 +25,10 @@
  *
  * FastCGI params relied on (conf/noom-nginx.conf.in sets them):
  * REQUEST_METHOD, DOCUMENT_URI (decoded, normalised by nginx), QUERY_STRING,
- * CONTENT_LENGTH, HTTP_AUTHORIZATION, NOOM_PREFIX.
+ * CONTENT_LENGTH, HTTP_AUTHORIZATION, NOOM_PREFIX; and REMOTE_ADDR,
+ * HTTP_X_FORWARDED_FOR, HTTP_HOST, HTTP_ORIGIN, CONTENT_TYPE,
+ * NOOM_ADMIN_COOKIE (the admin page's cookie alone), HTTPS,
+ * HTTP_X_NOOM_TRANSPORT.
  */
 #include <sys/socket.h>
 
@@ -208,15 +211,18 @@ void
 worker_respond(void *req, struct resp *rs)
 {
 	FCGX_Request	*r = req;
-	char		 extra[128] = "", *json = NULL;
+	char		 extra[512] = "", *json = NULL;
 	const char	*body, *type, *method;
 	int		 n = 0;
 
 	if (rs->allow != NULL)
 		n = snprintf(extra, sizeof(extra), "Allow: %s\r\n", rs->allow);
 	if (rs->retry_after > 0)
-		snprintf(extra + n, sizeof(extra) - n, "Retry-After: %d\r\n",
-		    rs->retry_after);
+		n += snprintf(extra + n, sizeof(extra) - n,
+		    "Retry-After: %d\r\n", rs->retry_after);
+	if (rs->set_cookie[0] != '\0')
+		snprintf(extra + n, sizeof(extra) - n, "Set-Cookie: %s\r\n",
+		    rs->set_cookie);
 	if (rs->text != NULL) {
 		body = rs->text;
 		type = rs->content_type;
@@ -326,6 +332,8 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	rq.host = FCGX_GetParam("HTTP_HOST", r->envp);
 	rq.origin = FCGX_GetParam("HTTP_ORIGIN", r->envp);
 	rq.content_type = FCGX_GetParam("CONTENT_TYPE", r->envp);
+	rq.admin_cookie = FCGX_GetParam("NOOM_ADMIN_COOKIE", r->envp);
+	rq.https = strcmp(param(r, "HTTPS", ""), "on") == 0;
 	uri = param(r, "DOCUMENT_URI", "/");
 	plen = strlen(rq.prefix);
 	if (strncmp(uri, rq.prefix, plen) != 0) {
