@@ -67,6 +67,9 @@ enum stmt {
 	S_SESSION_ROOM,
 	S_SESSION_RATE,
 	S_SESSION_SIG_RATE,
+	S_SESSION_RE_RATE,
+	S_SESSION_HAND,
+	S_HANDS,
 	S_SESSION_MEDIA,
 	S_MEMBER_RANK,
 	S_SESSIONS_STALE,
@@ -140,7 +143,8 @@ enum stmt {
 	"SELECT s.id, s.nickname, coalesce(s.room_id, 0), coalesce(r.name, '')," \
 	" s.join_seq, s.seen_ms, s.rl_tokens, s.rl_ms, s.sig_tokens, s.sig_ms," \
 	" s.audio, s.video, s.screen, s.host, coalesce(r.key_hash, '') <> ''," \
-	" s.left_room, s.left_ms, s.left_host, s.transport" \
+	" s.left_room, s.left_ms, s.left_host, s.transport, s.hand_ms," \
+	" s.re_tokens, s.re_ms" \
 	" FROM sessions s LEFT JOIN rooms r ON r.id = s.room_id"
 
 static const char *const stmt_sql[S__COUNT] = {
@@ -167,6 +171,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " AND nick_key = :key AND id <> :sid",
 	[S_SESSION_ROOM] =
 	    "UPDATE sessions SET room_id = nullif(:room, 0), join_seq = :seq,"
+	    " hand_ms = 0,"
 	    " joined_ms = CASE WHEN :room = 0 OR joined_ms > 0 THEN joined_ms"
 	    " ELSE :now END WHERE id = :sid",
 	[S_SESSION_RATE] =
@@ -175,6 +180,14 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SESSION_SIG_RATE] =
 	    "UPDATE sessions SET sig_tokens = :tokens, sig_ms = :now"
 	    " WHERE id = :sid",
+	[S_SESSION_RE_RATE] =
+	    "UPDATE sessions SET re_tokens = :tokens, re_ms = :now"
+	    " WHERE id = :sid",
+	[S_SESSION_HAND] =
+	    "UPDATE sessions SET hand_ms = :at WHERE id = :sid",
+	[S_HANDS] =
+	    "SELECT id, nickname, hand_ms FROM sessions WHERE room_id = :room"
+	    " AND hand_ms > 0 ORDER BY hand_ms, id LIMIT :max",
 	[S_SESSION_MEDIA] =
 	    "UPDATE sessions SET audio = :audio, video = :video, screen = :screen"
 	    " WHERE id = :sid",
@@ -204,7 +217,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "SELECT members FROM rooms WHERE id = :room",
 	[S_ROOM_MEMBERS] =
 	    "SELECT id, nickname, audio, video, screen, host, transport,"
-	    " created_ms FROM sessions"
+	    " created_ms, hand_ms FROM sessions"
 	    " WHERE room_id = :room ORDER BY join_seq, id LIMIT :max",
 	[S_ROOMS_LIST] =
 	    "SELECT name, members FROM rooms WHERE members > 0 AND key_hash = ''"
@@ -278,14 +291,14 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_CLIENTS_EXPIRE] =
 	    "DELETE FROM clients WHERE ms < :cutoff",
 	[S_MSG_NEW] =
-	    "INSERT INTO messages (room_id, session_id, client_id, data,"
-	    " created_ms) VALUES (:room, :sid, :cid, :data, :now)",
+	    "INSERT INTO messages (room_id, session_id, to_id, client_id, data,"
+	    " created_ms) VALUES (:room, :sid, :to, :cid, :data, :now)",
 	[S_MSG_BY_CLIENT] =
 	    "SELECT id, created_ms FROM messages"
 	    " WHERE session_id = :sid AND client_id = :cid",
 	[S_HISTORY] =
 	    "SELECT id, data FROM (SELECT id, data FROM messages"
-	    " WHERE room_id = :room ORDER BY id DESC LIMIT :max)"
+	    " WHERE room_id = :room AND to_id = 0 ORDER BY id DESC LIMIT :max)"
 	    " ORDER BY id",
 	[S_MSGS_TRIM] =
 	    "DELETE FROM messages WHERE id < (SELECT m.id FROM messages m"
@@ -1014,6 +1027,9 @@ session_row(sqlite3_stmt *p, struct session *s)
 	s->left_host = sqlite3_column_int(p, 17);
 	snprintf(s->transport, sizeof(s->transport), "%s",
 	    (const char *)sqlite3_column_text(p, 18));
+	s->hand_ms = sqlite3_column_int64(p, 19);
+	s->re_tokens = sqlite3_column_double(p, 20);
+	s->re_ms = sqlite3_column_int64(p, 21);
 }
 
 /* Run a one-session query; 1 found, 0 not found, -1 error. */
@@ -1141,12 +1157,15 @@ db_session_room(struct db *db, int64_t sid, int64_t room, int64_t join_seq,
 	return run(db, p);
 }
 
-/* Store a rate-limit bucket: the chat one, or (signal) the signaling one. */
+/* Store one of the session's rate-limit buckets (enum bucket). */
 int
-db_session_rate(struct db *db, int64_t sid, int signal, double tokens,
+db_session_rate(struct db *db, int64_t sid, int bucket, double tokens,
     int64_t now)
 {
-	sqlite3_stmt	*p = st(db, signal ? S_SESSION_SIG_RATE : S_SESSION_RATE);
+	static const enum stmt	 stmts[] = { [BUCKET_WRITE] = S_SESSION_RATE,
+	    [BUCKET_SIGNAL] = S_SESSION_SIG_RATE,
+	    [BUCKET_REACTION] = S_SESSION_RE_RATE };
+	sqlite3_stmt		*p = st(db, stmts[bucket]);
 
 	if (p == NULL)
 		return -1;
@@ -1154,6 +1173,45 @@ db_session_rate(struct db *db, int64_t sid, int signal, double tokens,
 	bind_d(p, ":tokens", tokens);
 	bind_i(p, ":now", now);
 	return run(db, p);
+}
+
+/* Raise (at: when, > 0) or lower (0) session sid's hand. */
+int
+db_session_hand(struct db *db, int64_t sid, int64_t at)
+{
+	sqlite3_stmt	*p = st(db, S_SESSION_HAND);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":sid", sid);
+	bind_i(p, ":at", at);
+	return run(db, p);
+}
+
+/* Call fn for the first max raised hands of room, the earliest first. */
+int
+db_room_hands(struct db *db, int64_t room, int max, member_fn fn, void *arg)
+{
+	sqlite3_stmt	*p = st(db, S_HANDS);
+	struct member	 m;
+	int		 rc;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":max", max);
+	memset(&m, 0, sizeof(m));
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		m.session_id = sqlite3_column_int64(p, 0);
+		m.nickname = (const char *)sqlite3_column_text(p, 1);
+		m.hand_ms = sqlite3_column_int64(p, 2);
+		if (fn(arg, &m) != 0)
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, "step");
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* Record a session's media state (booleans). */
@@ -1334,6 +1392,7 @@ db_room_members(struct db *db, int64_t room, int max, member_fn fn,
 		m.host = sqlite3_column_int(p, 5);
 		m.transport = (const char *)sqlite3_column_text(p, 6);
 		m.created_ms = sqlite3_column_int64(p, 7);
+		m.hand_ms = sqlite3_column_int64(p, 8);
 		if (fn(arg, &m) != 0)
 			break;
 	}
@@ -1770,8 +1829,8 @@ db_clients_expire(struct db *db, int64_t cutoff)
  * beside the text (db_history).
  */
 int
-db_message_add(struct db *db, int64_t room, int64_t sid, const char *cid,
-    int64_t now, const char *data, int64_t *id)
+db_message_add(struct db *db, int64_t room, int64_t sid, int64_t to,
+    const char *cid, int64_t now, const char *data, int64_t *id)
 {
 	sqlite3_stmt	*p;
 
@@ -1779,6 +1838,7 @@ db_message_add(struct db *db, int64_t room, int64_t sid, const char *cid,
 		return -1;
 	bind_i(p, ":room", room);
 	bind_i(p, ":sid", sid);
+	bind_i(p, ":to", to);
 	bind_s(p, ":cid", cid);
 	bind_s(p, ":data", data);
 	bind_i(p, ":now", now);

@@ -90,7 +90,13 @@ struct session {
 	int64_t	 left_ms;		/* ... when, */
 	int	 left_host;		/* ... and whether it was a host */
 	char	 transport[12];		/* how it last read: "polling", ... */
+	int64_t	 hand_ms;		/* hand raised at (0: down) */
+	double	 re_tokens;		/* reaction allowance */
+	int64_t	 re_ms;
 };
+
+/* A session's rate-limit buckets (db_session_rate). */
+enum bucket { BUCKET_WRITE, BUCKET_SIGNAL, BUCKET_REACTION };
 
 /* A room's settings, as db_room_info() reads them. */
 struct room_info {
@@ -118,6 +124,7 @@ struct member {
 	int		 host;
 	const char	*transport;	/* valid during the callback */
 	int64_t		 created_ms;	/* when the session was made */
+	int64_t		 hand_ms;	/* hand raised at (0: down) */
 };
 typedef int (*member_fn)(void *, const struct member *);
 
@@ -180,6 +187,8 @@ int	 db_nick_taken(struct db *, int64_t, const char *, int64_t);
 int	 db_session_room(struct db *, int64_t, int64_t, int64_t, int64_t);
 int	 db_session_rate(struct db *, int64_t, int, double, int64_t);
 int	 db_session_media(struct db *, int64_t, int, int, int);
+int	 db_session_hand(struct db *, int64_t, int64_t);
+int	 db_room_hands(struct db *, int64_t, int, member_fn, void *);
 int	 db_member_rank(struct db *, int64_t);
 int	 db_sessions_stale(struct db *, int64_t, int64_t *, int);
 int	 db_sessions_expire(struct db *, int64_t, int64_t);
@@ -219,8 +228,8 @@ int	 db_client_bucket(struct db *, const char *, int, double *, int64_t *);
 int	 db_client_bucket_set(struct db *, const char *, int, double, int64_t);
 int	 db_clients_expire(struct db *, int64_t);
 
-int	 db_message_add(struct db *, int64_t, int64_t, const char *, int64_t,
-	    const char *, int64_t *);
+int	 db_message_add(struct db *, int64_t, int64_t, int64_t, const char *,
+	    int64_t, const char *, int64_t *);
 int	 db_message_by_client(struct db *, int64_t, const char *, int64_t *,
 	    int64_t *);
 int	 db_history(struct db *, int64_t, int, message_fn, void *);

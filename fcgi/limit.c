@@ -60,30 +60,38 @@ answer_429(struct resp *rs, const char *scope, int retry)
 }
 
 /*
- * Take one call from one of the session's buckets (signal: the signaling
- * one), inside the caller's transaction.  0 if allowed, -1 after answering
+ * Take one call from the session's bucket b (writes, signaling,
+ * reactions), inside the caller's transaction.  0 if allowed, -1 after answering
  * 429 (or 500).
  */
 static int
-session_take(struct ctx *c, const struct session *s, int signal, int64_t now,
-    struct resp *rs)
+session_take(struct ctx *c, const struct session *s, enum bucket b,
+    int64_t now, struct resp *rs)
 {
-	static const struct bucket_rule chat = { "session", NOOM_RL_BURST,
-		NOOM_RL_RATE };
-	static const struct bucket_rule sig = { "session", NOOM_SIG_BURST,
-		NOOM_SIG_RATE };
-	const struct bucket_rule *rule = signal ? &sig : &chat;
+	static const struct bucket_rule rules[] = {
+		[BUCKET_WRITE] = { "session", NOOM_RL_BURST, NOOM_RL_RATE },
+		[BUCKET_SIGNAL] = { "session", NOOM_SIG_BURST, NOOM_SIG_RATE },
+		[BUCKET_REACTION] = { "session", NOOM_RE_BURST, NOOM_RE_RATE },
+	};
+	static const enum metric refused[] = {
+		[BUCKET_WRITE] = M_LIMIT_SESSION_WRITES,
+		[BUCKET_SIGNAL] = M_LIMIT_SESSION_SIGNALS,
+		[BUCKET_REACTION] = M_LIMIT_SESSION_REACTIONS,
+	};
+	const struct bucket_rule *rule = &rules[b];
 	double	 tokens;
 
-	tokens = signal ? bucket_refill(rule, s->sig_tokens, s->sig_ms, now) :
+	tokens = b == BUCKET_SIGNAL ?
+	    bucket_refill(rule, s->sig_tokens, s->sig_ms, now) :
+	    b == BUCKET_REACTION ?
+	    bucket_refill(rule, s->re_tokens, s->re_ms, now) :
 	    bucket_refill(rule, s->rl_tokens, s->rl_ms, now);
 	if (tokens < 1) {
 		answer_429(rs, "session", bucket_retry_s(rule, tokens));
-		metrics_add(c->app->metrics, signal ? M_LIMIT_SESSION_SIGNALS :
-		    M_LIMIT_SESSION_WRITES, 1);
+		metrics_add(c->app->metrics, refused[b], 1);
 		return -1;
 	}
-	if (db_session_rate(c->db, s->id, signal, tokens - 1, now) == -1) {
+	if (db_session_rate(c->db, s->id, b, tokens - 1, now) == -1) {
 		resp_error(rs, 500, "internal", "The store failed.");
 		return -1;
 	}
@@ -95,7 +103,7 @@ int
 rate_take(struct ctx *c, const struct session *s, int64_t now,
     struct resp *rs)
 {
-	return session_take(c, s, 0, now, rs);
+	return session_take(c, s, BUCKET_WRITE, now, rs);
 }
 
 /* Take one signaling message from the session's own allowance. */
@@ -103,7 +111,15 @@ int
 rate_take_signal(struct ctx *c, const struct session *s, int64_t now,
     struct resp *rs)
 {
-	return session_take(c, s, 1, now, rs);
+	return session_take(c, s, BUCKET_SIGNAL, now, rs);
+}
+
+/* Take one reaction from the session's own allowance. */
+int
+rate_take_reaction(struct ctx *c, const struct session *s, int64_t now,
+    struct resp *rs)
+{
+	return session_take(c, s, BUCKET_REACTION, now, rs);
 }
 
 /*

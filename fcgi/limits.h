@@ -27,6 +27,9 @@
 #define NOOM_RL_RATE		10	/* ... refilled per second */
 #define NOOM_SIG_BURST		200	/* signaling messages a session may burst */
 #define NOOM_SIG_RATE		50	/* ... refilled per second */
+#define NOOM_RE_BURST		5	/* reactions a session may burst */
+#define NOOM_RE_RATE		1	/* ... refilled per second */
+#define NOOM_HANDS_MAX		200	/* raised hands in a room's state */
 #define NOOM_SIGNAL_MAX		(16 * 1024)	/* bytes of one signal's data */
 #define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
 #define NOOM_PROXIES_MAX	16	/* trusted_proxy entries */

@@ -89,7 +89,7 @@ const char *const metrics_event_types[METRICS_EVENT_TYPES] = {
 	"welcome", "bye", "new_message", "nickname", "room_change",
 	"room_joined", "room_left", "signal", "media", "host",
 	"room_settings", "mute_request", "waiting", "waiting_done",
-	"join_denied", "other",
+	"join_denied", "hand", "reaction", "other",
 };
 
 /* The statuses counted apart; the last (0) counts any other. */

@@ -44,6 +44,7 @@ static const struct {
 	[M_LIMIT_CLIENT + LIMIT_ADMIN] = { "client", "admin_logins" },
 	[M_LIMIT_SESSION_WRITES] = { "session", "writes" },
 	[M_LIMIT_SESSION_SIGNALS] = { "session", "signals" },
+	[M_LIMIT_SESSION_REACTIONS] = { "session", "reactions" },
 	[M_LIMIT_WAITING_POLLS] = { "client", "waiting_polls" },
 };
 
@@ -66,6 +67,8 @@ route_name(enum route r)
 	case R_CALL: return "call";
 	case R_SIGNAL: return "signal";
 	case R_MEDIA: return "media";
+	case R_HAND: return "hand";
+	case R_REACTION: return "reaction";
 	case R_ROOM_SETTINGS: return "room_settings";
 	case R_ROOM_HOST: return "room_host";
 	case R_ROOM_REMOVE: return "room_remove";

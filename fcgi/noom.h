@@ -280,6 +280,8 @@ enum route {
 	R_ROOM_ADMIT,
 	R_ROOM_DENY,
 	R_ROOM_END,
+	R_HAND,
+	R_REACTION,
 	R_PAGE_ADMIN,
 	R_ADMIN_LOGIN,
 	R_ADMIN_LOGOUT,
@@ -321,6 +323,8 @@ int	 bucket_retry_s(const struct bucket_rule *, double);
 int	 rate_take(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
 int	 rate_take_signal(struct ctx *, const struct session *, int64_t,
+	    struct resp *);
+int	 rate_take_reaction(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
 int	 client_take(struct ctx *, const struct req *, enum limit,
 	    struct resp *);
@@ -382,6 +386,10 @@ void	 h_room_end(struct ctx *, const struct req *, struct resp *);
 
 /* chat.c */
 void	 h_messages(struct ctx *, const struct req *, struct resp *);
+
+/* tools.c: raise hand, reactions. */
+void	 h_hand(struct ctx *, const struct req *, struct resp *);
+void	 h_reaction(struct ctx *, const struct req *, struct resp *);
 
 /* call.c */
 void	 h_call(struct ctx *, const struct req *, struct resp *);
@@ -552,6 +560,7 @@ enum metric {
 	M_LIMIT_CLIENT,		/* + enum limit: refusals per client address */
 	M_LIMIT_SESSION_WRITES = M_LIMIT_CLIENT + LIMIT__COUNT,
 	M_LIMIT_SESSION_SIGNALS,
+	M_LIMIT_SESSION_REACTIONS,
 	M_LIMIT_WAITING_POLLS,	/* per client address, in a worker process */
 	M__COUNT
 };
@@ -561,7 +570,7 @@ enum histogram {
 	H__COUNT
 };
 #define METRICS_BUCKETS		16	/* the last is +Inf */
-#define METRICS_EVENT_TYPES	16
+#define METRICS_EVENT_TYPES	18
 #define METRICS_STATUSES	15
 struct histo_read {
 	uint64_t	 bucket[METRICS_BUCKETS];	/* each alone */

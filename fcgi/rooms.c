@@ -44,10 +44,20 @@ room_json(void *arg, const struct room_row *r)
 static int
 member_json(void *arg, const struct member *m)
 {
-	json_array_append_new(arg, json_pack("{s:I,s:s,s:b,s:b,s:b,s:b}",
+	json_array_append_new(arg, json_pack("{s:I,s:s,s:b,s:b,s:b,s:b,s:I}",
 	    "session", (json_int_t)m->session_id, "nickname", m->nickname,
 	    "audio", m->audio, "video", m->video, "screen", m->screen,
-	    "host", m->host));
+	    "host", m->host, "hand", (json_int_t)m->hand_ms));
+	return 0;
+}
+
+/* A member_fn for the raised hands: append {"session", "nickname", "at"}. */
+static int
+hand_json(void *arg, const struct member *m)
+{
+	json_array_append_new(arg, json_pack("{s:I,s:s,s:I}", "session",
+	    (json_int_t)m->session_id, "nickname", m->nickname, "at",
+	    (json_int_t)m->hand_ms));
 	return 0;
 }
 
@@ -107,8 +117,8 @@ room_change_publish(struct ctx *c, const char *name, int unlisted, int count,
 
 /*
  * The state of room as session s (a member) sees it, as a new object:
- * count, members, history, settings and cursor, and for a host who waits
- * to be admitted.  members lists the first NOOM_MEMBERS_MAX in join order
+ * count, members, history, raised hands in their order, settings and
+ * cursor, and for a host who waits to be admitted.  members lists the first NOOM_MEMBERS_MAX in join order
  * (the call's members are among them); count is the whole room, so a client
  * knows how many more there are.  A join in a room of thousands stays a
  * small answer.
@@ -118,7 +128,8 @@ room_state_new(struct ctx *c, const struct session *s)
 {
 	struct room_info info;
 	json_t		*members = json_array(), *history = json_array();
-	json_t		*waiting = json_array(), *state = NULL;
+	json_t		*waiting = json_array(), *hands = json_array();
+	json_t		*state = NULL;
 	int64_t		 cursor, room = s->room_id;
 	int		 count;
 
@@ -127,13 +138,14 @@ room_state_new(struct ctx *c, const struct session *s)
 	    db_room_members(c->db, room, NOOM_MEMBERS_MAX, member_json,
 	    members) == -1 ||
 	    db_history(c->db, room, NOOM_HISTORY, message_json, history) == -1 ||
+	    db_room_hands(c->db, room, NOOM_HANDS_MAX, hand_json, hands) == -1 ||
 	    (s->host && db_waiting_list(c->db, room, NOOM_WAITING_MAX,
 	    waiting_json, waiting) == -1) ||
 	    (cursor = db_log_end(c->db)) == -1)
 		goto out;
-	state = json_pack("{s:s,s:i,s:O,s:O,s:I,s:b,s:b,s:o}",
+	state = json_pack("{s:s,s:i,s:O,s:O,s:O,s:I,s:b,s:b,s:o}",
 	    "room", s->room, "count", count, "members", members,
-	    "history", history, "cursor", (json_int_t)cursor,
+	    "history", history, "hands", hands, "cursor", (json_int_t)cursor,
 	    "unlisted", info.unlisted, "host", s->host,
 	    "settings", room_settings_new(&info));
 	if (state != NULL && s->host)
@@ -142,6 +154,7 @@ out:
 	json_decref(members);
 	json_decref(history);
 	json_decref(waiting);
+	json_decref(hands);
 	return state;
 }
 

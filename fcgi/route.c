@@ -32,6 +32,8 @@ static const struct route_entry routes[] = {
 	{ "GET",  "/api/call",		R_CALL,		  "GET" },
 	{ "POST", "/api/signal",	R_SIGNAL,	  "POST" },
 	{ "POST", "/api/media",		R_MEDIA,	  "POST" },
+	{ "POST", "/api/hand",		R_HAND,		  "POST" },
+	{ "POST", "/api/reaction",	R_REACTION,	  "POST" },
 	{ "POST", "/api/room/settings",	R_ROOM_SETTINGS,  "POST" },
 	{ "POST", "/api/room/host",	R_ROOM_HOST,	  "POST" },
 	{ "POST", "/api/room/remove",	R_ROOM_REMOVE,	  "POST" },
@@ -162,6 +164,8 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_CALL: h_call(c, rq, rs); break;
 	case R_SIGNAL: h_signal(c, rq, rs); break;
 	case R_MEDIA: h_media(c, rq, rs); break;
+	case R_HAND: h_hand(c, rq, rs); break;
+	case R_REACTION: h_reaction(c, rq, rs); break;
 	case R_ROOM_SETTINGS: h_room_settings(c, rq, rs); break;
 	case R_ROOM_HOST: h_room_host(c, rq, rs); break;
 	case R_ROOM_REMOVE: h_room_remove(c, rq, rs); break;

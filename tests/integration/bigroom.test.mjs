@@ -45,7 +45,7 @@ test('a room of 230: the first 200 members in join order, and the whole count', 
   assert.equal(last.members.length, MEMBERS_MAX);
   assert.deepEqual(last.members.map((m) => m.session), people.slice(0, MEMBERS_MAX).map((p) => p.session),
     'the earliest members, in join order (the call is among them)');
-  for (const m of last.members) assert.deepEqual(Object.keys(m).sort(), ['audio', 'host', 'nickname', 'screen', 'session', 'video']);
+  for (const m of last.members) assert.deepEqual(Object.keys(m).sort(), ['audio', 'hand', 'host', 'nickname', 'screen', 'session', 'video']);
   const again = await api(stack, 'GET', 'api/room', {token: people[5].token});
   assert.equal(again.status, 200, again.text);
   assert.equal(again.json.count, 230);
