@@ -374,7 +374,7 @@ int	 waiting_done(struct ctx *, int64_t, int64_t, const char *, int64_t);
 int	 hosts_publish(struct ctx *, int64_t, const char *, json_t *, int64_t);
 
 /* meeting.c: what a room's hosts do. */
-int	 meeting_end(struct ctx *, int64_t, int64_t);
+int	 meeting_end(struct ctx *, int64_t, const char *, int64_t);
 int	 meeting_remove(struct ctx *, struct session *, int64_t);
 void	 h_room_settings(struct ctx *, const struct req *, struct resp *);
 void	 h_room_host(struct ctx *, const struct req *, struct resp *);

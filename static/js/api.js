@@ -10,13 +10,24 @@
 
 /**
  * @typedef {{session: number, nickname: string, audio?: boolean, video?: boolean,
- *            screen?: boolean}} Member
+ *            screen?: boolean, host?: boolean}} Member
  * @typedef {{name: string, count: number}} RoomInfo
  * @typedef {{id: number, room: string, session: number, nickname: string, text: string,
  *            ts: number, client_id: string}} ChatMessage
+ * @typedef {{unlisted: boolean, locked: boolean, password: boolean,
+ *            waiting_room: boolean}} RoomSettings  password: whether the room has one
+ * @typedef {{session: number, nickname: string}} Waiting  a joiner waiting to be admitted
  * @typedef {{room: string, count: number, members: Member[], history: ChatMessage[],
- *            cursor: number, nickname?: string}} RoomState  nickname: the one this session has in
- *            the room (a join answer; "Ann (2)" when another member is called Ann)
+ *            cursor: number, nickname?: string, key?: string, unlisted?: boolean,
+ *            host?: boolean, settings?: RoomSettings, waiting?: Waiting[]}} RoomState
+ *            nickname: the one this session has in the room (a join answer; "Ann (2)" when
+ *            another member is called Ann); key: an unlisted room's key (join answer); host:
+ *            this session is a host; waiting: who waits to be admitted (a host's answer only)
+ * @typedef {{room: string, waiting: true, cursor: number}} WaitingAnswer  a join answered 202:
+ *            the room has a waiting room, a host admits (room_joined) or denies (join_denied)
+ * @typedef {{unlisted?: boolean, key?: string, password?: string}} JoinOptions  unlisted: open
+ *            a new unlisted room (the answer has its key); key: enter the unlisted room of that
+ *            name and key; password: the room's password, when it has one
  * @typedef {'offer'|'answer'|'candidate'|'hangup'} SignalKind
  * @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState
  * @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy,
@@ -153,15 +164,17 @@ export class Api {
    * @param {string} path
    * @param {any} body
    * @param {boolean} [renew]  whether a 401 may renew the session
+   * @param {boolean} [waitOn429]  whether a 429 is waited out and repeated; not for a password
+   *   guess, which a repeat would only keep refused for longer
    */
-  async write(method, path, body, renew = true) {
+  async write(method, path, body, renew = true, waitOn429 = true) {
     let delay = BACKOFF_MIN_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.request(method, path, body, { renew });
       } catch (err) {
         if (!(err instanceof ApiError) || attempt >= WRITE_ATTEMPTS) throw err;
-        if (err.status === 429) {
+        if (err.status === 429 && waitOn429) {
           const seconds = Number(err.body?.retry_after ?? err.body?.retryAfter ?? 1);
           await sleep(Math.min(Math.max(seconds, 0.1) * 1000, BACKOFF_MAX_MS));
           continue;

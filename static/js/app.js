@@ -1,29 +1,55 @@
-// Noom entry point: wires the transport (transport.js) to the two views (home.js, room.js) and
-// runs the single-page navigation.
+// Noom entry point: wires the transport (transport.js) to the three views (home.js, the
+// pre-join screen prejoin.js, room.js) and the notice banner (notice.js), and runs the
+// single-page navigation.
 //
 // URLs: the page has <base href="PREFIX/">, so every URL here is resolved against
-// document.baseURI: "api/…" for the API, "room/<name>" and "./" for the two views. The same code
-// therefore works at "/" and under a prefix such as "/noom/".
+// document.baseURI: "api/…" for the API, "room/<name>" (plus "#key=<key>" for an unlisted room)
+// and "./" for the views. The same code therefore works at "/" and under a prefix such as
+// "/noom/". The key stays in the fragment, which the browser never sends: it reaches no log.
+//
+// The way into a room: opening its address, or joining from the home page, shows the pre-join
+// screen (camera preview, devices, name, password when asked); its join button joins. The join
+// answer decides what follows: the room (200), "waiting for the host" (202, until room_joined
+// or join_denied), the password field again (403 password_required / wrong_password), or a
+// notice (403 room_locked / removed, 429). A tab that comes back to the room it was in (reload,
+// back/forward cache: sessionStorage remembers the room, next to the session token) goes
+// straight back in; the server lets a session that left less than a minute ago return.
 //
 // Room operations (join, leave) run one after another through serial(), so that a quick
 // "join, then back" cannot reach the server in the wrong order.
 //
-// The call: entering a room opens the camera and microphone (media.js) and creates a Call
+// The call: the pre-join screen opens the camera and microphone (media.js) for its preview, and
+// the call sends that same stream with the choices made there. Entering a room creates a Call
 // (call.js) at once, so that offers arriving before the call configuration are queued, not
 // lost. When GET api/call says this session is in the call, the call starts and connects to
 // every member who was in the room before us (they were in the call first; later members
 // connect to us). A chat-only member (room over the mesh size) asks again whenever someone
 // leaves. Going home hangs up and closes the devices.
+//
+// Hosts: the room page shows a host's controls from the room state and keeps them current from
+// the room events (host, room_settings, waiting, waiting_done); what a host does to this user
+// (mute_request, room_left "removed" / "ended" / "closed", join_denied) shows on the notice banner.
 
 import { NoomClient, ApiError, newClientId } from './transport.js';
 import { HomeView } from './home.js';
+import { PrejoinView } from './prejoin.js';
 import { RoomView } from './room.js';
+import { NoticeBanner } from './notice.js';
 import { Call } from './call.js';
 import { LocalMedia } from './media.js';
 
 /** @typedef {import('./transport.js').RoomState} RoomState */
+/**
+ * A room as the page goes to it.
+ * @typedef {object} Target
+ * @property {string} room
+ * @property {string} key  an unlisted room's key ('' for a listed room, or one not opened yet)
+ * @property {boolean} unlisted  open a new unlisted room (the join answer brings its key)
+ */
 
 const NICKNAME_KEY = 'noom.nickname';
+/* The room this tab is in (sessionStorage, like the session token): a reload goes straight back. */
+const ROOM_KEY = 'noom.room';
 /* A leave of our own session this soon after joining is a stale beacon of the previous page. */
 const STALE_LEAVE_MS = 5000;
 
@@ -39,10 +65,15 @@ const client = new NoomClient({
   transport: forced === 'websocket' || forced === 'polling' ? forced : 'auto',
 });
 
-/** 'home' or 'room': what is on screen. */
+/** What is on screen: 'home', 'prejoin', 'waiting' (for the host) or 'room'. */
 let view = 'home';
-/** The room the user wants to be in (null on the home page). @type {string|null} */
+/** The room on screen (pre-join, waiting or room); null on the home page. @type {Target|null} */
+let target = null;
+/** The room the session is joining, waiting for or in (null on the home page and before the
+ * pre-join screen's join button). @type {string|null} */
 let wantRoom = null;
+/** Bumped whenever the user goes somewhere else: an answer for an older visit is ignored. */
+let visit = 0;
 /** The name of a join request in flight (the server may normalize it). @type {string|null} */
 let joining = null;
 /** When the last join answer arrived (ms). */
@@ -55,25 +86,54 @@ let renaming = ready;
 /** Tail of the queue of room operations. @type {Promise<unknown>} */
 let roomOps = Promise.resolve();
 
+const notice = new NoticeBanner(document);
+
 const home = new HomeView(/** @type {HTMLElement} */ (document.getElementById('home-view')), {
-  onJoin: (name) => enterRoom(name, { push: true }),
-  onRename: (name) => rename(name),
+  onJoin: (name, unlisted) => showPrejoin({ room: name, key: '', unlisted }, { push: true }),
+  onRename: (name) => { rename(name); },
   onListRooms: () => refreshRooms(),
+});
+
+const prejoin = new PrejoinView(/** @type {HTMLElement} */ (document.getElementById('prejoin-view')), {
+  onJoin: (choice) => joinFromPrejoin(choice.nickname, choice.password),
+  onMute: (muted) => media?.setMuted(muted),
+  onCamera: (off) => media?.setCameraOff(off),
+  onDevice: (kind, deviceId) => switchDevice(kind, deviceId),
+  onCancelWait: () => showHome({ push: true }),
 });
 
 const room = new RoomView(/** @type {HTMLElement} */ (document.getElementById('room-view')), {
   onSend: (text, clientId) => send(text, clientId),
   onLeave: () => showHome({ push: true }),
-  onRename: (name) => rename(name),
-  onMute: (muted) => media?.setMuted(muted),
+  onRename: (name) => { rename(name); },
+  onMute: (muted) => {
+    media?.setMuted(muted);
+    if (!muted) notice.clear('muted');
+  },
   onCamera: (off) => media?.setCameraOff(off),
   onScreen: (share) => toggleScreen(share),
   onDevice: (kind, deviceId) => switchDevice(kind, deviceId),
+  onModerate: (action, session, nickname) => {
+    client.moderate(action, session).catch((err) => {
+      room.showHostError(`Could not ${action === 'host' ? 'make' : action} ${nickname}${action === 'host' ? ' a host' : ''}: ${describe(err)}`);
+    });
+  },
+  onSettings: (change) => hostRequest(async () => room.setSettings(await client.setRoomSettings(change))),
+  onMuteAll: () => hostRequest(() => client.muteAll()),
+  onWaiting: (action, session) => hostRequest(async () => {
+    await client.moderate(action, session);
+    room.removeWaiting(session);
+  }),
+  onEnd: () => hostRequest(async () => {
+    await client.endMeeting();
+    showHome({ replace: true });
+    notice.show('You ended the meeting for everyone.', 'ended');
+  }),
 });
 
 /** The call of the room on screen. @type {Call|null} */
 let call = null;
-/** This tab's camera and microphone while in a room. @type {LocalMedia|null} */
+/** This tab's camera and microphone while on the pre-join screen or in a room. @type {LocalMedia|null} */
 let media = null;
 /** The room `call` belongs to. @type {string|null} */
 let callRoom = null;
@@ -81,14 +141,22 @@ let callRoom = null;
 let inCall = false;
 /** Resolves when `media` has asked for the devices (whatever it got). @type {Promise<unknown>} */
 let mediaOpened = Promise.resolve();
+/** Whether `media` has had the browser's answer (the pre-join screen says "starting" until then). */
+let mediaReady = false;
 /** Announcements of our media state, one after another. @type {Promise<unknown>} */
 let mediaSends = Promise.resolve();
 
 // ---- navigation -------------------------------------------------------------------------
 
-/** @param {string} name */
-function roomUrl(name) {
-  return new URL('room/' + encodeURIComponent(name), document.baseURI).href;
+/**
+ * The address of a room; an unlisted room's key goes in the fragment.
+ * @param {string} name
+ * @param {string} [key]
+ */
+function roomUrl(name, key = '') {
+  const url = new URL('room/' + encodeURIComponent(name), document.baseURI);
+  if (key) url.hash = 'key=' + encodeURIComponent(key);
+  return url.href;
 }
 
 function homeUrl() {
@@ -97,14 +165,15 @@ function homeUrl() {
 
 /**
  * What the current address shows.
- * @returns {{view: 'home'} | {view: 'room', room: string}}
+ * @returns {{view: 'home'} | {view: 'room', room: string, key: string}}
  */
 function route() {
   const roomPrefix = new URL('room/', document.baseURI).pathname;
   if (location.pathname.startsWith(roomPrefix)) {
     try {
       const name = decodeURIComponent(location.pathname.slice(roomPrefix.length));
-      if (name) return { view: 'room', room: name };
+      const key = new URLSearchParams(location.hash.slice(1)).get('key') ?? '';
+      if (name) return { view: 'room', room: name, key };
     } catch {
       /* malformed escape: fall back to home */
     }
@@ -125,54 +194,170 @@ function serial(op) {
 }
 
 /**
- * Shows the room page and joins the room.
- * @param {string} name
+ * Records a room address in the history.
+ * @param {Target} to
+ * @param {{push?: boolean, replace?: boolean}} how
+ */
+function navigate(to, how) {
+  const state = { view: 'room', room: to.room, key: to.key };
+  if (how.push) history.pushState(state, '', roomUrl(to.room, to.key));
+  else if (how.replace) history.replaceState(state, '', roomUrl(to.room, to.key));
+}
+
+/**
+ * Shows the pre-join screen of a room, leaving the room the session is in, if any. The camera
+ * and microphone open for the preview (and stay open for the call).
+ * @param {Target} to
  * @param {{push?: boolean, replace?: boolean}} [how]
  */
-async function enterRoom(name, how = {}) {
-  if (how.push) history.pushState({ view: 'room', room: name }, '', roomUrl(name));
-  else if (how.replace) history.replaceState({ view: 'room', room: name }, '', roomUrl(name));
-  view = 'room';
-  wantRoom = name;
-  document.title = `${name} · Noom`;
+function showPrejoin(to, how = {}) {
+  navigate(to, how);
+  const wasIn = wantRoom;
+  visit++;
+  view = 'prejoin';
+  target = to;
+  wantRoom = null;
+  forgetRoom();
+  document.title = `${to.room} · Noom`;
+  endCall({ closeMedia: false });
   home.hide();
-  room.open(name, client.session);
-  room.setSelfNickname(client.nickname);
-  /* The camera and microphone open while the join is on its way: the call needs both, and the
-   * browser takes a few hundred ms to start a camera. */
-  ensureMedia();
-  await renaming;
-  try {
-    await serial(async () => {
-      if (wantRoom !== name) return null;
-      joining = name;
-      try {
-        return await client.join(name);
-      } finally {
-        joining = null;
-      }
-    });
-    if (view === 'room') room.focusInput();
-  } catch (err) {
-    if (wantRoom !== name) return;
-    showHome({ replace: true });
-    home.showJoinError(`Could not join “${name}”: ${describe(err)}`);
+  room.hide();
+  prejoin.open(to.room, { nickname: home.nickname || client.nickname || preferredNickname() || '', unlisted: to.unlisted && !to.key });
+  const devices = ensureMedia();
+  showLocal(devices);
+  updateControls();
+  prejoin.setStatus(devices.problem);
+  if (wasIn !== null) {
+    serial(() => client.leave()).catch(() => client.leaveBeacon());
   }
 }
 
 /**
- * Shows the home page, leaving the room if in one.
+ * The pre-join screen's join button: renames if the name changed, then joins.
+ * @param {string} nickname
+ * @param {string} password  '' when the room asked for none
+ */
+async function joinFromPrejoin(nickname, password) {
+  const to = target;
+  if (view !== 'prejoin' || to === null) return;
+  const mine = visit;
+  await ready;
+  if (nickname !== client.nickname && !(await rename(nickname))) {
+    if (visit === mine) prejoin.showError(`Could not use that name: ${renameError}`);
+    return;
+  }
+  if (visit !== mine) return;
+  joinRoom(to, { password, straight: false });
+}
+
+/**
+ * Joins a room: from the pre-join screen (it stays up until the server answers), or straight
+ * back into the room this tab was in (the room page shows at once).
+ * @param {Target} to
+ * @param {{password?: string, straight: boolean}} how
+ */
+async function joinRoom(to, how) {
+  target = to;
+  wantRoom = to.room;
+  const mine = visit;
+  notice.hide();
+  if (how.straight) showRoomView(to.room);
+  else prejoin.setBusy(true);
+  /* The camera and microphone open while the join is on its way: the call needs both, and the
+   * browser takes a few hundred ms to start a camera. */
+  ensureMedia();
+  await renaming;
+  /** @type {Awaited<ReturnType<NoomClient['join']>>|null} */
+  let answer = null;
+  try {
+    answer = await serial(async () => {
+      if (visit !== mine) return null;
+      joining = to.room;
+      try {
+        return await client.join(to.room, {
+          unlisted: to.unlisted, key: to.key || undefined, password: how.password || undefined,
+        });
+      } finally {
+        joining = null;
+      }
+    });
+  } catch (err) {
+    if (visit === mine) refused(to, err);
+    return;
+  }
+  if (answer === null || visit !== mine) return;
+  if ('waiting' in answer && answer.waiting === true) {
+    /* wantRoom stays set: leaving the page or pressing Leave cancels the wait (POST api/leave). */
+    view = 'waiting';
+    prejoin.showWaiting(answer.room);
+    return;
+  }
+  if (view === 'room') room.focusInput();
+}
+
+/**
+ * The server refused a join: back to the pre-join screen, with the password field or a notice.
+ * @param {Target} to
+ * @param {unknown} err
+ */
+function refused(to, err) {
+  wantRoom = null; /* in no room: nothing to leave */
+  if (view !== 'prejoin') showPrejoin(to);
+  const code = err instanceof ApiError ? err.code : '';
+  switch (code) {
+  case 'password_required':
+    prejoin.askPassword('This meeting has a password. Type it to join.');
+    break;
+  case 'wrong_password':
+    prejoin.askPassword('That is not the password of this meeting.');
+    break;
+  case 'room_locked':
+    prejoin.showError('');
+    notice.show('This meeting is locked. Only its host can let more people in.', 'locked');
+    break;
+  case 'removed':
+    prejoin.showError('');
+    notice.show('You were removed by the host. You can come back once the meeting has ended.', 'removed');
+    break;
+  case 'rate_limited':
+    prejoin.showError('');
+    notice.show('Too many wrong passwords. Please wait a minute before trying again.', 'refused');
+    break;
+  default:
+    prejoin.showError(`Could not join “${to.room}”: ${describe(err)}`);
+  }
+}
+
+/**
+ * Shows the room page of the room being joined (its state draws it once it comes).
+ * @param {string} name
+ */
+function showRoomView(name) {
+  view = 'room';
+  document.title = `${name} · Noom`;
+  home.hide();
+  prejoin.hide();
+  room.open(name, client.session);
+  room.setSelfNickname(client.nickname);
+}
+
+/**
+ * Shows the home page, leaving the room (or the wait for one) if in one.
  * @param {{push?: boolean, replace?: boolean}} [how]
  */
 function showHome(how = {}) {
   if (how.push) history.pushState({ view: 'home' }, '', homeUrl());
   else if (how.replace) history.replaceState({ view: 'home' }, '', homeUrl());
   const wasIn = wantRoom;
+  visit++;
   view = 'home';
+  target = null;
   wantRoom = null;
+  forgetRoom();
   document.title = 'Noom';
   endCall({ closeMedia: true });
   room.hide();
+  prejoin.hide();
   home.renderRooms(client.rooms);
   home.show();
   if (wasIn !== null) {
@@ -191,10 +376,22 @@ function refreshRooms() {
   });
 }
 
+/**
+ * Opens a room's address: straight back in if it is the room this tab was in, else through
+ * the pre-join screen.
+ * @param {Target} to
+ */
+function openRoom(to) {
+  const back = rememberedRoom();
+  if (back && back.room === to.room && back.key === to.key) joinRoom(to, { straight: true });
+  else showPrejoin(to);
+}
+
 window.addEventListener('popstate', () => {
   const r = route();
   if (r.view === 'room') {
-    if (r.room !== wantRoom) enterRoom(r.room);
+    if (target && target.room === r.room && target.key === r.key) return;
+    openRoom({ room: r.room, key: r.key, unlisted: false });
   } else if (view !== 'home') {
     showHome();
   }
@@ -208,33 +405,90 @@ document.addEventListener('click', (e) => {
   if (view !== 'home') showHome({ push: true });
 });
 
-/* A closing or reloading tab leaves its room at once instead of after the presence timeout. */
+/* A closing or reloading tab leaves its room (or stops waiting) at once instead of after the
+ * presence timeout. */
 window.addEventListener('pagehide', () => {
   if (wantRoom !== null) client.leaveBeacon();
 });
 
 /* Back from the back/forward cache: the beacon took us out, so join again. */
 window.addEventListener('pageshow', (e) => {
-  if (e.persisted && view === 'room' && wantRoom !== null) enterRoom(wantRoom);
+  if (e.persisted && view === 'room' && target !== null) joinRoom(target, { straight: true });
 });
+
+// ---- remembered room --------------------------------------------------------------------
+
+/**
+ * @param {string} name
+ * @param {string} key
+ */
+function rememberRoom(name, key) {
+  try {
+    sessionStorage.setItem(ROOM_KEY, JSON.stringify({ room: name, key }));
+  } catch {
+    /* storage disabled: a reload goes through the pre-join screen */
+  }
+}
+
+function forgetRoom() {
+  try {
+    sessionStorage.removeItem(ROOM_KEY);
+  } catch {
+    /* nothing to forget */
+  }
+}
+
+/** The room this tab was in before a reload, or null. @returns {{room: string, key: string}|null} */
+function rememberedRoom() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(ROOM_KEY) ?? 'null');
+    if (saved && typeof saved.room === 'string' && typeof saved.key === 'string') return saved;
+  } catch {
+    /* unreadable: as if none */
+  }
+  return null;
+}
 
 // ---- actions ----------------------------------------------------------------------------
 
-/** @param {string} name */
+/** Why the last rename failed (a sentence). */
+let renameError = '';
+
+/**
+ * Changes the nickname (after any rename before it).
+ * @param {string} name
+ * @returns {Promise<boolean>} whether the server took it
+ */
 function rename(name) {
+  let ok = false;
   renaming = renaming.then(async () => {
     try {
       const nickname = await client.rename(name);
       rememberNickname(nickname);
       home.setNickname(nickname);
+      prejoin.setNickname(nickname);
       room.setSelfNickname(nickname);
       home.setNicknameStatus('Saved');
+      ok = true;
     } catch (err) {
-      home.setNicknameStatus(describe(err), true);
-      room.showError(`Could not change your name: ${describe(err)}`);
+      renameError = describe(err);
+      home.setNicknameStatus(renameError, true);
+      room.showError(`Could not change your name: ${renameError}`);
     }
   });
-  return renaming;
+  return renaming.then(() => ok);
+}
+
+/**
+ * Runs a host's request; a refusal becomes an Error with a sentence for the host panel.
+ * @param {() => Promise<unknown>} request
+ */
+async function hostRequest(request) {
+  try {
+    await request();
+  } catch (err) {
+    throw new Error(describe(err));
+  }
 }
 
 /**
@@ -263,6 +517,9 @@ function describe(err) {
     case 'unavailable': return 'the server is not available right now. Please try again.';
     case 'rate_limited': return 'you are sending too fast. Please wait a moment.';
     case 'not_in_room': return 'you are no longer in this room.';
+    case 'not_host': return 'only a host of this meeting can do that.';
+    case 'not_member': return 'that person is no longer in this meeting.';
+    case 'not_waiting': return 'that person is no longer waiting.';
     default: return err.message || `error ${err.status}`;
     }
   }
@@ -363,24 +620,35 @@ function retryCall() {
 }
 
 /**
- * The camera and microphone of this room visit, opened on first use (`mediaOpened` resolves
- * once they have been asked for).
+ * The camera and microphone of this room visit (from its pre-join screen on), opened on first
+ * use (`mediaOpened` resolves once they have been asked for).
  * @returns {LocalMedia}
  */
 function ensureMedia() {
   if (!media) {
-    media = openMedia();
-    mediaOpened = media.open();
+    const devices = media = openMedia();
+    mediaReady = false;
+    mediaOpened = devices.open().then(() => {
+      if (media !== devices) return;
+      mediaReady = true;
+      /* The preview (and the toggles) show what the devices gave, or why there is nothing. */
+      showLocal(devices);
+      updateControls();
+      prejoin.setStatus(devices.problem);
+    });
   }
   return media;
 }
 
 /**
- * Our own tile shows what the devices give (the avatar when they give nothing).
+ * Our own tile and the pre-join preview show what the devices give (the avatar, "camera off",
+ * when they give nothing).
  * @param {LocalMedia} devices
  */
 function showLocal(devices) {
-  room.setLocalStream(devices.stream.getTracks().length ? devices.stream : null);
+  const stream = devices.stream.getTracks().length ? devices.stream : null;
+  if (view === 'room') room.setLocalStream(stream);
+  else prejoin.setStream(stream);
 }
 
 /** A LocalMedia with its callbacks wired to the page (not opened yet). */
@@ -396,10 +664,12 @@ function openMedia() {
     announceMedia(st);
     updateControls();
     if (inCall) room.setCallStatus(devices.problem);
+    prejoin.setStatus(devices.problem);
   };
   devices.onDevices = (lists) => {
     if (media !== devices) return;
     room.setDevices(lists, devices.currentDevice('audio'), devices.currentDevice('video'));
+    prejoin.setDevices(lists, devices.currentDevice('audio'), devices.currentDevice('video'));
   };
   return devices;
 }
@@ -423,6 +693,7 @@ function closeMedia() {
   media = null;
   mediaOpened = Promise.resolve();
   room.setLocalStream(null);
+  prejoin.setStream(null);
 }
 
 /**
@@ -430,6 +701,9 @@ function closeMedia() {
  * @param {import('./media.js').MediaState} st
  */
 function announceMedia(st) {
+  /* On the pre-join screen there is nobody to tell yet: the call announces the state it starts
+   * with. */
+  if (call === null) return;
   if (client.session !== null) room.setMemberMedia(client.session, st);
   mediaSends = mediaSends.then(() => client.setMedia(st)).catch(() => {
     /* The next change or a rejoin announces it again; the call itself is unaffected. */
@@ -445,6 +719,9 @@ function updateControls() {
     hasAudio: !!m?.audio,
     hasVideo: !!m?.camera,
     canShare: !!m?.canShareScreen && inCall,
+  });
+  prejoin.setControls({
+    muted: !!m?.muted, cameraOff: !!m?.cameraOff, hasAudio: !!m?.audio, hasVideo: !!m?.camera, opening: !!m && !mediaReady,
   });
 }
 
@@ -470,8 +747,10 @@ function switchDevice(kind, deviceId) {
   const devices = media;
   if (!devices) return;
   devices.switchDevice(kind, deviceId).catch((err) => {
-    room.showError(`Cannot switch the ${kind === 'audio' ? 'microphone' : 'camera'}: ${describe(err)}`);
-    devices.listDevices().then((lists) => room.setDevices(lists, devices.currentDevice('audio'), devices.currentDevice('video')));
+    const message = `Cannot switch the ${kind === 'audio' ? 'microphone' : 'camera'}: ${describe(err)}`;
+    if (view === 'room') room.showError(message);
+    else prejoin.setStatus(message);
+    devices.listDevices().then((lists) => devices.onDevices(lists));
   });
 }
 
@@ -480,6 +759,7 @@ function switchDevice(kind, deviceId) {
 client.onSession = (info) => {
   body.dataset.session = String(info.session);
   home.setNickname(info.nickname);
+  prejoin.setNickname(info.nickname);
   room.self = info.session;
   room.setSelfNickname(info.nickname);
 };
@@ -499,9 +779,17 @@ client.onRoomState = (state) => {
     /* The answer to our own join may spell the name as the server stores it. */
     if (joining === null || joining !== wantRoom) return; /* a leave or another join follows */
     wantRoom = state.room;
-    history.replaceState({ view: 'room', room: state.room }, '', roomUrl(state.room));
-    document.title = `${state.room} · Noom`;
   }
+  /* Our join was answered, or a host admitted us: the room page replaces the pre-join screen.
+   * The address gets the room's key (an unlisted room opened just now has one only since its
+   * answer), so that it is the invite link, and a reload comes straight back. */
+  if (view !== 'room') showRoomView(state.room);
+  const key = state.key ?? client.joinOptions.key ?? '';
+  target = { room: state.room, key, unlisted: !!key };
+  history.replaceState({ view: 'room', room: state.room, key }, '', roomUrl(state.room, key));
+  document.title = `${state.room} · Noom`;
+  rememberRoom(state.room, key);
+  room.setInvite(roomUrl(state.room, key));
   joinedAt = Date.now();
   room.setState(state, client.session, client.nickname);
   if (call && callRoom === state.room) {
@@ -519,11 +807,11 @@ client.onWelcome = (data) => {
   if (data.session === client.session && room.members.has(data.session)) {
     return; /* ourselves again (another request re-joined): nothing new to say */
   }
-  room.memberJoined(data.session, data.nickname, data.count);
+  room.memberJoined(data.session, data.nickname, data.count, !!data.host);
 };
 
 client.onBye = (data) => {
-  room.memberLeft(data.session, data.nickname, data.count);
+  room.memberLeft(data.session, data.nickname, data.count, data.reason);
   call?.remove(data.session);
   if (!inCall) retryCall();
 };
@@ -544,20 +832,57 @@ client.onNickname = (data) => {
   }
 };
 
+client.onHost = (data) => {
+  room.setHost(data.session, data.nickname, data.reason);
+  /* Who waits to be admitted is in a host's room state only: load it. */
+  if (data.session === client.session) client.fetchRoom().catch(() => {});
+};
+
+client.onRoomSettings = (data) => room.setSettings(data.settings);
+
+client.onWaiting = (data) => room.addWaiting(data.session, data.nickname);
+
+client.onWaitingDone = (data) => room.removeWaiting(data.session);
+
+client.onMuteRequest = (data) => {
+  if (data.by === client.session) return; /* "mute everyone" spares the host who asked */
+  /* The same path as the mute button: the track is disabled and the room told; the user may
+   * unmute (a peer-to-peer call cannot force a remote track off anyway). */
+  media?.setMuted(true);
+  notice.show('The host muted your microphone. You can unmute when you want to speak.', 'muted');
+};
+
+client.onJoinDenied = (data) => {
+  if (view !== 'waiting' || data.room !== wantRoom) return;
+  wantRoom = null; /* nothing to leave */
+  showHome({ replace: true });
+  notice.show(data.reason === 'ended' ? 'The meeting has ended.' : 'The host denied your request to join.', 'denied');
+};
+
 client.onRoomJoined = (data) => {
+  /* A host admitted us: the room's state follows (GET api/room) and shows the room. */
+  if (view === 'waiting' && data.room === wantRoom) return;
   /* Another request of this session (a duplicated tab) moved it: follow. */
   enterRoomView(data.room);
 };
 
 client.onRoomLeft = (data) => {
   if (data.room !== wantRoom) return;
+  if (data.reason === 'removed' || data.reason === 'ended' || data.reason === 'closed') {
+    wantRoom = null; /* nothing to leave */
+    showHome({ replace: true });
+    notice.show(data.reason === 'removed' ? 'You were removed by the host.' :
+      data.reason === 'ended' ? 'The host ended the meeting.' : 'The meeting was closed by the administrator.',
+    data.reason === 'closed' ? 'ended' : data.reason);
+    return;
+  }
   if (data.reason === 'switch') return; /* a room_joined follows */
   if (data.reason === 'timeout' || Date.now() - joinedAt < STALE_LEAVE_MS) {
     /* We are alive (the tab slept, or the previous page's beacon arrived late): back in.
      * The others closed their connections to us: the call starts over after the join. */
     room.addNotice('Reconnected', 'info');
     endCall({ closeMedia: false });
-    serial(() => client.join(data.room)).catch(() => showHome({ replace: true }));
+    serial(() => client.join(data.room, client.joinOptions)).catch(() => showHome({ replace: true }));
     return;
   }
   showHome({ replace: true });
@@ -585,26 +910,27 @@ client.onConnection = (state) => {
  * @param {string} name
  */
 function enterRoomView(name) {
-  history.pushState({ view: 'room', room: name }, '', roomUrl(name));
-  view = 'room';
+  history.pushState({ view: 'room', room: name, key: '' }, '', roomUrl(name));
+  visit++;
+  target = { room: name, key: '', unlisted: false };
   wantRoom = name;
-  document.title = `${name} · Noom`;
-  home.hide();
-  room.open(name, client.session);
+  showRoomView(name);
 }
 
 // ---- start ------------------------------------------------------------------------------
 
 async function main() {
-  /** @type {{view: 'home'} | {view: 'room', room: string}} */
+  /** @type {{view: 'home'} | {view: 'room', room: string, key: string}} */
   let initial = route();
-  if (body.dataset.view === 'room' && body.dataset.room) initial = { view: 'room', room: body.dataset.room };
-  else if (body.dataset.view === 'home') initial = { view: 'home' };
+  if (body.dataset.view === 'room' && body.dataset.room) {
+    initial = { view: 'room', room: body.dataset.room, key: initial.view === 'room' ? initial.key : '' };
+  } else if (body.dataset.view === 'home') {
+    initial = { view: 'home' };
+  }
 
   if (initial.view === 'room') {
-    view = 'room';
-    room.open(initial.room, null);
-    document.title = `${initial.room} · Noom`;
+    history.replaceState({ view: 'room', room: initial.room, key: initial.key }, '', location.href);
+    openRoom({ room: initial.room, key: initial.key, unlisted: false });
   } else {
     home.show();
   }
@@ -630,17 +956,20 @@ async function main() {
   client.onConnection('online', 0);
   body.dataset.session = String(info.session);
   home.setNickname(info.nickname);
+  prejoin.setNickname(info.nickname);
   room.setSelfNickname(info.nickname);
   client.startPolling();
   markReady();
   body.dataset.ready = 'true';
 
-  if (initial.view === 'room') {
-    enterRoom(initial.room, { replace: true });
-  } else {
+  if (initial.view !== 'room') {
     history.replaceState({ view: 'home' }, '', location.href);
     if (info.room) serial(() => client.leave()).catch(() => {});
     if (client.rooms.length === 0) refreshRooms();
+  } else if (view === 'prejoin' && info.room !== null) {
+    /* The server still has this session in a room (the last page's leave got lost): it is out
+     * of it until it joins through this screen. */
+    serial(() => client.leave()).catch(() => {});
   }
 }
 

@@ -11,8 +11,9 @@
 // - While a request that returns room state (join, GET api/room) is in flight (hold()), events
 //   are held back. Once it has been applied (applyRoomState(), then release()), the held
 //   events are delivered minus those the snapshot contains (seq <= its cursor).
-// - Room events (welcome, bye, new_message, nickname) are only delivered for the room this
-//   session is in; stale ones for a room already left are dropped. A `media` event (it names
+// - Room events (welcome, bye, new_message, nickname, and the host's: host, room_settings,
+//   waiting, waiting_done, mute_request) are only delivered for the room this session is in;
+//   stale ones for a room already left are dropped. A `media` event (it names
 //   no room) is delivered only while in a room and when newer than the room snapshot.
 //   `signal` events are addressed to this session and always delivered.
 // - The public room list goes out (onRoomList) only when it is newer than the last one.
@@ -24,7 +25,8 @@
  * @typedef {import('./api.js').MediaState} MediaState
  *
  * @typedef {{seq: number, type: string, data: any}} NoomEvent
- * @typedef {{room: string, session: number, nickname: string, count: number}} WelcomeData
+ * @typedef {{room: string, session: number, nickname: string, count: number,
+ *            host?: boolean}} WelcomeData
  * @typedef {{room: string, session: number, nickname: string, count: number,
  *            reason: string}} ByeData
  * @typedef {{room: string, session: number, old: string, nickname: string}} NicknameData
@@ -33,9 +35,19 @@
  * @typedef {{room: string, reason: string}} RoomLeftData
  * @typedef {{from: number, nickname: string, kind: SignalKind, data: any}} SignalData
  * @typedef {MediaState & {session: number}} MediaData
+ * @typedef {{room: string, session: number, nickname: string,
+ *            reason: 'made'|'handover'}} HostData  a member became a host
+ * @typedef {{room: string, settings: import('./api.js').RoomSettings, by: number}} RoomSettingsData
+ * @typedef {{room: string, session: number, nickname: string}} WaitingData  (to hosts)
+ * @typedef {{room: string, session: number,
+ *            outcome: 'admitted'|'denied'|'left'}} WaitingDoneData  (to hosts)
+ * @typedef {{room: string, by: number, nickname: string, all?: boolean}} MuteRequestData
+ *            nickname: the host's
+ * @typedef {{room: string, reason: 'denied'|'ended'}} JoinDeniedData  to a waiting session
  */
 
-const ROOM_EVENTS = new Set(['welcome', 'bye', 'new_message', 'nickname']);
+const ROOM_EVENTS = new Set(['welcome', 'bye', 'new_message', 'nickname',
+  'host', 'room_settings', 'waiting', 'waiting_done', 'mute_request']);
 
 /** The event cursor and what may pass it. */
 export class EventFilter {

@@ -1,4 +1,5 @@
-// The home page: nickname, room name + Join, and the live list of open rooms.
+// The home page: nickname, room name + Join (listed, or a new unlisted meeting), and the live
+// list of open rooms.
 //
 // This module only draws and reports user intent through callbacks; app.js talks to the server.
 
@@ -8,7 +9,8 @@ import { el, role, testid, people, showError } from './dom.js';
 
 /**
  * @typedef {object} HomeCallbacks
- * @property {(room: string) => void} onJoin  the user asked to enter a room (already trimmed)
+ * @property {(room: string, unlisted: boolean) => void} onJoin  the user asked to enter a room
+ *   (already trimmed); unlisted: to open a new unlisted meeting of that name
  * @property {(nickname: string) => void} onRename  the nickname field changed (already trimmed)
  * @property {(query: string, limit: number) => void} onListRooms  the room search or the page size changed
  */
@@ -63,6 +65,7 @@ export class HomeView {
     this.nicknameInput = /** @type {HTMLInputElement} */ (testid(root, 'nickname-input'));
     this.roomInput = /** @type {HTMLInputElement} */ (testid(root, 'room-input'));
     this.joinButton = /** @type {HTMLButtonElement} */ (testid(root, 'join-button'));
+    this.unlistedBox = /** @type {HTMLInputElement} */ (testid(root, 'room-unlisted'));
     this.list = testid(root, 'room-list');
     this.empty = role(root, 'rooms-empty');
     this.search = /** @type {HTMLInputElement} */ (testid(root, 'room-search'));
@@ -92,7 +95,7 @@ export class HomeView {
     this.list.addEventListener('click', (e) => {
       const item = /** @type {HTMLElement|null} */ (
         /** @type {HTMLElement} */ (e.target).closest('[data-room]'));
-      if (item && this.list.contains(item)) this._join(item.dataset.room ?? '');
+      if (item && this.list.contains(item)) this._join(item.dataset.room ?? '', false);
     });
   }
 
@@ -117,6 +120,11 @@ export class HomeView {
       this.nicknameInput.value.trim() !== this.savedNickname;
     this.savedNickname = nickname;
     if (!dirty || this.nicknameInput.value.trim() === nickname) this.nicknameInput.value = nickname;
+  }
+
+  /** The name in the field, as typed (trimmed); the server may not have it yet. */
+  get nickname() {
+    return this.nicknameInput.value.trim();
   }
 
   /**
@@ -226,11 +234,14 @@ export class HomeView {
   }
 
   _submitJoin() {
-    this._join(this.roomInput.value.trim());
+    this._join(this.roomInput.value.trim(), this.unlistedBox.checked);
   }
 
-  /** @param {string} name */
-  _join(name) {
+  /**
+   * @param {string} name
+   * @param {boolean} unlisted
+   */
+  _join(name, unlisted) {
     showError(this.joinError, '');
     if (!this._commitNickname()) {
       this.nicknameInput.focus();
@@ -242,6 +253,6 @@ export class HomeView {
       this.roomInput.focus();
       return;
     }
-    this.callbacks.onJoin(name);
+    this.callbacks.onJoin(name, unlisted);
   }
 }

@@ -97,6 +97,9 @@ export class LocalMedia {
     }
     this.audio = got?.getAudioTracks()[0] ?? null;
     this.camera = got?.getVideoTracks()[0] ?? null;
+    /* Mute and camera off may be chosen before the devices answer (the pre-join screen). */
+    if (this.audio) this.audio.enabled = !this.muted;
+    if (this.camera) this.camera.enabled = !this.cameraOff;
     this.problem = describeProblem(this.audio, this.camera, firstError);
     this._watchEnd(this.audio, 'audio');
     this._watchEnd(this.camera, 'video');

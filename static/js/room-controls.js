@@ -1,6 +1,7 @@
 // The call controls of the room page: the mute, camera and screen-share buttons, the camera and
 // microphone selects, and the call status line. They only report the user's intent through
-// callbacks; app.js acts on it and calls setControls() with the outcome.
+// callbacks; app.js acts on it and calls setControls() with the outcome. The pre-join screen
+// (prejoin.js) draws its own toggles and selects with the same two helpers.
 
 import { el, testid } from './dom.js';
 
@@ -79,11 +80,12 @@ export class CallControls {
 }
 
 /**
+ * Shows a toggle's state (aria-pressed) and the label of what a click does next.
  * @param {HTMLButtonElement} button
  * @param {boolean} on
  * @param {string} label
  */
-function pressed(button, on, label) {
+export function pressed(button, on, label) {
   button.setAttribute('aria-pressed', on ? 'true' : 'false');
   button.title = label;
   const text = button.querySelector('.control-label');
@@ -91,12 +93,13 @@ function pressed(button, on, label) {
 }
 
 /**
+ * Fills a device select: one option per device, the one in use selected.
  * @param {HTMLSelectElement} select
  * @param {{deviceId: string, label: string}[]} devices
  * @param {string} current
  * @param {string} none  the text when there is no device
  */
-function fillSelect(select, devices, current, none) {
+export function fillSelect(select, devices, current, none) {
   const options = devices.map((d) => el('option', { text: d.label, attrs: { value: d.deviceId } }));
   if (options.length === 0) options.push(el('option', { text: none, attrs: { value: '' } }));
   select.replaceChildren(...options);

@@ -1,10 +1,23 @@
 // The people panel of the room page: the member list (oneself first, then the others in join
 // order, the first MEMBER_LIST_MAX of them and "and N more") and the people count beside its
-// title. It reads the roster (roster.js); user text goes in as text.
+// title. A host's entry carries a "Host" badge; a host sees, in every other member's entry,
+// buttons to ask them to mute, to make them a host and to remove them (the server decides; the
+// page only offers what a host may ask). It reads the roster (roster.js); user text goes in as
+// text.
 
 import { el, role, avatar } from './dom.js';
 
-/** @typedef {import('./roster.js').Roster} Roster */
+/**
+ * @typedef {import('./roster.js').Roster} Roster
+ * @typedef {'mute'|'host'|'remove'} MemberAction
+ */
+
+/** The buttons of a member's entry, for hosts: [action, label, data-testid]. */
+const ACTIONS = /** @type {const} */ ([
+  ['mute', 'Mute', 'member-mute'],
+  ['host', 'Make host', 'member-make-host'],
+  ['remove', 'Remove', 'member-remove'],
+]);
 
 /* The member list shows this many members (the server's join answer lists as many); the rest
    are counted. */
@@ -14,13 +27,24 @@ export class PeopleList {
   /**
    * @param {HTMLElement} root  the #room-view element
    * @param {Roster} roster
+   * @param {(action: MemberAction, session: number, nickname: string) => void} onAction  a host
+   *   pressed one of a member's buttons
    */
-  constructor(root, roster) {
+  constructor(root, roster, onAction) {
     this.roster = roster;
     this.peopleCount = role(root, 'people-count');
     this.memberList = role(root, 'member-list');
     /** member list redraw queued for the end of this batch of events */
     this.listQueued = false;
+
+    this.memberList.addEventListener('click', (e) => {
+      const button = /** @type {HTMLButtonElement|null} */ (
+        /** @type {HTMLElement} */ (e.target).closest('button[data-action]'));
+      const item = /** @type {HTMLElement|null} */ (button?.closest('[data-session]') ?? null);
+      if (!button || !item) return;
+      const session = Number(item.dataset.session);
+      onAction(/** @type {MemberAction} */ (button.dataset.action), session, this.roster.nickname(session));
+    });
   }
 
   /** On a phone the people list starts folded so that the chat gets the room. */
@@ -50,13 +74,37 @@ export class PeopleList {
     const roster = this.roster;
     const listed = roster.ordered(MEMBER_LIST_MAX);
     const more = Math.max(roster.count, roster.members.size) - listed.length;
+    const moderator = roster.selfIsHost;
     this.memberList.replaceChildren(...listed.map(([session, nickname]) => {
       const me = session === roster.self;
-      return el('li', { className: `member${me ? ' is-self' : ''}`, data: { session: String(session) } }, [
+      const host = roster.isHost(session);
+      return el('li', {
+        className: `member${me ? ' is-self' : ''}`,
+        attrs: { 'data-testid': 'member' },
+        data: { session: String(session), nickname },
+      }, [
         avatar(session, nickname, 'avatar-small'),
         el('span', { className: 'member-name', text: nickname }),
         me ? el('span', { className: 'member-you', text: 'you' }) : null,
+        host ? el('span', { className: 'host-badge', text: 'Host', attrs: { 'data-testid': 'host-badge' } }) : null,
+        moderator && !me ? memberActions(nickname, host) : null,
       ]);
     }), ...(more > 0 ? [el('li', { className: 'member member-more', attrs: { 'data-testid': 'member-more' }, text: `and ${more} more` })] : []));
   }
+}
+
+/**
+ * A host's buttons for another member (no "Make host" for one who is a host already).
+ * @param {string} nickname
+ * @param {boolean} host
+ */
+function memberActions(nickname, host) {
+  return el('span', { className: 'member-actions' }, ACTIONS
+    .filter(([action]) => !(action === 'host' && host))
+    .map(([action, label, id]) => el('button', {
+      className: `member-action${action === 'remove' ? ' is-danger' : ''}`,
+      text: label,
+      attrs: { type: 'button', 'data-testid': id, 'aria-label': `${label} ${nickname}` },
+      data: { action },
+    })));
 }

@@ -1,5 +1,6 @@
 // The stage of the room page: one tile per member (video or avatar, name, muted / camera-off
-// indicators, connection state), oneself first, for the first TILE_MAX members of the roster.
+// indicators, connection state, a "Host" badge), oneself first, for the first TILE_MAX members
+// of the roster.
 //
 // Tiles are kept per member and updated in place (never redrawn wholesale), so that a playing
 // <video> survives joins, leaves and renames of others. A tile carries the member's media state
@@ -18,6 +19,7 @@ import { el, role, initials, avatar } from './dom.js';
  * @property {HTMLElement} muted
  * @property {HTMLElement} cameraOff
  * @property {HTMLElement} conn
+ * @property {HTMLElement} host  the "Host" badge
  */
 
 /* The stage has a tile for this many members, oneself and the earliest (the call is among
@@ -133,6 +135,7 @@ export class Stage {
     tile.node.dataset.screen = state.screen ? 'on' : 'off';
     tile.muted.hidden = state.audio;
     tile.cameraOff.hidden = state.video;
+    tile.host.hidden = !this.roster.isHost(session);
     this._syncVideo(session);
   }
 
@@ -153,10 +156,12 @@ export class Stage {
     }, [cameraOffIcon()]);
     const conn = el('span', { className: 'tile-conn', attrs: { 'aria-live': 'polite' } });
     conn.hidden = true;
+    const host = el('span', { className: 'host-badge tile-host', text: 'Host', attrs: { 'data-testid': 'tile-host-badge' } });
+    host.hidden = true;
     const node = el('li', {
       className: 'tile', attrs: { 'data-testid': 'video-tile' }, data: { session: String(session) },
-    }, [face, conn, el('span', { className: 'tile-name' }, [muted, cameraOff, name])]);
-    return { node, avatar: face, name, video: null, muted, cameraOff, conn };
+    }, [face, conn, host, el('span', { className: 'tile-name' }, [muted, cameraOff, name])]);
+    return { node, avatar: face, name, video: null, muted, cameraOff, conn, host };
   }
 
   /**

@@ -1,7 +1,8 @@
-// The room page: header (name, count, leave), a stage with one tile per member
-// (room-stage.js), a control bar (room-controls.js) and a side panel with the people list
-// (room-people.js), one's own nickname and the chat (room-chat.js). Who is in the room is kept
-// in one Roster (roster.js) that the parts read.
+// The room page: header (name, count, flags, leave), a stage with one tile per member
+// (room-stage.js), a control bar (room-controls.js) and a side panel with the invite link
+// (room-invite.js), the people list (room-people.js) with, for hosts, the waiting list and the
+// host controls (room-host.js), one's own nickname and the chat (room-chat.js). Who is in the
+// room, and who of them are hosts, is kept in one Roster (roster.js) that the parts read.
 //
 // This module only draws and reports user intent through callbacks; app.js talks to the server
 // and owns the call. RoomView is the one object app.js sees: it keeps the roster and hands each
@@ -14,6 +15,8 @@ import { ChatPanel } from './room-chat.js';
 import { PeopleList } from './room-people.js';
 import { Stage } from './room-stage.js';
 import { CallControls } from './room-controls.js';
+import { HostPanel } from './room-host.js';
+import { InviteLink } from './room-invite.js';
 
 /** @typedef {import('./transport.js').RoomState} RoomState */
 /** @typedef {import('./transport.js').ChatMessage} ChatMessage */
@@ -23,6 +26,10 @@ import { CallControls } from './room-controls.js';
 /** @typedef {import('./media.js').DeviceLists} DeviceLists */
 /** @typedef {import('./room-controls.js').ControlState} ControlState */
 /** @typedef {import('./room-stage.js').Tile} Tile */
+/** @typedef {import('./api.js').RoomSettings} RoomSettings */
+/** @typedef {import('./api.js').Waiting} Waiting */
+/** @typedef {import('./room-host.js').HostCallbacks} HostCallbacks */
+/** @typedef {import('./room-people.js').MemberAction} MemberAction */
 
 /**
  * @typedef {object} RoomCallbacks
@@ -33,12 +40,16 @@ import { CallControls } from './room-controls.js';
  * @property {(off: boolean) => void} onCamera
  * @property {(share: boolean) => void} onScreen
  * @property {(kind: 'audio'|'video', deviceId: string) => void} onDevice
+ * @property {(action: MemberAction, session: number, nickname: string) => void} onModerate  a
+ *   host asks to mute, make host or remove a member
+ *
+ * @typedef {RoomCallbacks & HostCallbacks} RoomViewCallbacks
  */
 
 export class RoomView {
   /**
    * @param {HTMLElement} root  the #room-view element
-   * @param {RoomCallbacks} callbacks
+   * @param {RoomViewCallbacks} callbacks
    */
   constructor(root, callbacks) {
     this.root = root;
@@ -50,9 +61,11 @@ export class RoomView {
     /** @type {string|null} */ this.room = null;
     this.roster = new Roster();
     this.chat = new ChatPanel(root, this.roster, (text, clientId) => this.callbacks.onSend(text, clientId));
-    this.people = new PeopleList(root, this.roster);
+    this.people = new PeopleList(root, this.roster, (action, session, nickname) => this.callbacks.onModerate(action, session, nickname));
     this.stage = new Stage(root, this.roster);
     this.controlBar = new CallControls(root, callbacks);
+    this.host = new HostPanel(root, callbacks);
+    this.invite = new InviteLink(root);
 
     this.leaveButton.addEventListener('click', () => this.callbacks.onLeave());
     this.nicknameInput.addEventListener('change', () => this._commitNickname());
@@ -77,6 +90,9 @@ export class RoomView {
     this.self = self;
     this.roster.members.clear();
     this.roster.media.clear();
+    this.roster.hosts.clear();
+    this.host.clear();
+    this.invite.set('');
     this.chat.clear();
     this.stage.clear();
     this.setCallStatus('');
@@ -105,13 +121,20 @@ export class RoomView {
     this.room = state.room;
     this.self = self;
     this.nameNode.textContent = state.room;
-    const { members, media } = this.roster;
+    const { members, media, hosts } = this.roster;
     members.clear();
+    hosts.clear();
     for (const m of state.members) {
       members.set(m.session, m.nickname);
       media.set(m.session, { audio: m.audio !== false, video: m.video !== false, screen: !!m.screen });
+      if (m.host) hosts.add(m.session);
     }
     if (self !== null && !members.has(self)) members.set(self, selfNickname);
+    /* A big room's snapshot may not list oneself: the answer says whether we are a host. */
+    if (self !== null && state.host) hosts.add(self);
+    this.host.setSettings(state.settings ?? { unlisted: !!state.unlisted, locked: false, password: false, waiting_room: false });
+    this.host.setHost(!!state.host);
+    this.host.setWaiting(state.host ? state.waiting ?? [] : []);
     this._setCount(state.count);
     this._renderMembers();
     const stick = this.chat.nearBottom();
@@ -137,9 +160,11 @@ export class RoomView {
    * @param {number} session
    * @param {string} nickname
    * @param {number} count  members now
+   * @param {boolean} [host]  the newcomer is a host (it opened the room, or came back as one)
    */
-  memberJoined(session, nickname, count) {
+  memberJoined(session, nickname, count, host = false) {
     this.roster.members.set(session, nickname);
+    if (host) this.roster.hosts.add(session);
     if (!this.roster.media.has(session)) this.roster.media.set(session, { audio: true, video: true, screen: false });
     this._setCount(count);
     this._renderMembers();
@@ -147,18 +172,75 @@ export class RoomView {
   }
 
   /**
-   * Someone left (or timed out).
+   * Someone left (or timed out, was removed, or the meeting ended).
    * @param {number} session
    * @param {string} nickname
    * @param {number} count
+   * @param {string} [reason]  leave | timeout | removed | ended
    */
-  memberLeft(session, nickname, count) {
+  memberLeft(session, nickname, count, reason = 'leave') {
     this.roster.members.delete(session);
     this.roster.media.delete(session);
+    this.roster.hosts.delete(session);
     this.stage.streams.delete(session);
     this._setCount(count);
     this._renderMembers();
-    this.addNotice(`${nickname} left`, 'leave');
+    this.addNotice(reason === 'removed' ? `${nickname} was removed by the host` : `${nickname} left`, 'leave');
+  }
+
+  // ---- hosts ---------------------------------------------------------------------------
+
+  /**
+   * A member became a host (made one by a host, or handed over when the last host left).
+   * @param {number} session
+   * @param {string} nickname
+   * @param {string} reason  made | handover
+   */
+  setHost(session, nickname, reason) {
+    this.roster.hosts.add(session);
+    const me = session === this.self;
+    if (me) this.host.setHost(true);
+    this._renderMembers();
+    const who = me ? 'You are' : `${nickname} is`;
+    this.addNotice(reason === 'handover' ? `${who} now the host` : `${who} now a host`, 'info');
+  }
+
+  /**
+   * The room's settings changed (or were loaded).
+   * @param {RoomSettings} settings
+   */
+  setSettings(settings) {
+    this.host.setSettings(settings);
+  }
+
+  /**
+   * (Hosts) someone waits to be admitted.
+   * @param {number} session
+   * @param {string} nickname
+   */
+  addWaiting(session, nickname) {
+    this.host.addWaiting(session, nickname);
+  }
+
+  /**
+   * (Hosts) a waiting joiner was admitted, denied or left.
+   * @param {number} session
+   */
+  removeWaiting(session) {
+    this.host.removeWaiting(session);
+  }
+
+  /** @param {string} message  why a host action failed; empty hides the line */
+  showHostError(message) {
+    this.host.showError(message);
+  }
+
+  /**
+   * The room's invite link (with its key when the room is unlisted).
+   * @param {string} url
+   */
+  setInvite(url) {
+    this.invite.set(url);
   }
 
   /**

@@ -1,6 +1,7 @@
 // Who is in the room, as the room page knows it: the members in join order with their
-// nicknames, their microphone / camera / screen state, the member count, and which one is this
-// tab. No DOM: the views of room.js (stage, people list, chat) read it.
+// nicknames, their microphone / camera / screen state, which of them are hosts, the member
+// count, and which one is this tab. No DOM: the views of room.js (stage, people list, chat)
+// read it.
 
 /** @typedef {import('./media.js').MediaState} MediaState */
 
@@ -15,6 +16,8 @@ export class Roster {
     this.members = new Map();
     /** @type {Map<number, MediaState>} session → media state as last announced */
     this.media = new Map();
+    /** @type {Set<number>} the members who are hosts */
+    this.hosts = new Set();
     /** Members in the room (a big room's snapshot lists only its earliest ones). */
     this.count = 0;
   }
@@ -30,6 +33,16 @@ export class Roster {
    */
   mediaOf(session) {
     return this.media.get(session) ?? { ...MEDIA_DEFAULT };
+  }
+
+  /** @param {number} session */
+  isHost(session) {
+    return this.hosts.has(session);
+  }
+
+  /** Whether this tab's session is a host of the room (and may see the host controls). */
+  get selfIsHost() {
+    return this.self !== null && this.hosts.has(this.self);
   }
 
   /** Whether this tab's own session is among the members. */

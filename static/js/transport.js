@@ -17,7 +17,11 @@
 //   switch starts the new transport at the cursor, and events.js never dispatches an event
 //   twice, so a switch can neither duplicate nor lose anything. Writes always go over HTTP.
 // - 401 means the token expired or the server forgot it: a new session is created with the same
-//   nickname, the room (if any) is joined again, and the failed call is repeated once.
+//   nickname, the room (if any) is joined again (with the key and password it was joined with),
+//   and the failed call is repeated once.
+// - A join the server answers with 202 leaves the session in no room, waiting for a host:
+//   `waitingFor` names the room until room_joined (admitted: the room is loaded as for any move
+//   into a room) or join_denied (onJoinDenied) ends the wait.
 
 import { Api, ApiError, newClientId } from './api.js';
 import { EventFilter } from './events.js';
@@ -32,6 +36,10 @@ export { ApiError, newClientId };
  * @typedef {import('./api.js').RoomInfo} RoomInfo
  * @typedef {import('./api.js').ChatMessage} ChatMessage
  * @typedef {import('./api.js').RoomState} RoomState
+ * @typedef {import('./api.js').RoomSettings} RoomSettings
+ * @typedef {import('./api.js').Waiting} Waiting
+ * @typedef {import('./api.js').WaitingAnswer} WaitingAnswer
+ * @typedef {import('./api.js').JoinOptions} JoinOptions
  * @typedef {import('./api.js').SignalKind} SignalKind
  * @typedef {import('./api.js').MediaState} MediaState
  * @typedef {import('./api.js').CallConfig} CallConfig
@@ -47,6 +55,12 @@ export { ApiError, newClientId };
  * @typedef {import('./events.js').RoomLeftData} RoomLeftData
  * @typedef {import('./events.js').SignalData} SignalData
  * @typedef {import('./events.js').MediaData} MediaData
+ * @typedef {import('./events.js').HostData} HostData
+ * @typedef {import('./events.js').RoomSettingsData} RoomSettingsData
+ * @typedef {import('./events.js').WaitingData} WaitingData
+ * @typedef {import('./events.js').WaitingDoneData} WaitingDoneData
+ * @typedef {import('./events.js').MuteRequestData} MuteRequestData
+ * @typedef {import('./events.js').JoinDeniedData} JoinDeniedData
  * @typedef {import('./event-transport.js').EventTransport} EventTransport
  * @typedef {import('./event-transport.js').TransportHost} TransportHost
  * @typedef {'online'|'offline'} ConnectionState
@@ -76,6 +90,10 @@ export class NoomClient {
 
     this._running = false;
     /** @type {Promise<void>|null} */ this._renewing = null;
+    /** The room a 202 join waits to be admitted to, or null. @type {string|null} */
+    this.waitingFor = null;
+    /** How the current (or awaited) room was entered: its key and password, for a renewal. @type {JoinOptions} */
+    this.joinOptions = {};
     /** @type {ConnectionState} */ this.connection = 'online';
     this.wsUrl = options.wsUrl ?? null;
     /** @type {TransportMode} */
@@ -110,6 +128,18 @@ export class NoomClient {
     this.onSignal = () => {};
     /** A member of the room changed microphone / camera / screen state. @type {(data: MediaData, ev: NoomEvent) => void} */
     this.onMedia = () => {};
+    /** A member of the room became a host. @type {(data: HostData, ev: NoomEvent) => void} */
+    this.onHost = () => {};
+    /** A host changed the room's settings. @type {(data: RoomSettingsData, ev: NoomEvent) => void} */
+    this.onRoomSettings = () => {};
+    /** (Hosts) someone waits to be admitted. @type {(data: WaitingData, ev: NoomEvent) => void} */
+    this.onWaiting = () => {};
+    /** (Hosts) a waiting joiner was admitted, denied or gave up. @type {(data: WaitingDoneData, ev: NoomEvent) => void} */
+    this.onWaitingDone = () => {};
+    /** A host asks this session (or everyone) to mute the microphone. @type {(data: MuteRequestData, ev: NoomEvent) => void} */
+    this.onMuteRequest = () => {};
+    /** The room this session waited for refused it (denied, or the meeting ended). @type {(data: JoinDeniedData, ev: NoomEvent) => void} */
+    this.onJoinDenied = () => {};
     /** The transport carrying events changed. @type {(transport: TransportName) => void} */
     this.onTransport = () => {};
   }
@@ -194,7 +224,7 @@ export class NoomClient {
         if (room !== null) {
           this.room = null;
           /* No renewal inside the renewal: a fresh token refused twice is a server fault. */
-          await this._join(room, false).catch(() => {
+          await this._join(room, false, this.joinOptions).catch(() => {
             this.room = null;
             this.onRoomState(null);
           });
@@ -228,25 +258,47 @@ export class NoomClient {
 
   /**
    * Enters a room (POST api/join), leaving the current one. onRoomState() gets the snapshot
-   * before any event that follows it.
+   * before any event that follows it. A WaitingAnswer (202) means the session waits for a
+   * host and is in no room meanwhile. Refusals are ApiErrors (403 room_locked,
+   * password_required, wrong_password, removed; 429 rate_limited).
    * @param {string} room
-   * @returns {Promise<RoomState>}
+   * @param {JoinOptions} [options]
+   * @returns {Promise<RoomState|WaitingAnswer>}
    */
-  async join(room) {
-    return this._join(room, true);
+  async join(room, options = {}) {
+    return this._join(room, true, options);
   }
 
   /**
    * @param {string} room
    * @param {boolean} renew  whether a 401 may renew the session (not while renewing)
-   * @returns {Promise<RoomState>}
+   * @param {JoinOptions} options
+   * @returns {Promise<RoomState|WaitingAnswer>}
    */
-  async _join(room, renew) {
+  async _join(room, renew, options) {
     const previous = this.room;
     this.room = room;
+    this.waitingFor = null;
     this.events.hold();
     try {
-      const state = await this.api.write('POST', 'join', { room }, renew);
+      /** @type {{room: string} & JoinOptions} */
+      const body = { room };
+      if (options.unlisted && !options.key) body.unlisted = true;
+      if (options.key) body.key = options.key;
+      if (options.password) body.password = options.password;
+      const state = await this.api.write('POST', 'join', body, renew, !body.password);
+      /* The key of a room opened unlisted comes with the answer; a renewal must find the
+       * same room again, never open a new one. */
+      const key = state.key ?? options.key;
+      this.joinOptions = { ...(key ? { key } : {}), ...(options.password ? { password: options.password } : {}) };
+      /* `waiting` is true in a 202 answer, and a host's list of waiting joiners (an array, empty
+       * or not) in a room state: only the first means "wait". */
+      if (state.waiting === true) {
+        /* Joining left the previous room: this session is in none until a host admits it. */
+        this.room = null;
+        this.waitingFor = state.room;
+        return /** @type {WaitingAnswer} */ (state);
+      }
       if (state.nickname && state.nickname !== this.nickname) {
         /* Another member has this name: the server gave us "Name (2)" in this room. */
         this.api.setNickname(state.nickname);
@@ -290,10 +342,48 @@ export class NoomClient {
     this.onRoomState(state);
   }
 
-  /** Leaves the current room (POST api/leave). */
+  /** Leaves the current room, or stops waiting for one (POST api/leave). */
   async leave() {
     this.room = null;
+    this.waitingFor = null;
     await this.api.write('POST', 'leave', {});
+  }
+
+  // ---- host actions -----------------------------------------------------------------------
+  //
+  // Each is refused with 403 not_host unless this session is a host of its room; what they do
+  // comes back as events to the room (or to the member concerned), as for every other page.
+  // Not retried: a host who sees no effect clicks again, and a repeat after a lost answer would
+  // only be refused (the member is gone already).
+
+  /**
+   * Changes the room's settings (POST api/room/settings); a password of null or '' clears it.
+   * @param {{locked?: boolean, waiting_room?: boolean, password?: string|null}} change
+   * @returns {Promise<RoomSettings>}
+   */
+  async setRoomSettings(change) {
+    const res = await this.api.request('POST', 'room/settings', change);
+    return res.settings;
+  }
+
+  /**
+   * One host action on one member or waiting joiner: make them a host, remove them, ask them
+   * to mute, admit or deny them.
+   * @param {'host'|'remove'|'mute'|'admit'|'deny'} action
+   * @param {number} session
+   */
+  async moderate(action, session) {
+    await this.api.request('POST', `room/${action}`, { session });
+  }
+
+  /** Asks every member but oneself to mute the microphone (POST api/room/mute, all). */
+  async muteAll() {
+    await this.api.request('POST', 'room/mute', { all: true });
+  }
+
+  /** Ends the meeting for everyone (POST api/room/end): members go home, the room closes. */
+  async endMeeting() {
+    await this.api.request('POST', 'room/end', {});
   }
 
   /**
@@ -304,6 +394,7 @@ export class NoomClient {
   leaveBeacon() {
     if (!this.token) return false;
     this.room = null;
+    this.waitingFor = null;
     return this.api.beacon('leave');
   }
 
@@ -463,10 +554,23 @@ export class NoomClient {
       case 'room_change': this.events.applyRoomChanges(data.rooms || [], ev.seq); break;
       case 'signal': this.onSignal(data, ev); break;
       case 'media': this.onMedia(data, ev); break;
+      case 'host': this.onHost(data, ev); break;
+      case 'room_settings': this.onRoomSettings(data, ev); break;
+      case 'waiting': this.onWaiting(data, ev); break;
+      case 'waiting_done': this.onWaitingDone(data, ev); break;
+      case 'mute_request': this.onMuteRequest(data, ev); break;
+      case 'join_denied':
+        if (data.room === this.waitingFor) {
+          this.waitingFor = null;
+          this.onJoinDenied(data, ev);
+        }
+        break;
       case 'room_joined':
         if (data.room !== this.room) {
-          /* Another request moved this session: load the room, holding its events back. */
+          /* A host admitted this waiting session, or another request moved it: load the room,
+           * holding its events back. */
           this.room = data.room;
+          this.waitingFor = null;
           this.onRoomJoined(data, ev);
           this.fetchRoom().catch((err) => console.error('noom: cannot load room', err));
         }

@@ -47,6 +47,7 @@ describe('a room of hundreds', { skip: skip || false }, () => {
     await page.getByTestId('nickname-input').fill('Ann');
     await page.getByTestId('room-input').fill(ROOM);
     await page.getByTestId('join-button').click();
+    await page.getByTestId('prejoin-join').click();
     await page.getByTestId('room-count').filter({ hasText: '231 people' }).waitFor({ timeout: WAIT });
 
     const more = page.getByTestId('member-more');

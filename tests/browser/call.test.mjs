@@ -299,7 +299,8 @@ async function newUser(browser, name) {
 }
 
 /**
- * Joins `room` from the home page (name field, room field, Join) and waits for the own tile.
+ * Joins `room` from the home page (name field, room field, Join, then the pre-join screen's
+ * Join) and waits for the own tile.
  * @param {User} user
  * @param {string} baseUrl
  * @param {string} room
@@ -313,6 +314,8 @@ async function joinThroughHome(user, baseUrl, room) {
   await nickname.press('Enter');
   await page.getByTestId('room-input').fill(room);
   await page.getByTestId('join-button').click();
+  /* The pre-join screen: its camera preview is the stream the call sends. */
+  await page.getByTestId('prejoin-join').click();
   const { value } = await until(`${user.name}'s own tile after joining`, async () => {
     const session = await page.evaluate(() => document.body.dataset.session ?? '');
     const own = (await gridOf(page)).filter((t) => t.self);

@@ -6,6 +6,8 @@
 // the home page. They see each other's join notices and the member count, chat both ways, Bob
 // renames himself, Ann leaves and comes back, both leave and the room disappears from the live
 // lists. Then deep links, closing a tab (sendBeacon leave), the back button and a reload.
+// Every way into a room (Join, the room list, a deep link, the forward button) goes through the
+// pre-join screen, whose Join enters; a reload of the room one is in goes straight back in.
 //
 // Pages run in the default transport mode (WebSocket first, long-polling as a fallback), and
 // the tests check they end up on the WebSocket (body[data-transport]). The two tests that
@@ -170,13 +172,23 @@ async function say(page, text, how) {
 }
 
 /**
- * Clicks a room in the home page's list.
+ * Clicks a room in the home page's list, then the pre-join screen's Join.
  * @param {import('playwright-core').Page} page
  * @param {string} room
  */
 async function clickRoom(page, room) {
   await page.locator(`[data-testid="room-list"] > [data-room="${room.replace(/["\\]/g, '\\$&')}"]`)
     .locator('button').click({ timeout: WAIT });
+  await prejoinJoin(page);
+}
+
+/**
+ * Enters the room from its pre-join screen (what opening a room's address, the home page's Join
+ * and the room list lead to).
+ * @param {import('playwright-core').Page} page
+ */
+async function prejoinJoin(page) {
+  await page.getByTestId('prejoin-join').click({ timeout: WAIT });
 }
 
 // ---- the scenario, once per prefix ---------------------------------------------------------
@@ -251,6 +263,7 @@ for (const prefix of ['', '/noom']) {
       await setNickname(ann, 'Ann');
       await ann.getByTestId('room-input').fill(ROOM);
       await ann.getByTestId('join-button').click();
+      await prejoinJoin(ann);
       await waitRoomCount(ann, 1);
       assert.equal(ann.url(), roomUrl);
       assert.equal(await ann.title(), `${ROOM} · Noom`);
@@ -353,6 +366,7 @@ for (const prefix of ['', '/noom']) {
         const url = `${stack.baseUrl}room/${encodeURIComponent(deep)}`;
         const res = await dave.goto(url, { timeout: WAIT });
         assert.equal(res?.status(), 200);
+        await prejoinJoin(dave);
         await waitRoomCount(dave, 1);
         assert.equal(await dave.locator('[data-role="room-name"]').textContent(), deep);
         await waitListed(carol, deep, 1);
@@ -367,12 +381,14 @@ for (const prefix of ['', '/noom']) {
       const { ann, carol } = pages;
       await ann.getByTestId('room-input').fill('back button');
       await ann.getByTestId('join-button').click();
+      await prejoinJoin(ann);
       await waitRoomCount(ann, 1);
       await waitListed(carol, 'back button', 1);
       await ann.goBack();
       await waitHome(ann);
       await waitListed(carol, 'back button', null);
       await ann.goForward();
+      await prejoinJoin(ann);
       await waitRoomCount(ann, 1);
       await waitListed(carol, 'back button', 1);
 
@@ -424,6 +440,7 @@ for (const prefix of ['', '/noom']) {
       try {
         await ann.getByTestId('room-input').fill(FLAKY);
         await ann.getByTestId('join-button').click();
+        await prejoinJoin(ann);
         await waitRoomCount(ann, 1);
         await waitListed(bob, FLAKY, 1);
         await clickRoom(bob, FLAKY);
@@ -525,9 +542,11 @@ describe('browser: resync after the server dropped our cursor', { skip }, () => 
     await waitTransport(bob, 'websocket');
     await ann.getByTestId('room-input').fill('resync');
     await ann.getByTestId('join-button').click();
+    await prejoinJoin(ann);
     await waitRoomCount(ann, 1);
     await bob.getByTestId('room-input').fill('resync');
     await bob.getByTestId('join-button').click();
+    await prejoinJoin(bob);
     await waitRoomCount(bob, 2);
     await waitNotice(ann, 'Bob joined');
 

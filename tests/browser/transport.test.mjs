@@ -167,7 +167,8 @@ async function openHome(user, baseUrl, query = '') {
 }
 
 /**
- * Joins `room` from the home page (room field, Join) and waits until the page is in it.
+ * Joins `room` from the home page (room field, Join, the pre-join screen's Join) and waits
+ * until the page is in it.
  * @param {User} user
  * @param {string} room
  */
@@ -175,6 +176,7 @@ async function joinRoom(user, room) {
   const { page } = user;
   await page.getByTestId('room-input').fill(room);
   await page.getByTestId('join-button').click();
+  await page.getByTestId('prejoin-join').click();
   const { value } = await until(`${user.name} in ${room}`,
     () => page.evaluate(() => document.body.dataset.session ?? ''), (s) => /^\d+$/.test(s));
   user.session = value;
