@@ -8,6 +8,7 @@
  *                                  members, their transports and the call
  *   GET  PREFIX/api/admin/wait?cursor=N   a long poll that returns when
  *                                  anything happened (then read rooms again)
+ *   GET  PREFIX/api/admin/stats    the metrics' last hour, for charts
  *   POST PREFIX/api/admin/close    {room: id}: end that meeting
  *   POST PREFIX/api/admin/remove   {session}: remove that member
  *
@@ -279,6 +280,50 @@ h_admin_wait(struct ctx *c, const struct req *rq, struct resp *rs)
 		return;
 	}
 	poll_respond(rs, body);
+}
+
+/*
+ * GET api/admin/stats: the metrics' last hour (metrics_history) and now,
+ * one array per series beside the sample times; "totals" names the series that are
+ * running totals, whose differences the page draws as rates.
+ */
+void
+h_admin_stats(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	struct sample	 h[METRICS_HISTORY + 1];
+	struct figures	 f;
+	json_t		*o, *at, *arr[SR__COUNT];
+	int64_t		 id;
+	int		 n, i, k, ok;
+
+	if (admin_auth(c, rq, rs, &id) == -1)
+		return;
+	n = metrics_history(c->app->metrics, h, METRICS_HISTORY);
+	/* And now, so that the last point is what the page shows as now. */
+	if (db_begin_read(c->db) == -1)
+		goto fail;
+	ok = db_figures(c->db, conf_now(c->app)->mesh_max, &f) == 0;
+	db_rollback(c->db);
+	if (!ok)
+		goto fail;
+	metrics_now(c->app->metrics, &f, rq->now_ms, &h[n++]);
+	at = json_array();
+	for (k = 0; k < SR__COUNT; k++)
+		arr[k] = json_array();
+	for (i = 0; i < n; i++) {
+		json_array_append_new(at, json_integer(h[i].at));
+		for (k = 0; k < SR__COUNT; k++)
+			json_array_append_new(arr[k], json_integer(h[i].v[k]));
+	}
+	o = json_pack("{s:i,s:o,s:[s,s,s,s]}", "interval_s",
+	    METRICS_SAMPLE_MS / 1000, "at", at, "totals", "requests", "errors",
+	    "events_written", "delivered");
+	for (k = 0; k < SR__COUNT; k++)
+		json_object_set_new(o, metrics_series[k], arr[k]);
+	resp_json(rs, 200, o);
+	return;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
 }
 
 /*

@@ -236,6 +236,25 @@ reload(const struct app *app, const pid_t *pids, int n)
 	log_info("configuration reloaded");
 }
 
+/*
+ * Add a minute's sample to the metrics' history (the admin page's charts),
+ * with the store's figures read on the master's own connection.  A failed
+ * read skips the sample: the chart shows a gap, nothing worse.
+ */
+static void
+sample(const struct app *app, struct db *db)
+{
+	struct figures	 f;
+	int		 ok;
+
+	if (db_begin_read(db) == -1)
+		return;
+	ok = db_figures(db, conf_now(app)->mesh_max, &f) == 0;
+	db_rollback(db);
+	if (ok)
+		metrics_sample(app->metrics, &f, now_ms());
+}
+
 /* Reap dead workers and start new ones in their place. */
 static void
 reap(const struct app *app, int sock, pid_t *pids, int n, const char *pidfile,
@@ -338,6 +357,7 @@ main(int argc, char **argv)
 	sigset_t	 block, old;
 	struct db	*ckpt;
 	struct log_every ckpt_log;
+	int64_t		 next_sample = 0;
 	pid_t		 pids[MAX_WORKERS];
 	const char	*socket_path = NULL, *pidfile = NULL;
 	char		*cause = NULL, *path, *doorbell = NULL, *metrics = NULL;
@@ -484,6 +504,10 @@ main(int argc, char **argv)
 			else if (ckpt != NULL)
 				log_recovered(&ckpt_log, mono_ms(),
 				    "checkpoint");
+			if (ckpt != NULL && mono_ms() >= next_sample) {
+				sample(&app, ckpt);
+				next_sample = mono_ms() + METRICS_SAMPLE_MS;
+			}
 		}
 	}
 	db_close(ckpt);

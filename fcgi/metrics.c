@@ -50,7 +50,7 @@
 #include "noom.h"
 
 /* Bump when the table's layout changes in a way its shape does not show. */
-#define METRICS_VERSION	1
+#define METRICS_VERSION	2
 #define METRICS_MAGIC	"noom-m\n"	/* 8 bytes with the NUL */
 
 /*
@@ -81,6 +81,18 @@ struct metrics {
 	atomic_llong	 waiting[NOOM_WORKERS_MAX];
 	atomic_int	 workers;	/* the master's --workers */
 	atomic_llong	 websockets;
+	/* The history: written by the master alone, read by anyone. */
+	atomic_uint	 history_next;	/* the slot the next sample takes */
+	struct {
+		atomic_llong	 at;	/* stored last (release): the sample is whole */
+		atomic_llong	 v[SR__COUNT];
+	} history[METRICS_HISTORY];
+};
+
+/* The names of the history's series (enum series), for the admin page. */
+const char *const metrics_series[SR__COUNT] = {
+	"sessions", "rooms", "in_call", "waiting_polls", "websockets",
+	"requests", "errors", "events_written", "delivered",
 };
 
 /* The event types written to the log (docs/API.md, "Events"); the last
@@ -404,4 +416,96 @@ metrics_read(const struct metrics *m, struct metrics_read *out)
 		    memory_order_relaxed);
 	out->websockets = atomic_load_explicit(&m->websockets,
 	    memory_order_relaxed);
+}
+
+/* The series' values now: figures f from the store, the rest counted. */
+static void
+sample_values(const struct metrics_read *r, const struct figures *f,
+    int64_t v[SR__COUNT])
+{
+	int	 i, j;
+
+	memset(v, 0, sizeof(int64_t) * SR__COUNT);
+	v[SR_SESSIONS] = f->sessions;
+	v[SR_ROOMS] = f->rooms_listed + f->rooms_unlisted;
+	v[SR_IN_CALL] = f->in_call;
+	for (i = 0; i < r->workers; i++)
+		v[SR_WAITING_POLLS] += r->waiting[i];
+	v[SR_WEBSOCKETS] = r->websockets;
+	for (i = 0; i < R__COUNT; i++)
+		for (j = 0; j < METRICS_STATUSES; j++) {
+			v[SR_REQUESTS] += (int64_t)r->requests[i][j];
+			if (metrics_statuses[j] >= 500)
+				v[SR_ERRORS] += (int64_t)r->requests[i][j];
+		}
+	for (i = 0; i < METRICS_EVENT_TYPES; i++)
+		v[SR_EVENTS_WRITTEN] += (int64_t)r->events[i];
+	v[SR_DELIVERED] = (int64_t)(r->counter[M_DELIVERED_POLL] +
+	    r->counter[M_DELIVERED_WS]);
+}
+
+/*
+ * Add a sample taken at now (wall ms) to the history, with the store's
+ * figures f.  The master's alone: one writer, so no lock.
+ */
+void
+metrics_sample(struct metrics *m, const struct figures *f, int64_t now)
+{
+	struct metrics_read	 r;
+	int64_t			 v[SR__COUNT];
+	unsigned		 slot;
+	int			 i;
+
+	if (m == NULL)
+		return;
+	metrics_read(m, &r);
+	sample_values(&r, f, v);
+	slot = atomic_load(&m->history_next) % METRICS_HISTORY;
+	atomic_store_explicit(&m->history[slot].at, 0, memory_order_relaxed);
+	for (i = 0; i < SR__COUNT; i++)
+		atomic_store_explicit(&m->history[slot].v[i], v[i],
+		    memory_order_relaxed);
+	atomic_store_explicit(&m->history[slot].at, now, memory_order_release);
+	atomic_store(&m->history_next, slot + 1);
+}
+
+/* A sample of now (wall ms) into out, with the store's figures f. */
+void
+metrics_now(const struct metrics *m, const struct figures *f, int64_t now,
+    struct sample *out)
+{
+	struct metrics_read	 r;
+
+	metrics_read(m, &r);
+	sample_values(&r, f, out->v);
+	out->at = now;
+}
+
+/*
+ * The history, oldest first, into out (room for max): how many samples.
+ * A sample being written as it is read is left out.
+ */
+int
+metrics_history(const struct metrics *m, struct sample *out, int max)
+{
+	unsigned	 next, k, slot;
+	int		 n = 0, i;
+
+	if (m == NULL)
+		return 0;
+	next = atomic_load(&m->history_next);
+	for (k = 0; k < METRICS_HISTORY && n < max; k++) {
+		slot = (next + k) % METRICS_HISTORY;
+		out[n].at = atomic_load_explicit(&m->history[slot].at,
+		    memory_order_acquire);
+		if (out[n].at == 0)
+			continue;
+		for (i = 0; i < SR__COUNT; i++)
+			out[n].v[i] = atomic_load_explicit(
+			    &m->history[slot].v[i], memory_order_relaxed);
+		if (atomic_load_explicit(&m->history[slot].at,
+		    memory_order_acquire) == out[n].at)
+			n++;
+	}
+	return n;
 }

@@ -81,6 +81,7 @@ route_name(enum route r)
 	case R_ADMIN_LOGOUT: return "admin_logout";
 	case R_ADMIN_ROOMS: return "admin_rooms";
 	case R_ADMIN_WAIT: return "admin_wait";
+	case R_ADMIN_STATS: return "admin_stats";
 	case R_ADMIN_CLOSE: return "admin_close";
 	case R_ADMIN_REMOVE: return "admin_remove";
 	case R_PAGE_HOME: return "page_home";

@@ -287,6 +287,7 @@ enum route {
 	R_ADMIN_LOGOUT,
 	R_ADMIN_ROOMS,
 	R_ADMIN_WAIT,
+	R_ADMIN_STATS,
 	R_ADMIN_CLOSE,
 	R_ADMIN_REMOVE,
 	R_PAGE_HOME,
@@ -492,6 +493,7 @@ void	 h_admin_login(struct ctx *, const struct req *, struct resp *);
 void	 h_admin_logout(struct ctx *, const struct req *, struct resp *);
 void	 h_admin_rooms(struct ctx *, const struct req *, struct resp *);
 void	 h_admin_wait(struct ctx *, const struct req *, struct resp *);
+void	 h_admin_stats(struct ctx *, const struct req *, struct resp *);
 void	 h_admin_close(struct ctx *, const struct req *, struct resp *);
 void	 h_admin_remove(struct ctx *, const struct req *, struct resp *);
 
@@ -587,6 +589,26 @@ struct metrics_read {
 	int		 workers;
 	int64_t		 websockets;
 };
+/*
+ * The last hour of a few figures, one sample a minute (the master takes
+ * them: metrics_sample), for the admin page's charts.  Counters are running
+ * totals; the page draws their differences.
+ */
+enum series {
+	SR_SESSIONS, SR_ROOMS, SR_IN_CALL, SR_WAITING_POLLS, SR_WEBSOCKETS,
+	SR_REQUESTS, SR_ERRORS, SR_EVENTS_WRITTEN, SR_DELIVERED, SR__COUNT
+};
+#define METRICS_HISTORY		60
+#define METRICS_SAMPLE_MS	60000
+struct sample {
+	int64_t		 at;		/* wall ms; 0: none yet */
+	int64_t		 v[SR__COUNT];
+};
+extern const char *const metrics_series[SR__COUNT];
+void	 metrics_sample(struct metrics *, const struct figures *, int64_t);
+int	 metrics_history(const struct metrics *, struct sample *, int);
+void	 metrics_now(const struct metrics *, const struct figures *, int64_t,
+	    struct sample *);
 extern const char *const metrics_event_types[METRICS_EVENT_TYPES];
 extern const int metrics_statuses[METRICS_STATUSES];
 extern const int64_t metrics_bounds_time[METRICS_BUCKETS - 1];

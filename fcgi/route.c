@@ -50,6 +50,7 @@ static const struct route_entry routes[] = {
 	{ "POST", "/api/admin/logout",	R_ADMIN_LOGOUT,	  "POST" },
 	{ "GET",  "/api/admin/rooms",	R_ADMIN_ROOMS,	  "GET" },
 	{ "GET",  "/api/admin/wait",	R_ADMIN_WAIT,	  "GET" },
+	{ "GET",  "/api/admin/stats",	R_ADMIN_STATS,	  "GET" },
 	{ "POST", "/api/admin/close",	R_ADMIN_CLOSE,	  "POST" },
 	{ "POST", "/api/admin/remove",	R_ADMIN_REMOVE,	  "POST" },
 	{ "GET",  "/healthz",		R_HEALTHZ,	  "GET, HEAD" },
@@ -182,6 +183,7 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_ADMIN_LOGOUT: h_admin_logout(c, rq, rs); break;
 	case R_ADMIN_ROOMS: h_admin_rooms(c, rq, rs); break;
 	case R_ADMIN_WAIT: h_admin_wait(c, rq, rs); break;
+	case R_ADMIN_STATS: h_admin_stats(c, rq, rs); break;
 	case R_ADMIN_CLOSE: h_admin_close(c, rq, rs); break;
 	case R_ADMIN_REMOVE: h_admin_remove(c, rq, rs); break;
 	case R_HEALTHZ: h_healthz(c, rq, rs); break;

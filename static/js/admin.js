@@ -26,6 +26,21 @@ const empty = byRole('empty');
 const live = byRole('live');
 const logout = byRole('logout');
 const list = /** @type {HTMLElement} */ (document.querySelector('[data-testid="admin-rooms"]'));
+const charts = byRole('charts');
+
+/** The charts: a series of GET api/admin/stats, its title, and whether it is a running total
+ * (drawn per minute). @type {{key: string, title: string, rate?: boolean}[]} */
+const CHARTS = [
+  { key: 'sessions', title: 'Sessions' },
+  { key: 'rooms', title: 'Open rooms' },
+  { key: 'in_call', title: 'In calls' },
+  { key: 'websockets', title: 'WebSockets open' },
+  { key: 'waiting_polls', title: 'Polls waiting' },
+  { key: 'requests', title: 'Requests a minute', rate: true },
+  { key: 'delivered', title: 'Events delivered a minute', rate: true },
+  { key: 'errors', title: 'Server errors a minute', rate: true },
+];
+const SVG = 'http://www.w3.org/2000/svg';
 
 /** The log position the rooms on screen are current to. */
 let cursor = 0;
@@ -133,6 +148,45 @@ function render(rooms) {
   empty.hidden = rooms.length > 0;
 }
 
+/**
+ * One small chart: its title, the last value, and a line of the hour.
+ * @param {string} title
+ * @param {number[]} values
+ */
+function chart(title, values) {
+  const box = el('figure', undefined, 'admin-chart');
+  box.dataset.series = title;
+  const now = values.length ? values[values.length - 1] : 0;
+  box.append(el('figcaption', title, 'admin-chart-title'), el('p', String(now), 'admin-chart-now'));
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 100 40');
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `${title}: ${values.join(', ')}`);
+  const max = Math.max(1, ...values);
+  const step = values.length > 1 ? 100 / (values.length - 1) : 0;
+  const line = document.createElementNS(SVG, 'polyline');
+  line.setAttribute('points', values.map((v, i) => `${(i * step).toFixed(2)},${(38 - (v / max) * 36).toFixed(2)}`).join(' '));
+  svg.append(line);
+  box.append(svg);
+  return box;
+}
+
+/** When the charts were last read (ms). */
+let statsAt = 0;
+
+/** Reads the last hour's figures and draws them. */
+async function loadStats() {
+  statsAt = Date.now();
+  const r = await call('GET', 'stats');
+  if (r.status !== 200 || !r.json) return;
+  const stats = /** @type {Record<string, number[]>} */ (r.json);
+  charts.replaceChildren(...CHARTS.map(({ key, title, rate }) => {
+    const v = stats[key] ?? [];
+    return chart(title, rate ? v.slice(1).map((x, i) => Math.max(0, x - v[i])) : v);
+  }));
+}
+
 /** @param {string} [message] */
 function showError(message) {
   errorLine.hidden = !message;
@@ -170,6 +224,8 @@ function refreshSoon() {
   refresh = setTimeout(() => {
     refresh = null;
     loadRooms();
+    /* The charts' "now" follows too, at most every few seconds. */
+    if (Date.now() - statsAt > 5000) loadStats();
   }, 150);
 }
 
@@ -221,12 +277,17 @@ async function act(what, body, button) {
   await loadRooms();
 }
 
+/** The charts follow the samples, one a minute. @type {ReturnType<typeof setInterval>|null} */
+let statsTimer = null;
+
 async function start() {
   loginForm.hidden = true;
   dashboard.hidden = false;
   logout.hidden = false;
   if (!(await loadRooms())) return;
   running = true;
+  loadStats();
+  if (statsTimer === null) statsTimer = setInterval(() => { if (running) loadStats(); }, 30000);
   watch();
 }
 

@@ -135,6 +135,17 @@ test('rooms: listed and unlisted, members with transport and call; the wait wake
     assert.deepEqual(after, ['hidden']);
     assert.equal((await adm('POST', 'close', {room: open.id})).status, 404);
     assert.equal((await adm('POST', 'remove', {session: ann.session})).status, 404);
+    // The last hour's figures: the master's first sample is taken as it starts.
+    const stats = (await adm('GET', 'stats')).json;
+    assert.equal(stats.interval_s, 60);
+    assert.ok(stats.at.length >= 2, `the start's sample and now: ${JSON.stringify(stats)}`);
+    assert.equal(stats.sessions.at(-1), 4, 'now: Ann, Bob, Cid, Dan');
+    for (const k of ['sessions', 'rooms', 'in_call', 'waiting_polls', 'websockets', 'requests', 'errors', 'events_written', 'delivered']) {
+      assert.equal(stats[k].length, stats.at.length, k);
+      assert.ok(stats[k].every(Number.isInteger), k);
+    }
+    assert.deepEqual(stats.totals, ['requests', 'errors', 'events_written', 'delivered']);
+    assert.equal((await api(s2, 'GET', 'api/admin/stats', {})).status, 401);
     await sleep(200);
     assert.match(s2.logs(), /admin: session \d+ \(127\.0\.0\.1\) removed session \d+ from room \d+/);
     assert.match(s2.logs(), /admin: session \d+ \(127\.0\.0\.1\) closed room \d+/);
