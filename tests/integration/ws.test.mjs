@@ -700,3 +700,24 @@ test('a reload (SIGHUP to the workers and the gateway) keeps every WebSocket; th
   assert.deepEqual(texts(got.events), ['after the reload']);
   c.close(1000);
 });
+
+test('a stopping gateway closes every WebSocket with 1001; the client resumes from its cursor by polling, nothing lost or repeated', {timeout: 30_000}, async () => {
+  const own = await startStack({workerArgs: ['--poll-timeout', '2']});
+  try {
+    const ann = await newSession(own, 'Ann');
+    const bob = await newSession(own, 'Bob');
+    const a = await join(own, ann.token, 'ws-stop');
+    await join(own, bob.token, 'ws-stop');
+    const c = await open(own, ann.token, a.cursor);
+    await say(own, bob.token, 'before the stop');
+    const got = await readUntil(c, (ev) => texts(ev).includes('before the stop'));
+    process.kill(gatewayPid(own), 'SIGTERM');
+    const cl = await within(c.closed, 5000);
+    assert.equal(cl?.code, 1001, `going away: ${JSON.stringify(cl)}`);
+    await say(own, bob.token, 'after the stop');
+    const r = await pollUntil(own, ann.token, got.cursor, (ev) => texts(ev).includes('after the stop'));
+    assert.deepEqual(texts(r.events), ['after the stop'], 'from its cursor: once, and nothing before it again');
+  } finally {
+    await own.stop();
+  }
+});
