@@ -349,11 +349,11 @@ export class ChatPanel {
       data: { session: String(msg.session), ts: String(msg.ts), clientId: msg.client_id },
     }, [
       el('div', { className: 'msg-meta' }, [
-        nick(msg.nickname, own ? null : hue(msg.session)),
+        /* A private line names the other person instead of the sender. */
         to ? el('span', {
           className: 'msg-private',
-          text: own ? `to ${msg.to_nickname ?? ''}` : `from ${msg.nickname} (private)`,
-        }) : null,
+          text: own ? `to ${msg.to_nickname ?? ''} (private)` : `from ${msg.nickname} (private)`,
+        }) : nick(msg.nickname, own ? null : hue(msg.session)),
         el('time', { className: 'msg-time', text: formatTime(msg.ts), attrs: { datetime: new Date(msg.ts).toISOString() } }),
       ]),
       el('div', { className: 'msg-text' }, linkify(msg.text)),

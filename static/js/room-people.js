@@ -7,7 +7,7 @@
 // other member's entry has a button to message them privately. It reads the roster
 // (roster.js); user text goes in as text.
 
-import { el, role, avatar } from './dom.js';
+import { el, role, avatar, icon, HAND_ICON } from './dom.js';
 
 /**
  * @typedef {import('./roster.js').Roster} Roster
@@ -100,9 +100,9 @@ export class PeopleList {
         me ? el('span', { className: 'member-you', text: 'you' }) : null,
         host ? el('span', { className: 'host-badge', text: 'Host', attrs: { 'data-testid': 'host-badge' } }) : null,
         hand ? el('span', {
-          className: 'member-hand', text: `✋ ${i + 1}`,
+          className: 'member-hand',
           attrs: { 'data-testid': 'hand-raised', 'data-order': String(i + 1), title: `Hand raised, ${ordinal(i + 1)} in the queue` },
-        }) : null,
+        }, [icon(HAND_ICON, 12), String(i + 1)]) : null,
         me ? null : el('span', { className: 'member-actions' }, [
           moderator && hand ? action('lower', 'Lower hand', 'member-lower-hand', `Lower ${nickname}'s hand`) : null,
           action('message', 'Message', 'member-message', `Message ${nickname} privately`),

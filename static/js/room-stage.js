@@ -12,7 +12,7 @@
 // page, else the dominant speaker, else the first other member. Speaker view only changes
 // classes and the CSS order of the tiles: moving a <video> in the document would pause it.
 
-import { el, role, initials, avatar } from './dom.js';
+import { el, role, initials, avatar, icon, HAND_ICON } from './dom.js';
 
 /**
  * @typedef {import('./roster.js').Roster} Roster
@@ -264,9 +264,9 @@ export class Stage {
     const up = this.roster.hands.has(session);
     if (up && !tile.hand) {
       tile.hand = el('span', {
-        className: 'tile-hand', text: '✋',
+        className: 'tile-hand',
         attrs: { 'data-testid': 'hand-raised', role: 'img', 'aria-label': 'Hand raised', title: 'Hand raised' },
-      });
+      }, [icon(HAND_ICON, 18)]);
       tile.node.append(tile.hand);
     } else if (!up && tile.hand) {
       tile.hand.remove();
@@ -346,22 +346,6 @@ export class Stage {
     tile.node.classList.toggle('is-mirrored', me && !(this.roster.media.get(session)?.screen));
     tile.node.classList.add('has-video');
   }
-}
-
-const SVG = 'http://www.w3.org/2000/svg';
-
-/** @param {string} d  path data */
-function icon(d) {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('width', '14');
-  svg.setAttribute('height', '14');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('fill', 'currentColor');
-  path.setAttribute('d', d);
-  svg.append(path);
-  return svg;
 }
 
 function micOffIcon() {
