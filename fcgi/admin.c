@@ -327,7 +327,7 @@ act_close(struct ctx *c, const struct req *rq, int64_t admin, json_t *body,
 		resp_error(rs, 404, "not_found", "No such open room.");
 		return 0;
 	}
-	if (meeting_end(c, room, rq->now_ms) == -1)
+	if (meeting_end(c, room, "closed", rq->now_ms) == -1)
 		return -1;
 	log_info("admin: session %" PRId64 " (%s) closed room %" PRId64,
 	    admin, rq->client, room);

@@ -34,10 +34,11 @@ static const char *const signal_kinds[] = {
  * servers, and the TURN servers with a credential valid cf->turn_ttl
  * seconds only for a member of the call (relay: 1).  A chat-only member
  * gets no TURN credential: the relay is for the call, not a free relay for
- * whoever joins a room.
+ * whoever joins a room.  A credential made is counted in m.
  */
 static json_t *
-ice_servers_new(const struct conf *cf, int64_t sid, int64_t now_s, int relay)
+ice_servers_new(const struct conf *cf, struct metrics *m, int64_t sid,
+    int64_t now_s, int relay)
 {
 	json_t	*list = json_array(), *urls;
 	char	 user[64], cred[64];
@@ -62,6 +63,7 @@ ice_servers_new(const struct conf *cf, int64_t sid, int64_t now_s, int relay)
 			json_array_append_new(urls, json_string(cf->turn[i]));
 		json_array_append_new(list, json_pack("{s:o,s:s,s:s}", "urls",
 		    urls, "username", user, "credential", cred));
+		metrics_add(m, M_TURN_CREDENTIALS, 1);
 	}
 	return list;
 }
@@ -84,7 +86,7 @@ h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 		return;
 	}
 	resp_json(rs, 200, json_pack("{s:o,s:s,s:i,s:i,s:b}", "iceServers",
-	    ice_servers_new(cf, s.id, rq->now_ms / 1000,
+	    ice_servers_new(cf, c->app->metrics, s.id, rq->now_ms / 1000,
 	    rank < cf->mesh_max),
 	    "iceTransportPolicy", cf->ice_relay ? "relay" : "all",
 	    "ttl", cf->turn_ttl, "mesh_max", cf->mesh_max,

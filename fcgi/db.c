@@ -120,6 +120,8 @@ enum stmt {
 	S_EVENTS_TRIM,
 	S_TRIMMED_SET,
 	S_PROBE,
+	S_FIGURES_SESSIONS,
+	S_FIGURES_ROOMS,
 	S_BEGIN,
 	S_BEGIN_READ,
 	S_COMMIT,
@@ -347,6 +349,15 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " WHERE key = 'trimmed_upto'",
 	[S_PROBE] =
 	    "UPDATE meta SET value = value WHERE key = 'trimmed_upto'",
+	[S_FIGURES_SESSIONS] =
+	    "SELECT count(*) FROM sessions",
+	/* An unlisted room is one with a key (migration 0009). */
+	[S_FIGURES_ROOMS] =
+	    "SELECT count(*) - count(nullif(key_hash, '')),"
+	    " count(nullif(key_hash, '')),"
+	    " coalesce(sum(min(members, :call)), 0),"
+	    " coalesce(sum(max(members - :call, 0)), 0)"
+	    " FROM rooms WHERE members > 0",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
@@ -360,6 +371,8 @@ struct db {
 	int		 wrote_events;	/* this transaction added events */
 	int		 quiet;		/* errors only kept in err (db_quiet) */
 	char		 err[256];	/* the last error (db_error) */
+	struct metrics	*metrics;	/* counted into (db_metrics), or NULL */
+	int64_t		 write_us;	/* when db_begin began (mono_us) */
 };
 
 /*
@@ -482,11 +495,11 @@ one_int(struct db *db, sqlite3_stmt *p, int64_t dflt)
  * millisecond, for about 10 s in all before SQLITE_BUSY.
  */
 static int
-busy_wait(void *unused, int tries)
+busy_wait(void *metrics, int tries)
 {
 	struct timespec	 ts = { 0, tries < BUSY_QUICK ? 100000 : 1000000 };
 
-	(void)unused;
+	metrics_add(metrics, M_DB_BUSY_RETRIES, 1);
 	if (tries >= BUSY_QUICK + BUSY_SLOW)
 		return 0;
 	nanosleep(&ts, NULL);
@@ -746,6 +759,18 @@ db_quiet(struct db *db)
 	db->quiet = 1;
 }
 
+/*
+ * Count this connection's write transactions (their time, from db_begin
+ * to commit or rollback, waiting for the lock included), the busy
+ * handler's retries and the doorbell's rings into m (metrics.c).
+ */
+void
+db_metrics(struct db *db, struct metrics *m)
+{
+	db->metrics = m;
+	sqlite3_busy_handler(db->conn, busy_wait, m);
+}
+
 /* Why the last call on db that returned -1 failed. */
 const char *
 db_error(struct db *db)
@@ -767,6 +792,33 @@ db_probe(struct db *db)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * What the operator's metrics read from the store, in the caller's read
+ * transaction: sessions, open rooms (with members), and their members up
+ * to call_max in each room (in its call) and past it (chat only).  0 or -1.
+ */
+int
+db_figures(struct db *db, int call_max, struct figures *f)
+{
+	sqlite3_stmt	*p;
+	int		 rc;
+
+	memset(f, 0, sizeof(*f));
+	if ((f->sessions = one_int(db, st(db, S_FIGURES_SESSIONS), 0)) == -1 ||
+	    (p = st(db, S_FIGURES_ROOMS)) == NULL)
+		return -1;
+	bind_i(p, ":call", call_max);
+	if ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		f->rooms_listed = sqlite3_column_int64(p, 0);
+		f->rooms_unlisted = sqlite3_column_int64(p, 1);
+		f->in_call = sqlite3_column_int64(p, 2);
+		f->chat_only = sqlite3_column_int64(p, 3);
+	} else
+		db_fail(db, "step");
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /*
@@ -833,7 +885,7 @@ db_checkpoint(struct db *db)
 		sqlite3_busy_timeout(db->conn, RESTART_WAIT_MS);
 		rc = sqlite3_wal_checkpoint_v2(db->conn, NULL,
 		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-		sqlite3_busy_handler(db->conn, busy_wait, NULL);
+		sqlite3_busy_handler(db->conn, busy_wait, db->metrics);
 	}
 	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
 		return 0;
@@ -863,6 +915,9 @@ write_end(struct db *db)
 		return;
 	db->writing = 0;
 	pthread_mutex_unlock(&write_turn);
+	if (db->metrics != NULL)
+		metrics_observe(db->metrics, H_DB_WRITE,
+		    mono_us() - db->write_us);
 }
 
 /* A write transaction, taking the write lock now (waiting up to the busy
@@ -870,6 +925,8 @@ write_end(struct db *db)
 int
 db_begin(struct db *db)
 {
+	if (db->metrics != NULL)
+		db->write_us = mono_us();
 	if (pthread_mutex_lock(&write_turn) != 0)
 		fatal("pthread_mutex_lock");
 	db->writing = 1;
@@ -904,6 +961,7 @@ db_commit(struct db *db)
 	if (db->wrote_events) {
 		db->wrote_events = 0;
 		wake_ring();
+		metrics_add(db->metrics, M_DOORBELL_RINGS, 1);
 	}
 	return 0;
 }

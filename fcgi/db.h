@@ -145,6 +145,17 @@ struct message {
 };
 typedef int (*message_fn)(void *, const struct message *);
 
+/* What the operator's metrics read from the store (db_figures). */
+struct figures {
+	int64_t		 sessions;
+	int64_t		 rooms_listed;	/* open: with members */
+	int64_t		 rooms_unlisted;
+	int64_t		 in_call;	/* members in a room's call */
+	int64_t		 chat_only;	/* members past the call's size */
+};
+
+struct metrics;
+
 /* How often the master checkpoints (db_checkpoint), in ms. */
 #define DB_CHECKPOINT_MS	250
 
@@ -156,8 +167,10 @@ void	 db_close(struct db *);
 void	 db_quiet(struct db *);
 const char *db_error(struct db *);
 int	 db_checkpoint(struct db *);
+void	 db_metrics(struct db *, struct metrics *);
 
 int	 db_probe(struct db *);
+int	 db_figures(struct db *, int, struct figures *);
 int	 db_begin(struct db *);
 int	 db_begin_read(struct db *);
 int	 db_commit(struct db *);

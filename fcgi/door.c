@@ -102,7 +102,7 @@ waiting_start(struct ctx *c, const struct session *s,
 	if ((n = db_waiting_count(c->db, r->id)) == -1)
 		goto fail;
 	if (n >= NOOM_WAITING_MAX) {
-		resp_error(rs, 503, "waiting_full", "Too many people are waiting "
+		resp_error(rs, 409, "waiting_full", "Too many people are waiting "
 		    "for this meeting; try again later.");
 		return -1;
 	}

@@ -366,6 +366,9 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 	if (verdict == MB_ANSWER || verdict == MB_RESYNC)
 		*body = mailbox_answer_new(a.cursor, g->events.data,
 		    g->events.len, verdict == MB_RESYNC);
+	if (verdict == MB_ANSWER)
+		metrics_add(g->conf->metrics, M_DELIVERED_WS,
+		    (uint64_t)a.count);
 	c->reader.cursor = a.cursor;
 	events_reset(g);
 	rv = 0;
@@ -464,6 +467,8 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 			return;
 		}
 		c->held = 0;
+		metrics_add(g->conf->metrics, M_DELIVERED_WS,
+		    (uint64_t)a.count);
 		if (conn_answer_events(g, c, a.cursor, now) == -1)
 			return;
 		if (a.moved && conn_member(g, c, g->log_end) == -1)
@@ -1052,6 +1057,7 @@ gateway_run(const struct gw_conf *conf, char **cause)
 		tick_ms = 10;
 	if ((g.db = db_open(conf->db_path, cause)) == NULL)
 		return -1;
+	db_metrics(g.db, conf->metrics);
 	if ((g.ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		if (asprintf(cause, "epoll: %s", strerror(errno)) == -1)
 			*cause = NULL;
@@ -1115,8 +1121,10 @@ gateway_run(const struct gw_conf *conf, char **cause)
 			g.dead = c->next;
 			conn_free(c);
 		}
+		metrics_websockets(conf->metrics, (int64_t)g.nconns);
 	}
 	shutdown_all(&g);
+	metrics_websockets(conf->metrics, 0);
 	while ((c = g.dead) != NULL) {
 		g.dead = c->next;
 		conn_free(c);

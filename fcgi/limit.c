@@ -73,6 +73,11 @@ session_take(struct ctx *c, const struct session *s, enum bucket b,
 		[BUCKET_SIGNAL] = { "session", NOOM_SIG_BURST, NOOM_SIG_RATE },
 		[BUCKET_REACTION] = { "session", NOOM_RE_BURST, NOOM_RE_RATE },
 	};
+	static const enum metric refused[] = {
+		[BUCKET_WRITE] = M_LIMIT_SESSION_WRITES,
+		[BUCKET_SIGNAL] = M_LIMIT_SESSION_SIGNALS,
+		[BUCKET_REACTION] = M_LIMIT_SESSION_REACTIONS,
+	};
 	const struct bucket_rule *rule = &rules[b];
 	double	 tokens;
 
@@ -83,6 +88,7 @@ session_take(struct ctx *c, const struct session *s, enum bucket b,
 	    bucket_refill(rule, s->rl_tokens, s->rl_ms, now);
 	if (tokens < 1) {
 		answer_429(rs, "session", bucket_retry_s(rule, tokens));
+		metrics_add(c->app->metrics, refused[b], 1);
 		return -1;
 	}
 	if (db_session_rate(c->db, s->id, b, tokens - 1, now) == -1) {
@@ -140,6 +146,8 @@ client_take(struct ctx *c, const struct req *rq, enum limit kind,
 	tokens = bucket_refill(rule, tokens, then, rq->now_ms);
 	if (tokens < 1) {
 		answer_429(rs, "client", bucket_retry_s(rule, tokens));
+		metrics_add(c->app->metrics,
+		    (enum metric)(M_LIMIT_CLIENT + kind), 1);
 		return -1;
 	}
 	if (db_client_bucket_set(c->db, rq->client, kind, tokens - 1,

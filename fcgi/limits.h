@@ -34,6 +34,7 @@
 #define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
 #define NOOM_PROXIES_MAX	16	/* trusted_proxy entries */
 #define NOOM_ADDR_MAX		64	/* bytes of a client address */
+#define NOOM_WORKERS_MAX	64	/* worker processes of one master */
 #define NOOM_KEY_MIN		16	/* characters of an unlisted room's key */
 #define NOOM_KEY_MAX		64	/* ... (base64url: 16 are 96 bits) */
 #define NOOM_PASSWORD_MAX	64	/* characters of a room password */

@@ -30,7 +30,7 @@
 
 #include "noom.h"
 
-#define MAX_WORKERS	64
+#define MAX_WORKERS	NOOM_WORKERS_MAX
 
 /* Set by signal handlers, read by the master loop. */
 static volatile sig_atomic_t got_term;
@@ -75,7 +75,7 @@ usage(void)
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
 	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
 	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n"
-	    "       [--log-format text|json]\n"
+	    "       [--metrics PATH] [--log-format text|json]\n"
 	    "       noom-worker --hash-password < file-with-the-password\n");
 	exit(2);
 }
@@ -117,12 +117,13 @@ write_pids(const char *path, const pid_t *pids, int n)
 }
 
 /*
- * Fork one worker.  The master runs with its signals blocked (it waits for
- * them in sigsuspend); a child gets the mask the master started with, plus
- * the two its signal thread waits for.
+ * Fork the worker of slot (its index in pids, and in the metrics).  The
+ * master runs with its signals blocked (it waits for them in sigsuspend); a
+ * child gets the mask the master started with, plus the two its signal
+ * thread waits for.
  */
 static pid_t
-spawn(const struct app *app, int sock, const sigset_t *child_mask)
+spawn(const struct app *app, int sock, int slot, const sigset_t *child_mask)
 {
 	pid_t	 pid;
 
@@ -140,7 +141,7 @@ spawn(const struct app *app, int sock, const sigset_t *child_mask)
 		 * takes them (worker.c). */
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
 		worker_block_signals();
-		worker_main(app, sock);
+		worker_main(app, sock, slot);
 	}
 	return pid;
 }
@@ -253,7 +254,10 @@ reap(const struct app *app, int sock, pid_t *pids, int n, const char *pidfile,
 			else
 				log_warn("worker %ld exited with %d",
 				    (long)pid, WEXITSTATUS(status));
-			pids[i] = got_term ? 0 : spawn(app, sock, child_mask);
+			pids[i] = got_term ? 0 :
+			    spawn(app, sock, i, child_mask);
+			if (!got_term)
+				metrics_add(app->metrics, M_WORKER_RESTARTS, 1);
 			changed = 1;
 		}
 	}
@@ -323,6 +327,7 @@ main(int argc, char **argv)
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "waiting-per-client", required_argument, NULL, 'W' },
 		{ "ws-socket", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, 'x' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "hash-password", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
@@ -335,7 +340,7 @@ main(int argc, char **argv)
 	struct log_every ckpt_log;
 	pid_t		 pids[MAX_WORKERS];
 	const char	*socket_path = NULL, *pidfile = NULL;
-	char		*cause = NULL, *path, *doorbell = NULL;
+	char		*cause = NULL, *path, *doorbell = NULL, *metrics = NULL;
 	int		 ch, workers = 2, mode = 0600, sock, i;
 	struct conf	*cf;
 
@@ -372,6 +377,7 @@ main(int argc, char **argv)
 		case 'M': app.mesh_max_arg = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'S': app.ws_socket = optarg; break;
+		case 'x': metrics = xstrdup(optarg); break;
 		case 'L':
 			if (log_set_format(optarg) == -1)
 				usage();
@@ -394,6 +400,13 @@ main(int argc, char **argv)
 	app.live = conf_live_new(cf);
 	if (wake_check(app.doorbell, &cause) == -1)
 		fatal("doorbell: %s", cause);
+	/* Mapped before the fork: every worker counts into the same table. */
+	if (metrics == NULL)
+		metrics = sibling_path_new(app.db_path, "metrics");
+	if ((app.metrics = metrics_open(metrics, &cause)) == NULL)
+		fatal("metrics: %s", cause);
+	free(metrics);
+	metrics_workers(app.metrics, workers);
 	if (asprintf(&path, "%s/sql", app.data_dir) == -1)
 		fatal("asprintf");
 	db_init();
@@ -448,7 +461,7 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &old);
 
 	for (i = 0; i < workers; i++)
-		pids[i] = spawn(&app, sock, &old);
+		pids[i] = spawn(&app, sock, i, &old);
 	write_pids(pidfile, pids, workers);
 	log_info("%d workers on %s", workers, socket_path);
 	ckpt = checkpointer_start(&app);
@@ -479,6 +492,7 @@ main(int argc, char **argv)
 	log_info("stopped");
 	free(app.tmpl_app);
 	free(app.tmpl_admin);
+	metrics_close(app.metrics);
 	conf_live_free(app.live);
 	free((char *)app.doorbell);
 	return 0;

@@ -144,6 +144,7 @@ maint_start(const struct app *app, struct presence *presence)
 	if ((m->ctx.db = db_open(app->db_path, &cause)) == NULL)
 		fatal("maintenance: %s", cause);
 	db_quiet(m->ctx.db);
+	db_metrics(m->ctx.db, app->metrics);
 	if (pthread_create(&t, NULL, maint_loop, m) != 0)
 		fatal("pthread_create: %s", strerror(errno));
 	pthread_detach(t);

@@ -306,12 +306,12 @@ meeting_remove(struct ctx *c, struct session *t, int64_t now)
 }
 
 /*
- * End the meeting in room: everyone out (reason "ended"), a page of
- * members at a time; the last one out closes the room, which tells those
- * waiting.  0 or -1.
+ * End the meeting in room: everyone out with reason ("ended" by a host,
+ * "closed" by the operator), a page of members at a time; the last one out
+ * closes the room, which tells those waiting.  0 or -1.
  */
 int
-meeting_end(struct ctx *c, int64_t room, int64_t now)
+meeting_end(struct ctx *c, int64_t room, const char *reason, int64_t now)
 {
 	struct ids	 ids;
 	struct session	 t;
@@ -324,7 +324,7 @@ meeting_end(struct ctx *c, int64_t room, int64_t now)
 			return -1;
 		for (i = 0; i < ids.n; i++)
 			if (db_session_by_id(c->db, ids.v[i], &t) != 1 ||
-			    room_leave(c, &t, "ended", now) == -1)
+			    room_leave(c, &t, reason, now) == -1)
 				return -1;
 	} while (ids.n > 0);
 	return 0;
@@ -335,7 +335,7 @@ act_end(struct ctx *c, const struct req *rq, struct session *s,
     json_t *body, struct resp *rs)
 {
 	(void)body;
-	if (meeting_end(c, s->room_id, rq->now_ms) == -1)
+	if (meeting_end(c, s->room_id, "ended", rq->now_ms) == -1)
 		return ACT_FAIL;
 	resp_json(rs, 200, json_pack("{s:s,s:b}", "room", s->room, "ended", 1));
 	return ACT_DONE;

@@ -7,12 +7,14 @@
  *
  * - the core both programs link: log.c, util.c, valid.c, token.c, pw.c, the
  *   store (db.c behind db.h, the only SQL), the doorbell (wake.c) and the
- *   mailbox's rules (mailbox.c, pure; mailbox_read.c);
+ *   mailbox's rules (mailbox.c, pure; mailbox_read.c) and the counters
+ *   every process shares (metrics.c);
  * - the FastCGI worker noom-worker (main.c): worker.c (the only file that
  *   knows libfcgi) and conns.c accept requests, route.c dispatches them to
  *   the handlers (session.c, rooms.c with door.c and meeting.c, chat.c,
  *   call.c, poll.c, pages.c),
  *   which share http.c's helpers and write events through publish.c;
+ *   metrics_page.c answers the operator's metrics;
  *   waker.c answers the polls that wait; presence.c and maint.c keep house;
  *   tmpl.c, turn.c and conf.c are pure helpers;
  * - the WebSocket gateway noom-ws (ws_main.c): gateway.c, the codec ws.c.
@@ -74,6 +76,7 @@ struct conf {
 
 /* The live configuration of one process: see conf_now(), conf_reload(). */
 struct conf_live;
+struct metrics;
 
 /*
  * The settings every thread reads.  It is filled in by main.c before any
@@ -87,6 +90,8 @@ struct app {
 	const char	*pids_file;	/* the master's list of workers, or NULL */
 	const char	*ws_socket;	/* the gateway's socket (readyz), or NULL */
 	const char	*config_path;	/* --config, re-read on SIGHUP; or NULL */
+	struct metrics	*metrics;	/* the shared counters (metrics.c), or
+					   NULL */
 	int		 poll_timeout;	/* seconds a poll may wait */
 	int		 chat_gap_ms;	/* chat answers to one poller: apart */
 	int		 presence_timeout; /* seconds without a poll before leaving */
@@ -211,6 +216,8 @@ char	*buf_steal(struct buf *);
 char	*file_read_new(const char *, size_t, char **);
 int64_t	 now_ms(void);
 int64_t	 mono_ms(void);
+int64_t	 mono_us(void);
+char	*sibling_path_new(const char *, const char *);
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
@@ -286,6 +293,8 @@ enum route {
 	R_PAGE_ROOM,
 	R_HEALTHZ,
 	R_READYZ,
+	R_METRICS,
+	R__COUNT
 };
 const char *route_pattern(enum route);
 enum route route_find(const char *, const char *, const char **);
@@ -365,7 +374,7 @@ int	 waiting_done(struct ctx *, int64_t, int64_t, const char *, int64_t);
 int	 hosts_publish(struct ctx *, int64_t, const char *, json_t *, int64_t);
 
 /* meeting.c: what a room's hosts do. */
-int	 meeting_end(struct ctx *, int64_t, int64_t);
+int	 meeting_end(struct ctx *, int64_t, const char *, int64_t);
 int	 meeting_remove(struct ctx *, struct session *, int64_t);
 void	 h_room_settings(struct ctx *, const struct req *, struct resp *);
 void	 h_room_host(struct ctx *, const struct req *, struct resp *);
@@ -498,7 +507,7 @@ void	 poll_respond(struct resp *, char *);
  * with (worker.c's), which owns and frees the request.
  */
 typedef void (*waker_answer_fn)(void *, int, const char *, size_t);
-struct waker *waker_new(const struct app *, waker_answer_fn, char **);
+struct waker *waker_new(const struct app *, int, waker_answer_fn, char **);
 void	 waker_wait(struct waker *, void *, const struct reader *,
 	    const struct hold *, const char *, int64_t);
 int64_t	 waker_newest(struct waker *, int64_t *);
@@ -536,6 +545,67 @@ int	 wake_init(const char *, char **);
 void	 wake_ring(void);
 int	 wake_watch_fd(void);
 void	 wake_drain(void);
+
+/*
+ * metrics.c: the operator's counters, one table shared by every process
+ * (see its opening comment).  Each function takes NULL and does nothing.
+ */
+enum metric {
+	M_DOORBELL_RINGS,
+	M_WORKER_RESTARTS,
+	M_TURN_CREDENTIALS,
+	M_DB_BUSY_RETRIES,
+	M_DELIVERED_POLL,	/* events in answers to long-polls */
+	M_DELIVERED_WS,		/* ... in WebSocket frames */
+	M_LIMIT_CLIENT,		/* + enum limit: refusals per client address */
+	M_LIMIT_SESSION_WRITES = M_LIMIT_CLIENT + LIMIT__COUNT,
+	M_LIMIT_SESSION_SIGNALS,
+	M_LIMIT_SESSION_REACTIONS,
+	M_LIMIT_WAITING_POLLS,	/* per client address, in a worker process */
+	M__COUNT
+};
+enum histogram {
+	H_POLL_WAIT,		/* a poll parked in the waker */
+	H_DB_WRITE,		/* a write transaction, db_begin to its end */
+	H__COUNT
+};
+#define METRICS_BUCKETS		16	/* the last is +Inf */
+#define METRICS_EVENT_TYPES	18
+#define METRICS_STATUSES	15
+struct histo_read {
+	uint64_t	 bucket[METRICS_BUCKETS];	/* each alone */
+	uint64_t	 sum_us;
+};
+/* A copy of the table (metrics_read), plain values. */
+struct metrics_read {
+	uint64_t	 counter[M__COUNT];
+	uint64_t	 events[METRICS_EVENT_TYPES];
+	uint64_t	 requests[R__COUNT][METRICS_STATUSES];
+	struct histo_read latency[R__COUNT];
+	struct histo_read histo[H__COUNT];
+	int64_t		 waiting[NOOM_WORKERS_MAX];
+	int		 workers;
+	int64_t		 websockets;
+};
+extern const char *const metrics_event_types[METRICS_EVENT_TYPES];
+extern const int metrics_statuses[METRICS_STATUSES];
+extern const int64_t metrics_bounds_time[METRICS_BUCKETS - 1];
+extern const int64_t metrics_bounds_db[METRICS_BUCKETS - 1];
+struct metrics *metrics_open(const char *, char **);
+void	 metrics_close(struct metrics *);
+void	 metrics_add(struct metrics *, enum metric, uint64_t);
+void	 metrics_event(struct metrics *, const char *);
+void	 metrics_observe(struct metrics *, enum histogram, int64_t);
+void	 metrics_request(struct metrics *, enum route, int, int64_t);
+void	 metrics_waiting(struct metrics *, int, int64_t);
+void	 metrics_workers(struct metrics *, int);
+void	 metrics_websockets(struct metrics *, int64_t);
+void	 metrics_read(const struct metrics *, struct metrics_read *);
+
+/* metrics_page.c: GET PREFIX/metrics, the Prometheus text format. */
+void	 metrics_text(struct buf *, const struct metrics_read *,
+	    const struct figures *);
+void	 h_metrics(struct ctx *, const struct req *, struct resp *);
 
 /* ws.c: the WebSocket protocol (RFC 6455), pure. */
 #define WS_MSG_MAX	(64 * 1024)	/* bytes of one client message */
@@ -588,6 +658,7 @@ struct gw_conf {
 	int		 max_conns;
 	int		 chat_gap_ms;	/* as the workers' --chat-gap */
 	int		 quiet;
+	struct metrics	*metrics;	/* the shared counters, or NULL */
 };
 int	 gateway_run(const struct gw_conf *, char **);
 
@@ -600,7 +671,7 @@ void	 conns_run(struct conns *) __attribute__((noreturn));
 
 /* worker.c */
 void	 worker_block_signals(void);
-void	 worker_main(const struct app *, int) __attribute__((noreturn));
+void	 worker_main(const struct app *, int, int) __attribute__((noreturn));
 void	 worker_respond(void *, struct resp *);
 void	 worker_respond_raw(void *, int, const char *, size_t);
 

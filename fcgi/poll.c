@@ -103,6 +103,9 @@ poll_answer(struct ctx *c, struct reader *r, struct hold *h, int64_t wall,
 	if (rv == MB_ANSWER || rv == MB_RESYNC)
 		*body = mailbox_answer_new(a.cursor, events.data, events.len,
 		    rv == MB_RESYNC);
+	if (rv == MB_ANSWER)
+		metrics_add(c->app->metrics, M_DELIVERED_POLL,
+		    (uint64_t)a.count);
 	else if (rv == MB_NONE)
 		r->cursor = a.cursor;
 	buf_free(&events);

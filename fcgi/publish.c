@@ -28,5 +28,9 @@ publish(struct ctx *c, int64_t room, int64_t target, const char *type,
 	seq = db_event_add(c->db, room, target, type, text,
 	    mailbox_holdable(target, type, data), now);
 	free(text);
+	/* Counted when added: a transaction rolled back after is rare (a
+	 * store error) and still counted. */
+	if (seq != -1)
+		metrics_event(c->app->metrics, type);
 	return seq;
 }

@@ -224,7 +224,8 @@ room_close(struct ctx *c, int64_t room, const char *name, int64_t now)
  * Take session s out of its room, inside the caller's transaction, with the
  * events that go with it.  reason is "leave", "switch" (joining another
  * room) or "timeout" (the session may come straight back for a while:
- * NOOM_REJOIN_MS), or "removed" or "ended" (it may not).  A room that loses
+ * NOOM_REJOIN_MS), or "removed", "ended" (by a host) or "closed" (by the
+ * operator) (it may not).  A room that loses
  * its last host gets another; an emptied room closes.  0 or -1.
  */
 int
@@ -232,11 +233,12 @@ room_leave(struct ctx *c, const struct session *s, const char *reason,
     int64_t now)
 {
 	json_t	*self = NULL, *bye = NULL;
-	int	 count, own, rv = -1;
+	int	 count, own, ending, rv = -1;
 
 	if (s->room_id == 0)
 		return 0;
-	own = strcmp(reason, "removed") != 0 && strcmp(reason, "ended") != 0;
+	ending = strcmp(reason, "ended") == 0 || strcmp(reason, "closed") == 0;
+	own = !ending && strcmp(reason, "removed") != 0;
 	if (db_session_room(c->db, s->id, 0, 0, now) == -1 ||
 	    db_session_left(c->db, s->id, own ? s->room_id : 0,
 	    own && s->host, now) == -1 ||
@@ -251,7 +253,7 @@ room_leave(struct ctx *c, const struct session *s, const char *reason,
 	if (publish(c, 0, s->id, "room_left", self, now) == -1)
 		goto out;
 	/* A meeting that ends tells each member, not the room each time. */
-	if (strcmp(reason, "ended") != 0 && count > 0 &&
+	if (!ending && count > 0 &&
 	    (publish(c, s->room_id, 0, "bye", bye, now) == -1 ||
 	    (s->host && room_handover(c, s->room_id, s->room, now) == -1)))
 		goto out;

@@ -56,6 +56,7 @@ static const struct route_entry routes[] = {
 	{ "HEAD", "/healthz",		R_HEALTHZ,	  "GET, HEAD" },
 	{ "GET",  "/readyz",		R_READYZ,	  "GET, HEAD" },
 	{ "HEAD", "/readyz",		R_READYZ,	  "GET, HEAD" },
+	{ "GET",  "/metrics",		R_METRICS,	  "GET" },
 };
 
 static int
@@ -143,6 +144,7 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	}
 	switch (r) {
 	case R_NOT_FOUND:
+	case R__COUNT:		/* not a route */
 		resp_error(rs, 404, "not_found", "No such resource.");
 		break;
 	case R_METHOD:
@@ -184,5 +186,6 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_ADMIN_REMOVE: h_admin_remove(c, rq, rs); break;
 	case R_HEALTHZ: h_healthz(c, rq, rs); break;
 	case R_READYZ: h_readyz(c, rq, rs); break;
+	case R_METRICS: h_metrics(c, rq, rs); break;
 	}
 }

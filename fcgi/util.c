@@ -177,6 +177,33 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Monotonic microseconds, for the metrics' durations. */
+int64_t
+mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * The path of a file called name in the folder of path (the state folder
+ * of a database, say), new.
+ */
+char *
+sibling_path_new(const char *path, const char *name)
+{
+	const char	*slash = strrchr(path, '/');
+	char		*out;
+
+	if (slash == NULL)
+		return xstrdup(name);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - path), path, name) == -1)
+		fatal("asprintf");
+	return out;
+}
+
 /*
  * The integer value of command-line option `what`, which must lie in
  * [min, max]; anything else is a start-up error and exits.

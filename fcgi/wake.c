@@ -38,15 +38,7 @@ static int watch_fd = -1;	/* inotify instance watching it */
 char *
 wake_default_path_new(const char *db_path)
 {
-	const char	*slash = strrchr(db_path, '/');
-	char		*path;
-
-	if (slash == NULL)
-		return xstrdup("doorbell");
-	if (asprintf(&path, "%.*s/doorbell", (int)(slash - db_path),
-	    db_path) == -1)
-		fatal("asprintf");
-	return path;
+	return sibling_path_new(db_path, "doorbell");
 }
 
 /*

@@ -59,6 +59,7 @@ struct waiting {
 	struct hold	 hold;
 	int64_t		 deadline;	/* monotonic ms */
 	int64_t		 started;	/* wall ms, for the log line */
+	int64_t		 parked_us;	/* monotonic, for the metrics */
 };
 
 /*
@@ -71,6 +72,13 @@ session_bucket(const struct waiting *p)
 	return (size_t)((uint64_t)p->reader.session_id % NBUCKETS);
 }
 
+/* The route p came by, for the metrics: an admin page's wait, or a poll. */
+static enum route
+waiting_route(const struct waiting *p)
+{
+	return p->reader.session_id < 0 ? R_ADMIN_WAIT : R_POLL;
+}
+
 /* How many polls of one client address wait in this process. */
 struct client {
 	struct client	*next;		/* in its bucket */
@@ -80,6 +88,7 @@ struct client {
 
 struct waker {
 	const struct app *app;
+	int		 slot;		/* this process's, in the metrics */
 	struct waiting	*by_session[NBUCKETS];	/* chains via ->same */
 	struct client	*by_addr[NBUCKETS];
 	waker_answer_fn	 answer;	/* takes the request */
@@ -99,16 +108,22 @@ struct waker {
 	atomic_int	 stopping;	/* waker_stop() was called */
 };
 
-/* Make this process's waker; NULL with *cause on failure. */
+/*
+ * Make the waker of the worker process of slot (its index among the
+ * master's workers, for the metrics); NULL with *cause on failure.
+ */
 struct waker *
-waker_new(const struct app *app, waker_answer_fn answer, char **cause)
+waker_new(const struct app *app, int slot, waker_answer_fn answer,
+    char **cause)
 {
 	struct waker	*w = xcalloc(1, sizeof(*w));
 
 	w->app = app;
+	w->slot = slot;
 	w->answer = answer;
 	if ((w->db = db_open(app->db_path, cause)) == NULL)
 		goto fail;
+	db_metrics(w->db, app->metrics);
 	if ((w->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		if (asprintf(cause, "eventfd: %s", strerror(errno)) == -1)
 			*cause = NULL;
@@ -164,6 +179,7 @@ waker_wait(struct waker *w, void *req, const struct reader *r,
 	p->reader = *r;
 	p->hold = *h;
 	p->started = started;
+	p->parked_us = mono_us();
 	p->deadline = mono_ms() + (int64_t)w->app->poll_timeout * 1000;
 	pthread_mutex_lock(&w->lock);
 	p->next = w->inbox;
@@ -232,6 +248,9 @@ inbox_refuse(struct waker *w, struct waiting *p)
 	    "\"scope\":\"client\",\"retry_after\":1}";
 
 	w->answer(p->req, 429, body, sizeof(body) - 1);
+	metrics_add(w->app->metrics, M_LIMIT_WAITING_POLLS, 1);
+	metrics_request(w->app->metrics, waiting_route(p), 429,
+	    (now_ms() - p->started) * 1000);
 	free(p->client);
 	free(p);
 }
@@ -317,6 +336,9 @@ waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
 	    w->events.len, 0);
 	w->answer(p->req, 200, body.data, body.len);
 	buf_free(&body);
+	metrics_observe(w->app->metrics, H_POLL_WAIT, mono_us() - p->parked_us);
+	metrics_request(w->app->metrics, waiting_route(p), 200,
+	    (now_ms() - p->started) * 1000);
 	if (!w->app->quiet)
 		log_request("GET", "/api/poll", 200, now_ms() - p->started,
 		    "polling");
@@ -340,6 +362,8 @@ waiting_match(struct waker *w, struct waiting *p, const struct scan *sc,
 		ring_gap_due(&w->gap, a.due);
 		break;
 	case MB_ANSWER:
+		metrics_add(w->app->metrics, M_DELIVERED_POLL,
+		    (uint64_t)a.count);
 		waiting_answer(w, p, a.cursor);
 		break;
 	default:			/* MB_BEHIND: the next scan */
@@ -440,6 +464,10 @@ waker_run(struct waker *w)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = wake_watch_fd();
 	for (;;) {
+		/* Before every sleep, and so at once in a worker that
+		 * replaces a dead one in its slot. */
+		metrics_waiting(w->app->metrics, w->slot,
+		    (int64_t)w->nwaiting);
 		/* With a scan put off, rings need not wake us: it reads
 		 * everything, and the doorbell is drained just before. */
 		pfd[1].events = ring_gap_put_off(&w->gap) ? 0 : POLLIN;

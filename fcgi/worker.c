@@ -316,6 +316,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	const char	*uri;
 	char		*body = NULL, client[NOOM_ADDR_MAX];
 	size_t		 plen;
+	int64_t		 start_us = mono_us();
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
@@ -347,7 +348,8 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 	 * here rather than keep the process's write turn (db.c) forever. */
 	db_rollback(c->db);
 	if (rs.wait) {
-		/* Only the connection waits; r is free for the next accept. */
+		/* Only the connection waits; r is free for the next accept.
+		 * The waker counts it in the metrics when it answers. */
 		waker_wait(a->waker, detach(r, a->conns), &rs.reader, &rs.hold,
 		    rq.client, rq.now_ms);
 		goto out;
@@ -359,6 +361,8 @@ answer:
 		    rs.status ? rs.status : 500, now_ms() - rq.now_ms,
 		    transport_of(r, rs.route));
 	worker_respond(r, &rs);
+	metrics_request(a->app->metrics, rs.route, rs.status, mono_us() -
+	    start_us);
 out:
 	resp_clear(&rs);
 	free(body);
@@ -377,6 +381,7 @@ accept_loop(void *arg)
 	c.presence = a->presence;
 	if ((c.db = db_open(a->app->db_path, &cause)) == NULL)
 		fatal("%s", cause);
+	db_metrics(c.db, a->app->metrics);
 	/* One request for the thread's lifetime: waiting detaches it. */
 	if (FCGX_InitRequest(&r, a->dead_sock, 0) != 0)
 		fatal("FCGX_InitRequest");
@@ -468,11 +473,12 @@ signal_loop(void *arg)
 }
 
 /*
- * Run one worker process on the listening socket sock; returns only to
- * exit, once a SIGTERM's waiting polls are answered.
+ * Run the worker process of slot (its index among the master's workers)
+ * on the listening socket sock; returns only to exit, once a SIGTERM's
+ * waiting polls are answered.
  */
 void
-worker_main(const struct app *app, int sock)
+worker_main(const struct app *app, int sock, int slot)
 {
 	struct acceptor	 a;
 	pthread_t	 t;
@@ -487,7 +493,7 @@ worker_main(const struct app *app, int sock)
 		fatal("socket: %s", strerror(errno));
 	if ((a.conns = conns_new(sock, &cause)) == NULL)
 		fatal("%s", cause);
-	if ((a.waker = waker_new(app, waiting_answer, &cause)) == NULL)
+	if ((a.waker = waker_new(app, slot, waiting_answer, &cause)) == NULL)
 		fatal("waker: %s", cause);
 	a.presence = presence_new();
 	maint_start(app, a.presence);

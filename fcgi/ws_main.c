@@ -39,7 +39,7 @@ usage(void)
 	    "[--ping-interval S]\n"
 	    "       [--idle-timeout S]"
 	    " [--max-conns N] [--chat-gap MS] [--doorbell PATH]\n"
-	    "       [--quiet] [--log-format text|json]\n");
+	    "       [--metrics PATH] [--quiet] [--log-format text|json]\n");
 	exit(2);
 }
 
@@ -97,6 +97,7 @@ main(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'n' },
 		{ "chat-gap", required_argument, NULL, 'g' },
 		{ "doorbell", required_argument, NULL, 'b' },
+		{ "metrics", required_argument, NULL, 'x' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
@@ -105,7 +106,7 @@ main(int argc, char **argv)
 	struct stat	 st, now;
 	sigset_t	 sigs;
 	const char	*socket_path = NULL;
-	char		*cause = NULL, *doorbell = NULL;
+	char		*cause = NULL, *doorbell = NULL, *metrics = NULL;
 	int		 ch, mode = 0600, rv;
 
 	/* The files it makes (the doorbell, the WAL) are 0600, as noom-worker's. */
@@ -136,6 +137,7 @@ main(int argc, char **argv)
 		case 'g': conf.chat_gap_ms = opt_number(optarg, 0, 5000,
 		    "--chat-gap"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
+		case 'x': metrics = xstrdup(optarg); break;
 		case 'q': conf.quiet = 1; break;
 		case 'L':
 			if (log_set_format(optarg) == -1)
@@ -155,6 +157,12 @@ main(int argc, char **argv)
 	if (wake_init(doorbell, &cause) == -1)
 		fatal("doorbell: %s", cause);
 	free(doorbell);
+	/* The workers' table: the same default, or the same option. */
+	if (metrics == NULL)
+		metrics = sibling_path_new(conf.db_path, "metrics");
+	if ((conf.metrics = metrics_open(metrics, &cause)) == NULL)
+		fatal("metrics: %s", cause);
+	free(metrics);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -173,6 +181,7 @@ main(int argc, char **argv)
 	if (rv == -1)
 		log_warn("%s", cause != NULL ? cause : "start-up failed");
 	free(cause);
+	metrics_close(conf.metrics);
 	close(conf.listen_fd);
 	/* A new gateway may already listen on the same path. */
 	if (stat(socket_path, &now) == 0 && now.st_ino == st.st_ino &&

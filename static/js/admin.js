@@ -175,6 +175,7 @@ function refreshSoon() {
 
 /** The live loop: a long poll that returns when anything happened. */
 async function watch() {
+  live.hidden = false;
   while (running) {
     let r;
     try {

@@ -32,7 +32,7 @@
 //
 // Hosts: the room page shows a host's controls from the room state and keeps them current from
 // the room events (host, room_settings, waiting, waiting_done); what a host does to this user
-// (mute_request, room_left "removed" / "ended", join_denied) shows on the notice banner.
+// (mute_request, room_left "removed" / "ended" / "closed", join_denied) shows on the notice banner.
 
 import { NoomClient, ApiError, newClientId } from './transport.js';
 import { HomeView } from './home.js';
@@ -894,10 +894,12 @@ client.onRoomJoined = (data) => {
 
 client.onRoomLeft = (data) => {
   if (data.room !== wantRoom) return;
-  if (data.reason === 'removed' || data.reason === 'ended') {
+  if (data.reason === 'removed' || data.reason === 'ended' || data.reason === 'closed') {
     wantRoom = null; /* nothing to leave */
     showHome({ replace: true });
-    notice.show(data.reason === 'removed' ? 'You were removed by the host.' : 'The host ended the meeting.', data.reason);
+    notice.show(data.reason === 'removed' ? 'You were removed by the host.' :
+      data.reason === 'ended' ? 'The host ended the meeting.' : 'The meeting was closed by the administrator.',
+    data.reason === 'closed' ? 'ended' : data.reason);
     return;
   }
   if (data.reason === 'switch') return; /* a room_joined follows */

@@ -130,7 +130,7 @@ test('rooms: listed and unlisted, members with transport and call; the wait wake
     assert.equal((await api(s2, 'POST', 'api/join', {token: bob.token, body: {room: 'open room'}})).status, 403);
     assert.equal((await adm('POST', 'close', {room: open.id})).status, 200);
     const al = await pollUntil(s2, ann.token, a.cursor, (ev) => ofType(ev, 'room_left').length > 0);
-    assert.equal(ofType(al.events, 'room_left')[0].data.reason, 'ended');
+    assert.equal(ofType(al.events, 'room_left')[0].data.reason, 'closed');
     const after = (await adm('GET', 'rooms')).json.rooms.map((x) => x.name);
     assert.deepEqual(after, ['hidden']);
     assert.equal((await adm('POST', 'close', {room: open.id})).status, 404);
