@@ -5,21 +5,28 @@
 //
 // - A write keeps its body across retries (network error, 5xx, 429), so a message keeps its
 //   client_id and the server stores it exactly once.
+// - Every call says which transport carries the events (X-Noom-Transport), for the server's
+//   log: the client sets `transport` whenever that changes.
 // - 401 means the token expired or the server forgot it: the request asks its owner to renew
 //   the session (onUnauthorized) and is repeated once with the new token.
 
 /**
  * @typedef {{session: number, nickname: string, audio?: boolean, video?: boolean,
- *            screen?: boolean, host?: boolean}} Member
+ *            screen?: boolean, host?: boolean, hand?: number}} Member  hand: when it was
+ *            raised (ms since the epoch), 0 when down
  * @typedef {{name: string, count: number}} RoomInfo
  * @typedef {{id: number, room: string, session: number, nickname: string, text: string,
- *            ts: number, client_id: string}} ChatMessage
+ *            ts: number, client_id: string, private?: boolean, to?: number,
+ *            to_nickname?: string}} ChatMessage  private: addressed to one member (`to`), seen
+ *            by the two only
+ * @typedef {{session: number, nickname: string, at: number}} RaisedHand  at: ms since the epoch
  * @typedef {{unlisted: boolean, locked: boolean, password: boolean,
  *            waiting_room: boolean}} RoomSettings  password: whether the room has one
  * @typedef {{session: number, nickname: string}} Waiting  a joiner waiting to be admitted
  * @typedef {{room: string, count: number, members: Member[], history: ChatMessage[],
  *            cursor: number, nickname?: string, key?: string, unlisted?: boolean,
- *            host?: boolean, settings?: RoomSettings, waiting?: Waiting[]}} RoomState
+ *            host?: boolean, settings?: RoomSettings, waiting?: Waiting[],
+ *            hands?: RaisedHand[]}} RoomState  hands: the raised hands, earliest first
  *            nickname: the one this session has in the room (a join answer; "Ann (2)" when
  *            another member is called Ann); key: an unlisted room's key (join answer); host:
  *            this session is a host; waiting: who waits to be admitted (a host's answer only)
@@ -49,6 +56,8 @@
  */
 
 const STORAGE_KEY = 'noom.session';
+/* The values of X-Noom-Transport the server knows (docs/API.md, Authentication). */
+const TRANSPORTS = new Set(['websocket', 'stream', 'polling']);
 export const BACKOFF_MIN_MS = 250;
 export const BACKOFF_MAX_MS = 5000;
 /* Attempts for a write that fails with a network error or 5xx (about 15 s of backoff). */
@@ -99,6 +108,9 @@ export class Api {
     this._sendBeacon = options.sendBeacon ??
       (globalThis.navigator?.sendBeacon ? globalThis.navigator.sendBeacon.bind(globalThis.navigator) : null);
 
+    /** The transport carrying events, told to the server on every call ('' before one is
+     * live). @type {string} */
+    this.transport = '';
     /** @type {string|null} */ this.token = null;
     /** @type {number|null} */ this.session = null;
     this.nickname = '';
@@ -202,6 +214,7 @@ export class Api {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (auth && this.token) headers.Authorization = 'Bearer ' + this.token;
+    if (TRANSPORTS.has(this.transport)) headers['X-Noom-Transport'] = this.transport;
     const generation = this.generation;
     let res;
     try {

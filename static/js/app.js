@@ -26,6 +26,10 @@
 // connect to us). A chat-only member (room over the mesh size) asks again whenever someone
 // leaves. Going home hangs up and closes the devices.
 //
+// In the meeting: raised hands, reactions and private messages go through the server like chat
+// (hand and reaction events, addressed new_message); who is speaking is measured in the page
+// from the streams and never sent anywhere.
+//
 // Hosts: the room page shows a host's controls from the room state and keeps them current from
 // the room events (host, room_settings, waiting, waiting_done); what a host does to this user
 // (mute_request, room_left "removed" / "ended" / "closed", join_denied) shows on the notice banner.
@@ -103,7 +107,7 @@ const prejoin = new PrejoinView(/** @type {HTMLElement} */ (document.getElementB
 });
 
 const room = new RoomView(/** @type {HTMLElement} */ (document.getElementById('room-view')), {
-  onSend: (text, clientId) => send(text, clientId),
+  onSend: (text, clientId, to) => send(text, clientId, to),
   onLeave: () => showHome({ push: true }),
   onRename: (name) => { rename(name); },
   onMute: (muted) => {
@@ -116,6 +120,23 @@ const room = new RoomView(/** @type {HTMLElement} */ (document.getElementById('r
   onModerate: (action, session, nickname) => {
     client.moderate(action, session).catch((err) => {
       room.showHostError(`Could not ${action === 'host' ? 'make' : action} ${nickname}${action === 'host' ? ' a host' : ''}: ${describe(err)}`);
+    });
+  },
+  onHand: (raised) => {
+    client.raiseHand(raised).then((res) => {
+      if (client.session !== null) room.setHand(client.session, res.raised, res.at);
+    }).catch((err) => room.showNote(`Could not ${raised ? 'raise' : 'lower'} your hand: ${describe(err)}`));
+  },
+  onLowerHand: (session, nickname) => {
+    client.raiseHand(false, session).then(() => room.setHand(session, false, 0)).catch((err) => {
+      room.showHostError(`Could not lower ${nickname}'s hand: ${describe(err)}`);
+    });
+  },
+  onReact: (emoji) => {
+    client.react(emoji).catch((err) => {
+      room.showNote(err instanceof ApiError && err.status === 429
+        ? 'Slow down: too many reactions at once. Try again in a moment.'
+        : `Could not send the reaction: ${describe(err)}`);
     });
   },
   onSettings: (change) => hostRequest(async () => room.setSettings(await client.setRoomSettings(change))),
@@ -494,12 +515,13 @@ async function hostRequest(request) {
 /**
  * @param {string} text
  * @param {string} [retryId]  client_id of a failed message being sent again
+ * @param {number|null} [to]  the recipient of a private message
  */
-async function send(text, retryId) {
+async function send(text, retryId, to = null) {
   const clientId = retryId ?? newClientId();
-  if (!retryId) room.addPending(text, clientId, client.nickname);
+  if (!retryId) room.addPending(text, clientId, client.nickname, to);
   try {
-    const res = await client.send(text, clientId);
+    const res = await client.send(text, clientId, to);
     room.confirmSent(clientId, res.id, res.ts);
   } catch (err) {
     room.sendFailed(clientId, `Message not sent: ${describe(err)}`);
@@ -817,6 +839,10 @@ client.onBye = (data) => {
 };
 
 client.onMessage = (msg) => room.addMessage(msg);
+
+client.onHand = (data) => room.setHand(data.session, data.raised, data.at);
+
+client.onReaction = (data) => room.showReaction(data.session, data.emoji);
 
 client.onSignal = (data) => call?.handleSignal(data.from, data.kind, data.data);
 

@@ -118,3 +118,26 @@ export function avatar(session, nickname, size) {
   node.style.setProperty('--avatar-hue', String(hue(session)));
   return node;
 }
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/* The raised-hand icon (tiles, people list). */
+export const HAND_ICON = 'M13 24c-3.26 0-6.19-1.99-7.4-5.02l-3.03-7.61c-.31-.79.43-1.58 1.24-1.32l.79.26c.56.18 1.02.61 1.24 1.16L7.25 15H8V3.25C8 2.56 8.56 2 9.25 2s1.25.56 1.25 1.25V12h1V1.25c0-.69.56-1.25 1.25-1.25S14 .56 14 1.25V12h1V2.75c0-.69.56-1.25 1.25-1.25s1.25.56 1.25 1.25V12h1V5.75c0-.69.56-1.25 1.25-1.25S21 5.06 21 5.75V16c0 4.42-3.58 8-8 8z';
+
+/**
+ * A one-path icon in the current text color, hidden from screen readers.
+ * @param {string} d  path data (24×24 box)
+ * @param {number} [size]  pixels
+ */
+export function icon(d, size = 14) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', String(size));
+  svg.setAttribute('height', String(size));
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute('fill', 'currentColor');
+  path.setAttribute('d', d);
+  svg.append(path);
+  return svg;
+}

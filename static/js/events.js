@@ -11,10 +11,10 @@
 // - While a request that returns room state (join, GET api/room) is in flight (hold()), events
 //   are held back. Once it has been applied (applyRoomState(), then release()), the held
 //   events are delivered minus those the snapshot contains (seq <= its cursor).
-// - Room events (welcome, bye, new_message, nickname, and the host's: host, room_settings,
-//   waiting, waiting_done, mute_request) are only delivered for the room this session is in;
-//   stale ones for a room already left are dropped. A `media` event (it names
-//   no room) is delivered only while in a room and when newer than the room snapshot.
+// - Room events (welcome, bye, new_message (a private one too), nickname, hand, reaction, and
+//   the host's: host, room_settings, waiting, waiting_done, mute_request) are only delivered
+//   for the room this session is in; stale ones for a room already left are dropped. A
+//   `media` event (it names no room) is delivered only while in a room and when newer than the room snapshot.
 //   `signal` events are addressed to this session and always delivered.
 // - The public room list goes out (onRoomList) only when it is newer than the last one.
 
@@ -44,9 +44,12 @@
  * @typedef {{room: string, by: number, nickname: string, all?: boolean}} MuteRequestData
  *            nickname: the host's
  * @typedef {{room: string, reason: 'denied'|'ended'}} JoinDeniedData  to a waiting session
+ * @typedef {{room: string, session: number, nickname: string, raised: boolean, at: number,
+ *            by: number}} HandData  a hand went up or down (by: who moved it)
+ * @typedef {{room: string, session: number, nickname: string, emoji: string}} ReactionData
  */
 
-const ROOM_EVENTS = new Set(['welcome', 'bye', 'new_message', 'nickname',
+const ROOM_EVENTS = new Set(['welcome', 'bye', 'new_message', 'nickname', 'hand', 'reaction',
   'host', 'room_settings', 'waiting', 'waiting_done', 'mute_request']);
 
 /** The event cursor and what may pass it. */

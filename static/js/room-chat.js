@@ -1,9 +1,18 @@
-// The chat panel of the room page: the log, the composer and the chat error line.
+// The chat panel of the room page: the log, the composer (with its recipient: the room or one
+// member, privately), the unread count and the chat error line.
 //
 // Each chat-log child is one line: a notice (<div class="notice">, its text is exactly the
 // notice, the time lives in an attribute) or a message (sender, time, text). Our own messages
 // show at once, greyed (is-pending) until the server confirms them; a message that could not be
-// sent gets a Retry button. User text only enters the page as text (dom.js el()).
+// sent gets a Retry button. A private message (only its sender and recipient get it: the
+// server sees to that) is marked and says "to <name>" or "from <name> (private)".
+//
+// User text only enters the page as text (dom.js el()): the http(s) addresses in a message
+// become links (new tab, no opener, no referrer), built as elements around text nodes.
+//
+// The message box is never cleared by a redraw: a reconnect, a transport switch or a resync
+// redraws the log and the members, not the draft. The draft is also kept in sessionStorage per
+// room, so that it survives a reload.
 
 import { el, role, testid, formatTime, hue, showError } from './dom.js';
 
@@ -16,13 +25,22 @@ const GROUP_MS = 5 * 60 * 1000;
 const LOG_MAX = 500;
 /* "Near the bottom": new lines scroll the log only if the reader has not scrolled up. */
 const STICKY_PX = 80;
+/* The recipient select lists this many members (as many as the people list). */
+const RECIPIENTS_MAX = 200;
+/* Where the draft is kept (sessionStorage, per tab like the session): {room, text}. */
+const DRAFT_KEY = 'noom.draft';
+/* An http(s) address in a message: up to the next space or angle bracket / quote. */
+const URL_RE = /\bhttps?:\/\/[^\s<>"]+/giu;
+/* Punctuation that ends a sentence rather than the address it follows. */
+const URL_TRAIL_RE = /[.,;:!?'")\]}]+$/u;
 
 export class ChatPanel {
   /**
    * @param {HTMLElement} root  the #room-view element
    * @param {Roster} roster  who is who (own messages are drawn differently)
-   * @param {(text: string, clientId?: string) => void} onSend  text is not empty; clientId
-   *   when a failed message is sent again
+   * @param {(text: string, clientId: string|undefined, to: number|null) => void} onSend  text
+   *   is not empty; clientId when a failed message is sent again; to: the recipient of a
+   *   private message, null for the room
    */
   constructor(root, roster, onSend) {
     this.roster = roster;
@@ -36,7 +54,14 @@ export class ChatPanel {
     this.seen = new Set();
     /** @type {Map<string, HTMLElement>} client_id → line of a message not yet confirmed */
     this.pending = new Map();
+    this.recipient = /** @type {HTMLSelectElement} */ (testid(root, 'private-to'));
+    this.unreadButton = /** @type {HTMLButtonElement} */ (testid(root, 'chat-unread'));
+    /** Messages that came while the reader could not see the end of the log. */
+    this.unread = 0;
+    /** The room the draft belongs to. @type {string|null} */
+    this.room = null;
 
+    this.recipient.addEventListener('change', () => this._syncRecipient());
     this.composer.addEventListener('submit', (e) => {
       e.preventDefault();
       this._send();
@@ -48,15 +73,72 @@ export class ChatPanel {
         this._send();
       }
     });
-    this.input.addEventListener('input', () => this._autosize());
+    this.input.addEventListener('input', () => {
+      this._autosize();
+      this._saveDraft();
+    });
     this.log.addEventListener('click', (e) => this._retry(e));
+    this.log.addEventListener('scroll', () => {
+      if (this.nearBottom()) this._setUnread(0);
+    }, { passive: true });
+    this.unreadButton.addEventListener('click', () => {
+      this.scrollToEnd();
+      this._setUnread(0);
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden && this.nearBottom()) this._setUnread(0);
+    });
   }
 
-  /** An empty log, for a room being joined. */
-  clear() {
+  /**
+   * An empty log, for a room being joined; the message box gets the draft kept for that room
+   * (a reload), or keeps what it holds when it is the same room (a reconnect).
+   * @param {string} room
+   */
+  clear(room) {
     this.seen.clear();
     this.pending.clear();
     this.log.replaceChildren();
+    this._setUnread(0);
+    if (room !== this.room) {
+      this.room = room;
+      this.input.value = this._loadDraft(room);
+      this._autosize();
+      this.recipient.value = '';
+    }
+  }
+
+  /**
+   * Brings the recipient select in line with the members: "Everyone", then one option per
+   * other member (text: nickname, value: session id). A chosen member who left falls back to
+   * everyone, with a note.
+   */
+  renderRecipients() {
+    const roster = this.roster;
+    const chosen = this.recipient.value;
+    const others = roster.ordered(RECIPIENTS_MAX + 1).filter(([s]) => s !== roster.self);
+    const options = [el('option', { text: 'Everyone', attrs: { value: '' } }),
+      ...others.map(([session, nickname]) => el('option', { text: nickname, attrs: { value: String(session) } }))];
+    const same = this.recipient.options.length === options.length &&
+      options.every((o, i) => this.recipient.options[i].value === o.value && this.recipient.options[i].text === o.text);
+    if (!same) this.recipient.replaceChildren(...options);
+    if (chosen && !others.some(([s]) => String(s) === chosen)) {
+      this.recipient.value = '';
+      this._syncRecipient();
+      showError(this.error, 'The person you were writing to privately has left; the message box now writes to everyone.');
+    } else {
+      this.recipient.value = chosen;
+    }
+  }
+
+  /**
+   * Writes to one member privately (the people list's "Message" button), or to everyone (null).
+   * @param {number|null} session
+   */
+  writeTo(session) {
+    this.recipient.value = session === null ? '' : String(session);
+    this._syncRecipient();
+    this.focus();
   }
 
   /**
@@ -106,7 +188,9 @@ export class ChatPanel {
       pending.replaceWith(this._messageLine(msg, pending));
       return;
     }
+    const unseen = document.hidden || !this.nearBottom();
     this._append(this._messageLine(msg));
+    if (unseen && msg.session !== this.roster.self) this._setUnread(this.unread + 1);
   }
 
   /**
@@ -115,12 +199,16 @@ export class ChatPanel {
    * @param {string} clientId
    * @param {string} nickname
    * @param {string} room
+   * @param {number|null} to  the recipient of a private message
    */
-  addPending(text, clientId, nickname, room) {
-    const line = this._messageLine({
+  addPending(text, clientId, nickname, room, to) {
+    /** @type {ChatMessage} */
+    const msg = {
       id: 0, room, session: this.roster.self ?? 0, nickname, text, ts: Date.now(),
       client_id: clientId,
-    });
+    };
+    if (to !== null) Object.assign(msg, { private: true, to, to_nickname: this.roster.nickname(to) });
+    const line = this._messageLine(msg);
     line.classList.add('is-pending');
     this.pending.set(clientId, line);
     this._append(line, true);
@@ -183,7 +271,49 @@ export class ChatPanel {
     showError(this.error, '');
     this.input.value = '';
     this._autosize();
-    this.onSend(text);
+    this._saveDraft();
+    const to = this.recipient.value ? Number(this.recipient.value) : null;
+    this.onSend(text, undefined, to);
+  }
+
+  /* The composer shows whom it writes to (a private message is marked before it is sent). */
+  _syncRecipient() {
+    const to = this.recipient.value;
+    this.composer.classList.toggle('is-private', to !== '');
+    const name = to ? this.roster.nickname(Number(to)) : '';
+    this.input.placeholder = name ? `Message ${name} privately…` : 'Write a message…';
+  }
+
+  /**
+   * @param {number} n  unread messages; 0 hides the badge
+   */
+  _setUnread(n) {
+    this.unread = n;
+    this.unreadButton.hidden = n === 0;
+    this.unreadButton.dataset.count = String(n);
+    this.unreadButton.textContent = n === 1 ? '1 new message' : `${n} new messages`;
+  }
+
+  _saveDraft() {
+    try {
+      if (this.input.value) sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ room: this.room, text: this.input.value }));
+      else sessionStorage.removeItem(DRAFT_KEY);
+    } catch {
+      /* storage disabled: the draft only lives in the page */
+    }
+  }
+
+  /**
+   * @param {string} room
+   * @returns {string} the draft kept for that room, or ''
+   */
+  _loadDraft(room) {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(DRAFT_KEY) ?? 'null');
+      return saved && saved.room === room && typeof saved.text === 'string' ? saved.text : '';
+    } catch {
+      return '';
+    }
   }
 
   /**
@@ -199,7 +329,7 @@ export class ChatPanel {
     line.classList.remove('is-failed');
     line.classList.add('is-pending');
     retry.remove();
-    this.onSend(text, line.dataset.clientId);
+    this.onSend(text, line.dataset.clientId, line.dataset.to ? Number(line.dataset.to) : null);
   }
 
   /**
@@ -209,19 +339,29 @@ export class ChatPanel {
   _messageLine(msg, before) {
     const prev = /** @type {HTMLElement|null} */ (before ? before.previousElementSibling : this.log.lastElementChild);
     const own = msg.session === this.roster.self;
+    const to = msg.private ? String(msg.to ?? '') : '';
+    /* A private line is grouped only with private lines between the same two people. */
     const grouped = !!prev && prev.classList.contains('msg') &&
-      prev.dataset.session === String(msg.session) &&
+      prev.dataset.session === String(msg.session) && (prev.dataset.to ?? '') === to &&
       msg.ts - Number(prev.dataset.ts || 0) < GROUP_MS;
     const line = el('div', {
-      className: `line msg${own ? ' is-own' : ''}${grouped ? ' is-grouped' : ''}`,
+      className: `line msg${own ? ' is-own' : ''}${grouped ? ' is-grouped' : ''}${to ? ' is-private' : ''}`,
       data: { session: String(msg.session), ts: String(msg.ts), clientId: msg.client_id },
     }, [
       el('div', { className: 'msg-meta' }, [
-        nick(msg.nickname, own ? null : hue(msg.session)),
+        /* A private line names the other person instead of the sender. */
+        to ? el('span', {
+          className: 'msg-private',
+          text: own ? `to ${msg.to_nickname ?? ''} (private)` : `from ${msg.nickname} (private)`,
+        }) : nick(msg.nickname, own ? null : hue(msg.session)),
         el('time', { className: 'msg-time', text: formatTime(msg.ts), attrs: { datetime: new Date(msg.ts).toISOString() } }),
       ]),
-      el('div', { className: 'msg-text', text: msg.text }),
+      el('div', { className: 'msg-text' }, linkify(msg.text)),
     ]);
+    if (to) {
+      line.dataset.to = to;
+      line.dataset.testid = 'chat-private';
+    }
     if (msg.id) line.dataset.id = String(msg.id);
     return line;
   }
@@ -241,6 +381,37 @@ export class ChatPanel {
     this.input.style.height = 'auto';
     this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
   }
+}
+
+/**
+ * A message's text as nodes: the http(s) addresses in it as links, the rest as text.
+ * @param {string} text
+ * @returns {(Node|string)[]}
+ */
+export function linkify(text) {
+  /** @type {(Node|string)[]} */
+  const out = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    const raw = match[0].replace(URL_TRAIL_RE, '');
+    const start = match.index ?? 0;
+    /** @type {URL|null} */
+    let url = null;
+    try {
+      url = new URL(raw);
+    } catch {
+      /* not an address after all: it stays text */
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) continue;
+    if (start > last) out.push(text.slice(last, start));
+    out.push(el('a', {
+      className: 'msg-link', text: raw,
+      attrs: { href: url.href, target: '_blank', rel: 'noopener noreferrer' },
+    }));
+    last = start + raw.length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
 }
 
 /**

@@ -1,12 +1,18 @@
 // The stage of the room page: one tile per member (video or avatar, name, muted / camera-off
-// indicators, connection state, a "Host" badge), oneself first, for the first TILE_MAX members
-// of the roster.
+// indicators, connection state, a "Host" badge, a raised hand, a passing reaction, a pin
+// button), oneself first, for the first TILE_MAX members of the roster.
 //
 // Tiles are kept per member and updated in place (never redrawn wholesale), so that a playing
 // <video> survives joins, leaves and renames of others. A tile carries the member's media state
-// as data-audio / data-video / data-screen ("on" | "off").
+// as data-audio / data-video / data-screen ("on" | "off"), and data-speaking="true" while the
+// member speaks (speaking.js measures it).
+//
+// Two layouts: the grid, and speaker view (one tile large, the others in a strip). Which tile
+// is large: a screen share (another member's before our own), else the tile pinned in this
+// page, else the dominant speaker, else the first other member. Speaker view only changes
+// classes and the CSS order of the tiles: moving a <video> in the document would pause it.
 
-import { el, role, initials, avatar } from './dom.js';
+import { el, role, initials, avatar, icon, HAND_ICON } from './dom.js';
 
 /**
  * @typedef {import('./roster.js').Roster} Roster
@@ -20,7 +26,16 @@ import { el, role, initials, avatar } from './dom.js';
  * @property {HTMLElement} cameraOff
  * @property {HTMLElement} conn
  * @property {HTMLElement} host  the "Host" badge
+ * @property {HTMLElement|null} hand  the raised-hand indicator, while the hand is up
+ * @property {HTMLElement|null} reaction  the reaction shown now
+ * @property {ReturnType<typeof setTimeout>|null} reactionTimer
+ * @property {HTMLButtonElement} pin
+ *
+ * @typedef {'grid'|'speaker'} StageView
  */
+
+/* A reaction stays on its tile this long. */
+export const REACTION_MS = 4000;
 
 /* The stage has a tile for this many members, oneself and the earliest (the call is among
    them: at most 16). */
@@ -39,6 +54,101 @@ export class Stage {
     /** @type {Map<number, MediaStream>} remote streams, kept while the tile is redrawn */
     this.streams = new Map();
     /** @type {MediaStream|null} */ this.localStream = null;
+    /** @type {StageView} */ this.view = 'grid';
+    /** The tile pinned in this page, or null. @type {number|null} */ this.pinned = null;
+    /** The dominant speaker (speaking.js), or null. @type {number|null} */ this.dominant = null;
+    /** The members speaking now. @type {Set<number>} */ this.speaking = new Set();
+
+    this.tiles.addEventListener('click', (e) => {
+      const button = /** @type {HTMLElement} */ (e.target).closest('[data-testid="tile-pin"]');
+      const tile = /** @type {HTMLElement|null} */ (button?.closest('[data-session]') ?? null);
+      if (!button || !tile) return;
+      const session = Number(tile.dataset.session);
+      this.setPinned(this.pinned === session ? null : session);
+    });
+  }
+
+  /**
+   * Grid or speaker view.
+   * @param {StageView} view
+   */
+  setView(view) {
+    this.view = view;
+    this.tiles.dataset.view = view;
+    this._layout();
+  }
+
+  /**
+   * Pins a member's tile (it is the large one in speaker view), or unpins (null).
+   * @param {number|null} session
+   */
+  setPinned(session) {
+    this.pinned = session;
+    for (const [s, tile] of this.tileMap) {
+      const on = s === session;
+      tile.pin.setAttribute('aria-pressed', on ? 'true' : 'false');
+      const label = `${on ? 'Unpin' : 'Pin'} ${this.roster.nickname(s)}`;
+      tile.pin.title = label;
+      tile.pin.setAttribute('aria-label', label);
+    }
+    this._layout();
+  }
+
+  /**
+   * Who speaks now, and the dominant speaker (speaker view's choice).
+   * @param {Set<number>} speaking
+   * @param {number|null} dominant
+   */
+  setSpeaking(speaking, dominant) {
+    this.speaking = speaking;
+    this.dominant = dominant;
+    for (const [session, tile] of this.tileMap) {
+      if (speaking.has(session)) tile.node.dataset.speaking = 'true';
+      else delete tile.node.dataset.speaking;
+    }
+    if (this.view === 'speaker') this._layout();
+  }
+
+  /**
+   * Shows a reaction on a member's tile for REACTION_MS (a newer one replaces it).
+   * @param {number} session
+   * @param {string} emoji
+   */
+  showReaction(session, emoji) {
+    const tile = this.tileMap.get(session);
+    if (!tile) return;
+    if (tile.reactionTimer) clearTimeout(tile.reactionTimer);
+    tile.reaction?.remove();
+    const node = el('span', {
+      className: 'tile-reaction', text: emoji,
+      attrs: { 'data-testid': 'tile-reaction', 'data-emoji': emoji, role: 'img', 'aria-label': `${this.roster.nickname(session)} reacted ${emoji}` },
+    });
+    tile.node.append(node);
+    tile.reaction = node;
+    tile.reactionTimer = setTimeout(() => {
+      node.remove();
+      if (tile.reaction === node) tile.reaction = null;
+      tile.reactionTimer = null;
+    }, REACTION_MS);
+  }
+
+  /* Speaker view: marks the large tile (is-main), the others form the strip. */
+  _layout() {
+    const main = this.view === 'speaker' ? this._mainTile() : null;
+    for (const [session, tile] of this.tileMap) tile.node.classList.toggle('is-main', session === main);
+    this.tiles.dataset.main = main === null ? '' : String(main);
+  }
+
+  /** @returns {number|null} the member shown large in speaker view */
+  _mainTile() {
+    const self = this.roster.self;
+    const tiled = Array.from(this.tileMap.keys());
+    const sharing = tiled.filter((s) => this.roster.mediaOf(s).screen);
+    const share = sharing.find((s) => s !== self) ?? sharing[0];
+    if (share !== undefined) return share;
+    if (this.pinned !== null && this.tileMap.has(this.pinned)) return this.pinned;
+    if (this.dominant !== null && this.tileMap.has(this.dominant)) return this.dominant;
+    return tiled.find((s) => s !== self) ?? tiled[0] ?? null;
   }
 
   /** Forgets every stream, for a room being joined. */
@@ -115,6 +225,8 @@ export class Stage {
       }
     }
     this.tiles.dataset.n = String(Math.min(entries.length, 9));
+    if (this.pinned !== null && !this.tileMap.has(this.pinned)) this.pinned = null;
+    this._layout();
   }
 
   /**
@@ -136,7 +248,30 @@ export class Stage {
     tile.muted.hidden = state.audio;
     tile.cameraOff.hidden = state.video;
     tile.host.hidden = !this.roster.isHost(session);
+    this._syncHand(session, tile);
+    const pinLabel = `${this.pinned === session ? 'Unpin' : 'Pin'} ${nickname}`;
+    tile.pin.title = pinLabel;
+    tile.pin.setAttribute('aria-label', pinLabel);
     this._syncVideo(session);
+  }
+
+  /**
+   * The raised-hand indicator: present while the member's hand is up, absent otherwise.
+   * @param {number} session
+   * @param {Tile} tile
+   */
+  _syncHand(session, tile) {
+    const up = this.roster.hands.has(session);
+    if (up && !tile.hand) {
+      tile.hand = el('span', {
+        className: 'tile-hand',
+        attrs: { 'data-testid': 'hand-raised', role: 'img', 'aria-label': 'Hand raised', title: 'Hand raised' },
+      }, [icon(HAND_ICON, 18)]);
+      tile.node.append(tile.hand);
+    } else if (!up && tile.hand) {
+      tile.hand.remove();
+      tile.hand = null;
+    }
   }
 
   /**
@@ -158,10 +293,14 @@ export class Stage {
     conn.hidden = true;
     const host = el('span', { className: 'host-badge tile-host', text: 'Host', attrs: { 'data-testid': 'tile-host-badge' } });
     host.hidden = true;
+    const pin = el('button', {
+      className: 'tile-pin', attrs: { type: 'button', 'data-testid': 'tile-pin', 'aria-pressed': this.pinned === session ? 'true' : 'false' },
+    }, [pinIcon()]);
     const node = el('li', {
       className: 'tile', attrs: { 'data-testid': 'video-tile' }, data: { session: String(session) },
-    }, [face, conn, host, el('span', { className: 'tile-name' }, [muted, cameraOff, name])]);
-    return { node, avatar: face, name, video: null, muted, cameraOff, conn, host };
+    }, [face, conn, host, pin, el('span', { className: 'tile-name' }, [muted, cameraOff, name])]);
+    if (this.speaking.has(session)) node.dataset.speaking = 'true';
+    return { node, avatar: face, name, video: null, muted, cameraOff, conn, host, hand: null, reaction: null, reactionTimer: null, pin };
   }
 
   /**
@@ -209,24 +348,12 @@ export class Stage {
   }
 }
 
-const SVG = 'http://www.w3.org/2000/svg';
-
-/** @param {string} d  path data */
-function icon(d) {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('width', '14');
-  svg.setAttribute('height', '14');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('fill', 'currentColor');
-  path.setAttribute('d', d);
-  svg.append(path);
-  return svg;
-}
-
 function micOffIcon() {
   return icon('M19 11h-1.7c0 .74-.16 1.43-.43 2.05l1.23 1.23c.56-.98.9-2.09.9-3.28zm-4.02.17c0-.06.02-.11.02-.17V5c0-1.66-1.34-3-3-3S9 3.34 9 5v.18l5.98 5.99zM4.27 3 3 4.27l6.01 6.01V11c0 1.66 1.33 3 2.99 3 .22 0 .44-.03.65-.08l1.66 1.66c-.71.33-1.5.52-2.31.52-2.76 0-5.3-2.1-5.3-5.1H5c0 3.41 2.72 6.23 6 6.72V21h2v-3.28c.91-.13 1.77-.45 2.54-.9L19.73 21 21 19.73 4.27 3z');
+}
+
+function pinIcon() {
+  return icon('M16 9V4h1c.55 0 1-.45 1-1s-.45-1-1-1H7c-.55 0-1 .45-1 1s.45 1 1 1h1v5c0 1.66-1.34 3-3 3v2h5.97v7l1 1 1-1v-7H19v-2c-1.66 0-3-1.34-3-3z');
 }
 
 function cameraOffIcon() {

@@ -2,7 +2,9 @@
 // (room-stage.js), a control bar (room-controls.js) and a side panel with the invite link
 // (room-invite.js), the people list (room-people.js) with, for hosts, the waiting list and the
 // host controls (room-host.js), one's own nickname and the chat (room-chat.js). Who is in the
-// room, and who of them are hosts, is kept in one Roster (roster.js) that the parts read.
+// room, who of them are hosts and whose hand is up, is kept in one Roster (roster.js) that the
+// parts read. Who is speaking is measured in this page (speaking.js) from the streams the
+// stage shows.
 //
 // This module only draws and reports user intent through callbacks; app.js talks to the server
 // and owns the call. RoomView is the one object app.js sees: it keeps the roster and hands each
@@ -17,6 +19,7 @@ import { Stage } from './room-stage.js';
 import { CallControls } from './room-controls.js';
 import { HostPanel } from './room-host.js';
 import { InviteLink } from './room-invite.js';
+import { SpeakingDetector } from './speaking.js';
 
 /** @typedef {import('./transport.js').RoomState} RoomState */
 /** @typedef {import('./transport.js').ChatMessage} ChatMessage */
@@ -33,15 +36,19 @@ import { InviteLink } from './room-invite.js';
 
 /**
  * @typedef {object} RoomCallbacks
- * @property {(text: string, clientId?: string) => void} onSend  text is not empty
+ * @property {(text: string, clientId: string|undefined, to: number|null) => void} onSend  text
+ *   is not empty; to: the recipient of a private message, null for the room
  * @property {() => void} onLeave
  * @property {(nickname: string) => void} onRename
  * @property {(muted: boolean) => void} onMute
  * @property {(off: boolean) => void} onCamera
  * @property {(share: boolean) => void} onScreen
  * @property {(kind: 'audio'|'video', deviceId: string) => void} onDevice
- * @property {(action: MemberAction, session: number, nickname: string) => void} onModerate  a
- *   host asks to mute, make host or remove a member
+ * @property {(action: 'mute'|'host'|'remove', session: number, nickname: string) => void} onModerate
+ *   a host asks to mute, make host or remove a member
+ * @property {(raised: boolean) => void} onHand  raise or lower one's own hand
+ * @property {(session: number, nickname: string) => void} onLowerHand  a host lowers a member's hand
+ * @property {(emoji: string) => void} onReact
  *
  * @typedef {RoomCallbacks & HostCallbacks} RoomViewCallbacks
  */
@@ -60,10 +67,16 @@ export class RoomView {
     this.nicknameInput = /** @type {HTMLInputElement} */ (role(root, 'room-nickname'));
     /** @type {string|null} */ this.room = null;
     this.roster = new Roster();
-    this.chat = new ChatPanel(root, this.roster, (text, clientId) => this.callbacks.onSend(text, clientId));
-    this.people = new PeopleList(root, this.roster, (action, session, nickname) => this.callbacks.onModerate(action, session, nickname));
+    this.chat = new ChatPanel(root, this.roster, (text, clientId, to) => this.callbacks.onSend(text, clientId, to));
+    this.people = new PeopleList(root, this.roster, (action, session, nickname) => this._memberAction(action, session, nickname));
     this.stage = new Stage(root, this.roster);
-    this.controlBar = new CallControls(root, callbacks);
+    this.controlBar = new CallControls(root, { ...callbacks, onView: (view) => this.stage.setView(view) });
+    this.stage.setView(this.controlBar.view);
+    /* A muted member never speaks, whatever their stream carries. */
+    this.speaking = new SpeakingDetector((session) => !this.roster.mediaOf(session).audio);
+    this.speaking.onChange = (speaking, dominant) => this.stage.setSpeaking(speaking, dominant);
+    /** recipient list redraw queued for the end of this batch of events */
+    this.recipientsQueued = false;
     this.host = new HostPanel(root, callbacks);
     this.invite = new InviteLink(root);
 
@@ -91,10 +104,13 @@ export class RoomView {
     this.roster.members.clear();
     this.roster.media.clear();
     this.roster.hosts.clear();
+    this.roster.hands.clear();
+    this.controlBar.setHand(false);
     this.host.clear();
     this.invite.set('');
-    this.chat.clear();
+    this.chat.clear(room);
     this.stage.clear();
+    this.speaking.clear();
     this.setCallStatus('');
     this.nameNode.textContent = room;
     this._setCount(0);
@@ -108,6 +124,7 @@ export class RoomView {
 
   hide() {
     this.root.hidden = true;
+    this.speaking.clear();
   }
 
   /**
@@ -132,6 +149,12 @@ export class RoomView {
     if (self !== null && !members.has(self)) members.set(self, selfNickname);
     /* A big room's snapshot may not list oneself: the answer says whether we are a host. */
     if (self !== null && state.host) hosts.add(self);
+    /* The queue of raised hands (earliest first); a member's own `hand` covers a room bigger
+     * than the list. */
+    this.roster.hands.clear();
+    for (const m of state.members) if (m.hand) this.roster.setHand(m.session, true, m.hand);
+    for (const h of state.hands ?? []) this.roster.setHand(h.session, true, h.at);
+    this.controlBar.setHand(self !== null && this.roster.hands.has(self));
     this.host.setSettings(state.settings ?? { unlisted: !!state.unlisted, locked: false, password: false, waiting_room: false });
     this.host.setHost(!!state.host);
     this.host.setWaiting(state.host ? state.waiting ?? [] : []);
@@ -182,7 +205,9 @@ export class RoomView {
     this.roster.members.delete(session);
     this.roster.media.delete(session);
     this.roster.hosts.delete(session);
+    this.roster.hands.delete(session);
     this.stage.streams.delete(session);
+    this.speaking.unwatch(session);
     this._setCount(count);
     this._renderMembers();
     this.addNotice(reason === 'removed' ? `${nickname} was removed by the host` : `${nickname} left`, 'leave');
@@ -255,6 +280,37 @@ export class RoomView {
     this.addNotice(`${old} is now ${nickname}`, 'rename');
   }
 
+  // ---- in the meeting ------------------------------------------------------------------
+
+  /**
+   * A member's hand went up or down (a hand event, or the answer to our own request).
+   * @param {number} session
+   * @param {boolean} raised
+   * @param {number} at  when it went up (ms)
+   */
+  setHand(session, raised, at) {
+    if (!this.roster.members.has(session)) return;
+    if (raised === this.roster.hands.has(session)) return;
+    this.roster.setHand(session, raised, at);
+    if (session === this.self) this.controlBar.setHand(raised);
+    this.stage.update(session);
+    this.people.queueRender();
+  }
+
+  /**
+   * A member reacted: the emoji shows on their tile for a few seconds.
+   * @param {number} session
+   * @param {string} emoji
+   */
+  showReaction(session, emoji) {
+    this.stage.showReaction(session, emoji);
+  }
+
+  /** @param {string} text  a short note under the controls (a reaction refused) */
+  showNote(text) {
+    this.controlBar.showNote(text);
+  }
+
   // ---- chat ----------------------------------------------------------------------------
 
   /**
@@ -279,9 +335,10 @@ export class RoomView {
    * @param {string} text
    * @param {string} clientId
    * @param {string} nickname
+   * @param {number|null} [to]  the recipient of a private message
    */
-  addPending(text, clientId, nickname) {
-    this.chat.addPending(text, clientId, nickname, this.room ?? '');
+  addPending(text, clientId, nickname, to = null) {
+    this.chat.addPending(text, clientId, nickname, this.room ?? '', to);
   }
 
   /**
@@ -316,6 +373,7 @@ export class RoomView {
    */
   setLocalStream(stream) {
     this.stage.setLocalStream(stream);
+    if (this.self !== null) this.speaking.watch(this.self, stream);
   }
 
   /**
@@ -325,6 +383,7 @@ export class RoomView {
    */
   setRemoteStream(session, stream) {
     this.stage.setRemoteStream(session, stream);
+    this.speaking.watch(session, stream);
   }
 
   /**
@@ -333,6 +392,7 @@ export class RoomView {
    */
   removeRemoteStream(session) {
     this.stage.removeRemoteStream(session);
+    this.speaking.unwatch(session);
   }
 
   /**
@@ -380,6 +440,18 @@ export class RoomView {
 
   // ---- internals ------------------------------------------------------------------------
 
+  /**
+   * A button in a member's entry of the people list.
+   * @param {MemberAction} action
+   * @param {number} session
+   * @param {string} nickname
+   */
+  _memberAction(action, session, nickname) {
+    if (action === 'message') this.chat.writeTo(session);
+    else if (action === 'lower') this.callbacks.onLowerHand(session, nickname);
+    else this.callbacks.onModerate(action, session, nickname);
+  }
+
   /** @param {KeyboardEvent} e */
   _nicknameKey(e) {
     if (e.key === 'Enter') {
@@ -416,5 +488,11 @@ export class RoomView {
     this.stage.render();
     if (this.roster.hasSelf()) this.setSelfNickname(this.roster.nickname(/** @type {number} */ (this.self)));
     this.people.queueRender();
+    if (this.recipientsQueued) return;
+    this.recipientsQueued = true;
+    queueMicrotask(() => {
+      this.recipientsQueued = false;
+      this.chat.renderRecipients();
+    });
   }
 }

@@ -1,6 +1,6 @@
 // Who is in the room, as the room page knows it: the members in join order with their
-// nicknames, their microphone / camera / screen state, which of them are hosts, the member
-// count, and which one is this tab. No DOM: the views of room.js (stage, people list, chat)
+// nicknames, their microphone / camera / screen state, which of them are hosts, whose hand is
+// raised (a queue, earliest first), the member count, and which one is this tab. No DOM: the views of room.js (stage, people list, chat)
 // read it.
 
 /** @typedef {import('./media.js').MediaState} MediaState */
@@ -18,8 +18,30 @@ export class Roster {
     this.media = new Map();
     /** @type {Set<number>} the members who are hosts */
     this.hosts = new Set();
+    /** @type {Map<number, number>} session → when its hand went up (ms), for raised hands */
+    this.hands = new Map();
     /** Members in the room (a big room's snapshot lists only its earliest ones). */
     this.count = 0;
+  }
+
+  /**
+   * A hand went up (at: when, as the server says) or down.
+   * @param {number} session
+   * @param {boolean} raised
+   * @param {number} at
+   */
+  setHand(session, raised, at) {
+    if (raised) this.hands.set(session, at || Date.now());
+    else this.hands.delete(session);
+  }
+
+  /**
+   * The raised hands in the order they went up (ties by session id, as the server orders
+   * them): the queue the people list shows.
+   * @returns {number[]}
+   */
+  handQueue() {
+    return Array.from(this.hands).sort((a, b) => a[1] - b[1] || a[0] - b[0]).map(([session]) => session);
   }
 
   /** @param {number} session */

@@ -61,6 +61,9 @@ export { ApiError, newClientId };
  * @typedef {import('./events.js').WaitingDoneData} WaitingDoneData
  * @typedef {import('./events.js').MuteRequestData} MuteRequestData
  * @typedef {import('./events.js').JoinDeniedData} JoinDeniedData
+ * @typedef {import('./events.js').HandData} HandData
+ * @typedef {import('./events.js').ReactionData} ReactionData
+ * @typedef {import('./api.js').RaisedHand} RaisedHand
  * @typedef {import('./event-transport.js').EventTransport} EventTransport
  * @typedef {import('./event-transport.js').TransportHost} TransportHost
  * @typedef {'online'|'offline'} ConnectionState
@@ -140,6 +143,10 @@ export class NoomClient {
     this.onMuteRequest = () => {};
     /** The room this session waited for refused it (denied, or the meeting ended). @type {(data: JoinDeniedData, ev: NoomEvent) => void} */
     this.onJoinDenied = () => {};
+    /** A member's hand went up or down. @type {(data: HandData, ev: NoomEvent) => void} */
+    this.onHand = () => {};
+    /** A member reacted (shown on their tile for a few seconds). @type {(data: ReactionData, ev: NoomEvent) => void} */
+    this.onReaction = () => {};
     /** The transport carrying events changed. @type {(transport: TransportName) => void} */
     this.onTransport = () => {};
   }
@@ -405,11 +412,42 @@ export class NoomClient {
    * the server stores it once whatever gets lost on the way.
    * @param {string} text
    * @param {string} [clientId]  to resend a message the UI already shows as pending
+   * @param {number|null} [to]  a member's session: a private message to them (404 not_member
+   *   when they are not in the room)
    * @returns {Promise<SendResult>}
    */
-  async send(text, clientId = newClientId()) {
-    const res = await this.api.write('POST', 'messages', { text, client_id: clientId });
+  async send(text, clientId = newClientId(), to = null) {
+    /** @type {{text: string, client_id: string, to?: number}} */
+    const body = { text, client_id: clientId };
+    if (to !== null) body.to = to;
+    const res = await this.api.write('POST', 'messages', body);
     return { id: res.id, ts: res.ts, duplicate: !!res.duplicate, client_id: clientId };
+  }
+
+  // ---- in the meeting -------------------------------------------------------------------
+
+  /**
+   * Raises or lowers one's own hand (POST api/hand); a host may lower another member's
+   * (`session`; 403 not_host otherwise). Idempotent, so retried like the other writes. The
+   * room's `hand` event follows.
+   * @param {boolean} raised
+   * @param {number|null} [session]  another member (lowering only)
+   * @returns {Promise<RaisedHand & {raised: boolean}>}
+   */
+  async raiseHand(raised, session = null) {
+    /** @type {{raised: boolean, session?: number}} */
+    const body = { raised };
+    if (session !== null) body.session = session;
+    return this.api.write('POST', 'hand', body);
+  }
+
+  /**
+   * Sends a reaction to the room (POST api/reaction). Not retried: a reaction that comes late
+   * means nothing, and a 429 (the session's allowance) is for the user to see.
+   * @param {string} emoji  one of 👍 👏 😂 ❤️ 🎉 😮
+   */
+  async react(emoji) {
+    await this.api.request('POST', 'reaction', { emoji });
   }
 
   // ---- call -----------------------------------------------------------------------------
@@ -559,6 +597,8 @@ export class NoomClient {
       case 'waiting': this.onWaiting(data, ev); break;
       case 'waiting_done': this.onWaitingDone(data, ev); break;
       case 'mute_request': this.onMuteRequest(data, ev); break;
+      case 'hand': this.onHand(data, ev); break;
+      case 'reaction': this.onReaction(data, ev); break;
       case 'join_denied':
         if (data.room === this.waitingFor) {
           this.waitingFor = null;
@@ -593,6 +633,7 @@ export class NoomClient {
   _setTransport(name) {
     if (this.transport === name) return;
     this.transport = name;
+    this.api.transport = name;
     try {
       this.onTransport(name);
     } catch (err) {

@@ -1,0 +1,198 @@
+// Who is speaking: the audio level of each member's stream (the remote streams of the call and
+// our own microphone), measured in this page with WebAudio. Nothing of it goes to the server:
+// every page measures what it receives. No DOM access; the room page shows the outcome.
+//
+// Decisions:
+// - One AudioContext for the page and one AnalyserNode per audio track (not per stream: the
+//   call hands a new MediaStream object whenever a peer's tracks change, while the audio track
+//   stays the same). The analyser is not connected to the speakers: the tile's <video> plays
+//   the sound. Chromium delivers a remote WebRTC track to WebAudio only while a media element
+//   plays it too, which the tile does.
+// - Levels are read every TICK_MS over the last ~43 ms of samples (fftSize 2048 at 48 kHz),
+//   so nothing shorter than a tick goes unseen. A member speaks while their level went over
+//   THRESHOLD within the last HOLD_MS: speech has pauses between words, and a tile that blinks
+//   with every syllable helps nobody. Speaking starts on the first loud tick, within ~50 ms.
+// - A member whose media state says the microphone is off (isMuted) never speaks, whatever
+//   the stream carries; a muted track sends silence anyway.
+// - The dominant speaker (for speaker view) is the loudest of those speaking, and stays so
+//   while they speak: another member takes over only once the current one stopped, or is
+//   clearly louder (DOMINANT_RATIO) for a while, so that the big tile does not flap.
+// - An AudioContext made before any user gesture may start suspended: it is resumed on the
+//   first pointer or key press.
+
+/* How often levels are read. */
+const TICK_MS = 50;
+/* RMS level (0..1) over which a tick counts as speech; room noise after noise suppression sits
+ * well under it. */
+const THRESHOLD = 0.01;
+/* A member still speaks this long after the last loud tick. */
+const HOLD_MS = 900;
+/* A louder speaker takes the dominant place after being this much louder for DOMINANT_MS. */
+const DOMINANT_RATIO = 2;
+const DOMINANT_MS = 600;
+
+/**
+ * @typedef {object} Watched
+ * @property {MediaStreamTrack} track
+ * @property {MediaStreamAudioSourceNode} source
+ * @property {AnalyserNode} analyser
+ * @property {number} level  smoothed level of the last ticks
+ * @property {number} loudAt  when the level was last over THRESHOLD (ms), 0 never
+ */
+
+export class SpeakingDetector {
+  /**
+   * @param {(session: number) => boolean} isMuted  whether the member's media state says the
+   *   microphone is off
+   */
+  constructor(isMuted) {
+    this.isMuted = isMuted;
+    /** @type {Map<number, Watched>} */
+    this.watched = new Map();
+    /** Who speaks now. @type {Set<number>} */
+    this.speaking = new Set();
+    /** The dominant speaker, or null. @type {number|null} */
+    this.dominant = null;
+    /** Since when a challenger has been clearly louder than the dominant one. */
+    this._challengeSince = 0;
+    /** @type {AudioContext|null} */ this._ctx = null;
+    /** @type {ReturnType<typeof setInterval>|null} */ this._timer = null;
+    /** @type {Float32Array<ArrayBuffer>} */ this._buf = new Float32Array(2048);
+    this._resume = () => { this._ctx?.resume().catch(() => {}); };
+
+    /** Who speaks changed. @type {(speaking: Set<number>, dominant: number|null) => void} */
+    this.onChange = () => {};
+  }
+
+  /**
+   * Measures the audio of a member's stream (null, or a stream without audio, stops it).
+   * @param {number} session
+   * @param {MediaStream|null} stream
+   */
+  watch(session, stream) {
+    const track = stream?.getAudioTracks().find((t) => t.readyState === 'live') ?? null;
+    const old = this.watched.get(session);
+    if (old && old.track === track) return;
+    if (old) this._disconnect(session);
+    if (!track) {
+      this._update();
+      return;
+    }
+    const ctx = this._context();
+    if (!ctx) return;
+    try {
+      const source = ctx.createMediaStreamSource(new MediaStream([track]));
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = this._buf.length;
+      source.connect(analyser);
+      this.watched.set(session, { track, source, analyser, level: 0, loudAt: 0 });
+    } catch (err) {
+      console.error('noom: cannot measure the audio of', session, err);
+      return;
+    }
+    if (!this._timer) this._timer = setInterval(() => this._tick(), TICK_MS);
+  }
+
+  /**
+   * Stops measuring a member (they left, or their stream is gone).
+   * @param {number} session
+   */
+  unwatch(session) {
+    if (!this.watched.has(session)) return;
+    this._disconnect(session);
+    this._update();
+  }
+
+  /** Stops everything (the room is left). */
+  clear() {
+    for (const session of Array.from(this.watched.keys())) this._disconnect(session);
+    if (this._timer) clearInterval(this._timer);
+    this._timer = null;
+    this._update();
+  }
+
+  /** Reads the levels now (also called every TICK_MS). */
+  _tick() {
+    const now = performance.now();
+    for (const w of this.watched.values()) {
+      if (w.track.readyState !== 'live') continue;
+      w.analyser.getFloatTimeDomainData(this._buf);
+      let sum = 0;
+      for (let i = 0; i < this._buf.length; i++) sum += this._buf[i] * this._buf[i];
+      const rms = Math.sqrt(sum / this._buf.length);
+      w.level = Math.max(rms, w.level * 0.85);
+      if (rms > THRESHOLD) w.loudAt = now;
+    }
+    this._update(now);
+  }
+
+  /** Works out who speaks and who dominates; reports a change. */
+  _update(now = performance.now()) {
+    /** @type {Set<number>} */
+    const speaking = new Set();
+    for (const [session, w] of this.watched) {
+      if (w.loudAt > 0 && now - w.loudAt < HOLD_MS && w.track.enabled && !this.isMuted(session)) speaking.add(session);
+    }
+    let dominant = this.dominant !== null && speaking.has(this.dominant) ? this.dominant : null;
+    let loudest = null;
+    let loudestLevel = 0;
+    for (const session of speaking) {
+      const level = this.watched.get(session)?.level ?? 0;
+      if (loudest === null || level > loudestLevel) {
+        loudest = session;
+        loudestLevel = level;
+      }
+    }
+    if (dominant === null) {
+      dominant = loudest;
+      this._challengeSince = 0;
+    } else if (loudest !== null && loudest !== dominant &&
+               loudestLevel > DOMINANT_RATIO * (this.watched.get(dominant)?.level ?? 0)) {
+      if (!this._challengeSince) this._challengeSince = now;
+      if (now - this._challengeSince >= DOMINANT_MS) {
+        dominant = loudest;
+        this._challengeSince = 0;
+      }
+    } else {
+      this._challengeSince = 0;
+    }
+    /* Speaker view keeps the last dominant speaker while nobody speaks. */
+    const next = dominant ?? this.dominant;
+    const changed = next !== this.dominant || speaking.size !== this.speaking.size ||
+      Array.from(speaking).some((s) => !this.speaking.has(s));
+    this.dominant = next;
+    this.speaking = speaking;
+    if (changed) {
+      try {
+        this.onChange(speaking, this.dominant);
+      } catch (err) {
+        console.error('noom: onChange failed', err);
+      }
+    }
+  }
+
+  /** @param {number} session */
+  _disconnect(session) {
+    const w = this.watched.get(session);
+    this.watched.delete(session);
+    if (this.dominant === session) this.dominant = null;
+    try {
+      w?.source.disconnect();
+    } catch {
+      /* already disconnected */
+    }
+  }
+
+  /** The page's AudioContext, made on first use; null where WebAudio is missing. */
+  _context() {
+    if (this._ctx) return this._ctx;
+    const Ctor = globalThis.AudioContext ?? /** @type {any} */ (globalThis).webkitAudioContext;
+    if (!Ctor) return null;
+    this._ctx = /** @type {AudioContext} */ (new Ctor());
+    if (this._ctx.state === 'suspended') {
+      globalThis.addEventListener?.('pointerdown', this._resume, { once: true, capture: true });
+      globalThis.addEventListener?.('keydown', this._resume, { once: true, capture: true });
+    }
+    return this._ctx;
+  }
+}
