@@ -26,8 +26,9 @@ if [ -n "$with_tests" ]; then
 	# sqlite3: the integrity check of the bad-input tests; coturn: the relay-only call test;
 	# systemd: systemd-analyze verify of the units; prometheus: promtool, which checks the
 	# metrics' format (Debian has it only in the server's package, whose service the tests
-	# never use).
-	packages="$packages chromium valgrind sqlite3 coturn systemd prometheus"
+	# never use); fonts-noto-color-emoji: reactions and hands drawn in the browser tests'
+	# screenshots.
+	packages="$packages chromium valgrind sqlite3 coturn systemd prometheus fonts-noto-color-emoji"
 	# A node from elsewhere (nvm, NodeSource, ...) is kept: Debian's would only shadow it.
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
 	command -v npm >/dev/null 2>&1 || packages="$packages npm"
