@@ -522,18 +522,13 @@ db_init(void)
 static int
 token_hash(const char *token, size_t len, char out[TOKEN_HASH_LEN])
 {
-	static const char	 hex[] = "0123456789abcdef";
 	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0, i;
+	unsigned int		 mdlen = 0;
 
 	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32)
 		return -1;
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * mdlen] = '\0';
+	hex_encode(out, md, mdlen);
 	return 0;
 }
 

@@ -183,18 +183,6 @@ http_json_body(const struct req *rq)
 	    (t[n] == '\0' || t[n] == ';' || t[n] == ' ');
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * The value of name in the query string, percent- and plus-decoded into out
  * (size n): 1 if present, 0 if absent, -1 if it is too long or decodes to
@@ -222,7 +210,7 @@ query_param(const char *query, const char *name, char *out, size_t n)
 			out[o++] = ' ';
 		else if (*p != '%')
 			out[o++] = *p;
-		else if ((hi = hexval(p[1])) == -1 || (lo = hexval(p[2])) == -1 ||
+		else if ((hi = hex_value(p[1])) == -1 || (lo = hex_value(p[2])) == -1 ||
 		    (hi == 0 && lo == 0))
 			return -1;
 		else {

@@ -223,6 +223,9 @@ void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
 int	 opt_number(const char *, int, int, const char *);
 size_t	 str_hash(const char *);
+int	 random_bytes(void *, size_t);
+void	 hex_encode(char *, const unsigned char *, size_t);
+int	 hex_value(int);
 
 /* valid.c: pure checks of client text. */
 long	 utf8_count(const char *, size_t);

@@ -10,9 +10,6 @@
  * A wrong guess costs the server the same hashing as a right one, which is
  * why guesses are rate-limited by their callers (LIMIT_PASSWORD).
  */
-#include <sys/random.h>
-
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,47 +23,6 @@
 #define PW_SALT		16
 #define PW_LEN		32
 
-/* n random bytes from the kernel into buf; 0, or -1. */
-static int
-random_bytes(unsigned char *buf, size_t n)
-{
-	size_t	 got = 0;
-	ssize_t	 r;
-
-	while (got < n) {
-		if ((r = getrandom(buf + got, n - got, 0)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-static void
-hex_put(char *out, const unsigned char *in, size_t n)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	size_t			 i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* n bytes from 2n hex digits; 0, or -1 if in is not exactly that. */
 static int
 hex_get(unsigned char *out, size_t n, const char *in, size_t len)
@@ -77,8 +33,8 @@ hex_get(unsigned char *out, size_t n, const char *in, size_t len)
 	if (len != 2 * n)
 		return -1;
 	for (i = 0; i < n; i++) {
-		hi = hex_digit(in[2 * i]);
-		lo = hex_digit(in[2 * i + 1]);
+		hi = hex_value(in[2 * i]);
+		lo = hex_value(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);
@@ -105,8 +61,8 @@ pw_hash(const char *pw, char *out, size_t size)
 	if (random_bytes(salt, sizeof(salt)) == -1 ||
 	    pbkdf2(pw, salt, PW_ITERATIONS, dk) == -1)
 		return -1;
-	hex_put(salt_hex, salt, sizeof(salt));
-	hex_put(dk_hex, dk, sizeof(dk));
+	hex_encode(salt_hex, salt, sizeof(salt));
+	hex_encode(dk_hex, dk, sizeof(dk));
 	n = snprintf(out, size, "pbkdf2-sha256$%d$%s$%s", PW_ITERATIONS,
 	    salt_hex, dk_hex);
 	return n < 0 || (size_t)n >= size ? -1 : 0;

@@ -3,9 +3,6 @@
  * characters.  A token is the only secret a client holds; the public session
  * id names it in events.
  */
-#include <sys/random.h>
-
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,26 +12,11 @@
 int
 token_new(char out[33])
 {
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 raw[16];
-	size_t			 got = 0;
-	ssize_t			 n;
-	int			 i;
+	unsigned char	 raw[16];
 
-	while (got < sizeof(raw)) {
-		n = getrandom(raw + got, sizeof(raw) - got, 0);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += n;
-	}
-	for (i = 0; i < 16; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[32] = '\0';
+	if (random_bytes(raw, sizeof(raw)) == -1)
+		return -1;
+	hex_encode(out, raw, sizeof(raw));
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * reading a whole file, the clock, and allocation that treats running out of
  * memory as fatal (a worker cannot answer sensibly without memory).
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -230,4 +231,50 @@ str_hash(const char *s)
 	while (*s != '\0')
 		h = h * 33 + (unsigned char)*s++;
 	return h;
+}
+
+/* n random bytes from the kernel into buf; 0, or -1 if it gives none. */
+int
+random_bytes(void *buf, size_t n)
+{
+	unsigned char	*p = buf;
+	size_t		 got = 0;
+	ssize_t		 r;
+
+	while (got < n) {
+		if ((r = getrandom(p + got, n - got, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* n bytes as 2n lowercase hex digits and a NUL into out. */
+void
+hex_encode(char *out, const unsigned char *in, size_t n)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The value of hex digit ch (either case), or -1. */
+int
+hex_value(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
 }
