@@ -338,24 +338,12 @@ admin_action(struct ctx *c, const struct req *rq, struct resp *rs,
 {
 	json_t	*body;
 	int64_t	 id;
-	int	 rv;
 
 	if (admin_auth(c, rq, rs, &id) == -1 ||
 	    (body = body_object(rq, 0, rs)) == NULL)
 		return;
-	if (db_begin(c->db) == -1)
-		goto fail;
-	if ((rv = act(c, rq, id, body, rs)) == -1)
-		goto fail;
-	if (rv == 0)
-		db_rollback(c->db);
-	else if (db_commit(c->db) == -1)
-		goto fail;
-	json_decref(body);
-	return;
-fail:
-	db_rollback(c->db);
-	resp_error(rs, 500, "internal", "The store failed.");
+	tx_finish(c, db_begin(c->db) == -1 ? -1 : act(c, rq, id, body, rs),
+	    rs);
 	json_decref(body);
 }
 

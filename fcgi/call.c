@@ -77,10 +77,8 @@ h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 
 	if (auth_session(c, rq, rs, &s) == -1)
 		return;
-	if (s.room_id == 0) {
-		resp_error(rs, 409, "not_in_room", "Join a room first.");
+	if (session_in_room(&s, rs) == -1)
 		return;
-	}
 	if ((rank = db_member_rank(c->db, s.id)) == -1) {
 		resp_error(rs, 500, "internal", "The store failed.");
 		return;
@@ -174,10 +172,8 @@ h_signal(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (auth_session(c, rq, rs, &s) == -1 ||
 	    rate_take_signal(c, &s, rq->now_ms, rs) == -1)
 		goto rollback;
-	if (s.room_id == 0) {
-		resp_error(rs, 409, "not_in_room", "Join a room first.");
+	if (session_in_room(&s, rs) == -1)
 		goto rollback;
-	}
 	if ((found = db_session_by_id(c->db, to, &t)) == -1)
 		goto fail;
 	if (!found || to == s.id || (ok = same_call(c, &s, &t)) == 0) {

@@ -139,10 +139,8 @@ h_messages(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (rate_take(c, &s, rq->now_ms, rs) == -1 ||
 	    client_take(c, rq, LIMIT_CHAT, rs) == -1)
 		goto rollback;
-	if (s.room_id == 0) {
-		resp_error(rs, 409, "not_in_room", "Join a room first.");
+	if (session_in_room(&s, rs) == -1)
 		goto rollback;
-	}
 	if ((private = recipient(c, &s, body, &t, rs)) == -1)
 		goto rollback;
 	msg = json_pack("{s:s,s:I,s:s,s:s,s:I,s:s}", "room", s.room,

@@ -370,6 +370,26 @@ conf_publish(const struct app *app, struct conf *cf, int64_t now)
 	pthread_mutex_unlock(&live->lock);
 }
 
+/*
+ * Read the configuration again and put it in force in this process (a
+ * SIGHUP): 0, or -1 after logging why, the running configuration staying.
+ */
+int
+conf_reload(const struct app *app, int64_t now)
+{
+	struct conf	*cf;
+	char		*cause = NULL;
+
+	if ((cf = conf_read_new(app, &cause)) == NULL) {
+		log_warn("reload: %s; the running configuration stays",
+		    cause != NULL ? cause : "cannot read it");
+		free(cause);
+		return -1;
+	}
+	conf_publish(app, cf, now);
+	return 0;
+}
+
 /* Free a live configuration and all it retired (nothing reads it now). */
 void
 conf_live_free(struct conf_live *live)

@@ -1183,23 +1183,23 @@ db_session_hand(struct db *db, int64_t sid, int64_t at)
 	return run(db, p);
 }
 
-/* Call fn for the first max raised hands of room, the earliest first. */
-int
-db_room_hands(struct db *db, int64_t room, int max, member_fn fn, void *arg)
+/* Fills *m from the current row of a member query (read lasts one step). */
+typedef void (*member_read)(sqlite3_stmt *, struct member *);
+
+/*
+ * Step p, a query of members, calling fn with each row as read() fills it,
+ * until the rows end or fn returns non-zero.  0, or -1 on error.
+ */
+static int
+member_rows(struct db *db, sqlite3_stmt *p, member_read read, member_fn fn,
+    void *arg)
 {
-	sqlite3_stmt	*p = st(db, S_HANDS);
 	struct member	 m;
 	int		 rc;
 
-	if (p == NULL)
-		return -1;
-	bind_i(p, ":room", room);
-	bind_i(p, ":max", max);
-	memset(&m, 0, sizeof(m));
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
-		m.session_id = sqlite3_column_int64(p, 0);
-		m.nickname = (const char *)sqlite3_column_text(p, 1);
-		m.hand_ms = sqlite3_column_int64(p, 2);
+		memset(&m, 0, sizeof(m));
+		read(p, &m);
 		if (fn(arg, &m) != 0)
 			break;
 	}
@@ -1207,6 +1207,44 @@ db_room_hands(struct db *db, int64_t room, int max, member_fn fn, void *arg)
 		db_fail(db, "step");
 	sqlite3_reset(p);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* A member of S_ROOM_MEMBERS. */
+static void
+member_read_full(sqlite3_stmt *p, struct member *m)
+{
+	m->session_id = sqlite3_column_int64(p, 0);
+	m->nickname = (const char *)sqlite3_column_text(p, 1);
+	m->audio = sqlite3_column_int(p, 2);
+	m->video = sqlite3_column_int(p, 3);
+	m->screen = sqlite3_column_int(p, 4);
+	m->host = sqlite3_column_int(p, 5);
+	m->transport = (const char *)sqlite3_column_text(p, 6);
+	m->created_ms = sqlite3_column_int64(p, 7);
+	m->hand_ms = sqlite3_column_int64(p, 8);
+}
+
+/* A session id and nickname (S_WAITING_LIST), and when S_HANDS its hand. */
+static void
+member_read_brief(sqlite3_stmt *p, struct member *m)
+{
+	m->session_id = sqlite3_column_int64(p, 0);
+	m->nickname = (const char *)sqlite3_column_text(p, 1);
+	if (sqlite3_column_count(p) > 2)
+		m->hand_ms = sqlite3_column_int64(p, 2);
+}
+
+/* Call fn for the first max raised hands of room, the earliest first. */
+int
+db_room_hands(struct db *db, int64_t room, int max, member_fn fn, void *arg)
+{
+	sqlite3_stmt	*p = st(db, S_HANDS);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":max", max);
+	return member_rows(db, p, member_read_brief, fn, arg);
 }
 
 /* Record a session's media state (booleans). */
@@ -1371,30 +1409,12 @@ db_room_members(struct db *db, int64_t room, int max, member_fn fn,
     void *arg)
 {
 	sqlite3_stmt	*p = st(db, S_ROOM_MEMBERS);
-	struct member	 m;
-	int		 rc;
 
 	if (p == NULL)
 		return -1;
 	bind_i(p, ":room", room);
 	bind_i(p, ":max", max);
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
-		m.session_id = sqlite3_column_int64(p, 0);
-		m.nickname = (const char *)sqlite3_column_text(p, 1);
-		m.audio = sqlite3_column_int(p, 2);
-		m.video = sqlite3_column_int(p, 3);
-		m.screen = sqlite3_column_int(p, 4);
-		m.host = sqlite3_column_int(p, 5);
-		m.transport = (const char *)sqlite3_column_text(p, 6);
-		m.created_ms = sqlite3_column_int64(p, 7);
-		m.hand_ms = sqlite3_column_int64(p, 8);
-		if (fn(arg, &m) != 0)
-			break;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		db_fail(db, "step");
-	sqlite3_reset(p);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return member_rows(db, p, member_read_full, fn, arg);
 }
 
 /*
@@ -1594,24 +1614,12 @@ db_waiting_list(struct db *db, int64_t room, int max, member_fn fn,
     void *arg)
 {
 	sqlite3_stmt	*p = st(db, S_WAITING_LIST);
-	struct member	 m;
-	int		 rc;
 
 	if (p == NULL)
 		return -1;
 	bind_i(p, ":room", room);
 	bind_i(p, ":max", max);
-	memset(&m, 0, sizeof(m));
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
-		m.session_id = sqlite3_column_int64(p, 0);
-		m.nickname = (const char *)sqlite3_column_text(p, 1);
-		if (fn(arg, &m) != 0)
-			break;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		db_fail(db, "step");
-	sqlite3_reset(p);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return member_rows(db, p, member_read_brief, fn, arg);
 }
 
 /* How many sessions wait for room, or -1. */

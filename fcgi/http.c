@@ -52,6 +52,21 @@ resp_bad_field(struct resp *rs, const char *name, const char *fmt, ...)
 	json_object_set_new(rs->json, "field", json_string(name));
 }
 
+/*
+ * End a handler's write transaction by its verdict: 1 commit, 0 roll back
+ * (rs already holds the answer), -1 roll back and answer 500 (as does a
+ * commit that fails).
+ */
+void
+tx_finish(struct ctx *c, int verdict, struct resp *rs)
+{
+	if (verdict == 1 && db_commit(c->db) == 0)
+		return;
+	db_rollback(c->db);
+	if (verdict != 0)
+		resp_error(rs, 500, "internal", "The store failed.");
+}
+
 /* Free what rs owns and make it empty. */
 void
 resp_clear(struct resp *rs)

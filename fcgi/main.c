@@ -219,17 +219,10 @@ hash_password(void)
 static void
 reload(const struct app *app, const pid_t *pids, int n)
 {
-	struct conf	*cf;
-	char		*cause = NULL;
-	int		 i;
+	int	 i;
 
-	if ((cf = conf_read_new(app, &cause)) == NULL) {
-		log_warn("reload: %s; the running configuration stays",
-		    cause != NULL ? cause : "cannot read it");
-		free(cause);
+	if (conf_reload(app, mono_ms()) == -1)
 		return;
-	}
-	conf_publish(app, cf, mono_ms());
 	for (i = 0; i < n; i++)
 		if (pids[i] > 0)
 			kill(pids[i], SIGHUP);

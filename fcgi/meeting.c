@@ -27,7 +27,7 @@
 
 #include "noom.h"
 
-/* An action's verdict: commit, answered (roll back), or the store failed. */
+/* An action's verdict (tx_finish): commit, answered (roll back), store failed. */
 #define ACT_DONE	1
 #define ACT_ANSWERED	0
 #define ACT_FAIL	(-1)
@@ -352,36 +352,22 @@ host_action(struct ctx *c, const struct req *rq, struct resp *rs,
 {
 	struct session	 s;
 	json_t		*body;
-	int		 verdict;
+	int		 verdict = ACT_ANSWERED;
 
 	if ((body = body_object(rq, 1, rs)) == NULL)
 		return;
 	if (db_begin(c->db) == -1)
-		goto fail;
-	if (auth_session(c, rq, rs, &s) == -1 ||
-	    rate_take(c, &s, rq->now_ms, rs) == -1)
-		goto rollback;
-	if (s.room_id == 0) {
-		resp_error(rs, 409, "not_in_room", "Join a room first.");
-		goto rollback;
+		verdict = ACT_FAIL;
+	else if (auth_session(c, rq, rs, &s) == 0 &&
+	    rate_take(c, &s, rq->now_ms, rs) == 0 &&
+	    session_in_room(&s, rs) == 0) {
+		if (s.host)
+			verdict = act(c, rq, &s, body, rs);
+		else
+			resp_error(rs, 403, "not_host", "Only a host of this "
+			    "room may do that.");
 	}
-	if (!s.host) {
-		resp_error(rs, 403, "not_host", "Only a host of this room may "
-		    "do that.");
-		goto rollback;
-	}
-	if ((verdict = act(c, rq, &s, body, rs)) == ACT_FAIL)
-		goto fail;
-	if (verdict == ACT_ANSWERED)
-		goto rollback;
-	if (db_commit(c->db) == -1)
-		goto fail;
-	goto out;
-fail:
-	resp_error(rs, 500, "internal", "The store failed.");
-rollback:
-	db_rollback(c->db);
-out:
+	tx_finish(c, verdict, rs);
 	json_decref(body);
 }
 

@@ -311,6 +311,7 @@ void	 resp_bad_field(struct resp *, const char *, const char *, ...)
 void	 resp_error(struct resp *, int, const char *, const char *, ...)
 	    __attribute__((format(printf, 4, 5)));
 void	 resp_clear(struct resp *);
+void	 tx_finish(struct ctx *, int, struct resp *);
 json_t	*body_object(const struct req *, int, struct resp *);
 int	 body_string(json_t *, const char *, int, const char **, struct resp *);
 int	 body_bool(json_t *, const char *, int *, struct resp *);
@@ -338,6 +339,7 @@ void	 client_addr(const struct conf *, const char *, const char *, char *,
 /* session.c */
 int	 auth_session(struct ctx *, const struct req *, struct resp *,
 	    struct session *);
+int	 session_in_room(const struct session *, struct resp *);
 void	 h_session_create(struct ctx *, const struct req *, struct resp *);
 void	 h_session_get(struct ctx *, const struct req *, struct resp *);
 void	 h_nickname(struct ctx *, const struct req *, struct resp *);
@@ -413,6 +415,7 @@ struct conf_live *conf_live_new(struct conf *);
 void	 conf_live_free(struct conf_live *);
 const struct conf *conf_now(const struct app *);
 void	 conf_publish(const struct app *, struct conf *, int64_t);
+int	 conf_reload(const struct app *, int64_t);
 
 /* mailbox.c: the mailbox's rules, pure (see its opening comment). */
 /* One scanned event, rendered once for every reader it goes to. */

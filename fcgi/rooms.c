@@ -464,45 +464,39 @@ join_read(json_t *body, struct join *j, struct resp *rs)
 }
 
 /*
- * The room a join names, in *r, opened if it is not: 1 found, 0 opened
- * (the joiner will be its host), -1 on a store error, -2 after answering
- * 429 (the client opened too many rooms).
+ * Open the room a join names (it has none), into r->id; the joiner will be
+ * its host.  0, -1 on a store error, -2 after answering 429 (the client
+ * opened too many rooms).
  */
 static int
-join_room(struct ctx *c, const struct req *rq, const struct join *j,
+join_open(struct ctx *c, const struct req *rq, const struct join *j,
     struct room_ref *r, struct resp *rs)
 {
-	const char	*key = j->unlisted ? j->key : NULL;
-	int		 found;
-
-	r->name = j->name;
-	r->unlisted = j->unlisted;
-	if ((found = db_room_find(c->db, j->name, key, &r->id)) != 0)
-		return found;
 	if (client_take(c, rq, LIMIT_ROOM, rs) == -1)
 		return -2;
-	return db_room_create(c->db, j->name, key, rq->now_ms, &r->id);
+	return db_room_create(c->db, j->name, j->unlisted ? j->key : NULL,
+	    rq->now_ms, &r->id);
 }
 
 /*
- * Session s joins the room j names (it is not in it): leave its room or
- * stop waiting, then enter, or wait to be admitted.  The answer is in rs;
- * returns whether to commit (1) or roll back (0).
+ * Session s joins room r, which j names (found: it exists; else it is
+ * opened here), and s is not in it: leave its room or stop waiting, then
+ * enter, or wait to be admitted.  The answer is in rs; returns whether to
+ * commit (1) or roll back (0).
  */
 static int
 join_move(struct ctx *c, const struct req *rq, struct session *s,
-    const struct join *j, struct resp *rs)
+    const struct join *j, struct room_ref *r, int found, struct resp *rs)
 {
-	struct room_ref	 r;
 	json_t		*state;
-	int		 found, gate;
+	int		 opened = 0, gate;
 
 	if (client_take(c, rq, LIMIT_JOIN, rs) == -1 ||
-	    (found = join_room(c, rq, j, &r, rs)) == -2)
+	    (!found && (opened = join_open(c, rq, j, r, rs)) == -2))
 		return 0;
-	if (found == -1)
+	if (opened == -1)
 		goto fail;
-	gate = found ? room_gate(c, rq, s, &r, j->password, rs) : GATE_HOST;
+	gate = found ? room_gate(c, rq, s, r, j->password, rs) : GATE_HOST;
 	if (gate == GATE_FAIL)
 		goto fail;
 	if (gate == GATE_REFUSED || gate == GATE_COUNTED)
@@ -513,8 +507,8 @@ join_move(struct ctx *c, const struct req *rq, struct session *s,
 	s->room_id = 0;
 	s->host = 0;
 	if (gate == GATE_WAIT)
-		return waiting_start(c, s, &r, rq->now_ms, rs) == 0 ? 1 : 0;
-	if (room_enter(c, s, &r, gate == GATE_HOST, rq->now_ms) == -1 ||
+		return waiting_start(c, s, r, rq->now_ms, rs) == 0 ? 1 : 0;
+	if (room_enter(c, s, r, gate == GATE_HOST, rq->now_ms) == -1 ||
 	    (state = room_state_new(c, s)) == NULL)
 		goto fail;
 	resp_json(rs, 200, state);
@@ -529,8 +523,8 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	struct session	 s;
 	struct join	 j;
+	struct room_ref	 r;
 	json_t		*body, *state;
-	int64_t		 room;
 	int		 found, commit;
 
 	if ((body = body_object(rq, 0, rs)) == NULL)
@@ -542,17 +536,19 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (auth_session(c, rq, rs, &s) == -1 ||
 	    rate_take(c, &s, rq->now_ms, rs) == -1)
 		goto rollback;
+	r.name = j.name;
+	r.unlisted = j.unlisted;
 	if ((found = db_room_find(c->db, j.name, j.unlisted ? j.key : NULL,
-	    &room)) == -1)
+	    &r.id)) == -1)
 		goto fail;
-	if (found && s.room_id == room) {
+	if (found && s.room_id == r.id) {
 		/* Already there: the state again, nothing changes. */
 		if ((state = room_state_new(c, &s)) == NULL)
 			goto fail;
 		resp_json(rs, 200, state);
 		commit = 1;
 	} else
-		commit = join_move(c, rq, &s, &j, rs);
+		commit = join_move(c, rq, &s, &j, &r, found, rs);
 	if (!commit)
 		goto rollback;
 	if (db_commit(c->db) == -1)

@@ -63,6 +63,16 @@ nickname_new(const char *raw, struct resp *rs)
 	return NULL;
 }
 
+/* Is session s in a room?  0, or -1 after answering 409 not_in_room. */
+int
+session_in_room(const struct session *s, struct resp *rs)
+{
+	if (s->room_id != 0)
+		return 0;
+	resp_error(rs, 409, "not_in_room", "Join a room first.");
+	return -1;
+}
+
 void
 h_session_create(struct ctx *c, const struct req *rq, struct resp *rs)
 {

@@ -112,10 +112,8 @@ h_hand(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (auth_session(c, rq, rs, &s) == -1 ||
 	    rate_take(c, &s, rq->now_ms, rs) == -1)
 		goto rollback;
-	if (s.room_id == 0) {
-		resp_error(rs, 409, "not_in_room", "Join a room first.");
+	if (session_in_room(&s, rs) == -1)
 		goto rollback;
-	}
 	if (hand_owner(c, &s, body, raised, &t, rs) == -1)
 		goto rollback;
 	if (hand_move(c, &s, &t, raised, rq->now_ms, &answer) == -1 ||
@@ -165,10 +163,8 @@ h_reaction(struct ctx *c, const struct req *rq, struct resp *rs)
 	if (auth_session(c, rq, rs, &s) == -1 ||
 	    rate_take_reaction(c, &s, rq->now_ms, rs) == -1)
 		goto rollback;
-	if (s.room_id == 0) {
-		resp_error(rs, 409, "not_in_room", "Join a room first.");
+	if (session_in_room(&s, rs) == -1)
 		goto rollback;
-	}
 	ev = json_pack("{s:s,s:I,s:s,s:s}", "room", s.room, "session",
 	    (json_int_t)s.id, "nickname", s.nickname, "emoji", emoji);
 	if (publish(c, s.room_id, 0, "reaction", ev, rq->now_ms) == -1 ||

@@ -429,22 +429,6 @@ worker_block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* SIGHUP: read the configuration again; a wrong file changes nothing. */
-static void
-worker_reload(const struct app *app)
-{
-	struct conf	*cf;
-	char		*cause = NULL;
-
-	if ((cf = conf_read_new(app, &cause)) == NULL) {
-		log_warn("reload: %s; the running configuration stays",
-		    cause != NULL ? cause : "cannot read it");
-		free(cause);
-		return;
-	}
-	conf_publish(app, cf, mono_ms());
-}
-
 /*
  * The worker's signals, on a thread of their own.  SIGHUP reloads the
  * configuration, in place: waiting polls stay waiting.  SIGTERM stops the
@@ -464,7 +448,7 @@ signal_loop(void *arg)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP)
-			worker_reload(a->app);
+			conf_reload(a->app, mono_ms());
 		else if (sig == SIGTERM) {
 			waker_stop(a->waker);
 			return NULL;
