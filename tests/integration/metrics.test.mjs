@@ -263,6 +263,8 @@ test('requests add up across both worker processes and survive a worker\'s resta
   // A worker killed outright: the master starts another in its slot, nothing counted is lost.
   const pids = stack.workerPids();
   assert.equal(pids.length, 2);
+  const restarts = value((await scrape()).samples, 'noom_worker_restarts_total');
+  assert.equal(restarts, killed ? 1 : 0, 'the worker killed above was counted');
   process.kill(pids[0], 'SIGKILL');
   for (let i = 0; i < 100; i++) {
     const now = stack.workerPids();
@@ -270,7 +272,7 @@ test('requests add up across both worker processes and survive a worker\'s resta
     await sleep(50);
   }
   const after = (await scrape()).samples;
-  assert.equal(value(after, 'noom_worker_restarts_total'), 1);
+  assert.equal(value(after, 'noom_worker_restarts_total'), restarts + 1);
   total = value(after, 'noom_http_requests_total', route);
   assert.equal(total - start, sent, 'the counts of the dead worker are still there');
   assert.deepEqual(after.filter((s) => s.name === 'noom_waiting_polls').map((s) => s.labels.process), ['worker-1', 'worker-2']);
