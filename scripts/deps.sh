@@ -21,14 +21,16 @@ esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages="build-essential autoconf automake pkg-config libfcgi-dev libsqlite3-dev libjansson-dev libssl-dev libunistring-dev nginx curl"
+# janus and libjs-janus-gateway: the SFU that carries calls larger than the mesh (noom-run
+# starts Janus when it is installed; Noom runs mesh-only without it).
+packages="build-essential autoconf automake pkg-config libfcgi-dev libsqlite3-dev libjansson-dev libssl-dev libunistring-dev nginx curl janus libjs-janus-gateway"
 if [ -n "$with_tests" ]; then
 	# sqlite3: the integrity check of the bad-input tests; coturn: the relay-only call test;
 	# systemd: systemd-analyze verify of the units; prometheus: promtool, which checks the
 	# metrics' format (Debian has it only in the server's package, whose service the tests
 	# never use); fonts-noto-color-emoji: reactions and hands drawn in the browser tests'
-	# screenshots.
-	packages="$packages chromium valgrind sqlite3 coturn systemd prometheus fonts-noto-color-emoji"
+	# screenshots; squid: a real office proxy that the transport tests send the page through.
+	packages="$packages chromium valgrind sqlite3 coturn systemd prometheus fonts-noto-color-emoji squid"
 	# A node from elsewhere (nvm, NodeSource, ...) is kept: Debian's would only shadow it.
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
 	command -v npm >/dev/null 2>&1 || packages="$packages npm"
