@@ -104,6 +104,10 @@ struct conn {
 	int		 counted;	/* is in the session table */
 	int		 fd;
 	enum cstate	 state;
+	int		 sse;		/* an event stream, not a WebSocket */
+	struct client	*client;	/* a stream's address count, or NULL */
+	size_t		 sent_bytes;	/* a stream's answers so far */
+	int64_t		 ends_ms;	/* monotonic: a stream ends then */
 	int		 dead;		/* closed; freed at the end of the turn */
 	int		 shut;		/* our side is shut down */
 	int		 want_out;	/* EPOLLOUT is registered */
@@ -124,6 +128,13 @@ struct conn {
 	int64_t		 started;	/* wall ms, for the log line */
 };
 
+/* The streams open from one client address (the count is the bound). */
+struct client {
+	struct client	*next;		/* in its bucket */
+	size_t		 n;
+	char		 addr[NOOM_ADDR_MAX];
+};
+
 struct gw {
 	const struct gw_conf *conf;
 	struct db	*db;
@@ -131,6 +142,8 @@ struct gw {
 	int		 paused;	/* accept off after EMFILE */
 	struct conn	 list;		/* sentinel */
 	struct conn	*by_session[NBUCKETS];	/* live ones, via ->same */
+	struct client	*by_addr[NBUCKETS];	/* streams per address */
+	size_t		 nstreams;	/* of nconns, event streams */
 	struct conn	*dead;
 	size_t		 nconns;
 	int64_t		 log_end;	/* the log's end at the last read */
@@ -179,6 +192,50 @@ session_uncount(struct gw *g, struct conn *c)
 	c->counted = 0;
 }
 
+/*
+ * Count a stream from addr: 0 with c->client set, or -1 if that address
+ * has conf->streams_max streams open already.
+ */
+static int
+client_count(struct gw *g, struct conn *c, const char *addr)
+{
+	struct client	*cl, **bucket;
+
+	bucket = &g->by_addr[str_hash(addr) % NBUCKETS];
+	for (cl = *bucket; cl != NULL; cl = cl->next)
+		if (strcmp(cl->addr, addr) == 0)
+			break;
+	if (cl != NULL && cl->n >= (size_t)g->conf->streams_max)
+		return -1;
+	if (cl == NULL) {
+		cl = xcalloc(1, sizeof(*cl));
+		snprintf(cl->addr, sizeof(cl->addr), "%s", addr);
+		cl->next = *bucket;
+		*bucket = cl;
+	}
+	cl->n++;
+	c->client = cl;
+	return 0;
+}
+
+/* Take c's stream off its address's count (the last one frees it). */
+static void
+client_uncount(struct gw *g, struct conn *c)
+{
+	struct client	*cl = c->client, **pp;
+
+	if (cl == NULL)
+		return;
+	c->client = NULL;
+	if (--cl->n > 0)
+		return;
+	for (pp = &g->by_addr[str_hash(cl->addr) % NBUCKETS]; *pp != cl;
+	    pp = &(*pp)->next)
+		;
+	*pp = cl->next;
+	free(cl);
+}
+
 /* Close c now and queue it to be freed at the end of the loop turn. */
 static void
 conn_close(struct gw *g, struct conn *c, const char *why)
@@ -186,6 +243,9 @@ conn_close(struct gw *g, struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	session_uncount(g, c);
+	client_uncount(g, c);
+	if (c->sse)
+		g->nstreams--;
 	if (!g->conf->quiet && c->reader.session_id != 0)
 		log_info("session %" PRId64 " disconnected after %" PRId64
 		    " s: %s", c->reader.session_id,
@@ -272,15 +332,65 @@ conn_send(struct gw *g, struct conn *c, int op, const char *data, size_t len)
 	return conn_flush(g, c);
 }
 
-/* Start the closing handshake with code; the connection ends once flushed. */
+/* What c ends with: flushed, then our side shut, then the peer's EOF. */
+static void
+conn_ending(struct gw *g, struct conn *c)
+{
+	c->state = C_CLOSING;
+	c->deadline = mono_ms() + CLOSE_WAIT_MS;
+	(void)conn_flush(g, c);
+}
+
+/*
+ * Send c one answer, body[0..len), whose cursor c->reader.cursor is: a
+ * text frame, or a stream's event with that cursor as its id.  A stream
+ * that has sent conf->stream_bytes ends after it (the client reconnects
+ * from its cursor).  0, or -1 if c was closed.
+ */
+static int
+answer_send(struct gw *g, struct conn *c, const char *body, size_t len)
+{
+	if (!c->sse)
+		return conn_send(g, c, WS_TEXT, body, len);
+	sse_event(&c->out, c->reader.cursor, NULL, body, len);
+	c->sent_bytes += len;
+	if (c->sent_bytes >= g->conf->stream_bytes) {
+		conn_ending(g, c);
+		return -1;		/* nothing more goes to c */
+	}
+	return conn_flush(g, c);
+}
+
+/* Count count events delivered to c, by its transport. */
+static void
+delivered(struct gw *g, const struct conn *c, int count)
+{
+	metrics_add(g->conf->metrics, c->sse ? M_DELIVERED_STREAM :
+	    M_DELIVERED_WS, (uint64_t)count);
+}
+
+/* The transport c is, as the sessions table and the logs name it. */
+static const char *
+transport(const struct conn *c)
+{
+	return c->sse ? "stream" : "websocket";
+}
+
+/*
+ * Start the closing handshake with code (a stream: its "close" event with
+ * that code); the connection ends once flushed.
+ */
 static void
 conn_fail(struct gw *g, struct conn *c, int code, const char *reason)
 {
 	if (c->dead || c->state == C_CLOSING)
 		return;
 	if (!g->conf->quiet && code != 1000)
-		log_info("closing with %d: %s", code, reason);
-	ws_close_frame(&c->out, code, reason);
+		log_info("closing %s with %d: %s", transport(c), code, reason);
+	if (c->sse)
+		sse_close(&c->out, code, reason);
+	else
+		ws_close_frame(&c->out, code, reason);
 	c->state = C_CLOSING;
 	c->deadline = mono_ms() + CLOSE_WAIT_MS;
 	(void)conn_flush(g, c);
@@ -367,8 +477,7 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 		*body = mailbox_answer_new(a.cursor, g->events.data,
 		    g->events.len, verdict == MB_RESYNC);
 	if (verdict == MB_ANSWER)
-		metrics_add(g->conf->metrics, M_DELIVERED_WS,
-		    (uint64_t)a.count);
+		delivered(g, c, a.count);
 	c->reader.cursor = a.cursor;
 	events_reset(g);
 	rv = 0;
@@ -405,7 +514,7 @@ conn_deliver(struct gw *g, struct conn *c)
 			return;
 		if (body != NULL) {
 			conn_sent(g, c, mono_ms());
-			(void)conn_send(g, c, WS_TEXT, body, strlen(body));
+			(void)answer_send(g, c, body, strlen(body));
 			free(body);
 		}
 		if (c->reader.cursor <= was)
@@ -427,7 +536,7 @@ conn_answer_events(struct gw *g, struct conn *c, int64_t cursor, int64_t now)
 	events_reset(g);
 	c->reader.cursor = cursor;
 	conn_sent(g, c, now);
-	rv = conn_send(g, c, WS_TEXT, body.data, body.len);
+	rv = answer_send(g, c, body.data, body.len);
 	buf_free(&body);
 	return rv;
 }
@@ -467,8 +576,7 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 			return;
 		}
 		c->held = 0;
-		metrics_add(g->conf->metrics, M_DELIVERED_WS,
-		    (uint64_t)a.count);
+		delivered(g, c, a.count);
 		if (conn_answer_events(g, c, a.cursor, now) == -1)
 			return;
 		if (a.moved && conn_member(g, c, g->log_end) == -1)
@@ -512,14 +620,57 @@ session_count(struct gw *g, struct conn *c)
 	}
 }
 
+/*
+ * c is authenticated as session sid and reads from cursor: it goes live
+ * and gets its first answer at once (empty if nothing is there), then
+ * whatever more the log holds for it.  The same for both transports.
+ */
+static void
+conn_start(struct gw *g, struct conn *c, int64_t sid, int64_t cursor)
+{
+	int64_t		 now = now_ms();
+	char		*body = NULL;
+
+	c->reader.session_id = sid;
+	c->state = C_LIVE;
+	session_count(g, c);
+	/* Rings from now on are heard (unless one waits: its scan will
+	 * read everything); what came before, conn_answer() reads. */
+	if (!ring_gap_put_off(&g->gap))
+		bell_watch(g, 1);
+	/* Presence, as a poll arriving now would refresh it. */
+	if (db_session_touch(g->db, sid, now, now - g->touch_every,
+	    transport(c)) == -1) {
+		conn_fail(g, c, 1011, "store failed");
+		return;
+	}
+	c->touch_ms = mono_ms();
+	c->reader.cursor = cursor;
+	if (conn_answer(g, c, &body) == -1)
+		return;
+	if (body == NULL)
+		body = mailbox_answer_new(c->reader.cursor, "", 0, 0);
+	if (!g->conf->quiet)
+		log_info("session %" PRId64 " connected (%s), cursor %" PRId64,
+		    sid, transport(c), cursor);
+	c->sent_ms = mono_ms();
+	if (answer_send(g, c, body, strlen(body)) == 0)
+		/*
+		 * A full batch leaves more behind, and the ring for it may
+		 * have been served before this connection existed:
+		 * conn_answer() read the log's end into g->log_end, catch up
+		 * to it now.
+		 */
+		conn_deliver(g, c);
+	free(body);
+}
+
 /* The first frame: {"token": "...", "cursor": N}. */
 static void
 conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 {
 	struct session	 s;
 	json_t		*j, *tok, *cur;
-	int64_t		 now = now_ms();
-	char		*body = NULL;
 	int		 found;
 
 	j = json_loadb(m->data, m->len, JSON_REJECT_DUPLICATES, NULL);
@@ -548,40 +699,8 @@ conn_auth(struct gw *g, struct conn *c, const struct ws_msg *m)
 			conn_fail(g, c, 1011, "store failed");
 		goto out;
 	}
-	c->reader.session_id = s.id;
-	c->state = C_LIVE;
-	session_count(g, c);
-	/* Rings from now on are heard (unless one waits: its scan will
-	 * read everything); what came before, conn_answer() reads. */
-	if (!ring_gap_put_off(&g->gap))
-		bell_watch(g, 1);
-	/* Presence, as a poll arriving now would refresh it. */
-	if (db_session_touch(g->db, s.id, now, now - g->touch_every,
-	    "websocket") == -1) {
-		conn_fail(g, c, 1011, "store failed");
-		goto out;
-	}
-	c->touch_ms = mono_ms();
-	/* The first answer comes at once, empty if nothing is there. */
-	c->reader.cursor = json_integer_value(cur);
-	if (conn_answer(g, c, &body) == -1)
-		goto out;
-	if (body == NULL)
-		body = mailbox_answer_new(c->reader.cursor, "", 0, 0);
-	if (!g->conf->quiet)
-		log_info("session %" PRId64 " connected, cursor %"
-		    JSON_INTEGER_FORMAT, s.id, json_integer_value(cur));
-	c->sent_ms = mono_ms();
-	if (conn_send(g, c, WS_TEXT, body, strlen(body)) == -1)
-		goto out;
-	/*
-	 * A full batch leaves more behind, and the ring for it may have been
-	 * served before this connection existed: conn_answer() read the log's
-	 * end into g->log_end, catch up to it now.
-	 */
-	conn_deliver(g, c);
+	conn_start(g, c, s.id, json_integer_value(cur));
 out:
-	free(body);
 	json_decref(j);
 }
 
@@ -656,12 +775,75 @@ conn_frames(struct gw *g, struct conn *c)
 	buf_release(&c->in);
 }
 
+/* Refuse a stream request: an HTTP error (JSON), then the end. */
+static void
+stream_refuse(struct gw *g, struct conn *c, int status, const char *code,
+    const char *message)
+{
+	if (!g->conf->quiet)
+		log_info("stream refused: %d %s", status, code);
+	sse_error(&c->out, status, code, message, "");
+	conn_ending(g, c);
+}
+
+/*
+ * The request in c->in is for the event stream (GET PREFIX/api/stream):
+ * its errors are answered as the API's, before anything is streamed;
+ * otherwise the answer's head goes out and c is live, as a WebSocket after
+ * its token frame.
+ */
+static void
+stream_open(struct gw *g, struct conn *c)
+{
+	struct sse_req	 rq;
+	struct session	 s;
+	const char	*errstr = "";
+	int		 found;
+
+	if (sse_request(c->in.data, c->in.len, &rq, &c->out, &errstr) == -1) {
+		if (!g->conf->quiet)
+			log_info("stream refused: %s", errstr);
+		conn_ending(g, c);
+		return;
+	}
+	if (!rq.has_token) {
+		stream_refuse(g, c, 401, "unauthorized", "A session token is "
+		    "needed (Authorization: Bearer <token>).");
+		return;
+	}
+	if ((found = db_session_by_token(g->db, rq.token, &s)) != 1) {
+		if (found == 0)
+			stream_refuse(g, c, 401, "unauthorized", "Unknown "
+			    "session token.");
+		else
+			stream_refuse(g, c, 503, "unavailable", "The store "
+			    "failed; try again.");
+		return;
+	}
+	if (client_count(g, c, rq.addr) == -1) {
+		metrics_add(g->conf->metrics, M_LIMIT_STREAMS, 1);
+		stream_refuse(g, c, 429, "rate_limited", "Too many streams "
+		    "are open from this address; try again.");
+		return;
+	}
+	c->sse = 1;
+	g->nstreams++;
+	c->ends_ms = mono_ms() + g->conf->stream_ms;
+	buf_free(&c->in);
+	sse_head(&c->out);
+	conn_start(g, c, s.id, rq.cursor);
+}
+
 static void
 conn_handshake(struct gw *g, struct conn *c)
 {
 	const char	*errstr = NULL;
 	int		 head;
 
+	if (sse_is_stream(c->in.data, c->in.len)) {
+		stream_open(g, c);
+		return;
+	}
 	head = ws_handshake(c->in.data, c->in.len, &c->out, &errstr);
 	if (head == 0)
 		return;
@@ -689,7 +871,7 @@ conn_read(struct gw *g, struct conn *c)
 
 	if (c->state == C_HANDSHAKE)
 		room = WS_HEAD_MAX - c->in.len;
-	else if (c->state == C_CLOSING)
+	else if (c->state == C_CLOSING || c->sse)
 		room = sizeof(b);	/* read to discard, until EOF */
 	else
 		room = IN_MAX - c->in.len;
@@ -707,8 +889,8 @@ conn_read(struct gw *g, struct conn *c)
 		return;
 	}
 	c->rx_ms = mono_ms();
-	if (c->state == C_CLOSING)
-		return;
+	if (c->state == C_CLOSING || c->sse)
+		return;			/* a stream's client says nothing */
 	buf_add(&c->in, b, (size_t)n);
 	if (c->state == C_HANDSHAKE)
 		conn_handshake(g, c);
@@ -943,10 +1125,30 @@ conn_touch(struct gw *g, struct conn *c, int64_t wall)
 	if (found != 1)
 		return found;
 	if (s.seen_ms >= wall - g->touch_every / 2 &&
-	    strcmp(s.transport, "websocket") == 0)
+	    strcmp(s.transport, transport(c)) == 0)
 		return 0;
 	return db_session_touch(g->db, c->reader.session_id, wall,
-	    wall - g->touch_every / 2, "websocket");
+	    wall - g->touch_every / 2, transport(c));
+}
+
+/*
+ * A stream's timers: its end after conf->stream_ms (the client reconnects
+ * from its cursor at once), a comment every conf->keepalive_ms.  It has no
+ * idle timeout (its client never writes): a closed peer is seen as EOF or
+ * as a failed write.  0, or -1 if c ends.
+ */
+static int
+stream_timers(struct gw *g, struct conn *c, int64_t now)
+{
+	if (now >= c->ends_ms) {
+		conn_ending(g, c);
+		return -1;
+	}
+	if (now - c->ping_ms < g->conf->keepalive_ms)
+		return 0;
+	c->ping_ms = now;
+	sse_keepalive(&c->out);
+	return conn_flush(g, c);
 }
 
 /* Timers: closing deadlines, heartbeats, presence. */
@@ -972,14 +1174,16 @@ tick(struct gw *g)
 				conn_close(g, c, "no close from the peer");
 			continue;
 		}
-		if (now - c->rx_ms >= g->conf->idle_ms) {
+		if (c->sse) {
+			if (stream_timers(g, c, now) == -1)
+				continue;
+		} else if (now - c->rx_ms >= g->conf->idle_ms) {
 			if (c->state == C_HANDSHAKE)
 				conn_close(g, c, "no handshake");
 			else
 				conn_fail(g, c, 1001, "idle: no pong");
 			continue;
-		}
-		if (c->state != C_HANDSHAKE &&
+		} else if (c->state != C_HANDSHAKE &&
 		    now - c->ping_ms >= g->conf->ping_ms) {
 			c->ping_ms = now;
 			if (conn_send(g, c, WS_PING, "", 0) == -1)
@@ -992,7 +1196,7 @@ tick(struct gw *g)
 			    0, 0);
 
 			conn_sent(g, c, now);
-			rv = conn_send(g, c, WS_TEXT, body, strlen(body));
+			rv = answer_send(g, c, body, strlen(body));
 			free(body);
 			if (rv == -1)
 				continue;
@@ -1121,10 +1325,11 @@ gateway_run(const struct gw_conf *conf, char **cause)
 			g.dead = c->next;
 			conn_free(c);
 		}
-		metrics_websockets(conf->metrics, (int64_t)g.nconns);
+		metrics_websockets(conf->metrics,
+		    (int64_t)(g.nconns - g.nstreams), (int64_t)g.nstreams);
 	}
 	shutdown_all(&g);
-	metrics_websockets(conf->metrics, 0);
+	metrics_websockets(conf->metrics, 0, 0);
 	while ((c = g.dead) != NULL) {
 		g.dead = c->next;
 		conn_free(c);

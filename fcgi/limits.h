@@ -41,6 +41,10 @@
 #define NOOM_PW_HASH_MAX	128	/* bytes of a stored password hash */
 #define NOOM_HOSTS_MAX		50	/* hosts told of a waiting joiner */
 #define NOOM_WAITING_MAX	100	/* joiners waiting for one room */
+#define NOOM_STREAM_MS		120000	/* an event stream ends after this */
+#define NOOM_STREAM_BYTES	(4 * 1024 * 1024)	/* ... or this much */
+#define NOOM_KEEPALIVE_MS	15000	/* its comment this often when idle */
+#define NOOM_STREAMS_PER_CLIENT	1000	/* open streams per client address */
 #define NOOM_REJOIN_MS		60000	/* back within this: straight in */
 
 #endif /* NOOM_LIMITS_H */

@@ -81,6 +81,7 @@ struct metrics {
 	atomic_llong	 waiting[NOOM_WORKERS_MAX];
 	atomic_int	 workers;	/* the master's --workers */
 	atomic_llong	 websockets;
+	atomic_llong	 streams;
 	/* The history: written by the master alone, read by anyone. */
 	atomic_uint	 history_next;	/* the slot the next sample takes */
 	struct {
@@ -362,12 +363,14 @@ metrics_workers(struct metrics *m, int n)
 		atomic_store_explicit(&m->workers, n, memory_order_relaxed);
 }
 
-/* The connections open in the gateway. */
+/* The connections open in the gateway: WebSockets, event streams. */
 void
-metrics_websockets(struct metrics *m, int64_t n)
+metrics_websockets(struct metrics *m, int64_t ws, int64_t streams)
 {
-	if (m != NULL)
-		atomic_store_explicit(&m->websockets, n, memory_order_relaxed);
+	if (m == NULL)
+		return;
+	atomic_store_explicit(&m->websockets, ws, memory_order_relaxed);
+	atomic_store_explicit(&m->streams, streams, memory_order_relaxed);
 }
 
 static void
@@ -416,6 +419,7 @@ metrics_read(const struct metrics *m, struct metrics_read *out)
 		    memory_order_relaxed);
 	out->websockets = atomic_load_explicit(&m->websockets,
 	    memory_order_relaxed);
+	out->streams = atomic_load_explicit(&m->streams, memory_order_relaxed);
 }
 
 /* The series' values now: figures f from the store, the rest counted. */
@@ -441,7 +445,7 @@ sample_values(const struct metrics_read *r, const struct figures *f,
 	for (i = 0; i < METRICS_EVENT_TYPES; i++)
 		v[SR_EVENTS_WRITTEN] += (int64_t)r->events[i];
 	v[SR_DELIVERED] = (int64_t)(r->counter[M_DELIVERED_POLL] +
-	    r->counter[M_DELIVERED_WS]);
+	    r->counter[M_DELIVERED_WS] + r->counter[M_DELIVERED_STREAM]);
 }
 
 /*

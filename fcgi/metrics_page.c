@@ -46,6 +46,7 @@ static const struct {
 	[M_LIMIT_SESSION_SIGNALS] = { "session", "signals" },
 	[M_LIMIT_SESSION_REACTIONS] = { "session", "reactions" },
 	[M_LIMIT_WAITING_POLLS] = { "client", "waiting_polls" },
+	[M_LIMIT_STREAMS] = { "client", "streams" },
 };
 
 /* A route's name in the labels: every route has one, or the switch warns. */
@@ -187,6 +188,9 @@ text_processes(struct buf *b, const struct metrics_read *m)
 	family(b, "noom_open_websockets", "gauge", "Connections open in the "
 	    "WebSocket gateway.");
 	gauge(b, "noom_open_websockets", "process=\"gateway\"", m->websockets);
+	family(b, "noom_open_streams", "gauge", "Event streams open in the "
+	    "gateway.");
+	gauge(b, "noom_open_streams", "process=\"gateway\"", m->streams);
 }
 
 /* The mailbox: events in and out. */
@@ -209,6 +213,8 @@ text_events(struct buf *b, const struct metrics_read *m)
 	    m->counter[M_DELIVERED_POLL]);
 	sample(b, "noom_events_delivered_total", "transport=\"websocket\"",
 	    m->counter[M_DELIVERED_WS]);
+	sample(b, "noom_events_delivered_total", "transport=\"stream\"",
+	    m->counter[M_DELIVERED_STREAM]);
 	family(b, "noom_poll_wait_seconds", "histogram", "How long long-polls "
 	    "stayed parked in the waker before their answer.");
 	histogram(b, "noom_poll_wait_seconds", "", &m->histo[H_POLL_WAIT],

@@ -565,11 +565,13 @@ enum metric {
 	M_DB_BUSY_RETRIES,
 	M_DELIVERED_POLL,	/* events in answers to long-polls */
 	M_DELIVERED_WS,		/* ... in WebSocket frames */
+	M_DELIVERED_STREAM,	/* ... in event streams */
 	M_LIMIT_CLIENT,		/* + enum limit: refusals per client address */
 	M_LIMIT_SESSION_WRITES = M_LIMIT_CLIENT + LIMIT__COUNT,
 	M_LIMIT_SESSION_SIGNALS,
 	M_LIMIT_SESSION_REACTIONS,
 	M_LIMIT_WAITING_POLLS,	/* per client address, in a worker process */
+	M_LIMIT_STREAMS,	/* open streams per client address (noom-ws) */
 	M__COUNT
 };
 enum histogram {
@@ -594,6 +596,7 @@ struct metrics_read {
 	int64_t		 waiting[NOOM_WORKERS_MAX];
 	int		 workers;
 	int64_t		 websockets;
+	int64_t		 streams;
 };
 /*
  * The last hour of a few figures, one sample a minute (the master takes
@@ -627,7 +630,7 @@ void	 metrics_observe(struct metrics *, enum histogram, int64_t);
 void	 metrics_request(struct metrics *, enum route, int, int64_t);
 void	 metrics_waiting(struct metrics *, int, int64_t);
 void	 metrics_workers(struct metrics *, int);
-void	 metrics_websockets(struct metrics *, int64_t);
+void	 metrics_websockets(struct metrics *, int64_t, int64_t);
 void	 metrics_read(const struct metrics *, struct metrics_read *);
 
 /* metrics_page.c: GET PREFIX/metrics, the Prometheus text format. */
@@ -674,6 +677,26 @@ int	 ws_parse(struct ws_in *, unsigned char *, size_t, size_t *,
 void	 ws_frame(struct buf *, int, const void *, size_t);
 void	 ws_close_frame(struct buf *, int, const char *);
 
+/* sse.c: the event stream's HTTP (Server-Sent Events), pure. */
+struct sse_req {
+	int64_t		 cursor;	/* the query's, else Last-Event-ID's */
+	int64_t		 last_id;	/* Last-Event-ID */
+	int		 has_last;
+	int		 bad_last;
+	int		 has_token;
+	char		 token[33];	/* from Authorization: Bearer */
+	char		 addr[NOOM_ADDR_MAX];	/* X-Real-IP, "-" without */
+};
+int	 sse_is_stream(const char *, size_t);
+int	 sse_request(const char *, size_t, struct sse_req *, struct buf *,
+	    const char **);
+void	 sse_error(struct buf *, int, const char *, const char *,
+	    const char *);
+void	 sse_head(struct buf *);
+void	 sse_event(struct buf *, int64_t, const char *, const char *, size_t);
+void	 sse_keepalive(struct buf *);
+void	 sse_close(struct buf *, int, const char *);
+
 /* gateway.c: noom-ws's event loop. */
 struct gw_conf {
 	const char	*db_path;
@@ -685,6 +708,10 @@ struct gw_conf {
 	int		 idle_ms;	/* close after this long silent */
 	int		 max_conns;
 	int		 chat_gap_ms;	/* as the workers' --chat-gap */
+	int		 stream_ms;	/* a stream ends after this long */
+	size_t		 stream_bytes;	/* ... or once this much is sent */
+	int		 keepalive_ms;	/* a stream's comment this often */
+	int		 streams_max;	/* streams per client address */
 	int		 quiet;
 	struct metrics	*metrics;	/* the shared counters, or NULL */
 };

@@ -39,6 +39,9 @@ usage(void)
 	    "[--ping-interval S]\n"
 	    "       [--idle-timeout S]"
 	    " [--max-conns N] [--chat-gap MS] [--doorbell PATH]\n"
+	    "       [--stream-lifetime S] [--stream-bytes N] "
+	    "[--stream-keepalive S]\n"
+	    "       [--streams-per-client N]\n"
 	    "       [--metrics PATH] [--quiet] [--log-format text|json]\n");
 	exit(2);
 }
@@ -98,6 +101,10 @@ main(int argc, char **argv)
 		{ "chat-gap", required_argument, NULL, 'g' },
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "metrics", required_argument, NULL, 'x' },
+		{ "stream-lifetime", required_argument, NULL, 'T' },
+		{ "stream-bytes", required_argument, NULL, 'B' },
+		{ "stream-keepalive", required_argument, NULL, 'K' },
+		{ "streams-per-client", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
@@ -118,6 +125,10 @@ main(int argc, char **argv)
 	conf.idle_ms = 50000;
 	conf.max_conns = 100000;
 	conf.chat_gap_ms = NOOM_CHAT_GAP_MS;
+	conf.stream_ms = NOOM_STREAM_MS;
+	conf.stream_bytes = NOOM_STREAM_BYTES;
+	conf.keepalive_ms = NOOM_KEEPALIVE_MS;
+	conf.streams_max = NOOM_STREAMS_PER_CLIENT;
 	log_set_ident("noom-ws");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -136,6 +147,14 @@ main(int argc, char **argv)
 		    "--max-conns"); break;
 		case 'g': conf.chat_gap_ms = opt_number(optarg, 0, 5000,
 		    "--chat-gap"); break;
+		case 'T': conf.stream_ms = seconds_ms(optarg,
+		    "--stream-lifetime"); break;
+		case 'B': conf.stream_bytes = (size_t)opt_number(optarg, 1024,
+		    1 << 30, "--stream-bytes"); break;
+		case 'K': conf.keepalive_ms = seconds_ms(optarg,
+		    "--stream-keepalive"); break;
+		case 'C': conf.streams_max = opt_number(optarg, 1, 10000000,
+		    "--streams-per-client"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'x': metrics = xstrdup(optarg); break;
 		case 'q': conf.quiet = 1; break;

@@ -51,7 +51,7 @@ test_shared(const char *path)
 	metrics_observe(a, H_DB_WRITE, 150);
 	metrics_workers(a, 2);
 	metrics_waiting(b, 1, 7);
-	metrics_websockets(b, 4);
+	metrics_websockets(b, 4, 0);
 	/* A forked child counts into the same table, as a worker does. */
 	if ((pid = fork()) == 0) {
 		metrics_add(a, M_WORKER_RESTARTS, 1);
