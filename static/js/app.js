@@ -58,15 +58,15 @@ const ROOM_KEY = 'noom.room';
 const STALE_LEAVE_MS = 5000;
 
 const body = document.body;
-/* ?transport=websocket|polling forces one transport (diagnosis, tests); the default tries the
- * WebSocket and falls back to long-polling. */
+/* ?transport=websocket|stream|polling forces one transport (diagnosis, tests); the default tries
+ * the WebSocket, then the event stream, then long-polling. */
 const forced = new URLSearchParams(location.search).get('transport');
 const wsUrl = new URL('ws', document.baseURI);
 wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
 const client = new NoomClient({
   apiBase: new URL('api/', document.baseURI).href,
   wsUrl: wsUrl.href,
-  transport: forced === 'websocket' || forced === 'polling' ? forced : 'auto',
+  transport: forced === 'websocket' || forced === 'stream' || forced === 'polling' ? forced : 'auto',
 });
 
 /** What is on screen: 'home', 'prejoin', 'waiting' (for the host) or 'room'. */

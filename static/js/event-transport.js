@@ -4,13 +4,12 @@
 // A transport carries the answers of the server's mailbox ({cursor, events} or
 // {resync: true, cursor}) from the client's cursor on, and hands each to host.consume(); the
 // event filter (events.js) makes the overlap around a switch of transport harmless. Writes
-// never go through a transport: they are plain API requests (api.js). Two exist:
-// ws-transport.js (a WebSocket to the gateway) and poll-transport.js (long-polling); another
-// one (an HTTP event stream, say) is one more file implementing EventTransport, started by the
-// client like the WebSocket.
+// never go through a transport: they are plain API requests (api.js). Three exist, tried in this
+// order (transport.js): ws-transport.js (a WebSocket to the gateway), stream-transport.js (an
+// HTTP event stream from the gateway) and poll-transport.js (long-polling).
 
 /**
- * @typedef {'websocket'|'polling'} EventTransportName
+ * @typedef {'websocket'|'stream'|'polling'} EventTransportName
  *
  * @typedef {object} EventTransport
  * @property {EventTransportName} name  what body[data-transport] shows while it carries events
@@ -30,7 +29,8 @@
  * @property {() => EventTransportName|'connecting'} current  the transport carrying events now
  * @property {(transport: EventTransport) => void} live  the transport delivered its first answer:
  *   it now carries the events (the others stop)
- * @property {() => void} fallback  the transport cannot carry events (now): long-poll meanwhile
+ * @property {(from: EventTransport) => void} fallback  `from` cannot carry events (now): the
+ *   next transport down carries them meanwhile, unless another one carries them already
  * @property {(name: EventTransportName) => void} setTransport  announces the carrying transport
  * @property {() => 'online'|'offline'} connection  as last announced
  * @property {(state: 'online'|'offline', retryInMs: number) => void} setConnection  announces it

@@ -11,9 +11,11 @@
 //   back. When its answer arrives, onRoomState() gets the snapshot first, then the held events
 //   are dispatched, minus those already contained in the snapshot. So the UI applies every
 //   event exactly once on top of the state it rendered.
-// - Events arrive over one of two transports with the same answers: a WebSocket to the gateway
-//   (PREFIX/ws) when the network lets one through, else long-polling. The client tries the
-//   WebSocket first and long-polls while it does not work (ws-transport.js says when). Every
+// - Events arrive over one of three transports with the same answers: a WebSocket to the
+//   gateway (PREFIX/ws) when the network lets one through, else the gateway's HTTP event stream
+//   (PREFIX/api/stream) when the network passes a streamed response, else long-polling. The
+//   client tries them in that order, each step down within 3 s (ws-transport.js and
+//   stream-transport.js say when), and tries the higher ones again in the background. Every
 //   switch starts the new transport at the cursor, and events.js never dispatches an event
 //   twice, so a switch can neither duplicate nor lose anything. Writes always go over HTTP.
 // - 401 means the token expired or the server forgot it: a new session is created with the same
@@ -26,6 +28,7 @@
 import { Api, ApiError, newClientId } from './api.js';
 import { EventFilter } from './events.js';
 import { PollTransport } from './poll-transport.js';
+import { StreamTransport } from './stream-transport.js';
 import { WsTransport } from './ws-transport.js';
 
 export { ApiError, newClientId };
@@ -73,10 +76,11 @@ export { ApiError, newClientId };
  * @property {StorageLike} [storage]  where the token lives (sessionStorage: one per tab)
  * @property {typeof fetch} [fetch]
  * @property {(url: string, data: Blob) => boolean} [sendBeacon]
- * @property {string} [wsUrl]  ws: or wss: URL of the gateway; none: long-polling only
+ * @property {string} [wsUrl]  ws: or wss: URL of the gateway; none: long-polling only (the
+ *   event stream is the gateway's too)
  * @property {TransportMode} [transport]  'auto' (default), or force one transport
  *
- * @typedef {'auto'|'websocket'|'polling'} TransportMode
+ * @typedef {'auto'|'websocket'|'stream'|'polling'} TransportMode
  * @typedef {import('./event-transport.js').EventTransportName|'connecting'} TransportName
  */
 
@@ -105,7 +109,11 @@ export class NoomClient {
     this.transport = 'connecting';
     const host = this._host();
     this._poll = new PollTransport(host);
-    this._ws = this.wsUrl ? new WsTransport(host, this.wsUrl, this.transportMode === 'websocket') : null;
+    const mode = this.transportMode;
+    this._ws = this.wsUrl && (mode === 'auto' || mode === 'websocket') && typeof globalThis.WebSocket === 'function'
+      ? new WsTransport(host, this.wsUrl, mode === 'websocket') : null;
+    this._stream = this.wsUrl && (mode === 'auto' || mode === 'stream') && typeof globalThis.TextDecoderStream === 'function'
+      ? new StreamTransport(host, mode === 'stream') : null;
 
     /* Callbacks. Each is optional; replace them after construction. */
     /** Every event, after filtering, before the typed callback. @type {(ev: NoomEvent) => void} */
@@ -498,12 +506,11 @@ export class NoomClient {
 
   // ---- events ---------------------------------------------------------------------------
 
-  /** Starts receiving events (once): WebSocket first where allowed, else long-polling. */
+  /** Starts receiving events (once): the highest transport allowed (WebSocket, stream, polling). */
   startPolling() {
     if (this._running) return;
     this._running = true;
-    if (this._ws && this._wsAllowed()) this._ws.start();
-    else this._poll.start();
+    (this._ws ?? this._stream ?? this._poll).start();
   }
 
   /** Stops receiving events; an outstanding poll is aborted, the WebSocket closed. */
@@ -511,10 +518,18 @@ export class NoomClient {
     this._running = false;
     this._poll.stop();
     this._ws?.stop();
+    this._stream?.stop();
   }
 
-  _wsAllowed() {
-    return this.transportMode !== 'polling' && !!this.wsUrl && typeof globalThis.WebSocket === 'function';
+  /**
+   * `from` cannot carry events: unless another transport carries them already, the next one
+   * down does (the stream after the WebSocket, unless it failed lately; else long-polling).
+   * @param {EventTransport} from
+   */
+  _fallback(from) {
+    if (this.transport !== 'connecting' && this.transport !== from.name) return;
+    if (from === this._ws && this._stream && !this._stream.failing) this._stream.start();
+    else this._poll.start();
   }
 
   /**
@@ -532,10 +547,10 @@ export class NoomClient {
       current: () => this.transport,
       live: (transport) => {
         this._setTransport(transport.name);
-        for (const other of [this._poll, this._ws]) if (other && other !== transport) other.stop();
+        for (const other of [this._poll, this._ws, this._stream]) if (other && other !== transport) other.stop();
         this._setConnection('online', 0);
       },
-      fallback: () => this._poll.start(),
+      fallback: (from) => this._fallback(from),
       setTransport: (name) => this._setTransport(name),
       connection: () => this.connection,
       setConnection: (state, retryInMs) => this._setConnection(state, retryInMs),
@@ -550,10 +565,11 @@ export class NoomClient {
   _restartTransport() {
     this._poll.restart();
     this._ws?.restart();
+    this._stream?.restart();
   }
 
   /**
-   * Applies one answer of either transport (events.js), unless the session changed or events
+   * Applies one answer of any transport (events.js), unless the session changed or events
    * were stopped before its turn.
    * @param {any} body
    * @returns {Promise<void>}

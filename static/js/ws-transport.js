@@ -3,9 +3,9 @@
 //
 // The socket becomes the carrying transport once its first frame has arrived (host.live()).
 // A socket that fails before that (upgrade refused or stripped by a proxy, nothing arriving
-// within WS_FALLBACK_MS) leaves or puts long-polling in charge (host.fallback()) and is tried
-// again in the background, WS_RETRY_MIN_MS doubling to WS_RETRY_MAX_MS. A socket that dies
-// after working hands over to long-polling at once, from the cursor. When the WebSocket is
+// within WS_FALLBACK_MS) hands over to the next transport down (host.fallback(): the event
+// stream, else long-polling) and is tried again in the background, WS_RETRY_MIN_MS doubling to
+// WS_RETRY_MAX_MS. A socket that dies after working hands over at once, from the cursor. When the WebSocket is
 // forced (?transport=websocket) there is no fallback: it is retried every BACKOFF_MAX_MS.
 
 import { BACKOFF_MAX_MS } from './api.js';
@@ -54,7 +54,7 @@ export class WsTransport {
   restart() {
     if (!this._ws) return;
     this._close();
-    this.host.fallback();
+    this.host.fallback(this);
     this._open();
   }
 
@@ -122,7 +122,7 @@ export class WsTransport {
         ws.onclose = null;
         this._ws = null;
         if (silence) clearTimeout(silence);
-        host.fallback();
+        host.fallback(this);
         host.renew().then(() => this._open(), () => this._failed());
         return;
       }
@@ -137,7 +137,7 @@ export class WsTransport {
   _failed() {
     const host = this.host;
     if (!host.running()) return;
-    if (!this.forced) host.fallback();
+    if (!this.forced) host.fallback(this);
     else host.setConnection('offline', this._retryMs);
     if (this._retryTimer) return;
     /* Forced WebSocket: retry soon; otherwise slowly, long-polling works meanwhile. */
