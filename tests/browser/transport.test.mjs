@@ -1,25 +1,32 @@
-// Browser tests of the two event transports (static/js/ws-transport.js, poll-transport.js): the WebSocket to the
-// gateway noom-ws (PREFIX/ws) and long-polling (GET api/poll), against the real stack
-// (noom-run: nginx + noom-worker + noom-ws) in real Chromium (through playwright-core).
+// Browser tests of the three event transports (static/js/ws-transport.js, stream-transport.js,
+// poll-transport.js): the WebSocket to the gateway noom-ws (PREFIX/ws), the gateway's event
+// stream (GET api/stream) and long-polling (GET api/poll), against the real stack (noom-run:
+// nginx + noom-worker + noom-ws) in real Chromium (through playwright-core).
 //
-//  1. The same short chat + call scenario three ways: both people with ?transport=websocket,
-//     both with ?transport=polling, and one on each. Two people join one room through the home
+//  1. The same short chat + call scenario four ways: both people with ?transport=websocket,
+//     both with ?transport=stream, both with ?transport=polling, and one on the WebSocket and
+//     one polling. Two people join one room through the home
 //     page, see each other arrive (notice, member list, room-count 2), chat both ways (each line
-//     exactly once) and see each other's video play. body[data-transport] is the forced one, a
-//     forced WebSocket page never polls and a forced polling page never opens a WebSocket. The
-//     call set-up time of each mode goes out as a diagnostic.
+//     exactly once) and see each other's video play. body[data-transport] is the forced one, and
+//     a forced page uses no other transport. The call set-up time of each mode goes out as a
+//     diagnostic.
 //  2. Auto mode (the default) with the gateway: the page ends up on the WebSocket.
 //  3. Auto mode with a socket that opens but never sends a frame (page.routeWebSocket with no
-//     server behind it): the page long-polls within WS_FALLBACK_MS (3 s) and chats.
+//     server behind it): the page is on the event stream within WS_FALLBACK_MS (3 s) and chats.
 //  4. Resume across transports: Ann (auto, on the WebSocket) gets a numbered burst of Bea's
 //     messages while her socket goes dark (frames from the gateway are swallowed) and is then
-//     closed from the server side (1001). She falls back to long-polling from her cursor; every
+//     closed from the server side (1001). She falls back to the event stream from her cursor; every
 //     message is in her chat log exactly once, in order. About 10 s later her client tries the
 //     socket again (WS_RETRY_MIN_MS) and switches back, while a second burst is being sent:
 //     again exactly once, in order. The socket is cut with page.routeWebSocket (the real
 //     gateway stays behind it) rather than by killing noom-ws: noom-run stops the whole stack
 //     when the gateway dies, and does not restart it.
-//  5. A stack without the gateway (NOOM_WS=0: no PREFIX/ws location): auto mode falls back to
+//  5. Through office proxies on loopback (tests/lib/proxy.js), in auto mode: squid, which
+//     refuses the CONNECT a WebSocket needs but passes a streamed response, leaves the page on
+//     the event stream; a proxy that holds each response until it ends pushes it down to
+//     long-polling within two steps of 3 s. Both chat, and the squid pages hold a call; the time
+//     each step took goes out as a diagnostic.
+//  6. A stack without the gateway (NOOM_WS=0: no PREFIX/ws location): auto mode falls back to
 //     long-polling (the time from navigation goes out as a diagnostic) and chats normally.
 //
 // Every wait is bounded (WAIT). Skipped, with the reason, when playwright-core or Chromium is
@@ -30,12 +37,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startStack, newSession, join as apiJoin, say as apiSay } from '../lib/stack.js';
 import { chromium, skip, CHROMIUM, BASE_ARGS } from '../lib/browser.js';
+import { startSquid, startBufferingProxy, squidMissing } from '../lib/proxy.js';
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
 /* From static/js/ws-transport.js. */
 const WS_FALLBACK_MS = 3000;
 const WS_RETRY_MIN_MS = 10000;
+/* From static/js/stream-transport.js. */
+const STREAM_FALLBACK_MS = 3000;
 const LAUNCH_ARGS = [
   ...BASE_ARGS,
   '--autoplay-policy=no-user-gesture-required',
@@ -124,6 +134,7 @@ function remoteVideos(page) {
  * @property {string} session
  * @property {number} polls  GET api/poll requests the page made
  * @property {number} sockets  WebSockets the page opened
+ * @property {number} streams  GET api/stream requests the page made
  */
 
 /** Uncaught page errors, checked at the end of each suite. */
@@ -141,10 +152,11 @@ async function newUser(browser, name) {
   await context.addInitScript(recordTransport);
   const page = await context.newPage();
   /** @type {User} */
-  const user = { name, context, page, session: '', polls: 0, sockets: 0 };
+  const user = { name, context, page, session: '', polls: 0, sockets: 0, streams: 0 };
   page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
   page.on('request', (req) => {
     if (/\/api\/poll\?/.test(req.url())) user.polls++;
+    if (/\/api\/stream\?/.test(req.url())) user.streams++;
   });
   page.on('websocket', () => user.sockets++);
   return user;
@@ -273,7 +285,7 @@ describe('browser: transports, with the gateway', { skip }, () => {
   });
 
   for (const [modeA, modeB] of /** @type {const} */ ([
-    ['websocket', 'websocket'], ['polling', 'polling'], ['websocket', 'polling'],
+    ['websocket', 'websocket'], ['stream', 'stream'], ['polling', 'polling'], ['websocket', 'polling'],
   ])) {
     const label = modeA === modeB ? `both ${modeA}` : `Ann ${modeA}, Bob ${modeB}`;
     it(`chat and call, ${label}`, { timeout: 60000 }, async (t) => {
@@ -325,14 +337,12 @@ describe('browser: transports, with the gateway', { skip }, () => {
         for (const [user, mode] of /** @type {const} */ ([[ann, modeA], [bob, modeB]])) {
           assert.equal(await transportNow(user.page), mode, `${user.name}'s body[data-transport]`);
           const seen = (await transportLog(user.page)).map((e) => e.v);
-          assert.ok(!seen.includes(mode === 'websocket' ? 'polling' : 'websocket'),
-            `${user.name} never used the other transport: ${seen.join(' → ')}`);
-          if (mode === 'websocket') {
-            assert.equal(user.polls, 0, `${user.name} (forced WebSocket) never polled`);
-            assert.ok(user.sockets >= 1, `${user.name} opened a WebSocket`);
-          } else {
-            assert.equal(user.sockets, 0, `${user.name} (forced polling) opened no WebSocket`);
-            assert.ok(user.polls >= 1, `${user.name} polled`);
+          assert.ok(seen.every((v) => v === mode || v === 'connecting'),
+            `${user.name} never used another transport: ${seen.join(' → ')}`);
+          const used = { websocket: user.sockets, stream: user.streams, polling: user.polls };
+          for (const [name, n] of Object.entries(used)) {
+            if (name === mode) assert.ok(n >= 1, `${user.name} (forced ${mode}) used it`);
+            else assert.equal(n, 0, `${user.name} (forced ${mode}) never used ${name}`);
           }
         }
       } finally {
@@ -349,14 +359,14 @@ describe('browser: transports, with the gateway', { skip }, () => {
       const { ms } = await waitTransport(cleo, 'websocket');
       const log = await transportLog(cleo.page);
       t.diagnostic(`auto: ${log.map((e) => `${e.v} at ${seconds(e.t)}`).join(', ')} after navigation (${seconds(ms)} after the page was ready)`);
-      assert.ok(!log.some((e) => e.v === 'polling'), `no detour through long-polling: ${JSON.stringify(log)}`);
+      assert.ok(!log.some((e) => e.v === 'polling' || e.v === 'stream'), `no detour: ${JSON.stringify(log)}`);
       assert.ok(cleo.sockets >= 1);
     } finally {
       await closeUser(cleo);
     }
   });
 
-  it('auto mode falls back to long-polling when the socket opens but says nothing', { timeout: 30000 }, async (t) => {
+  it('auto mode falls back to the event stream when the socket opens but says nothing', { timeout: 30000 }, async (t) => {
     const dora = await newUser(browser, 'Dora');
     const eli = await newUser(browser, 'Eli');
     try {
@@ -364,14 +374,14 @@ describe('browser: transports, with the gateway', { skip }, () => {
       let routed = 0;
       await dora.page.routeWebSocket(/\/ws$/, () => { routed++; });
       await openHome(dora, stack.baseUrl);
-      await waitTransport(dora, 'polling', WS_FALLBACK_MS + WAIT);
+      await waitTransport(dora, 'stream', WS_FALLBACK_MS + WAIT);
       const log = await transportLog(dora.page);
       const nav = await dora.page.evaluate(() => {
         const n = /** @type {PerformanceNavigationTiming} */ (performance.getEntriesByType('navigation')[0]);
         return { dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd };
       });
-      const at = log.find((e) => e.v === 'polling')?.t ?? -1;
-      t.diagnostic(`silent socket: 'polling' ${seconds(at)} after navigation (page loaded at ${seconds(nav.load)})`);
+      const at = log.find((e) => e.v === 'stream')?.t ?? -1;
+      t.diagnostic(`silent socket: 'stream' ${seconds(at)} after navigation (page loaded at ${seconds(nav.load)})`);
       assert.ok(routed >= 1, 'the page tried the WebSocket');
       assert.ok(at >= WS_FALLBACK_MS - 100, `not before the ${WS_FALLBACK_MS} ms of grace (${at} ms)`);
       assert.ok(at <= nav.dcl + WS_FALLBACK_MS + 500, `within ${WS_FALLBACK_MS} ms + 0.5 s of the page load (${at} ms, DOMContentLoaded ${nav.dcl} ms)`);
@@ -388,14 +398,14 @@ describe('browser: transports, with the gateway', { skip }, () => {
       await waitChat(eli, 'loud and clear');
       assert.equal(await countChat(dora, 'can you hear me?'), 1);
       assert.equal(await countChat(eli, 'loud and clear'), 1);
-      assert.equal(await transportNow(dora.page), 'polling');
+      assert.equal(await transportNow(dora.page), 'stream');
     } finally {
       await closeUser(dora);
       await closeUser(eli);
     }
   });
 
-  it('a socket cut mid-burst resumes over long-polling and back, no loss, no duplicate', { timeout: 75000 }, async (t) => {
+  it('a socket cut mid-burst resumes over the event stream and back, no loss, no duplicate', { timeout: 75000 }, async (t) => {
     const ROOM = 'resume';
     const ann = await newUser(browser, 'Ann');
     try {
@@ -448,7 +458,7 @@ describe('browser: transports, with the gateway', { skip }, () => {
           await sockets[0].ws.close({ code: 1001, reason: 'going away' });
           await sockets[0].server.close({ code: 1000 }).catch(() => {});
           cutAt = Date.now();
-          fellBack = waitTransport(ann, 'polling');
+          fellBack = waitTransport(ann, 'stream');
         }
         await sleep(80);
       }
@@ -459,8 +469,8 @@ describe('browser: transports, with the gateway', { skip }, () => {
       assert.deepEqual(seen, sent, 'burst 1: every message once, in order');
       assert.ok(sockets[0].dropped >= 1, `frames were lost on the dark socket (${sockets[0].dropped} dropped)`);
       t.diagnostic(`burst 1: ${sockets[0].forwarded} frames delivered, ${sockets[0].dropped} swallowed before the cut; ` +
-        `'polling' ${seconds(fallbackMs)} after the cut`);
-      assert.ok(fallbackMs < WS_FALLBACK_MS, 'a socket that dies after working hands over to long-polling at once');
+        `'stream' ${seconds(fallbackMs)} after the cut`);
+      assert.ok(fallbackMs < WS_FALLBACK_MS, 'a socket that dies after working hands over to the stream at once');
 
       /* Burst 2: 150 ms apart until the client is back on the WebSocket (it retries after
        * WS_RETRY_MIN_MS), then 10 more. */
@@ -479,7 +489,7 @@ describe('browser: transports, with the gateway', { skip }, () => {
       seen = await seenTokens();
       assert.deepEqual(seen, sent, 'both bursts: every message once, in order');
       const log = (await transportLog(ann.page)).map((e) => e.v);
-      assert.deepEqual(log.filter((v) => v !== 'connecting'), ['websocket', 'polling', 'websocket'], `transports: ${log.join(' → ')}`);
+      assert.deepEqual(log.filter((v) => v !== 'connecting'), ['websocket', 'stream', 'websocket'], `transports: ${log.join(' → ')}`);
       assert.equal(sockets.length, 2, 'one new socket after the cut');
       assert.ok(backAt - cutAt >= WS_RETRY_MIN_MS - 500, `the socket was retried after ${seconds(backAt - cutAt)}`);
       t.diagnostic(`back on the WebSocket ${seconds(backAt - cutAt)} after the cut; ${sent.length} messages, each shown once, in order`);
@@ -490,6 +500,112 @@ describe('browser: transports, with the gateway', { skip }, () => {
 
   it('no page raised an uncaught error', () => {
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+// ---- through office proxies ----------------------------------------------------------------
+
+/** Where body[data-transport] went, with when (ms after navigation), as one line. @param {{v: string, t: number}[]} log */
+const steps = (log) => log.map((e) => `${e.v} at ${seconds(e.t)}`).join(' → ');
+
+describe('browser: transports through office proxies', { skip: skip || squidMissing() }, () => {
+  /** @type {Awaited<ReturnType<typeof startStack>>} */
+  let stack;
+  /** @type {Awaited<ReturnType<typeof startSquid>>} */
+  let squid;
+  /** @type {Awaited<ReturnType<typeof startBufferingProxy>>} */
+  let buffering;
+  /** @type {import('playwright-core').Browser} */
+  let viaSquid;
+  /** @type {import('playwright-core').Browser} */
+  let viaBuffering;
+
+  before(async () => {
+    [stack, squid, buffering] = await Promise.all([startStack(), startSquid(), startBufferingProxy()]);
+    /* Chromium never sends loopback through a proxy unless told to. */
+    const launch = (/** @type {{url: string}} */ proxy) => /** @type {NonNullable<typeof chromium>} */ (chromium).launch({
+      executablePath: CHROMIUM, headless: true, timeout: WAIT,
+      args: [...LAUNCH_ARGS, `--proxy-server=${proxy.url}`, '--proxy-bypass-list=<-loopback>'],
+    });
+    [viaSquid, viaBuffering] = await Promise.all([launch(squid), launch(buffering)]);
+  });
+
+  after(async () => {
+    await viaSquid?.close().catch(() => {});
+    await viaBuffering?.close().catch(() => {});
+    await Promise.all([stack?.stop(), squid?.stop(), buffering?.stop()]);
+  });
+
+  it('squid refuses the WebSocket: the pages stay on the event stream, chat and call', { timeout: 120000 }, async (t) => {
+    const ann = await newUser(viaSquid, 'Ann');
+    const bob = await newUser(viaSquid, 'Bob');
+    try {
+      await Promise.all([openHome(ann, stack.baseUrl), openHome(bob, stack.baseUrl)]);
+      await waitTransport(ann, 'stream', WS_FALLBACK_MS + WAIT);
+      await waitTransport(bob, 'stream', WS_FALLBACK_MS + WAIT);
+      t.diagnostic(`squid: Ann ${steps(await transportLog(ann.page))} after navigation`);
+      assert.ok(ann.sockets >= 1, 'the page tried the WebSocket first');
+
+      await joinRoom(ann, 'behind squid');
+      const joinClicked = Date.now();
+      await joinRoom(bob, 'behind squid');
+      await waitNotice(ann, 'Bob joined');
+      await Promise.all([waitPicture(ann, bob.session), waitPicture(bob, ann.session)]);
+      t.diagnostic(`squid: ${seconds(Date.now() - joinClicked)} from Bob's join click to both pictures`);
+      await Promise.all([waitPlaying(ann, bob.session), waitPlaying(bob, ann.session)]);
+      await say(ann, 'through squid');
+      await waitChat(bob, 'through squid');
+      await say(bob, 'streamed back');
+      await waitChat(ann, 'streamed back');
+      await sleep(300);
+      for (const user of [ann, bob]) {
+        assert.equal(await countChat(user, 'through squid'), 1);
+        assert.equal(await countChat(user, 'streamed back'), 1);
+        const log = await transportLog(user.page);
+        assert.equal(await transportNow(user.page), 'stream', `${user.name}: ${steps(log)}`);
+        assert.ok(!log.some((e) => e.v === 'polling'), `${user.name} never went down to polling: ${steps(log)}`);
+      }
+    } finally {
+      await closeUser(ann);
+      await closeUser(bob);
+    }
+  });
+
+  it('a proxy that buffers responses until they end pushes the pages down to long-polling', { timeout: 60000 }, async (t) => {
+    const cleo = await newUser(viaBuffering, 'Cleo');
+    const dan = await newUser(viaBuffering, 'Dan');
+    try {
+      await Promise.all([openHome(cleo, stack.baseUrl), openHome(dan, stack.baseUrl)]);
+      const limit = WS_FALLBACK_MS + STREAM_FALLBACK_MS + WAIT;
+      await waitTransport(cleo, 'polling', limit);
+      await waitTransport(dan, 'polling', limit);
+      const log = await transportLog(cleo.page);
+      const dcl = await cleo.page.evaluate(() =>
+        /** @type {PerformanceNavigationTiming} */ (performance.getEntriesByType('navigation')[0]).domContentLoadedEventEnd);
+      t.diagnostic(`buffering proxy: Cleo ${steps(log)} after navigation (DOMContentLoaded ${seconds(dcl)})`);
+      assert.ok(cleo.sockets >= 1, 'the page tried the WebSocket first');
+      assert.ok(cleo.streams >= 1, 'then the event stream');
+      assert.ok(!log.some((e) => e.v === 'stream'), `a held stream never carried events: ${steps(log)}`);
+
+      await joinRoom(cleo, 'behind a buffer');
+      await joinRoom(dan, 'behind a buffer');
+      await waitNotice(cleo, 'Dan joined');
+      await say(cleo, 'polling gets through');
+      await waitChat(dan, 'polling gets through');
+      await say(dan, 'so it does');
+      await waitChat(cleo, 'so it does');
+      await sleep(300);
+      for (const user of [cleo, dan]) {
+        assert.equal(await countChat(user, 'polling gets through'), 1);
+        assert.equal(await countChat(user, 'so it does'), 1);
+        assert.equal(await transportNow(user.page), 'polling');
+      }
+      assert.ok(buffering.responses > 0, 'the pages went through the buffering proxy');
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await closeUser(cleo);
+      await closeUser(dan);
+    }
   });
 });
 
