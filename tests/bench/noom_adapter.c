@@ -45,6 +45,18 @@
  * waits for the 101 first (RFC 6455 4.1): this saves the client one loopback round trip at
  * connect time and changes nothing once the socket is live, which is what is measured.  On a reconnect the subscriber resumes from the last cursor it got, as a client
  * would (no sub_reset: the state, with the cursor, is kept).
+ *
+ * Adapter "noom-stream": the same mailbox as an HTTP event stream from the gateway
+ * (docs/API.md, "Event stream"); the same publisher pool and subscriber sessions as noom-ws
+ * (made in init(), -o subs=N).  Subscriber, one TCP connection each:
+ *     GET /api/stream?cursor=C HTTP/1.0  (Authorization: Bearer T)
+ *     every SSE event "id: C'\ndata: {"cursor":C',"events":[...]}\n\n"
+ *                                                     -> bench_deliver(event), keep C'
+ * HTTP/1.0, so that nginx sends the body as it comes, unchunked and ended by the close.  It
+ * needs the generator's stream mode (adapter.websocket == 2), which the shared harness does
+ * not have yet: tests/bench/quick.sh builds lpbench from a copy of the harness's src/ with
+ * tests/bench/lpbench-stream.patch applied (the shared folder stays as it is).  On a
+ * reconnect the subscriber resumes from the last id it got.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -267,26 +279,29 @@ static char      (*ws_tokens)[TOKEN_LEN + 1];    /* one session per subscriber, 
 static int         ws_n;
 static long long   ws_start;                     /* the last join's cursor: where all start */
 
-static void noom_ws_init(void)
+/* The publisher pool, and -o subs=N subscriber sessions made up front (noom-ws, noom-stream). */
+static void subs_init(const char *name)
 {
-    common_init("noom-ws");
+    common_init(name);
     ws_n = atoi(bench_opt("subs", "0"));
     if (ws_n < 1 || ws_n > MAX_SUBS) {
-        fprintf(stderr, "noom-ws: -o subs=N (1..%d, the number of subscribers) is needed\n", MAX_SUBS);
+        fprintf(stderr, "%s: -o subs=N (1..%d, the number of subscribers) is needed\n", name, MAX_SUBS);
         exit(1);
     }
     ws_tokens = calloc((size_t)ws_n, sizeof *ws_tokens);
-    if (!ws_tokens) { fprintf(stderr, "noom-ws: out of memory\n"); exit(1); }
+    if (!ws_tokens) { fprintf(stderr, "%s: out of memory\n", name); exit(1); }
     for (int i = 0; i < ws_n; i++) {
         char nick[32];
         snprintf(nick, sizeof nick, "s%d", i);
         if (session_join(nick, ws_tokens[i], &ws_start)) {
-            fprintf(stderr, "noom-ws: could not create subscriber session %d on %s\n", i, bench_host());
+            fprintf(stderr, "%s: could not create subscriber session %d on %s\n", name, i, bench_host());
             exit(1);
         }
     }
-    fprintf(stderr, "noom-ws: %d subscriber sessions in room '%s', cursor %lld\n", ws_n, o_room, ws_start);
+    fprintf(stderr, "%s: %d subscriber sessions in room '%s', cursor %lld\n", name, ws_n, o_room, ws_start);
 }
+
+static void noom_ws_init(void) { subs_init("noom-ws"); }
 
 /* The upgrade request, then (same write) the first frame {"token","cursor"}. */
 static void noom_ws_request(sub_t *s, buf_t *out)
@@ -324,4 +339,72 @@ static const adapter_t noom_ws = {
     .sub_request = noom_ws_request, .ws_message = noom_ws_message, .pub_request = noom_pub,
 };
 
-const adapter_t *const extra_adapters[] = { &noom_lp, &noom_ws, NULL };
+/* ---------------------------------------------------------------- event stream (noom-stream) */
+typedef struct {
+    int       started;                  /* cursor set from ws_start */
+    long long cursor;                   /* the last event's id */
+    char     *carry;                    /* an event begun but not ended, or NULL */
+    size_t    carry_len;
+} noom_stream_sub_t;
+
+static void noom_stream_init(void) { subs_init("noom-stream"); }
+
+static void noom_stream_request(sub_t *s, buf_t *out)
+{
+    noom_stream_sub_t *st = sub_state(s);
+    int id = sub_id(s);
+    if (id >= ws_n) {
+        fprintf(stderr, "noom-stream: subscriber %d has no session (-o subs=%d)\n", id, ws_n);
+        exit(1);
+    }
+    if (!st->started) { st->started = 1; st->cursor = ws_start; }
+    free(st->carry);                    /* a new response: nothing carries over */
+    st->carry = NULL;
+    st->carry_len = 0;
+    buf_printf(out, "GET %s/api/stream?cursor=%lld HTTP/1.0\r\nHost: %s\r\n"
+               "Authorization: Bearer %s\r\n\r\n", o_prefix, st->cursor, bench_host(), ws_tokens[id]);
+}
+
+/* One whole SSE event (or comment) in p[0..n): keep its id, count the bench messages in it. */
+static void stream_event(sub_t *s, noom_stream_sub_t *st, const char *p, size_t n)
+{
+    if (n > 4 && memcmp(p, "id: ", 4) == 0) st->cursor = strtoll(p + 4, NULL, 10);
+    bench_deliver(s, p, n);
+}
+
+/* A piece of the body: every event it ends goes to stream_event; the rest is carried. */
+static int noom_stream_message(sub_t *s, const char *p, size_t n)
+{
+    noom_stream_sub_t *st = sub_state(s);
+    const char *end = p + n, *q;
+    if (st->carry) {                    /* join the carried start first */
+        char *b = realloc(st->carry, st->carry_len + n);
+        if (!b) return AR_ERROR;
+        memcpy(b + st->carry_len, p, n);
+        st->carry = NULL;
+        n += st->carry_len;
+        st->carry_len = 0;
+        int rc = noom_stream_message(s, b, n);
+        free(b);
+        return rc;
+    }
+    while ((q = memmem(p, (size_t)(end - p), "\n\n", 2)) != NULL) {
+        stream_event(s, st, p, (size_t)(q - p));
+        p = q + 2;
+    }
+    if (p < end) {
+        if (!(st->carry = malloc((size_t)(end - p)))) return AR_ERROR;
+        memcpy(st->carry, p, (size_t)(end - p));
+        st->carry_len = (size_t)(end - p);
+    }
+    return AR_NEXT;
+}
+
+static const adapter_t noom_stream = {
+    .name = "noom-stream",
+    .desc = "Noom mailbox as an HTTP event stream from the gateway (sessions made in init); chat POST from a pool of sessions",
+    .websocket = 2, .state_size = sizeof(noom_stream_sub_t), .init = noom_stream_init,
+    .sub_request = noom_stream_request, .ws_message = noom_stream_message, .pub_request = noom_pub,
+};
+
+const adapter_t *const extra_adapters[] = { &noom_lp, &noom_ws, &noom_stream, NULL };

@@ -10,7 +10,8 @@
 # Output goes to BUILDDIR/bench/ (results.jsonl, report.md, one folder per run).
 # Timings are printed, never asserted: this is not part of `make check`.
 # Environment: QUICK_N (1000), QUICK_TARGETS ("noom-lp nchan-lpmp"; the WebSocket pair is
-# QUICK_TARGETS="noom-ws nchan-ws", noom-ws needing fcgi/noom-ws built), DURATION (20),
+# QUICK_TARGETS="noom-ws nchan-ws", noom-ws needing fcgi/noom-ws built; the event stream beside
+# the long-poll anchors is QUICK_TARGETS="noom-stream nchan-lp nchan-lpmp"), DURATION (20),
 # QUIET_WAIT (120: seconds run.sh waits for a quiet machine before each run), FOREIGN_MAX (0.2:
 # report.js leaves out runs during which other processes used more cores; on a busy shared
 # machine FOREIGN_MAX=99 shows them anyway).
@@ -27,8 +28,16 @@ BENCH=$(cd "$BENCH" && pwd)
 [ -x "$BUILD/noom-run" ] && [ -x "$BUILD/fcgi/noom-worker" ] ||
     { echo "make bench: build noom first (no noom-run / fcgi/noom-worker in $BUILD)" >&2; exit 1; }
 
-# The generator with our adapter linked in, built by the harness's own Makefile into our build.
-make -s -C "$BENCH/src" EXTRA_SRCS="$SRC/tests/bench/noom_adapter.c" BUILD="$BUILD/lpbench"
+# The generator with our adapter linked in, built by the harness's own Makefile into our build,
+# from a copy of its src/ with the stream mode the noom-stream adapter needs
+# (tests/bench/lpbench-stream.patch; left out if the harness has it already).
+rm -rf "$BUILD/lpbench/src"
+mkdir -p "$BUILD/lpbench"
+cp -r "$BENCH/src" "$BUILD/lpbench/src"
+if grep -q 'websocket == 2' "$BUILD/lpbench/src/lpbench.c"; then :; else
+    patch -s -d "$BUILD/lpbench/src" -p1 < "$SRC/tests/bench/lpbench-stream.patch"
+fi
+make -s -C "$BUILD/lpbench/src" EXTRA_SRCS="$SRC/tests/bench/noom_adapter.c" BUILD="$BUILD/lpbench"
 
 OUT=$BUILD/bench
 mkdir -p "$OUT"
@@ -37,7 +46,7 @@ export RESULTS=$OUT/results.jsonl QUIET_WAIT=${QUIET_WAIT:-120}
 : > "$RESULTS"
 failed=0
 for t in ${QUICK_TARGETS:-noom-lp nchan-lpmp}; do
-    case $t in noom-lp | noom-ws) target=$SRC/tests/bench/$t.sh ;; *) target=$t ;; esac
+    case $t in noom-lp | noom-ws | noom-stream) target=$SRC/tests/bench/$t.sh ;; *) target=$t ;; esac
     echo "== $t fanout ${QUICK_N:-1000}" >&2
     # run.sh bounds the run itself (lpbench --max-time-s 170); timeout is a second stop.
     if ! timeout 400 "$BENCH/run.sh" "$target" fanout "${QUICK_N:-1000}" > /dev/null; then
