@@ -1,0 +1,145 @@
+/*
+ * test_sse.c — the event stream's HTTP (fcgi/sse.c) without a socket: which
+ * requests are streams, where the cursor comes from (the query wins over
+ * Last-Event-ID), the token, the address, the errors and their JSON, and
+ * the shape of events, comments and the close event.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "noom.h"
+#include "unit.h"
+
+#define TOK	"0123456789abcdef0123456789abcdef"
+
+/* Parse head; returns sse_request's value, with the error answer in out. */
+static int
+parse(const char *head, struct sse_req *rq, struct buf *out)
+{
+	const char	*why = NULL;
+
+	buf_init(out);
+	return sse_request(head, strlen(head), rq, out, &why);
+}
+
+static void
+test_is_stream(void)
+{
+	const char *s = "GET /noom/api/stream?cursor=1 HTTP/1.1\r\n\r\n";
+
+	CHECK(sse_is_stream(s, strlen(s)));
+	s = "GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n";
+	CHECK(sse_is_stream(s, strlen(s)));
+	s = "POST /api/stream HTTP/1.1\r\n\r\n";
+	CHECK(sse_is_stream(s, strlen(s)));	/* refused later, as JSON */
+	s = "GET /api/stream?cursor=1 HTTP/1.1\r\n";	/* head not whole yet */
+	CHECK(!sse_is_stream(s, strlen(s)));
+	s = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+	CHECK(!sse_is_stream(s, strlen(s)));
+	s = "GET /api/streams HTTP/1.1\r\n\r\n";
+	CHECK(!sse_is_stream(s, strlen(s)));
+}
+
+static void
+test_request(void)
+{
+	struct sse_req	 rq;
+	struct buf	 out;
+
+	CHECK(parse("GET /api/stream?cursor=42 HTTP/1.1\r\n"
+	    "Authorization: Bearer " TOK "\r\nX-Real-IP: 10.0.0.7\r\n\r\n",
+	    &rq, &out) == 0);
+	CHECK(rq.cursor == 42 && rq.has_token);
+	CHECK_STR(rq.token, TOK);
+	CHECK_STR(rq.addr, "10.0.0.7");
+	buf_free(&out);
+
+	/* Last-Event-ID resumes; an explicit cursor wins. */
+	CHECK(parse("GET /api/stream HTTP/1.1\r\nLast-Event-ID: 77\r\n\r\n",
+	    &rq, &out) == 0 && rq.cursor == 77 && !rq.has_token);
+	CHECK_STR(rq.addr, "-");
+	buf_free(&out);
+	CHECK(parse("GET /api/stream?cursor=5 HTTP/1.1\r\nLast-Event-ID: 77\r\n"
+	    "\r\n", &rq, &out) == 0 && rq.cursor == 5);
+	buf_free(&out);
+	/* A malformed token is no token (401 later, not 400). */
+	CHECK(parse("GET /api/stream?cursor=1 HTTP/1.1\r\nAuthorization: Bearer "
+	    "xyz\r\n\r\n", &rq, &out) == 0 && !rq.has_token);
+	buf_free(&out);
+}
+
+static void
+test_errors(void)
+{
+	static const char *const bad[] = {
+		"GET /api/stream HTTP/1.1\r\n\r\n",
+		"GET /api/stream?cursor=-1 HTTP/1.1\r\n\r\n",
+		"GET /api/stream?cursor=1x HTTP/1.1\r\n\r\n",
+		"GET /api/stream?cursor=1234567890123456789 HTTP/1.1\r\n\r\n",
+		"GET /api/stream HTTP/1.1\r\nLast-Event-ID: abc\r\n\r\n",
+		"GET /api/stream?cursor= HTTP/1.1\r\nLast-Event-ID: 3\r\n\r\n",
+	};
+	struct sse_req	 rq;
+	struct buf	 out;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(parse(bad[i], &rq, &out) == -1);
+		CHECK(strncmp(out.data, "HTTP/1.1 400 ", 13) == 0);
+		CHECK(strstr(out.data, "application/json") != NULL);
+		CHECK(strstr(out.data, "{\"error\":\"bad_cursor\"") != NULL);
+		buf_free(&out);
+	}
+	CHECK(parse("POST /api/stream?cursor=1 HTTP/1.1\r\n\r\n", &rq, &out) ==
+	    -1);
+	CHECK(strncmp(out.data, "HTTP/1.1 405 ", 13) == 0);
+	CHECK(strstr(out.data, "Allow: GET\r\n") != NULL);
+	buf_free(&out);
+	buf_init(&out);
+	sse_error(&out, 429, "rate_limited", "Too many.", "");
+	CHECK(strstr(out.data, "\"scope\":\"client\",\"retry_after\":1}") !=
+	    NULL);
+	buf_free(&out);
+}
+
+static void
+test_events(void)
+{
+	struct buf	 out;
+
+	buf_init(&out);
+	sse_head(&out);
+	CHECK(strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK(strstr(out.data, "Content-Type: text/event-stream") != NULL);
+	CHECK(strstr(out.data, "X-Accel-Buffering: no\r\n") != NULL);
+	CHECK(strstr(out.data, "Content-Length") == NULL);
+	buf_free(&out);
+
+	buf_init(&out);
+	sse_event(&out, 12, NULL, "{\"cursor\":12}", 13);
+	CHECK_STR(out.data, "id: 12\ndata: {\"cursor\":12}\n\n");
+	buf_free(&out);
+	buf_init(&out);
+	sse_event(&out, -1, "x", "a\nb", 3);	/* one data line per line */
+	CHECK_STR(out.data, "event: x\ndata: a\ndata: b\n\n");
+	buf_free(&out);
+	buf_init(&out);
+	sse_keepalive(&out);
+	CHECK_STR(out.data, ": keepalive\n\n");
+	buf_free(&out);
+	buf_init(&out);
+	sse_close(&out, 4409, "replaced");
+	CHECK_STR(out.data, "event: close\ndata: "
+	    "{\"code\":4409,\"reason\":\"replaced\"}\n\n");
+	buf_free(&out);
+}
+
+int
+main(void)
+{
+	test_is_stream();
+	test_request();
+	test_errors();
+	test_events();
+	return unit_done("test_sse");
+}
