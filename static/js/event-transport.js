@@ -28,7 +28,7 @@
  * @property {() => boolean} running  whether the client wants events at all
  * @property {() => EventTransportName|'connecting'} current  the transport carrying events now
  * @property {(transport: EventTransport) => void} live  the transport delivered its first answer:
- *   it now carries the events (the others stop)
+ *   it now carries the events (the ones below it stop; a higher one may still be retried)
  * @property {(from: EventTransport) => void} fallback  `from` cannot carry events (now): the
  *   next transport down carries them meanwhile, unless another one carries them already
  * @property {(name: EventTransportName) => void} setTransport  announces the carrying transport

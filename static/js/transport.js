@@ -547,7 +547,9 @@ export class NoomClient {
       current: () => this.transport,
       live: (transport) => {
         this._setTransport(transport.name);
-        for (const other of [this._poll, this._ws, this._stream]) if (other && other !== transport) other.stop();
+        /* The ones below it stop; a higher one keeps being tried in the background. */
+        const ladder = [this._ws, this._stream, this._poll];
+        for (const other of ladder.slice(ladder.indexOf(transport) + 1)) other?.stop();
         this._setConnection('online', 0);
       },
       fallback: (from) => this._fallback(from),
