@@ -548,6 +548,7 @@ export class NoomClient {
       live: (transport) => {
         this._setTransport(transport.name);
         /* The ones below it stop; a higher one keeps being tried in the background. */
+        /** @type {(EventTransport|null)[]} */
         const ladder = [this._ws, this._stream, this._poll];
         for (const other of ladder.slice(ladder.indexOf(transport) + 1)) other?.stop();
         this._setConnection('online', 0);
