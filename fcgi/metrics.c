@@ -93,7 +93,7 @@ struct metrics {
 /* The names of the history's series (enum series), for the admin page. */
 const char *const metrics_series[SR__COUNT] = {
 	"sessions", "rooms", "in_call", "waiting_polls", "websockets",
-	"requests", "errors", "events_written", "delivered",
+	"requests", "errors", "events_written", "delivered", "streams",
 };
 
 /* The event types written to the log (docs/API.md, "Events"); the last
@@ -436,6 +436,7 @@ sample_values(const struct metrics_read *r, const struct figures *f,
 	for (i = 0; i < r->workers; i++)
 		v[SR_WAITING_POLLS] += r->waiting[i];
 	v[SR_WEBSOCKETS] = r->websockets;
+	v[SR_STREAMS] = r->streams;
 	for (i = 0; i < R__COUNT; i++)
 		for (j = 0; j < METRICS_STATUSES; j++) {
 			v[SR_REQUESTS] += (int64_t)r->requests[i][j];

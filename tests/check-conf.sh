@@ -4,7 +4,7 @@
 #
 #  - conf/noom-nginx.conf.example is what conf/noom-nginx.conf.in gives for /noom (one source);
 #  - the configuration noom-run writes passes nginx -t, with and without a prefix;
-#  - every location of the snippet but the WebSocket's adds the security headers;
+#  - every location of the snippet but the WebSocket's and the event stream's adds the security headers;
 #  - noom-run refuses a bad NOOM_PREFIX, NOOM_PORT, NOOM_WORKERS, NOOM_NGINX_WORKERS, and a port
 #    that is taken;
 #  - the C files call each other in no circle (tests/check-layers.sh), and noom-ws links no
@@ -92,7 +92,7 @@ if NOOM_PREFIX=/noom "$run" --nginx-snippet >"$tmp/headers" 2>&1 &&
 		/^location / { loc = $0; n = 0; next }
 		loc != "" && $1 == "add_header" && $2 ~ "^(" names ")$" && / always;$/ { n++; next }
 		/^}/ && loc != "" {
-			if (loc ~ /\/ws \{$/) { loc = ""; next }
+			if (loc ~ /\/(ws|api\/stream) \{$/) { loc = ""; next }
 			checked++
 			if (n != 5) { print loc " has " n " of the 5 security headers"; bad = 1 }
 			loc = ""
@@ -101,7 +101,7 @@ if NOOM_PREFIX=/noom "$run" --nginx-snippet >"$tmp/headers" 2>&1 &&
 	' "$tmp/headers" >"$tmp/headers.out" &&
 	{ [ ! -f "$tmp/statenoom/nginx/nginx.conf" ] ||
 		[ "$(grep -cE "^        add_header ($security_headers) .* always;\$" "$tmp/statenoom/nginx/nginx.conf")" = 5 ]; }; then
-	ok "every location but /ws, and noom-run's server, add the five security headers"
+	ok "every location but /ws and /api/stream, and noom-run's server, add the five security headers"
 else
 	not_ok "a location lacks security headers (conf/noom-headers.conf.in, @SECURITY_HEADERS@)"
 	sed 's/^/# /' "$tmp/headers.out"

@@ -35,6 +35,7 @@ const CHARTS = [
   { key: 'rooms', title: 'Open rooms' },
   { key: 'in_call', title: 'In calls' },
   { key: 'websockets', title: 'WebSockets open' },
+  { key: 'streams', title: 'Event streams open' },
   { key: 'waiting_polls', title: 'Polls waiting' },
   { key: 'requests', title: 'Requests a minute', rate: true },
   { key: 'delivered', title: 'Events delivered a minute', rate: true },

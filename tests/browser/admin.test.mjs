@@ -94,7 +94,7 @@ describe('browser: the admin page', { skip }, () => {
     await joinRoom(bob.page, stack.baseUrl, 'Bob');
     await admin.page.waitForFunction((room) => document.querySelector(`[data-testid="admin-rooms"] > [data-room="${room}"][data-count="2"]`), ROOM, { timeout: WAIT });
     /* The last hour's charts, one per figure. */
-    await admin.page.waitForFunction(() => document.querySelectorAll('[data-testid="admin-charts"] figure svg polyline').length === 8, null, { timeout: WAIT });
+    await admin.page.waitForFunction(() => document.querySelectorAll('[data-testid="admin-charts"] figure svg polyline').length === 9, null, { timeout: WAIT });
     const shown = await roomsShown(admin.page);
     assert.deepEqual(shown, [{ room: ROOM, count: '2', members: ['Ann', 'Bob'] }]);
     await admin.page.screenshot({ path: path.join(screenshotsDir(), 'admin.png'), fullPage: true });

@@ -140,7 +140,7 @@ test('rooms: listed and unlisted, members with transport and call; the wait wake
     assert.equal(stats.interval_s, 60);
     assert.ok(stats.at.length >= 2, `the start's sample and now: ${JSON.stringify(stats)}`);
     assert.equal(stats.sessions.at(-1), 4, 'now: Ann, Bob, Cid, Dan');
-    for (const k of ['sessions', 'rooms', 'in_call', 'waiting_polls', 'websockets', 'requests', 'errors', 'events_written', 'delivered']) {
+    for (const k of ['sessions', 'rooms', 'in_call', 'waiting_polls', 'websockets', 'streams', 'requests', 'errors', 'events_written', 'delivered']) {
       assert.equal(stats[k].length, stats.at.length, k);
       assert.ok(stats[k].every(Number.isInteger), k);
     }
