@@ -99,7 +99,7 @@ export class StreamTransport {
 
   _open() {
     const host = this.host;
-    if (!host.running() || this._abort || host.current() === 'websocket') return;
+    if (!host.running() || this._abort) return;
     const abort = new AbortController();
     this._abort = abort;
     this._read(abort).then((outcome) => this._after(abort, outcome));
@@ -200,7 +200,8 @@ export class StreamTransport {
     this._retryMs = Math.min(this._retryMs * 2, STREAM_RETRY_MAX_MS);
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;
-      this._open();
+      /* Tried again only while something lower carries the events (not the WebSocket). */
+      if (host.current() !== 'websocket') this._open();
     }, delay);
   }
 }
