@@ -288,7 +288,7 @@ describe('browser: transports, with the gateway', { skip }, () => {
     ['websocket', 'websocket'], ['stream', 'stream'], ['polling', 'polling'], ['websocket', 'polling'],
   ])) {
     const label = modeA === modeB ? `both ${modeA}` : `Ann ${modeA}, Bob ${modeB}`;
-    it(`chat and call, ${label}`, { timeout: 60000 }, async (t) => {
+    it(`chat and call, ${label}`, { timeout: 120000 }, async (t) => {
       const room = `transport ${modeA}-${modeB}`;
       const ann = await newUser(browser, 'Ann');
       const bob = await newUser(browser, 'Bob');
@@ -571,7 +571,7 @@ describe('browser: transports through office proxies', { skip: skip || squidMiss
     }
   });
 
-  it('a proxy that buffers responses until they end pushes the pages down to long-polling', { timeout: 60000 }, async (t) => {
+  it('a proxy that buffers responses until they end pushes the pages down to long-polling', { timeout: 120000 }, async (t) => {
     const cleo = await newUser(viaBuffering, 'Cleo');
     const dan = await newUser(viaBuffering, 'Dan');
     try {
