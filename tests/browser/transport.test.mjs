@@ -550,13 +550,13 @@ describe('browser: transports through office proxies', { skip: skip || squidMiss
       const joinClicked = Date.now();
       await joinRoom(bob, 'behind squid');
       await waitNotice(ann, 'Bob joined');
-      await Promise.all([waitPicture(ann, bob.session), waitPicture(bob, ann.session)]);
-      t.diagnostic(`squid: ${seconds(Date.now() - joinClicked)} from Bob's join click to both pictures`);
-      await Promise.all([waitPlaying(ann, bob.session), waitPlaying(bob, ann.session)]);
       await say(ann, 'through squid');
       await waitChat(bob, 'through squid');
       await say(bob, 'streamed back');
       await waitChat(ann, 'streamed back');
+      await Promise.all([waitPicture(ann, bob.session), waitPicture(bob, ann.session)]);
+      t.diagnostic(`squid: ${seconds(Date.now() - joinClicked)} from Bob's join click to both pictures`);
+      await Promise.all([waitPlaying(ann, bob.session), waitPlaying(bob, ann.session)]);
       await sleep(300);
       for (const user of [ann, bob]) {
         assert.equal(await countChat(user, 'through squid'), 1);
