@@ -5,8 +5,19 @@
  *                  server: {"cursor": C, "events": [...]}  (poll answers)
  *                  client: {"cursor": N}                   (acks, optional)
  *
- * nginx proxies the upgrade to this program's UNIX socket (conf/
- * noom-nginx.conf.in); docs/API.md is the protocol's user-facing copy.
+ *   GET PREFIX/api/stream?cursor=N   (Authorization: Bearer <token>)
+ *                  server: Server-Sent Events, one per answer, id = cursor
+ *
+ * nginx proxies the upgrade, and the stream unbuffered, to this program's
+ * UNIX socket (conf/noom-nginx.conf.in); docs/API.md is the protocols'
+ * user-facing copy.
+ *
+ * Same mailbox, third transport: an event stream (sse.c) is a connection
+ * that never reads.  It is told from an upgrade by its path
+ * (stream_open), authenticated by its header, and then served by the same
+ * scan, the same struct conn and the same rules; only the framing
+ * (answer_send) and the timers (stream_timers: no ping, a keepalive
+ * comment, an end after a bounded time or volume) differ.
  *
  * Same mailbox, second transport.  A connection is a long-poll that never
  * ends: after the token frame it is answered at once with what is visible
