@@ -273,6 +273,12 @@ test('limits: streams per client address (429), per session (the oldest is repla
     st.close();
     await st.ended;
   }
+  // The gateway hears of those closes through nginx, a moment later: wait until it counts none.
+  const t0 = performance.now();
+  while (!/noom_open_streams\{process="gateway"\} 0\b/.test((await api(quick, 'GET', 'metrics')).text)) {
+    assert.ok(performance.now() - t0 < 15_000, 'the closed streams are gone from the gateway within 15 s');
+    await sleep(100);
+  }
   // One session, three streams: the third replaces the first (close event 4409).
   const u = users[0];
   const a = await openStream(quick, {token: u.token, cursor: 0});
