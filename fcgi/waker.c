@@ -198,6 +198,7 @@ waker_wait(struct waker *w, void *req, const struct reader *r,
 {
 	struct waiting	*p = xcalloc(1, sizeof(*p));
 	uint64_t	 one = 1;
+	int		 first;
 
 	p->req = req;
 	/* The address travels in the entry's client slot until inbox_take
@@ -212,11 +213,16 @@ waker_wait(struct waker *w, void *req, const struct reader *r,
 	p->started = started;
 	p->parked_us = mono_us();
 	p->deadline = mono_ms() + (int64_t)w->app->poll_timeout * 1000;
+	/* Only the first entry of an inbox rings its eventfd: the waker reads
+	 * the eventfd before it takes the inbox, so whatever an entry finds
+	 * there is taken with it (a burst of re-polls costs one write). */
 	pthread_mutex_lock(&w->lock);
+	first = w->inbox == NULL;
 	p->next = w->inbox;
 	w->inbox = p;
 	pthread_mutex_unlock(&w->lock);
-	if (write(w->inbox_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+	if (first && write(w->inbox_fd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
 		log_warn("eventfd: %s", strerror(errno));
 }
 
