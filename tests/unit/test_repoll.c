@@ -75,6 +75,24 @@ test_other_token(void)
 	repoll_free(t);
 }
 
+/* Sessions far apart in number share an entry: the newer one has it. */
+static void
+test_same_entry(void)
+{
+	struct repoll		*t = repoll_new();
+	struct repoll_key	 a = key(4, 1, 5000), b = key(5, 1, 5000);
+	struct reader		 ra = reader(9, 3, 40, 100),
+				 rb = reader(9 + 16384, 3, 40, 100), got;
+	int64_t			 fresh;
+
+	repoll_put(t, &a, &ra);
+	repoll_put(t, &b, &rb);
+	CHECK(repoll_get(t, a.digest, 100, 1000, &got, &fresh) == 0);
+	CHECK(repoll_get(t, b.digest, 100, 1000, &got, &fresh) == 1);
+	CHECK(got.session_id == 9 + 16384);
+	repoll_free(t);
+}
+
 /* An answer that ends at a move drops the session: its next poll reads. */
 static void
 test_moved(void)
@@ -110,6 +128,7 @@ main(void)
 {
 	test_found();
 	test_other_token();
+	test_same_entry();
 	test_moved();
 	test_digest();
 	return unit_done("test_repoll");
