@@ -112,24 +112,43 @@ log_pid(void)
 	return pid;
 }
 
-/* Write b's lines to stderr at once and empty b. */
-void
-log_flush(struct buf *b)
+/* Write n bytes of text to stderr, all of it unless it fails. */
+static void
+log_write(const char *text, size_t n)
 {
-	const char	*p = b->data;
-	size_t		 left = b->len;
-	ssize_t		 w;
+	ssize_t	 w;
 
-	while (left > 0) {
-		if ((w = write(STDERR_FILENO, p, left)) > 0) {
-			p += w;
-			left -= (size_t)w;
+	while (n > 0) {
+		if ((w = write(STDERR_FILENO, text, n)) > 0) {
+			text += w;
+			n -= (size_t)w;
 		} else if (w == -1 && errno == EINTR)
 			continue;
 		else
 			break;		/* nowhere to say it */
 	}
+}
+
+/* Write b's lines to stderr at once and empty b. */
+void
+log_flush(struct log_batch *b)
+{
+	log_write(b->text, b->len);
 	b->len = 0;
+}
+
+/* Add a line of n bytes to b (or write it, if b has no room for it). */
+static void
+log_batch_add(struct log_batch *b, const char *line, size_t n)
+{
+	if (b->len + n > sizeof(b->text))
+		log_flush(b);
+	if (n > sizeof(b->text)) {
+		log_write(line, n);
+		return;
+	}
+	memcpy(b->text + b->len, line, n);
+	b->len += n;
 }
 
 /* Now as an ISO 8601 UTC time with milliseconds, into out. */
@@ -146,35 +165,34 @@ log_time(char out[32])
 	snprintf(out, 32, "%.20s.%03dZ", sec, (int)(ts.tv_nsec / 1000000));
 }
 
-/* Add one JSON line to b: the common fields, then o's (stolen). */
-static void
-log_json_add(struct buf *b, const char *level, json_t *o)
+/* One JSON line (new, with its newline): the common fields, then o's
+ * (stolen); NULL if it could not be made. */
+static char *
+log_json_text(const char *level, json_t *o)
 {
-	char	 ts[32], *text;
+	char	 ts[32], *text, *line = NULL;
 
 	log_time(ts);
 	json_object_update_missing_new(o, json_pack("{s:s,s:s,s:s,s:I}",
 	    "ts", ts, "level", level, "ident", log_ident,
 	    "pid", (json_int_t)log_pid()));
-	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) !=
-	    NULL) {
-		buf_adds(b, text);
-		buf_add(b, "\n", 1);
-	}
-	free(text);
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
+	if (text != NULL && asprintf(&line, "%s\n", text) == -1)
+		line = NULL;
+	free(text);
+	return line;
 }
 
 /* Write one JSON line: the common fields, then o's (stolen). */
 static void
 log_json_line(const char *level, json_t *o)
 {
-	struct buf	 b;
+	char	*line = log_json_text(level, o);
 
-	buf_init(&b);
-	log_json_add(&b, level, o);
-	log_flush(&b);
-	buf_free(&b);
+	if (line != NULL)
+		log_write(line, strlen(line));
+	free(line);
 }
 
 void
@@ -205,22 +223,32 @@ log_msg(int level, const char *func, const char *fmt, ...)
  * loop and writes them in one write(2) before it sleeps (waker.c).
  */
 void
-log_request_add(struct buf *b, const char *method, const char *route,
+log_request_add(struct log_batch *b, const char *method, const char *route,
     int status, int64_t ms, const char *transport)
 {
+	char	 line[512], *json;
+	int	 n;
+
 	if (!log_enabled(LOG_INFO))
 		return;
 	if (transport == NULL || *transport == '\0')
 		transport = "-";
-	if (log_json)
-		log_json_add(b, "info", json_pack("{s:s,s:s,s:s,s:i,s:I,s:s}",
-		    "func", "request", "method", method, "route", route,
+	if (log_json) {
+		json = log_json_text("info", json_pack("{s:s,s:s,s:s,s:i,s:I,"
+		    "s:s}", "func", "request", "method", method, "route", route,
 		    "status", status, "ms", (json_int_t)ms,
 		    "transport", transport));
-	else
-		buf_printf(b, "%s[%ld]: info: request: %s %s %d %" PRId64
-		    "ms %s\n", log_ident, log_pid(), method, route, status,
-		    ms, transport);
+		if (json != NULL)
+			log_batch_add(b, json, strlen(json));
+		free(json);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%s[%ld]: info: request: %s %s %d %"
+	    PRId64 "ms %s\n", log_ident, log_pid(), method, route, status, ms,
+	    transport);
+	if (n > 0)
+		log_batch_add(b, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
 }
 
 /* One answered request, written at once (log_request_add). */
@@ -228,14 +256,14 @@ void
 log_request(const char *method, const char *route, int status, int64_t ms,
     const char *transport)
 {
-	struct buf	 b;
+	struct log_batch	*b;
 
-	if (!log_enabled(LOG_INFO))
+	if (!log_enabled(LOG_INFO) || (b = malloc(sizeof(*b))) == NULL)
 		return;
-	buf_init(&b);
-	log_request_add(&b, method, route, status, ms, transport);
-	log_flush(&b);
-	buf_free(&b);
+	b->len = 0;
+	log_request_add(b, method, route, status, ms, transport);
+	log_flush(b);
+	free(b);
 }
 
 /*

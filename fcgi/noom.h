@@ -199,10 +199,14 @@ int	 log_level_parse(const char *);
 void	 log_set_level(int);
 int	 log_enabled(int);
 void	 log_request(const char *, const char *, int, int64_t, const char *);
-struct buf;
-void	 log_request_add(struct buf *, const char *, const char *, int,
+/* Request lines gathered to be written in one write(2) (log_flush). */
+struct log_batch {
+	size_t		 len;
+	char		 text[16384];
+};
+void	 log_request_add(struct log_batch *, const char *, const char *, int,
 	    int64_t, const char *);
-void	 log_flush(struct buf *);
+void	 log_flush(struct log_batch *);
 /* A failure that recurs in a loop: logged once, then once a minute. */
 #define LOG_EVERY_MS	60000
 struct log_every {
@@ -523,7 +527,7 @@ void	 h_admin_remove(struct ctx *, const struct req *, struct resp *);
 /* poll.c: GET api/poll. */
 void	 h_poll(struct ctx *, const struct req *, struct resp *);
 int	 poll_answer(struct ctx *, struct reader *, struct hold *, int64_t,
-	    char **);
+	    char **, int *);
 void	 poll_respond(struct resp *, char *);
 
 /*
@@ -539,6 +543,8 @@ void	 waker_wait(struct waker *, void *, const struct reader *,
 int64_t	 waker_newest(struct waker *, int64_t *);
 int	 waker_repoll(struct waker *, const unsigned char *, int64_t,
 	    int64_t, struct reader *, int64_t *, int64_t *);
+void	 waker_note(struct waker *, const struct repoll_key *,
+	    const struct reader *, int);
 
 /*
  * repoll.c: the sessions a worker process answered, by their token's

@@ -103,13 +103,14 @@ poll_hold(struct ctx *c, struct hold *h, int64_t cursor, int64_t written,
 
 /*
  * The answer to the poll of reader r, in the caller's read transaction:
- * MB_ANSWER or MB_RESYNC with *body new, MB_NONE or MB_HOLD (wait: r's
- * cursor says from where, h what may wait), or -1 on a store error.  Also
- * for the admin page's reader (admin.c).
+ * MB_ANSWER (r's cursor is the answer's, *moved says whether it ends at a
+ * move of the session) or MB_RESYNC with *body new, MB_NONE or MB_HOLD
+ * (wait: r's cursor says from where, h what may wait), or -1 on a store
+ * error.  Also for the admin page's reader (admin.c; moved NULL).
  */
 int
 poll_answer(struct ctx *c, struct reader *r, struct hold *h, int64_t wall,
-    char **body)
+    char **body, int *moved)
 {
 	struct scan	 sc;
 	struct buf	 events;
@@ -133,10 +134,13 @@ poll_answer(struct ctx *c, struct reader *r, struct hold *h, int64_t wall,
 	if (rv == MB_ANSWER || rv == MB_RESYNC)
 		*body = mailbox_answer_new(a.cursor, events.data, events.len,
 		    rv == MB_RESYNC);
-	if (rv == MB_ANSWER)
+	if (rv == MB_ANSWER) {
 		metrics_add(c->app->metrics, M_DELIVERED_POLL,
 		    (uint64_t)a.count);
-	else if (rv == MB_NONE)
+		if (moved != NULL)
+			*moved = a.moved;
+	}
+	if (rv == MB_ANSWER || rv == MB_NONE)
 		r->cursor = a.cursor;
 	buf_free(&events);
 	scan_free(&sc);
@@ -188,7 +192,7 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 	struct session	 s;
 	int64_t		 cursor, fresh_till;
 	char		*body = NULL, token[33];
-	int		 rv, digest;
+	int		 rv, digest, moved = 0;
 
 	digest = c->waker != NULL && token_from_auth(rq->auth, token) != NULL &&
 	    token_digest(token, rs->repoll.digest) == 0;
@@ -209,12 +213,15 @@ h_poll(struct ctx *c, const struct req *rq, struct resp *rs)
 	rs->reader.room_id = s.room_id;
 	rs->reader.join_seq = s.join_seq;
 	rs->reader.cursor = cursor;
-	rv = poll_answer(c, &rs->reader, &rs->hold, rq->now_ms, &body);
+	rv = poll_answer(c, &rs->reader, &rs->hold, rq->now_ms, &body,
+	    &moved);
 	db_rollback(c->db);		/* a read: nothing to commit */
 	if (rv == -1 || poll_touch(c, &s, rq->now_ms, &fresh_till) == -1)
 		goto fail;
-	if (digest)			/* for the waker to note (repoll.c) */
+	if (digest)			/* to note when answered (repoll.c) */
 		rs->repoll.fresh_till = fresh_till;
+	if (digest && rv == MB_ANSWER)	/* now */
+		waker_note(c->waker, &rs->repoll, &rs->reader, moved);
 	poll_respond(rs, body);
 	return;
 fail:

@@ -108,7 +108,7 @@ struct waker {
 	struct ring_gap	 gap;		/* waker thread only */
 	struct buf	 events;	/* one answer's events; reused */
 	struct buf	 body;		/* one answer; reused */
-	struct buf	 log;		/* request lines till the next sleep */
+	struct log_batch log;		/* request lines till the next sleep */
 	pthread_mutex_t	 newest_lock;	/* guards newest, newest_ms */
 	int64_t		 newest;	/* seq of the newest event a scan read;
 					   written by the waker thread, read by
@@ -143,7 +143,6 @@ waker_new(const struct app *app, int slot, waker_answer_fn answer,
 	w->list.next = w->list.prev = &w->list;
 	buf_init(&w->events);
 	buf_init(&w->body);
-	buf_init(&w->log);
 	w->repoll = repoll_new();
 	return w;
 fail:
@@ -355,21 +354,32 @@ inbox_take(struct waker *w)
 }
 
 /*
- * Note p's session as answered with cursor, or forget it if its answer
- * ends at a move (moved): its next poll reads its membership again.
+ * Note that the session of the poll with key k (fresh_till 0: an admin
+ * page's, or presence due: nothing to note) was answered, r being its
+ * reader with the answer's cursor; or forget it if the answer ends at a
+ * move (moved): its next poll reads its membership again.  Called by the
+ * waker and by handler threads (a poll answered at once).
  */
+void
+waker_note(struct waker *w, const struct repoll_key *k,
+    const struct reader *r, int moved)
+{
+	if (k->fresh_till == 0)
+		return;
+	if (moved)
+		repoll_drop(w->repoll, k);
+	else
+		repoll_put(w->repoll, k, r);
+}
+
+/* waker_note() for p, answered with cursor. */
 static void
 waiting_note(struct waker *w, struct waiting *p, int64_t cursor, int moved)
 {
 	struct reader	 r = p->reader;
 
-	if (p->key.fresh_till == 0)
-		return;			/* an admin page's, or presence due */
 	r.cursor = cursor;
-	if (moved)
-		repoll_drop(w->repoll, &p->key);
-	else
-		repoll_put(w->repoll, &p->key, &r);
+	waker_note(w, &p->key, &r, moved);
 }
 
 /*
