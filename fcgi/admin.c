@@ -273,7 +273,7 @@ h_admin_wait(struct ctx *c, const struct req *rq, struct resp *rs)
 		resp_error(rs, 500, "internal", "The store failed.");
 		return;
 	}
-	rv = poll_answer(c, &rs->reader, &rs->hold, rq->now_ms, &body);
+	rv = poll_answer(c, &rs->reader, &rs->hold, rq->now_ms, &body, NULL);
 	db_rollback(c->db);
 	if (rv == -1) {
 		resp_error(rs, 500, "internal", "The store failed.");

@@ -18,7 +18,9 @@
  * start-up, before any thread; the least level logged may change at any time
  * (a reload) and is atomic.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +34,9 @@
 static const char	*log_ident = "noom-worker";
 static int		 log_json;
 static atomic_int	 log_least = LOG_INFO;
+
+static atomic_long	 log_pid_cached;	/* 0: read it; fork resets it */
+static pthread_once_t	 log_pid_once = PTHREAD_ONCE_INIT;
 
 static const char *const level_names[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
@@ -78,6 +83,74 @@ log_enabled(int level)
 	return level >= atomic_load(&log_least);
 }
 
+static void
+log_pid_forked(void)
+{
+	atomic_store(&log_pid_cached, 0);
+}
+
+static void
+log_pid_watch_fork(void)
+{
+	pthread_atfork(NULL, NULL, log_pid_forked);
+}
+
+/*
+ * This process's id, asked of the kernel once per process: getpid(2) is a
+ * system call (glibc keeps no copy), and a request line carries it.
+ */
+static long
+log_pid(void)
+{
+	long	 pid;
+
+	pthread_once(&log_pid_once, log_pid_watch_fork);
+	if ((pid = atomic_load(&log_pid_cached)) == 0) {
+		pid = (long)getpid();
+		atomic_store(&log_pid_cached, pid);
+	}
+	return pid;
+}
+
+/* Write n bytes of text to stderr, all of it unless it fails. */
+static void
+log_write(const char *text, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = write(STDERR_FILENO, text, n)) > 0) {
+			text += w;
+			n -= (size_t)w;
+		} else if (w == -1 && errno == EINTR)
+			continue;
+		else
+			break;		/* nowhere to say it */
+	}
+}
+
+/* Write b's lines to stderr at once and empty b. */
+void
+log_flush(struct log_batch *b)
+{
+	log_write(b->text, b->len);
+	b->len = 0;
+}
+
+/* Add a line of n bytes to b (or write it, if b has no room for it). */
+static void
+log_batch_add(struct log_batch *b, const char *line, size_t n)
+{
+	if (b->len + n > sizeof(b->text))
+		log_flush(b);
+	if (n > sizeof(b->text)) {
+		log_write(line, n);
+		return;
+	}
+	memcpy(b->text + b->len, line, n);
+	b->len += n;
+}
+
 /* Now as an ISO 8601 UTC time with milliseconds, into out. */
 static void
 log_time(char out[32])
@@ -92,20 +165,34 @@ log_time(char out[32])
 	snprintf(out, 32, "%.20s.%03dZ", sec, (int)(ts.tv_nsec / 1000000));
 }
 
-/* Write one JSON line: the common fields, then o's (stolen). */
-static void
-log_json_line(const char *level, json_t *o)
+/* One JSON line (new, with its newline): the common fields, then o's
+ * (stolen); NULL if it could not be made. */
+static char *
+log_json_text(const char *level, json_t *o)
 {
-	char	 ts[32], *text;
+	char	 ts[32], *text, *line = NULL;
 
 	log_time(ts);
 	json_object_update_missing_new(o, json_pack("{s:s,s:s,s:s,s:I}",
 	    "ts", ts, "level", level, "ident", log_ident,
-	    "pid", (json_int_t)getpid()));
-	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
-		fprintf(stderr, "%s\n", text);
-	free(text);
+	    "pid", (json_int_t)log_pid()));
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
+	if (text != NULL && asprintf(&line, "%s\n", text) == -1)
+		line = NULL;
+	free(text);
+	return line;
+}
+
+/* Write one JSON line: the common fields, then o's (stolen). */
+static void
+log_json_line(const char *level, json_t *o)
+{
+	char	*line = log_json_text(level, o);
+
+	if (line != NULL)
+		log_write(line, strlen(line));
+	free(line);
 }
 
 void
@@ -124,32 +211,59 @@ log_msg(int level, const char *func, const char *fmt, ...)
 		    "func", func, "msg", line));
 	else
 		fprintf(stderr, "%s[%ld]: %s: %s: %s\n", log_ident,
-		    (long)getpid(), level_names[level], func, line);
+		    log_pid(), level_names[level], func, line);
 }
 
 /*
- * One answered request, at level info: method, route (the route table's
- * pattern, the same for every room's page: not the path), status,
- * milliseconds from its start to its answer, and the transport the page
- * uses ("websocket", "stream", "polling", or "-" when it did not say).
+ * One answered request, at level info, added to b (log_flush writes it):
+ * method, route (the route table's pattern, the same for every room's
+ * page: not the path), status, milliseconds from its start to its answer,
+ * and the transport the page uses ("websocket", "stream", "polling", or
+ * "-" when it did not say).  The waker adds the lines of one turn of its
+ * loop and writes them in one write(2) before it sleeps (waker.c).
  */
 void
-log_request(const char *method, const char *route, int status, int64_t ms,
-    const char *transport)
+log_request_add(struct log_batch *b, const char *method, const char *route,
+    int status, int64_t ms, const char *transport)
 {
+	char	 line[512], *json;
+	int	 n;
+
 	if (!log_enabled(LOG_INFO))
 		return;
 	if (transport == NULL || *transport == '\0')
 		transport = "-";
-	if (log_json)
-		log_json_line("info", json_pack("{s:s,s:s,s:s,s:i,s:I,s:s}",
-		    "func", "request", "method", method, "route", route,
+	if (log_json) {
+		json = log_json_text("info", json_pack("{s:s,s:s,s:s,s:i,s:I,"
+		    "s:s}", "func", "request", "method", method, "route", route,
 		    "status", status, "ms", (json_int_t)ms,
 		    "transport", transport));
-	else
-		fprintf(stderr, "%s[%ld]: info: request: %s %s %d %" PRId64
-		    "ms %s\n", log_ident, (long)getpid(), method, route, status,
-		    ms, transport);
+		if (json != NULL)
+			log_batch_add(b, json, strlen(json));
+		free(json);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%s[%ld]: info: request: %s %s %d %"
+	    PRId64 "ms %s\n", log_ident, log_pid(), method, route, status, ms,
+	    transport);
+	if (n > 0)
+		log_batch_add(b, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
+/* One answered request, written at once (log_request_add). */
+void
+log_request(const char *method, const char *route, int status, int64_t ms,
+    const char *transport)
+{
+	struct log_batch	*b;
+
+	if (!log_enabled(LOG_INFO) || (b = malloc(sizeof(*b))) == NULL)
+		return;
+	b->len = 0;
+	log_request_add(b, method, route, status, ms, transport);
+	log_flush(b);
+	free(b);
 }
 
 /*

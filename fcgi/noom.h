@@ -143,9 +143,20 @@ struct hold {
 };
 
 /*
+ * What the waker notes of a waiting poll's session when it answers it, so
+ * that its next poll needs no read (repoll.c): the SHA-256 of its token, and
+ * until when (wall ms) its presence is not due a write; 0: note nothing.
+ */
+#define TOKEN_DIGEST_LEN 32	/* token_digest(): SHA-256 */
+struct repoll_key {
+	unsigned char	 digest[TOKEN_DIGEST_LEN];
+	int64_t		 fresh_till;
+};
+
+/*
  * A response.  Exactly one of json / text is set, unless wait is set, in
- * which case the worker hands the request to the waker with reader and
- * hold instead of answering (a poll with nothing to say yet).
+ * which case the worker hands the request to the waker with reader, hold
+ * and repoll instead of answering (a poll with nothing to say yet).
  * resp_clear() frees what a response owns.
  */
 struct resp {
@@ -160,6 +171,7 @@ struct resp {
 	int		 wait;
 	struct reader	 reader;
 	struct hold	 hold;
+	struct repoll_key repoll;
 };
 
 /* Per-thread context handed to handlers. */
@@ -187,6 +199,14 @@ int	 log_level_parse(const char *);
 void	 log_set_level(int);
 int	 log_enabled(int);
 void	 log_request(const char *, const char *, int, int64_t, const char *);
+/* Request lines gathered to be written in one write(2) (log_flush). */
+struct log_batch {
+	size_t		 len;
+	char		 text[16384];
+};
+void	 log_request_add(struct log_batch *, const char *, const char *, int,
+	    int64_t, const char *);
+void	 log_flush(struct log_batch *);
 /* A failure that recurs in a loop: logged once, then once a minute. */
 #define LOG_EVERY_MS	60000
 struct log_every {
@@ -257,6 +277,7 @@ int	 room_key_valid(const char *);
 
 /* token.c */
 int	 token_new(char out[33]);
+int	 token_digest(const char *, unsigned char out[TOKEN_DIGEST_LEN]);
 int	 token_valid(const char *);
 const char *token_from_auth(const char *, char out[33]);
 
@@ -506,7 +527,7 @@ void	 h_admin_remove(struct ctx *, const struct req *, struct resp *);
 /* poll.c: GET api/poll. */
 void	 h_poll(struct ctx *, const struct req *, struct resp *);
 int	 poll_answer(struct ctx *, struct reader *, struct hold *, int64_t,
-	    char **);
+	    char **, int *);
 void	 poll_respond(struct resp *, char *);
 
 /*
@@ -517,8 +538,26 @@ void	 poll_respond(struct resp *, char *);
 typedef void (*waker_answer_fn)(void *, int, const char *, size_t);
 struct waker *waker_new(const struct app *, int, waker_answer_fn, char **);
 void	 waker_wait(struct waker *, void *, const struct reader *,
-	    const struct hold *, const char *, int64_t);
+	    const struct hold *, const struct repoll_key *, const char *,
+	    int64_t);
 int64_t	 waker_newest(struct waker *, int64_t *);
+int	 waker_repoll(struct waker *, const unsigned char *, int64_t,
+	    int64_t, struct reader *, int64_t *, int64_t *);
+void	 waker_note(struct waker *, const struct repoll_key *,
+	    const struct reader *, int);
+
+/*
+ * repoll.c: the sessions a worker process answered, by their token's
+ * digest, and the cursor from which their next poll needs no read.
+ */
+struct repoll;
+struct repoll *repoll_new(void);
+void	 repoll_free(struct repoll *);
+void	 repoll_put(struct repoll *, const struct repoll_key *,
+	    const struct reader *);
+void	 repoll_drop(struct repoll *, const struct repoll_key *);
+int	 repoll_get(struct repoll *, const unsigned char *, int64_t, int64_t,
+	    struct reader *, int64_t *);
 void	 waker_run(struct waker *);
 void	 waker_stop(struct waker *);
 
@@ -529,7 +568,7 @@ void	 waker_stop(struct waker *);
  */
 struct presence *presence_new(void);
 void	 presence_free(struct presence *);
-void	 presence_note(struct presence *, int64_t);
+int	 presence_note(struct presence *, int64_t);
 int	 presence_due(const struct app *, const struct session *, int64_t);
 int	 presence_flush(struct presence *, struct db *, const struct app *);
 int	 presence_expire(struct ctx *, int64_t);

@@ -68,15 +68,18 @@ presence_due(const struct app *app, const struct session *s, int64_t now)
  * Note that session sid read and is due a seen-time write; the next flush
  * writes it.  Called by handler threads.  Should more than SEEN_MAX gather
  * meanwhile, the rest are dropped: their sessions are still due at their
- * next poll.
+ * next poll.  1 if noted, 0 if dropped.
  */
-void
+int
 presence_note(struct presence *p, int64_t sid)
 {
+	int	 noted;
+
 	pthread_mutex_lock(&p->lock);
-	if (p->nseen < SEEN_MAX)
+	if ((noted = p->nseen < SEEN_MAX))
 		p->seen[p->nseen++] = sid;
 	pthread_mutex_unlock(&p->lock);
+	return noted;
 }
 
 static int

@@ -3,10 +3,39 @@
  * characters.  A token is the only secret a client holds; the public session
  * id names it in events.
  */
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "noom.h"
+
+static pthread_once_t	 sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD		*sha256;	/* fetched once, for every thread */
+
+static void
+sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/*
+ * The SHA-256 of a token in out: the name a process may keep a session by
+ * in memory (repoll.c) without keeping the secret.  0, or -1 (no digest).
+ * The digest is fetched once: EVP_sha256() fetches it again on every call.
+ */
+int
+token_digest(const char *token, unsigned char out[TOKEN_DIGEST_LEN])
+{
+	unsigned int	 len = 0;
+
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256 == NULL || EVP_Digest(token, strlen(token), out, &len,
+	    sha256, NULL) != 1 || len != TOKEN_DIGEST_LEN)
+		return -1;
+	return 0;
+}
 
 /* A fresh token in out; 0, or -1 if the kernel gives no randomness. */
 int

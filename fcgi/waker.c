@@ -28,6 +28,11 @@
  * newest), and at most app->waiting_max of one client address (more are
  * answered 429 at once): a script cannot hold a worker's descriptors.
  *
+ * When it answers a poll, the waker notes the session's reader under its
+ * token's digest with the answer's cursor (repoll.c), so that the
+ * session's next poll from that cursor is handed over without a read of
+ * the store (waker_repoll; poll.c); an answer cut at a move drops it.
+ *
  * The waker answers through the function it was made with, which owns the
  * request from then on (worker.c writes the FastCGI records): this file
  * knows nothing of FastCGI.
@@ -57,6 +62,7 @@ struct waiting {
 	void		*req;		/* the open request, owned */
 	struct reader	 reader;
 	struct hold	 hold;
+	struct repoll_key key;		/* fresh_till 0: not a poll's */
 	int64_t		 deadline;	/* monotonic ms */
 	int64_t		 started;	/* wall ms, for the log line */
 	int64_t		 parked_us;	/* monotonic, for the metrics */
@@ -93,6 +99,7 @@ struct waker {
 	struct client	*by_addr[NBUCKETS];
 	waker_answer_fn	 answer;	/* takes the request */
 	struct db	*db;		/* the waker's own connection */
+	struct repoll	*repoll;	/* sessions answered; shared */
 	int		 inbox_fd;	/* eventfd: the inbox has entries */
 	pthread_mutex_t	 lock;		/* guards inbox only */
 	struct waiting	*inbox;		/* handed over, newest first */
@@ -100,6 +107,8 @@ struct waker {
 	size_t		 nwaiting;
 	struct ring_gap	 gap;		/* waker thread only */
 	struct buf	 events;	/* one answer's events; reused */
+	struct buf	 body;		/* one answer; reused */
+	struct log_batch log;		/* request lines till the next sleep */
 	pthread_mutex_t	 newest_lock;	/* guards newest, newest_ms */
 	int64_t		 newest;	/* seq of the newest event a scan read;
 					   written by the waker thread, read by
@@ -133,6 +142,8 @@ waker_new(const struct app *app, int slot, waker_answer_fn answer,
 	pthread_mutex_init(&w->newest_lock, NULL);
 	w->list.next = w->list.prev = &w->list;
 	buf_init(&w->events);
+	buf_init(&w->body);
+	w->repoll = repoll_new();
 	return w;
 fail:
 	db_close(w->db);
@@ -159,16 +170,34 @@ waker_newest(struct waker *w, int64_t *written)
 }
 
 /*
+ * May the poll with the token of digest d, from cursor, at wall time now,
+ * wait without reading the store?  Only if cursor is the newest event
+ * this waker read (nothing newer to read: *written says when it was
+ * written) and this waker answered the same session with that cursor
+ * (repoll_get fills *r and *fresh_till).  1 if so, else 0.  Called by
+ * handler threads.
+ */
+int
+waker_repoll(struct waker *w, const unsigned char *d, int64_t cursor,
+    int64_t now, struct reader *r, int64_t *fresh_till, int64_t *written)
+{
+	return cursor == waker_newest(w, written) &&
+	    repoll_get(w->repoll, d, cursor, now, r, fresh_till);
+}
+
+/*
  * Hand an open request (ownership passes to the waker) whose poll found
- * nothing after r->cursor, or only what h lets wait.  Called by accept
- * threads.
+ * nothing after r->cursor, or only what h lets wait; k (or NULL) is what
+ * to note of its session when it is answered.  Called by accept threads.
  */
 void
 waker_wait(struct waker *w, void *req, const struct reader *r,
-    const struct hold *h, const char *client, int64_t started)
+    const struct hold *h, const struct repoll_key *k, const char *client,
+    int64_t started)
 {
 	struct waiting	*p = xcalloc(1, sizeof(*p));
 	uint64_t	 one = 1;
+	int		 first;
 
 	p->req = req;
 	/* The address travels in the entry's client slot until inbox_take
@@ -178,14 +207,21 @@ waker_wait(struct waker *w, void *req, const struct reader *r,
 	    client != NULL ? client : "");
 	p->reader = *r;
 	p->hold = *h;
+	if (k != NULL)
+		p->key = *k;
 	p->started = started;
 	p->parked_us = mono_us();
 	p->deadline = mono_ms() + (int64_t)w->app->poll_timeout * 1000;
+	/* Only the first entry of an inbox rings its eventfd: the waker reads
+	 * the eventfd before it takes the inbox, so whatever an entry finds
+	 * there is taken with it (a burst of re-polls costs one write). */
 	pthread_mutex_lock(&w->lock);
+	first = w->inbox == NULL;
 	p->next = w->inbox;
 	w->inbox = p;
 	pthread_mutex_unlock(&w->lock);
-	if (write(w->inbox_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+	if (first && write(w->inbox_fd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
 		log_warn("eventfd: %s", strerror(errno));
 }
 
@@ -255,7 +291,7 @@ inbox_refuse(struct waker *w, struct waiting *p)
 	free(p);
 }
 
-static void	waiting_answer(struct waker *, struct waiting *, int64_t);
+static void	waiting_answer(struct waker *, struct waiting *, int64_t, int);
 
 /*
  * Take p into the session table: if WAITING_PER_SESSION of its session
@@ -277,7 +313,7 @@ session_count(struct waker *w, struct waiting *p)
 	*bucket = p;
 	if (n >= WAITING_PER_SESSION) {
 		w->events.len = 0;
-		waiting_answer(w, oldest, oldest->reader.cursor);
+		waiting_answer(w, oldest, oldest->reader.cursor, 0);
 	}
 }
 
@@ -318,30 +354,57 @@ inbox_take(struct waker *w)
 }
 
 /*
- * Answer a waiting poll with cursor and the events in w->events, unlink and
- * free it.
+ * Note that the session of the poll with key k (fresh_till 0: an admin
+ * page's, or presence due: nothing to note) was answered, r being its
+ * reader with the answer's cursor; or forget it if the answer ends at a
+ * move (moved): its next poll reads its membership again.  Called by the
+ * waker and by handler threads (a poll answered at once).
+ */
+void
+waker_note(struct waker *w, const struct repoll_key *k,
+    const struct reader *r, int moved)
+{
+	if (k->fresh_till == 0)
+		return;
+	if (moved)
+		repoll_drop(w->repoll, k);
+	else
+		repoll_put(w->repoll, k, r);
+}
+
+/* waker_note() for p, answered with cursor. */
+static void
+waiting_note(struct waker *w, struct waiting *p, int64_t cursor, int moved)
+{
+	struct reader	 r = p->reader;
+
+	r.cursor = cursor;
+	waker_note(w, &p->key, &r, moved);
+}
+
+/*
+ * Answer a waiting poll with cursor and the events in w->events (cut at a
+ * move of its session if moved), unlink and free it.
  */
 static void
-waiting_answer(struct waker *w, struct waiting *p, int64_t cursor)
+waiting_answer(struct waker *w, struct waiting *p, int64_t cursor, int moved)
 {
-	struct buf	 body;
-
 	/* Unlinked first: the answer may fail, the entry goes regardless. */
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
 	w->nwaiting--;
 	waiting_forget(w, p);
-	buf_init(&body);
-	mailbox_answer_add(&body, cursor, w->events.data ? w->events.data : "",
-	    w->events.len, 0);
-	w->answer(p->req, 200, body.data, body.len);
-	buf_free(&body);
+	waiting_note(w, p, cursor, moved);
+	w->body.len = 0;
+	mailbox_answer_add(&w->body, cursor, w->events.data ?
+	    w->events.data : "", w->events.len, 0);
+	w->answer(p->req, 200, w->body.data, w->body.len);
 	metrics_observe(w->app->metrics, H_POLL_WAIT, mono_us() - p->parked_us);
 	metrics_request(w->app->metrics, waiting_route(p), 200,
 	    (now_ms() - p->started) * 1000);
 	if (!w->app->quiet)
-		log_request("GET", "/api/poll", 200, now_ms() - p->started,
-		    "polling");
+		log_request_add(&w->log, "GET", "/api/poll", 200,
+		    now_ms() - p->started, "polling");
 	free(p);
 }
 
@@ -364,7 +427,7 @@ waiting_match(struct waker *w, struct waiting *p, const struct scan *sc,
 	case MB_ANSWER:
 		metrics_add(w->app->metrics, M_DELIVERED_POLL,
 		    (uint64_t)a.count);
-		waiting_answer(w, p, a.cursor);
+		waiting_answer(w, p, a.cursor, a.moved);
 		break;
 	default:			/* MB_BEHIND: the next scan */
 		break;
@@ -413,7 +476,7 @@ expire(struct waker *w, int64_t now)
 
 	w->events.len = 0;
 	while ((p = w->list.next) != &w->list && p->deadline <= now)
-		waiting_answer(w, p, p->reader.cursor);
+		waiting_answer(w, p, p->reader.cursor, 0);
 }
 
 /* How long poll(2) may sleep: till the first deadline or scan due. */
@@ -449,7 +512,8 @@ answer_all(struct waker *w)
 {
 	w->events.len = 0;
 	while (w->list.next != &w->list)
-		waiting_answer(w, w->list.next, w->list.next->reader.cursor);
+		waiting_answer(w, w->list.next, w->list.next->reader.cursor,
+		    0);
 }
 
 /* The waker loop of this process, until waker_stop(). */
@@ -468,6 +532,7 @@ waker_run(struct waker *w)
 		 * replaces a dead one in its slot. */
 		metrics_waiting(w->app->metrics, w->slot,
 		    (int64_t)w->nwaiting);
+		log_flush(&w->log);
 		/* With a scan put off, rings need not wake us: it reads
 		 * everything, and the doorbell is drained just before. */
 		pfd[1].events = ring_gap_put_off(&w->gap) ? 0 : POLLIN;
@@ -479,6 +544,7 @@ waker_run(struct waker *w)
 			got |= inbox_take(w);
 		if (atomic_load(&w->stopping)) {
 			answer_all(w);
+			log_flush(&w->log);
 			return;
 		}
 		if (pfd[1].revents & POLLIN)

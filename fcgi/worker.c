@@ -150,16 +150,16 @@ record(unsigned char *p, int type, int id, size_t len)
  * empty record that ends the stream and FCGI_END_REQUEST, in one buffer and
  * one write (usually); then close the connection, as FCGX_Finish_r would,
  * or give it back to the connections' set when nginx keeps it.  The body is
- * copied once, into its records.
+ * copied once, into its records (on the stack for the usual short answer).
  */
 void
 worker_respond_raw(void *req, int status, const char *body, size_t len)
 {
 	struct detached	*d = req;
 	char		 head[256];
-	unsigned char	*out, *p;
+	unsigned char	 small[4096], *out, *p;
 	const char	*src;
-	size_t		 hlen, chunk, off, left;
+	size_t		 hlen, chunk, off, left, need;
 	ssize_t		 w;
 	int		 n;
 
@@ -170,7 +170,8 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 	if (n <= 0 || (size_t)n >= sizeof(head))
 		fatal("worker_respond_raw: head");	/* cannot: fixed text */
 	hlen = (size_t)n;
-	out = xmalloc(hlen + len + 8 * (len / 32768 + 2) + 24);
+	need = hlen + len + 8 * (len / 32768 + 2) + 24;
+	out = need <= sizeof(small) ? small : xmalloc(need);
 	p = record(out, FCGI_STDOUT, d->id, hlen);
 	memcpy(p, head, hlen);
 	p += hlen;
@@ -195,7 +196,8 @@ worker_respond_raw(void *req, int status, const char *body, size_t len)
 		conns_idle(d->conns, d->fd);
 	else
 		close(d->fd);
-	free(out);
+	if (out != small)
+		free(out);
 	free(d);
 }
 
@@ -351,7 +353,7 @@ handle(struct acceptor *a, struct ctx *c, FCGX_Request *r)
 		/* Only the connection waits; r is free for the next accept.
 		 * The waker counts it in the metrics when it answers. */
 		waker_wait(a->waker, detach(r, a->conns), &rs.reader, &rs.hold,
-		    rq.client, rq.now_ms);
+		    &rs.repoll, rq.client, rq.now_ms);
 		goto out;
 	}
 answer:

@@ -173,3 +173,41 @@ test('poll refuses a bad cursor', {timeout: 10_000}, async () => {
   assert.equal(none.status, 400, `no cursor: ${none.text}`);
   assert.equal(none.json?.error, 'bad_cursor');
 });
+
+// A re-poll from the cursor the waker just answered waits without reading the session from the
+// store (fcgi/repoll.c). One worker process, so that the re-poll meets the waker that answered.
+test('a session that moves between two polls: the re-poll from its last answer stops at the move, then sees only its new room', {timeout: 60_000}, async () => {
+  const one = await startStack({workers: 1, workerArgs: ['--poll-timeout', String(POLL_TIMEOUT_S)]});
+  try {
+    const ann = await newSession(one, 'Ann');
+    const bob = await newSession(one, 'Bob');
+    const carl = await newSession(one, 'Carl');
+    await join(one, ann.token, 'move-a');
+    await join(one, carl.token, 'move-b');
+    const bj = await join(one, bob.token, 'move-a');
+    // Bob waits, and the waker answers him with a1: that answer's cursor is noted.
+    const sending = sleep(300).then(() => say(one, ann.token, 'a1'));
+    const first = await pollUntil(one, bob.token, bj.cursor, (ev) => texts(ev).includes('a1'));
+    await sending;
+    // Between his polls Bob goes to the other room; then each room gets a message.
+    await join(one, bob.token, 'move-b');
+    await say(one, ann.token, 'a2');
+    await say(one, carl.token, 'b1');
+    // A token never issued is refused, from that cursor as from any.
+    const stranger = await api(one, 'GET', `api/poll?cursor=${first.cursor}`, {token: 'f'.repeat(32)});
+    assert.equal(stranger.status, 401, stranger.text);
+    const got = [];
+    let cur = first.cursor;
+    for (let i = 0; i < 4 && !texts(got).includes('b1'); i++) {
+      const r = await poll(one, bob.token, cur);
+      got.push(...r.json.events);
+      cur = r.json.cursor;
+    }
+    const types = got.map((e) => e.type);
+    assert.ok(types.includes('room_left') && types.includes('room_joined'), types.join(','));
+    assert.ok(types.indexOf('room_left') < types.indexOf('room_joined'), types.join(','));
+    assert.deepEqual(texts(got), ['b1'], 'only the new room\'s message, and it once');
+  } finally {
+    await one.stop();
+  }
+});
