@@ -71,10 +71,11 @@ function leftoverPids(stateDir) {
     ...readPidFile(path.join(stateDir, 'ws.pid')),
     ...readPidFile(path.join(stateDir, 'nginx.pid')),
     ...readPidFile(path.join(stateDir, 'nginx', 'nginx.pid')),
+    ...readPidFile(path.join(stateDir, 'janus', 'janus.pid')),
   ];
   return [...new Set(pids)].filter((pid) => {
     const cmd = cmdline(pid);
-    return cmd.includes('noom-worker') || (cmd.includes('noom-ws') && cmd.includes(stateDir)) || (cmd.includes('nginx') && cmd.includes(stateDir));
+    return cmd.includes('noom-worker') || (cmd.includes('noom-ws') && cmd.includes(stateDir)) || (cmd.includes('nginx') && cmd.includes(stateDir)) || (cmd.includes('janus') && cmd.includes(stateDir));
   });
 }
 
@@ -193,6 +194,8 @@ async function startOnce({prefix, workers, workerArgs, env, prepareState}) {
       NOOM_PREFIX: prefix,
       NOOM_WORKERS: String(workers),
       NOOM_WORKER_ARGS: workerArgs.join(' '),
+      // Janus (when installed) on a port of its own: stacks run side by side.
+      NOOM_JANUS_PORT: String(await freePort()),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
