@@ -23,7 +23,7 @@ if (skip) console.log(`# ${skip}`);
 let stack;
 before(async () => {
   if (skip) return;
-  stack = await startStack({workerArgs: ['--mesh-max', '2', '--poll-timeout', '2']});
+  stack = await startStack({workerArgs: ['--mesh-max', '2', '--poll-timeout', '2'], sfu: true});
 });
 after(async () => {
   await stack?.stop();
