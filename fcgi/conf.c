@@ -143,6 +143,41 @@ limit_set(struct conf *cf, const char *key, const char *value)
 	return NULL;
 }
 
+/* The keys of calls past the mesh (sfu.c); NULL or why value is wrong. */
+static const char *
+sfu_set(struct conf *cf, const char *key, const char *value)
+{
+	unsigned int	 port;
+	char		 rest[2];
+
+	if (strcmp(key, "janus") == 0) {
+		/* Plain HTTP to a loopback address: Janus is never far. */
+		if (sscanf(value, "http://127.0.0.1:%u/%1s", &port, rest) != 2 ||
+		    port == 0 || port > 65535 || strlen(value) > 200)
+			return "janus is http://127.0.0.1:PORT/PATH (Janus's "
+			    "HTTP API on loopback)";
+		free(cf->janus_url);
+		cf->janus_url = xstrdup(value);
+		return NULL;
+	}
+	if (strcmp(key, "janus_secret") == 0) {
+		if (strlen(value) < 16)
+			return "janus_secret must be at least 16 characters";
+		free(cf->janus_secret);
+		cf->janus_secret = xstrdup(value);
+		return NULL;
+	}
+	if (strcmp(value, "auto") == 0)
+		cf->sfu_mode = SFU_AUTO;
+	else if (strcmp(value, "always") == 0)
+		cf->sfu_mode = SFU_ALWAYS;
+	else if (strcmp(value, "off") == 0)
+		cf->sfu_mode = SFU_OFF;
+	else
+		return "sfu is auto, always or off";
+	return NULL;
+}
+
 /* Apply one key = value; NULL on success or the reason it is wrong. */
 static const char *
 conf_set(struct conf *cf, const char *key, const char *value)
@@ -188,7 +223,7 @@ conf_set(struct conf *cf, const char *key, const char *value)
 	}
 	if (strcmp(key, "janus") == 0 || strcmp(key, "janus_secret") == 0 ||
 	    strcmp(key, "sfu") == 0)
-		return sfu_conf_set(cf, key, value);
+		return sfu_set(cf, key, value);
 	if (strcmp(key, "ice_transport_policy") == 0) {
 		if (strcmp(value, "all") == 0)
 			cf->ice_relay = 0;

@@ -411,7 +411,6 @@ void	 h_signal(struct ctx *, const struct req *, struct resp *);
 void	 h_media(struct ctx *, const struct req *, struct resp *);
 
 /* sfu.c: calls past the mesh on a Janus VideoRoom. */
-const char *sfu_conf_set(struct conf *, const char *, const char *);
 int	 sfu_on(const struct conf *);
 int64_t	 sfu_feed(const struct conf *, int64_t, int64_t);
 int	 sfu_token(const struct conf *, int64_t, int64_t, char *, size_t);

@@ -78,40 +78,6 @@ struct janus {
 	char		 token[160];
 };
 
-const char *
-sfu_conf_set(struct conf *cf, const char *key, const char *value)
-{
-	unsigned int	 port;
-	char		 rest[2];
-
-	if (strcmp(key, "janus") == 0) {
-		/* Plain HTTP to a loopback address: Janus is never far. */
-		if (sscanf(value, "http://127.0.0.1:%u/%1s", &port, rest) != 2 ||
-		    port == 0 || port > 65535 || strlen(value) > 200)
-			return "janus is http://127.0.0.1:PORT/PATH (Janus's "
-			    "HTTP API on loopback)";
-		free(cf->janus_url);
-		cf->janus_url = xstrdup(value);
-		return NULL;
-	}
-	if (strcmp(key, "janus_secret") == 0) {
-		if (strlen(value) < 16)
-			return "janus_secret must be at least 16 characters";
-		free(cf->janus_secret);
-		cf->janus_secret = xstrdup(value);
-		return NULL;
-	}
-	if (strcmp(value, "auto") == 0)
-		cf->sfu_mode = SFU_AUTO;
-	else if (strcmp(value, "always") == 0)
-		cf->sfu_mode = SFU_ALWAYS;
-	else if (strcmp(value, "off") == 0)
-		cf->sfu_mode = SFU_OFF;
-	else
-		return "sfu is auto, always or off";
-	return NULL;
-}
-
 /* Is there a Janus to move calls to? */
 int
 sfu_on(const struct conf *cf)
