@@ -647,7 +647,7 @@ const HANDOVER_MS = 10000;
 function startSfu(previous, config, tracks) {
   const self = client.session;
   if (self === null || previous instanceof SfuCall) return;
-  const sfu = new SfuCall({ self });
+  const sfu = new SfuCall({ self, refreshConfig: () => client.callConfig() });
   sfu.onRemoteStream = (session, stream) => room.setRemoteStream(session, stream);
   sfu.onPeerRemoved = (session) => room.removeRemoteStream(session);
   sfu.onPeerState = (session, st) => room.setPeerState(session, st);

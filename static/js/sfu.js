@@ -23,6 +23,10 @@
 /** @typedef {import('./call.js').LocalTracks} LocalTracks */
 /** @typedef {import('./call.js').PeerState} PeerState */
 
+/* A join token lives two minutes (fcgi/sfu.c): one older than this is renewed before a join. */
+const JOIN_FRESH_MS = 60000;
+/* After a failed subscription, try again this much later. */
+const RETRY_MS = 2000;
 /* How many recent speakers are received in high quality. */
 const HIGH_MAX = 4;
 /* Simulcast layers (substreams) as Janus numbers them. */
@@ -65,12 +69,19 @@ export function loadJanus() {
 /**
  * @typedef {object} SfuOptions
  * @property {number} self  this session's id
+ * @property {() => Promise<CallConfig>} refreshConfig  a fresh call configuration (GET api/call),
+ *   for a new join token
  */
 
 export class SfuCall {
   /** @param {SfuOptions} options */
   constructor(options) {
     this.self = options.self;
+    this.refreshConfig = options.refreshConfig;
+    /** When config's join token was made (Date.now()). */
+    this.configAt = 0;
+    /** The subscriber handle has joined the room. */
+    this._subJoined = false;
     /** Sessions whose media we receive. @type {Map<number, {feed: number, tracks: Map<string, MediaStreamTrack>}>} */
     this.peers = new Map();
     /** What we send. @type {LocalTracks} */
@@ -127,6 +138,7 @@ export class SfuCall {
     if (this.ended || this.started || !config.sfu) return;
     this.started = true;
     this.config = config;
+    this.configAt = Date.now();
     this.tracks = { audio: tracks.audio ?? null, video: tracks.video ?? null };
     const sfu = config.sfu;
     loadJanus().then((Janus) => {
@@ -332,9 +344,32 @@ export class SfuCall {
     this.sub.send({ message });
   }
 
-  /** @param {{feed: number}[]} streams */
-  _attachSubscriber(streams) {
+  /**
+   * A join token young enough for a join now (the one GET api/call gave at the start may be
+   * minutes old when the first other member publishes).
+   * @returns {Promise<string>}
+   */
+  async _joinToken() {
     const sfu = /** @type {NonNullable<CallConfig['sfu']>} */ (this.config?.sfu);
+    if (Date.now() - this.configAt < JOIN_FRESH_MS) return sfu.join;
+    const fresh = await this.refreshConfig();
+    if (fresh.sfu && fresh.sfu.room === sfu.room) {
+      sfu.join = fresh.sfu.join;
+      this.configAt = Date.now();
+    }
+    return sfu.join;
+  }
+
+  /** @param {{feed: number}[]} streams */
+  async _attachSubscriber(streams) {
+    const sfu = /** @type {NonNullable<CallConfig['sfu']>} */ (this.config?.sfu);
+    let token = sfu.join;
+    try {
+      token = await this._joinToken();
+    } catch (err) {
+      this.onWarning('refresh the join token', err);
+    }
+    if (this.ended) return;
     this.janus.attach({
       plugin: PLUGIN,
       success: (/** @type {any} */ handle) => {
@@ -343,7 +378,7 @@ export class SfuCall {
         handle.send({
           message: {
             request: 'join', ptype: 'subscriber', room: sfu.room, private_id: this.privateId,
-            streams, token: sfu.join,
+            streams, token,
           },
         });
       },
@@ -366,16 +401,31 @@ export class SfuCall {
     if (this.ended) return;
     if (msg.error) {
       this.onWarning('subscription', new Error(`${msg.error_code}: ${msg.error}`));
+      if (!this._subJoined) {
+        /* The join failed (a feed gone meanwhile, a token too old): a new handle, later. */
+        const sub = this.sub;
+        this.sub = null;
+        try { sub?.detach(); } catch { /* gone with the session */ }
+        for (const feed of this.subscribed) this._add.add(feed);
+        this._drop.clear();
+        setTimeout(() => {
+          this._busy = false;
+          this._update();
+        }, RETRY_MS);
+        return;
+      }
       /* A feed that left meanwhile: carry on with the rest. */
       this._busy = false;
       this._update();
       return;
     }
+    if (msg.videoroom === 'attached') this._subJoined = true;
     if (Array.isArray(msg.streams)) {
       this.mids.clear();
       for (const s of msg.streams) {
         if (s.active !== false && s.feed_id) this.mids.set(String(s.mid), { feed: Number(s.feed_id), type: s.type });
       }
+      for (const mid of Array.from(this.layers.keys())) if (!this.mids.has(mid)) this.layers.delete(mid);
     }
     if (!jsep) {
       if (msg.videoroom === 'updated' || msg.videoroom === 'attached') {
@@ -388,10 +438,19 @@ export class SfuCall {
       jsep,
       tracks: [{ type: 'data' }],
       success: (/** @type {any} */ answer) => {
-        this.sub.send({ message: { request: 'start' }, jsep: answer });
-        this._busy = false;
-        this._layers();
-        this._update();
+        this.sub.send({
+          message: { request: 'start' }, jsep: answer,
+          /* The next update only once Janus has the answer: requests travel in parallel. */
+          success: () => {
+            this._busy = false;
+            this._layers();
+            this._update();
+          },
+          error: (/** @type {unknown} */ err) => {
+            this._busy = false;
+            this.onWarning('start', err);
+          },
+        });
       },
       error: (/** @type {unknown} */ err) => {
         this._busy = false;
