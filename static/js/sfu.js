@@ -231,6 +231,10 @@ export class SfuCall {
       },
       error: (/** @type {unknown} */ err) => this._fail('attach', err),
       onmessage: (/** @type {any} */ msg, /** @type {any} */ jsep) => this._onPublisherMessage(msg, jsep),
+      iceState: (/** @type {string} */ state) => {
+        /* ICE gave up: publish again with new ICE credentials. */
+        if (state === 'failed' && !this.ended) this._publish(true);
+      },
       onlocaltrack: () => {},
       onremotetrack: () => {},
       oncleanup: () => {},
@@ -265,14 +269,16 @@ export class SfuCall {
     if (typeof gone === 'number') this._unpublished(gone);
   }
 
-  _publish() {
+  /** @param {boolean} [iceRestart]  again, with new ICE credentials */
+  _publish(iceRestart = false) {
     /** @type {any[]} */
     const tracks = [];
     if (this.tracks.audio) tracks.push({ type: 'audio', capture: this.tracks.audio, recv: false });
     if (this.tracks.video) tracks.push({ type: 'video', capture: this.tracks.video, recv: false, simulcast: true });
     if (!tracks.length) return;
     this.pub.createOffer({
-      tracks,
+      tracks: iceRestart ? undefined : tracks,
+      iceRestart,
       success: (/** @type {any} */ jsep) => {
         this.pub.send({ message: { request: 'configure', audio: !!this.tracks.audio, video: !!this.tracks.video }, jsep });
       },
@@ -390,7 +396,27 @@ export class SfuCall {
       webrtcState: (/** @type {boolean} */ up) => {
         for (const session of this.peers.keys()) this.onPeerState(session, up ? 'connected' : 'reconnecting');
       },
+      iceState: (/** @type {string} */ state) => {
+        /* ICE gave up (a network change, a starved machine): the same feeds on a new handle. */
+        if (state === 'failed' && !this.ended) this._resubscribe();
+      },
     });
+  }
+
+  /** Drops the subscriber handle and subscribes to every feed again on a new one, shortly. */
+  _resubscribe() {
+    const sub = this.sub;
+    this.sub = null;
+    this._subJoined = false;
+    this._busy = true;
+    this.layers.clear();
+    try { sub?.detach(); } catch { /* gone with the session */ }
+    for (const feed of this.subscribed) this._add.add(feed);
+    this._drop.clear();
+    setTimeout(() => {
+      this._busy = false;
+      this._update();
+    }, RETRY_MS);
   }
 
   /**
@@ -403,15 +429,7 @@ export class SfuCall {
       this.onWarning('subscription', new Error(`${msg.error_code}: ${msg.error}`));
       if (!this._subJoined) {
         /* The join failed (a feed gone meanwhile, a token too old): a new handle, later. */
-        const sub = this.sub;
-        this.sub = null;
-        try { sub?.detach(); } catch { /* gone with the session */ }
-        for (const feed of this.subscribed) this._add.add(feed);
-        this._drop.clear();
-        setTimeout(() => {
-          this._busy = false;
-          this._update();
-        }, RETRY_MS);
+        this._resubscribe();
         return;
       }
       /* A feed that left meanwhile: carry on with the rest. */
