@@ -159,7 +159,7 @@ describe('a call past the mesh, on Janus', { skip }, () => {
 
   const others = (/** @type {User} */ u, /** @type {User[]} */ group) => group.filter((o) => o !== u).map((o) => o.session);
 
-  it('eight people: a mesh of three moves onto the SFU, everyone sees everyone', { timeout: 600_000 }, async (t) => {
+  it(`${COUNT} people: a mesh of three moves onto the SFU, everyone sees everyone`, { timeout: 600_000 }, async (t) => {
     for (const name of NAMES.slice(0, 3)) await newUser(name);
     await Promise.all(users.map((u) => waitPeers(u, others(u, users))));
     t.diagnostic('three in a mesh, each decoding two');
