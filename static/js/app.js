@@ -645,16 +645,9 @@ const HANDOVER_MS = 10000;
  * @param {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} tracks
  */
 function startSfu(previous, config, tracks) {
-  const self = client.session;
-  if (self === null || previous instanceof SfuCall) return;
-  const sfu = new SfuCall({ self, refreshConfig: () => client.callConfig() });
-  sfu.onRemoteStream = (session, stream) => room.setRemoteStream(session, stream);
-  sfu.onPeerRemoved = (session) => room.removeRemoteStream(session);
-  sfu.onPeerState = (session, st) => room.setPeerState(session, st);
-  sfu.onPeerAdded = (session) => room.setPeerState(session, 'connecting');
-  sfu.onEnded = (why) => {
-    if (call === sfu) room.setCallStatus(`The call was interrupted (${why}).`);
-  };
+  if (previous instanceof SfuCall) return;
+  const sfu = newSfuCall();
+  if (!sfu) return;
   call = sfu;
   sfu.start(config, tracks);
   const mesh = previous;
@@ -669,6 +662,49 @@ function startSfu(previous, config, tracks) {
     clearInterval(timer);
     mesh.close();
   }, 250);
+}
+
+/* A call on the SFU that lost Janus (its session expired, the server restarted) starts again
+ * this much later, with a fresh configuration. */
+const SFU_RETRY_MS = 3000;
+
+/**
+ * An SfuCall wired to the room page, or null without a session.
+ * @returns {SfuCall|null}
+ */
+function newSfuCall() {
+  const self = client.session;
+  if (self === null) return null;
+  const sfu = new SfuCall({ self, refreshConfig: () => client.callConfig() });
+  sfu.onRemoteStream = (session, stream) => room.setRemoteStream(session, stream);
+  sfu.onPeerRemoved = (session) => room.removeRemoteStream(session);
+  sfu.onPeerState = (session, st) => room.setPeerState(session, st);
+  sfu.onPeerAdded = (session) => room.setPeerState(session, 'connecting');
+  sfu.onEnded = (why) => {
+    if (call !== sfu) return;
+    room.setCallStatus(`The call was interrupted (${why}); reconnecting…`);
+    sfu.close();
+    setTimeout(() => restartSfu(sfu), SFU_RETRY_MS);
+  };
+  return sfu;
+}
+
+/**
+ * The SFU call `lost` ended on its own: join the VideoRoom again, unless the page moved on.
+ * @param {SfuCall} lost
+ */
+function restartSfu(lost) {
+  if (call !== lost) return;
+  client.callConfig().then((config) => {
+    if (call !== lost || config.mode !== 'sfu' || !media) return;
+    const sfu = newSfuCall();
+    if (!sfu) return;
+    call = sfu;
+    room.setCallStatus(media.problem ?? '');
+    sfu.start(config, media.tracks());
+  }).catch(() => {
+    if (call === lost) setTimeout(() => restartSfu(lost), SFU_RETRY_MS);
+  });
 }
 
 /**
