@@ -177,6 +177,7 @@ struct admin_room {
 	json_t		*members;	/* the current room's, being filled */
 	int		 rank;		/* its members in join order so far */
 	int		 mesh_max;
+	int		 sfu;		/* the current room's call is on the SFU */
 	int64_t		 now;
 };
 
@@ -191,8 +192,10 @@ admin_member_json(void *arg, const struct member *m)
 	    "session", (json_int_t)m->session_id, "nickname", m->nickname,
 	    "host", m->host, "transport", *m->transport ? m->transport : "-",
 	    "connected_s", (json_int_t)((a->now - m->created_ms) / 1000),
-	    "call", a->rank++ < a->mesh_max ? "mesh" : "chat-only",
+	    "call", a->sfu ? "sfu" : a->rank < a->mesh_max ? "mesh" :
+	    "chat-only",
 	    "audio", m->audio, "video", m->video));
+	a->rank++;
 	return 0;
 }
 
@@ -201,9 +204,16 @@ static int
 admin_room_json(void *arg, const struct room_row *r)
 {
 	struct admin_room *a = arg;
+	int64_t		 jid;
 	int		 in_call = r->count < a->mesh_max ? (int)r->count :
 			    a->mesh_max;
 
+	/* A call on the SFU (sfu.c) has every member in it. */
+	if ((jid = db_sfu_room(a->c->db, r->id)) == -1)
+		return -1;
+	a->sfu = jid > 0;
+	if (a->sfu)
+		in_call = (int)r->count;
 	a->members = json_array();
 	a->rank = 0;
 	if (db_room_members(a->c->db, r->id, ADMIN_MEMBERS,
@@ -217,7 +227,7 @@ admin_room_json(void *arg, const struct room_row *r)
 	    "count", (json_int_t)r->count,
 	    "age_s", (json_int_t)((a->now - r->created_ms) / 1000),
 	    "members", a->members,
-	    "call", "mode", "mesh", "size", in_call,
+	    "call", "mode", a->sfu ? "sfu" : "mesh", "size", in_call,
 	    "settings", "locked", r->locked, "waiting_room", r->waiting_room,
 	    "password", r->password));
 	return 0;
@@ -227,7 +237,7 @@ admin_room_json(void *arg, const struct room_row *r)
 void
 h_admin_rooms(struct ctx *c, const struct req *rq, struct resp *rs)
 {
-	struct admin_room a = { c, NULL, NULL, 0, 0, rq->now_ms };
+	struct admin_room a = { c, NULL, NULL, 0, 0, 0, rq->now_ms };
 	int64_t		 id, cursor;
 
 	if (admin_auth(c, rq, rs, &id) == -1)

@@ -4,7 +4,12 @@
  * media itself flows peer to peer (or through TURN), never through Noom.
  *
  *   GET  /api/call                      -> {iceServers, iceTransportPolicy,
- *                                           ttl, mesh_max, in_call}
+ *                                           ttl, mesh_max, in_call, mode,
+ *                                           sfu_available[, sfu]}
+ *
+ * mode is "mesh" or "sfu": a call past mesh_max moves onto Janus when it is
+ * configured (sfu.c), and then every member is in it and gets sfu, what
+ * its page needs to publish and subscribe there.
  *
  * TURN credentials (coturn's REST scheme, turn.c) go only to members of the
  * call, valid turn_ttl seconds (10 minutes by default); the page renews
@@ -73,7 +78,8 @@ h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 {
 	const struct conf *cf = conf_now(c->app);
 	struct session	 s;
-	int		 rank;
+	json_t		*sfu;
+	int		 rank, in_call, failed;
 
 	if (auth_session(c, rq, rs, &s) == -1)
 		return;
@@ -83,12 +89,22 @@ h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 		resp_error(rs, 500, "internal", "The store failed.");
 		return;
 	}
-	resp_json(rs, 200, json_pack("{s:o,s:s,s:i,s:i,s:b}", "iceServers",
-	    ice_servers_new(cf, c->app->metrics, s.id, rq->now_ms / 1000,
-	    rank < cf->mesh_max),
+	/* On the SFU every member is in the call (sfu.c). */
+	sfu = sfu_call_new(c, &s, rq->now_ms, &failed);
+	if (failed) {
+		resp_error(rs, 500, "internal", "The store failed.");
+		return;
+	}
+	in_call = sfu != NULL || rank < cf->mesh_max;
+	resp_json(rs, 200, json_pack("{s:o,s:s,s:i,s:i,s:b,s:s,s:b}",
+	    "iceServers", ice_servers_new(cf, c->app->metrics, s.id,
+	    rq->now_ms / 1000, in_call),
 	    "iceTransportPolicy", cf->ice_relay ? "relay" : "all",
 	    "ttl", cf->turn_ttl, "mesh_max", cf->mesh_max,
-	    "in_call", rank < cf->mesh_max));
+	    "in_call", in_call, "mode", sfu != NULL ? "sfu" : "mesh",
+	    "sfu_available", sfu_on(cf)));
+	if (sfu != NULL)
+		json_object_set_new(rs->json, "sfu", sfu);
 }
 
 /* Check the fields of a signal; 0, or -1 after answering 400 / 413. */

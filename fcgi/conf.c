@@ -17,6 +17,14 @@
  *   log_level = debug | info | warn       (default info: a line a request)
  *   admin_password = pbkdf2-sha256$...    (noom-worker --hash-password; the
  *                                          admin page is off without it)
+ *   janus = http://127.0.0.1:PORT/janus   (Janus's HTTP API; sfu.c)
+ *   janus_secret = <Janus token_auth_secret>
+ *   sfu = auto | always | off             (auto: past mesh_max; default)
+ *   sfu_token_ttl = <seconds a Janus session token lasts, 600..86400;
+ *                   default 43200>
+ *
+ * noom-run, when it starts Janus, writes janus and janus_secret into a file
+ * of its own that the workers read after this one (--janus-config).
  *
  * SIGHUP reads the file again (main.c, worker.c): every key takes effect
  * for the requests that start afterwards.
@@ -135,6 +143,41 @@ limit_set(struct conf *cf, const char *key, const char *value)
 	return NULL;
 }
 
+/* The keys of calls past the mesh (sfu.c); NULL or why value is wrong. */
+static const char *
+sfu_set(struct conf *cf, const char *key, const char *value)
+{
+	unsigned int	 port;
+	char		 rest[2];
+
+	if (strcmp(key, "janus") == 0) {
+		/* Plain HTTP to a loopback address: Janus is never far. */
+		if (sscanf(value, "http://127.0.0.1:%u/%1s", &port, rest) != 2 ||
+		    port == 0 || port > 65535 || strlen(value) > 200)
+			return "janus is http://127.0.0.1:PORT/PATH (Janus's "
+			    "HTTP API on loopback)";
+		free(cf->janus_url);
+		cf->janus_url = xstrdup(value);
+		return NULL;
+	}
+	if (strcmp(key, "janus_secret") == 0) {
+		if (strlen(value) < 16)
+			return "janus_secret must be at least 16 characters";
+		free(cf->janus_secret);
+		cf->janus_secret = xstrdup(value);
+		return NULL;
+	}
+	if (strcmp(value, "auto") == 0)
+		cf->sfu_mode = SFU_AUTO;
+	else if (strcmp(value, "always") == 0)
+		cf->sfu_mode = SFU_ALWAYS;
+	else if (strcmp(value, "off") == 0)
+		cf->sfu_mode = SFU_OFF;
+	else
+		return "sfu is auto, always or off";
+	return NULL;
+}
+
 /* Apply one key = value; NULL on success or the reason it is wrong. */
 static const char *
 conf_set(struct conf *cf, const char *key, const char *value)
@@ -178,6 +221,9 @@ conf_set(struct conf *cf, const char *key, const char *value)
 			return "log_level is debug, info or warn";
 		return NULL;
 	}
+	if (strcmp(key, "janus") == 0 || strcmp(key, "janus_secret") == 0 ||
+	    strcmp(key, "sfu") == 0)
+		return sfu_set(cf, key, value);
 	if (strcmp(key, "ice_transport_policy") == 0) {
 		if (strcmp(value, "all") == 0)
 			cf->ice_relay = 0;
@@ -194,6 +240,12 @@ conf_set(struct conf *cf, const char *key, const char *value)
 		if (n < 10 || n > 86400)
 			return "turn_ttl must be 10 to 86400 seconds";
 		cf->turn_ttl = (int)n;
+		return NULL;
+	}
+	if (strcmp(key, "sfu_token_ttl") == 0) {
+		if (n < 600 || n > 86400)
+			return "sfu_token_ttl must be 600 to 86400 seconds";
+		cf->sfu_token_ttl = (int)n;
 		return NULL;
 	}
 	if (strcmp(key, "mesh_max") == 0) {
@@ -260,6 +312,7 @@ conf_new(void)
 
 	cf->mesh_max = 6;
 	cf->turn_ttl = 600;
+	cf->sfu_token_ttl = 43200;
 	cf->log_level = LOG_INFO;
 	memcpy(cf->limits, limit_defaults, sizeof(cf->limits));
 	return cf;
@@ -279,6 +332,8 @@ conf_free(struct conf *cf)
 	for (i = 0; cf->proxies[i] != NULL; i++)
 		free(cf->proxies[i]);
 	free(cf->turn_secret);
+	free(cf->janus_url);
+	free(cf->janus_secret);
 	free(cf->admin_password);
 	free(cf);
 }
@@ -293,8 +348,10 @@ conf_read_new(const struct app *app, char **cause)
 {
 	struct conf	*cf = conf_new();
 
-	if (app->config_path != NULL &&
-	    conf_load(cf, app->config_path, cause) == -1) {
+	if ((app->config_path != NULL &&
+	    conf_load(cf, app->config_path, cause) == -1) ||
+	    (app->janus_config != NULL &&
+	    conf_load(cf, app->janus_config, cause) == -1)) {
 		conf_free(cf);
 		return NULL;
 	}

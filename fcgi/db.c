@@ -122,6 +122,10 @@ enum stmt {
 	S_PROBE,
 	S_FIGURES_SESSIONS,
 	S_FIGURES_ROOMS,
+	S_SFU_ROOM,
+	S_SFU_ROOM_ADD,
+	S_SFU_ROOM_DROP,
+	S_SFU_ROOMS,
 	S_BEGIN,
 	S_BEGIN_READ,
 	S_COMMIT,
@@ -213,6 +217,17 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "DELETE FROM rooms WHERE id = :room",
 	[S_ROOM_DELETE_MSGS] =
 	    "DELETE FROM messages WHERE room_id = :room",
+	[S_SFU_ROOM] =
+	    "SELECT janus_id FROM sfu_rooms WHERE room_id = :room",
+	[S_SFU_ROOM_ADD] =
+	    "INSERT OR IGNORE INTO sfu_rooms (room_id, janus_id, created_ms)"
+	    " VALUES (:room, :janus, :now)",
+	[S_SFU_ROOM_DROP] =
+	    "DELETE FROM sfu_rooms WHERE room_id = :room AND janus_id = :janus",
+	[S_SFU_ROOMS] =
+	    "SELECT s.room_id, s.janus_id, coalesce(r.members, 0)"
+	    " FROM sfu_rooms s LEFT JOIN rooms r ON r.id = s.room_id"
+	    " ORDER BY s.room_id LIMIT :max",
 	[S_ROOM_COUNT] =
 	    "SELECT members FROM rooms WHERE id = :room",
 	[S_ROOM_MEMBERS] =
@@ -2050,4 +2065,70 @@ db_events_trim(struct db *db, int64_t cutoff)
 		return -1;
 	bind_i(p, ":upto", upto);
 	return run(db, p);
+}
+
+/* The VideoRoom number of room's SFU call: > 0, 0 when its call is not on the SFU, or -1. */
+int64_t
+db_sfu_room(struct db *db, int64_t room)
+{
+	sqlite3_stmt	*p = st(db, S_SFU_ROOM);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	return one_int(db, p, 0);
+}
+
+/* Put room's call on the SFU as VideoRoom janus (kept if it is there already). */
+int
+db_sfu_room_add(struct db *db, int64_t room, int64_t janus, int64_t now_ms)
+{
+	sqlite3_stmt	*p = st(db, S_SFU_ROOM_ADD);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":janus", janus);
+	bind_i(p, ":now", now_ms);
+	return run(db, p);
+}
+
+/* Room's call leaves the SFU (if it is still on VideoRoom janus). */
+int
+db_sfu_room_drop(struct db *db, int64_t room, int64_t janus)
+{
+	sqlite3_stmt	*p = st(db, S_SFU_ROOM_DROP);
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":room", room);
+	bind_i(p, ":janus", janus);
+	return run(db, p);
+}
+
+/*
+ * Fill rows with up to max rooms whose call is on the SFU, with their
+ * member counts (0 for a room that is gone); how many, or -1.
+ */
+int
+db_sfu_rooms(struct db *db, struct sfu_row *rows, int max)
+{
+	sqlite3_stmt	*p = st(db, S_SFU_ROOMS);
+	int		 n = 0, rc = SQLITE_DONE;
+
+	if (p == NULL)
+		return -1;
+	bind_i(p, ":max", max);
+	while (n < max && (rc = sqlite3_step(p)) == SQLITE_ROW) {
+		rows[n].room_id = sqlite3_column_int64(p, 0);
+		rows[n].janus_id = sqlite3_column_int64(p, 1);
+		rows[n].members = sqlite3_column_int64(p, 2);
+		n++;
+	}
+	if (n < max && rc != SQLITE_DONE) {
+		db_fail(db, "step");
+		n = -1;
+	}
+	sqlite3_reset(p);
+	return n;
 }

@@ -198,6 +198,17 @@ int	 db_room_create(struct db *, const char *, const char *, int64_t,
 	    int64_t *);
 int	 db_room_delete(struct db *, int64_t);
 int	 db_room_count(struct db *, int64_t);
+
+/* A room whose call is on the SFU (db_sfu_rooms; sfu.c). */
+struct sfu_row {
+	int64_t		 room_id;
+	int64_t		 janus_id;	/* its VideoRoom */
+	int64_t		 members;	/* 0: empty or gone */
+};
+int64_t	 db_sfu_room(struct db *, int64_t);
+int	 db_sfu_room_add(struct db *, int64_t, int64_t, int64_t);
+int	 db_sfu_room_drop(struct db *, int64_t, int64_t);
+int	 db_sfu_rooms(struct db *, struct sfu_row *, int);
 int	 db_room_members(struct db *, int64_t, int, member_fn, void *);
 int	 db_rooms_list(struct db *, const char *, int, int, room_fn, void *);
 int	 db_room_active(struct db *, int64_t, int64_t);

@@ -73,7 +73,7 @@ usage(void)
 	    "--data-dir DIR [--workers N]\n"
 	    "       [--threads N] [--socket-mode OCTAL] [--pids-file PATH]\n"
 	    "       [--poll-timeout S] [--presence-timeout S] [--retention S]\n"
-	    "       [--chat-gap MS] [--config FILE] [--mesh-max N] [--quiet]\n"
+	    "       [--chat-gap MS] [--config FILE] [--janus-config FILE] [--mesh-max N] [--quiet]\n"
 	    "       [--doorbell PATH] [--waiting-per-client N] [--ws-socket PATH]\n"
 	    "       [--metrics PATH] [--log-format text|json]\n"
 	    "       noom-worker --hash-password < file-with-the-password\n");
@@ -336,6 +336,7 @@ main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "mesh-max", required_argument, NULL, 'M' },
+		{ "janus-config", required_argument, NULL, 'J' },
 		{ "doorbell", required_argument, NULL, 'b' },
 		{ "waiting-per-client", required_argument, NULL, 'W' },
 		{ "ws-socket", required_argument, NULL, 'S' },
@@ -387,6 +388,7 @@ main(int argc, char **argv)
 		case 'R': app.retention = opt_number(optarg, 1, 7 * 86400, "--retention"); break;
 		case 'q': app.quiet = 1; break;
 		case 'c': app.config_path = optarg; break;
+		case 'J': app.janus_config = optarg; break;
 		case 'M': app.mesh_max_arg = opt_number(optarg, 2, 16, "--mesh-max"); break;
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'S': app.ws_socket = optarg; break;

@@ -14,7 +14,9 @@
  *   NOOM_HISTORY messages, sessions in no room unseen for a day (10
  *   minutes for one that never joined a room) are forgotten (their token
  *   stops working; the client makes a new session on 401), and so are the
- *   rate buckets of clients not seen for an hour.
+ *   rate buckets of clients not seen for an hour.  Then the calls on the
+ *   SFU (sfu_maint): members who left are kicked out of their VideoRoom,
+ *   empty rooms lose theirs.
  *
  * Nothing here is on a request's path: readers and handlers never wait for
  * it, and it answers nobody.  Its connection is quiet (db_quiet): a store
@@ -121,6 +123,8 @@ maint_loop(void *arg)
 		if (mono_ms() >= next) {
 			maint_report(&m->maint_log, maintenance(&m->ctx,
 			    now_ms()) == -1, m->ctx.db, "maintenance");
+			/* Outside any transaction: Janus may take a moment. */
+			sfu_maint(&m->ctx);
 			next = mono_ms() + MAINT_EVERY_MS;
 		}
 	}

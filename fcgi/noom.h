@@ -57,6 +57,7 @@ enum limit {
  * using that one for the rest of its request, so it never sees half of an
  * old configuration and half of a new.  Never written once published.
  */
+enum { SFU_AUTO, SFU_ALWAYS, SFU_OFF };
 struct conf {
 	/* Calls. */
 	int		 mesh_max;	/* members in the call; the rest chat */
@@ -65,6 +66,11 @@ struct conf {
 	char		*turn_secret;	/* coturn static-auth-secret, or NULL */
 	int		 turn_ttl;	/* seconds a TURN credential is valid */
 	int		 ice_relay;	/* 1: browsers use TURN relays only */
+	/* Calls past the mesh on a Janus VideoRoom (sfu.c). */
+	char		*janus_url;	/* Janus's HTTP API on loopback, or NULL */
+	char		*janus_secret;	/* its token_auth_secret, or NULL */
+	int		 sfu_mode;	/* SFU_AUTO, SFU_ALWAYS, SFU_OFF */
+	int		 sfu_token_ttl;	/* seconds a Janus session token lasts */
 
 	/* Per-client limits and the proxies trusted to name the client. */
 	struct bucket_rule limits[LIMIT__COUNT];
@@ -90,6 +96,8 @@ struct app {
 	const char	*pids_file;	/* the master's list of workers, or NULL */
 	const char	*ws_socket;	/* the gateway's socket (readyz), or NULL */
 	const char	*config_path;	/* --config, re-read on SIGHUP; or NULL */
+	const char	*janus_config;	/* --janus-config (same keys), read after
+					   config_path; or NULL */
 	struct metrics	*metrics;	/* the shared counters (metrics.c), or
 					   NULL */
 	int		 poll_timeout;	/* seconds a poll may wait */
@@ -422,6 +430,13 @@ void	 h_reaction(struct ctx *, const struct req *, struct resp *);
 void	 h_call(struct ctx *, const struct req *, struct resp *);
 void	 h_signal(struct ctx *, const struct req *, struct resp *);
 void	 h_media(struct ctx *, const struct req *, struct resp *);
+
+/* sfu.c: calls past the mesh on a Janus VideoRoom. */
+int	 sfu_on(const struct conf *);
+int64_t	 sfu_feed(const struct conf *, int64_t, int64_t);
+int	 sfu_token(const struct conf *, int64_t, int64_t, char *, size_t);
+json_t	*sfu_call_new(struct ctx *, const struct session *, int64_t, int *);
+void	 sfu_maint(struct ctx *);
 
 /* turn.c: coturn REST-API credentials. */
 int	 turn_credential(const char *, const char *, char *, size_t);

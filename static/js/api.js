@@ -38,7 +38,11 @@
  * @typedef {'offer'|'answer'|'candidate'|'hangup'} SignalKind
  * @typedef {{audio: boolean, video: boolean, screen: boolean}} MediaState
  * @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy,
- *            ttl: number, mesh_max: number, in_call: boolean}} CallConfig
+ *            ttl: number, mesh_max: number, in_call: boolean, mode: 'mesh'|'sfu',
+ *            sfu_available: boolean, sfu?: SfuConfig}} CallConfig
+ * @typedef {{path: string, room: number, feed: number, token: string, join: string}} SfuConfig
+ *            a call on Janus (sfu.js): its API under the prefix, the VideoRoom, our feed id,
+ *            the Janus session token and the join token naming the room
  * @typedef {{session: number, nickname: string, renewed: boolean}} SessionInfo
  * @typedef {{id: number, ts: number, duplicate: boolean, client_id: string}} SendResult
  * @typedef {{token: string, session: number, nickname: string, cursor: number}} NewSession

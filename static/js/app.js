@@ -40,6 +40,7 @@ import { PrejoinView } from './prejoin.js';
 import { RoomView } from './room.js';
 import { NoticeBanner } from './notice.js';
 import { Call } from './call.js';
+import { SfuCall } from './sfu.js';
 import { LocalMedia } from './media.js';
 
 /** @typedef {import('./transport.js').RoomState} RoomState */
@@ -152,7 +153,7 @@ const room = new RoomView(/** @type {HTMLElement} */ (document.getElementById('r
   }),
 });
 
-/** The call of the room on screen. @type {Call|null} */
+/** The call of the room on screen: the mesh, or the SFU past the mesh size. @type {Call|SfuCall|null} */
 let call = null;
 /** This tab's camera and microphone while on the pre-join screen or in a room. @type {LocalMedia|null} */
 let media = null;
@@ -160,6 +161,8 @@ let media = null;
 let callRoom = null;
 /** Whether the server counts this session in the call (not chat-only). */
 let inCall = false;
+/** The last call configuration (mesh size, whether the SFU is there). @type {import('./transport.js').CallConfig|null} */
+let lastCallConfig = null;
 /** Resolves when `media` has asked for the devices (whatever it got). @type {Promise<unknown>} */
 let mediaOpened = Promise.resolve();
 /** Whether `media` has had the browser's answer (the pre-join screen says "starting" until then). */
@@ -607,6 +610,7 @@ function beginCall(state) {
  */
 function joinCall(thisCall, config, tracks, order) {
   inCall = config.in_call;
+  lastCallConfig = config;
   if (!inCall) {
     room.setCallStatus(`This call is full (${config.mesh_max} people). You can chat, and you will join the call when someone leaves.`);
     /* Nothing is sent: the camera and microphone stay off until a place frees up. */
@@ -616,6 +620,11 @@ function joinCall(thisCall, config, tracks, order) {
     return;
   }
   room.setCallStatus(media?.problem ?? '');
+  if (config.mode === 'sfu') {
+    startSfu(thisCall, config, tracks);
+    updateControls();
+    return;
+  }
   thisCall.start(config, tracks);
   for (const session of order) {
     if (session === client.session) break; /* members after us connect to us */
@@ -624,12 +633,100 @@ function joinCall(thisCall, config, tracks, order) {
   updateControls();
 }
 
+/* A mesh call moving onto the SFU keeps its connections until the SFU shows every peer. */
+const HANDOVER_MS = 10000;
+
+/**
+ * The call continues on the SFU (sfu.js): the server says the room is past the mesh size. A
+ * running mesh keeps showing its peers until the SFU shows each of them (or HANDOVER_MS), so
+ * that pictures are replaced rather than dropped.
+ * @param {Call|SfuCall} previous  the call the page had (a mesh, started or not)
+ * @param {import('./transport.js').CallConfig} config
+ * @param {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} tracks
+ */
+function startSfu(previous, config, tracks) {
+  if (previous instanceof SfuCall) return;
+  const sfu = newSfuCall();
+  if (!sfu) return;
+  call = sfu;
+  sfu.start(config, tracks);
+  const mesh = previous;
+  mesh.onRemoteStream = () => {};
+  mesh.onPeerRemoved = () => {};
+  mesh.onPeerState = () => {};
+  mesh.onPeerAdded = () => {};
+  const since = Date.now();
+  const timer = setInterval(() => {
+    const waiting = Array.from(mesh.peers.keys()).filter((s) => !(sfu.peers.get(s)?.tracks.size));
+    if (waiting.length && Date.now() - since < HANDOVER_MS && !sfu.ended) return;
+    clearInterval(timer);
+    mesh.close();
+  }, 250);
+}
+
+/* A call on the SFU that lost Janus (its session expired, the server restarted) starts again
+ * this much later, with a fresh configuration. */
+const SFU_RETRY_MS = 3000;
+
+/**
+ * An SfuCall wired to the room page, or null without a session.
+ * @returns {SfuCall|null}
+ */
+function newSfuCall() {
+  const self = client.session;
+  if (self === null) return null;
+  const sfu = new SfuCall({ self, refreshConfig: () => client.callConfig() });
+  sfu.onRemoteStream = (session, stream) => room.setRemoteStream(session, stream);
+  sfu.onPeerRemoved = (session) => room.removeRemoteStream(session);
+  sfu.onPeerState = (session, st) => room.setPeerState(session, st);
+  sfu.onPeerAdded = (session) => room.setPeerState(session, 'connecting');
+  sfu.onEnded = (why) => {
+    if (call !== sfu) return;
+    room.setCallStatus(`The call was interrupted (${why}); reconnecting…`);
+    sfu.close();
+    setTimeout(() => restartSfu(sfu), SFU_RETRY_MS);
+  };
+  return sfu;
+}
+
+/**
+ * The SFU call `lost` ended on its own: join the VideoRoom again, unless the page moved on.
+ * @param {SfuCall} lost
+ */
+function restartSfu(lost) {
+  if (call !== lost) return;
+  client.callConfig().then((config) => {
+    if (call !== lost || config.mode !== 'sfu' || !media) return;
+    const sfu = newSfuCall();
+    if (!sfu) return;
+    call = sfu;
+    room.setCallStatus(media.problem ?? '');
+    sfu.start(config, media.tracks());
+  }).catch(() => {
+    if (call === lost) setTimeout(() => restartSfu(lost), SFU_RETRY_MS);
+  });
+}
+
+/**
+ * Someone joined a room whose mesh call is full: ask whether the call moved onto the SFU.
+ */
+function followSfu() {
+  const mesh = call;
+  if (!(mesh instanceof Call) || !inCall || !lastCallConfig?.sfu_available) return;
+  if (room.members.size <= lastCallConfig.mesh_max) return;
+  client.callConfig().then((config) => {
+    if (call !== mesh || config.mode !== 'sfu' || !media) return;
+    lastCallConfig = config;
+    startSfu(mesh, config, media.tracks());
+  }).catch(() => {});
+}
+
 /**
  * A chat-only member asks again whether there is room in the call now.
  */
 function retryCall() {
   const thisCall = call;
-  if (!thisCall || inCall) return;
+  if (!(thisCall instanceof Call) || inCall) return;
   client.callConfig().then(async (config) => {
     if (call !== thisCall || !config.in_call) return;
     const devices = ensureMedia();
@@ -830,6 +927,9 @@ client.onWelcome = (data) => {
     return; /* ourselves again (another request re-joined): nothing new to say */
   }
   room.memberJoined(data.session, data.nickname, data.count, !!data.host);
+  /* Past the mesh size the call may move onto the SFU, where everyone is in it. */
+  if (inCall) followSfu();
+  else if (lastCallConfig?.sfu_available) retryCall();
 };
 
 client.onBye = (data) => {

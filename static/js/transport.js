@@ -475,6 +475,13 @@ export class NoomClient {
       ttl: Number(res.ttl) || 0,
       mesh_max: Number(res.mesh_max) || 0,
       in_call: !!res.in_call,
+      /* 'sfu': the call runs on Janus (sfu.js), with what the page needs there. */
+      mode: res.mode === 'sfu' && res.sfu ? 'sfu' : 'mesh',
+      sfu_available: !!res.sfu_available,
+      sfu: res.mode === 'sfu' && res.sfu ? {
+        path: String(res.sfu.path), room: Number(res.sfu.room), feed: Number(res.sfu.feed),
+        token: String(res.sfu.token), join: String(res.sfu.join),
+      } : undefined,
     };
   }
 

@@ -439,7 +439,7 @@ describe('browser: video call', { skip }, () => {
   const ROOM = 'Weekly sync';
 
   before(async () => {
-    stack = await startStack();
+    stack = await startStack({ sfu: true });
     browser = await /** @type {NonNullable<typeof chromium>} */ (chromium).launch({
       executablePath: CHROMIUM, headless: true, args: FAKE_MEDIA_ARGS, timeout: WAIT,
     });

@@ -71,10 +71,11 @@ function leftoverPids(stateDir) {
     ...readPidFile(path.join(stateDir, 'ws.pid')),
     ...readPidFile(path.join(stateDir, 'nginx.pid')),
     ...readPidFile(path.join(stateDir, 'nginx', 'nginx.pid')),
+    ...readPidFile(path.join(stateDir, 'janus', 'janus.pid')),
   ];
   return [...new Set(pids)].filter((pid) => {
     const cmd = cmdline(pid);
-    return cmd.includes('noom-worker') || (cmd.includes('noom-ws') && cmd.includes(stateDir)) || (cmd.includes('nginx') && cmd.includes(stateDir));
+    return cmd.includes('noom-worker') || (cmd.includes('noom-ws') && cmd.includes(stateDir)) || (cmd.includes('nginx') && cmd.includes(stateDir)) || (cmd.includes('janus') && cmd.includes(stateDir));
   });
 }
 
@@ -141,13 +142,15 @@ export const CROWD_LIMITS = [
  * "Noom is running at …".
  * config: text of a noom-worker --config file, written to a folder of its own (NOOM_CONFIG;
  * env.NOOM_CONFIG wins).
+ * sfu: run Janus beside it when installed (true; "always": every call on Janus); otherwise
+ * NOOM_SFU=0, the behaviour without Janus (mesh_max in the call, the rest chat-only).
  * prepareState(dir), if given, is called with the new temporary folder before noom-run starts:
  * it may put files in it (the folder is then the state folder), or return another path to use
  * as the state folder (inside dir, which is removed at the end), e.g. one noom-run must make.
  * @returns {Promise<{baseUrl, origin, prefix, port, stateDir, dbPath, pid, workerPids, masterPid,
  *                    nginxPid, logs, stop}>}
  */
-export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}, config, prepareState} = {}) {
+export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}, config, prepareState, sfu = false} = {}) {
   if (config !== undefined && env.NOOM_CONFIG === undefined) {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-conf-'));
     const file = path.join(dir, 'noom.conf');
@@ -160,7 +163,7 @@ export async function startStack({prefix = '', workers = 2, workerArgs = [], env
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce({prefix, workers, workerArgs, env, prepareState});
+      return await startOnce({prefix, workers, workerArgs, env, prepareState, sfu});
     } catch (e) {
       lastError = e;
       // Another process may have taken the port between freePort() and nginx's bind: retry.
@@ -170,7 +173,7 @@ export async function startStack({prefix = '', workers = 2, workerArgs = [], env
   throw lastError;
 }
 
-async function startOnce({prefix, workers, workerArgs, env, prepareState}) {
+async function startOnce({prefix, workers, workerArgs, env, prepareState, sfu}) {
   const port = await freePort();
   const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-test-'));
   const stateDir = (prepareState && (await prepareState(tmpDir))) || tmpDir;
@@ -193,6 +196,10 @@ async function startOnce({prefix, workers, workerArgs, env, prepareState}) {
       NOOM_PREFIX: prefix,
       NOOM_WORKERS: String(workers),
       NOOM_WORKER_ARGS: workerArgs.join(' '),
+      // Janus only for the stacks that ask (sfu: true or 'always'; it starts when installed),
+      // on a port of its own: stacks run side by side.
+      NOOM_SFU: sfu === 'always' ? 'always' : sfu ? '1' : '0',
+      NOOM_JANUS_PORT: String(await freePort()),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,241 @@
+// Browser test of a call past the mesh: eight people in headless Chromium (fake cameras at
+// 160x120, 5 frames a second) meet in one room through Janus, behind the stack's own nginx, with
+// nothing but HTTP for signaling.
+//
+//  1. Three join: a mesh (mesh_max 3, to keep the mesh cheap on two CPUs). Each page records,
+//     every 100 ms, when each remote video last got a new frame.
+//  2. Five more join: the call crosses the mesh size while running and moves onto the SFU. Every
+//     page ends with 7 remote-video elements (data-peer = the other members) decoding frames;
+//     the longest time any page went without a new frame from a member who was there before
+//     is printed (the cost of the move).
+//  3. One member switches camera (the publisher sends the new track; the others keep getting
+//     frames) and mutes (the others' tiles say so).
+//  4. One member leaves: their video disappears from every other page.
+//
+// Skipped, with the reason, when Chromium or janus is missing.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { startStack } from '../lib/stack.js';
+import { chromium, skip as noBrowser, CHROMIUM, BASE_ARGS } from '../lib/browser.js';
+
+function janusMissing() {
+  try {
+    execFileSync('sh', ['-c', 'command -v janus'], { stdio: 'ignore' });
+    return fs.existsSync('/usr/share/javascript/janus-gateway/janus.js') ? false : 'libjs-janus-gateway is not installed';
+  } catch {
+    return 'janus is not installed (apt-get install janus libjs-janus-gateway)';
+  }
+}
+const skip = noBrowser || janusMissing();
+if (skip) console.log(`# SFU browser test skipped: ${skip}`);
+
+const WAIT = 120000;
+/* Eight people; NOOM_SFU_USERS=N (4 at least) runs the same with fewer, on a busy machine. */
+const COUNT = Math.max(4, Number(process.env.NOOM_SFU_USERS) || 8);
+const NAMES = ['Ada', 'Ben', 'Cleo', 'Dan', 'Eve', 'Finn', 'Gus', 'Hana', 'Ivo', 'Jo', 'Kim', 'Lea'].slice(0, COUNT);
+const ROOM = 'all hands';
+const ARGS = [
+  ...BASE_ARGS,
+  '--autoplay-policy=no-user-gesture-required',
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+  '--use-fake-device-for-media-stream=device-count=3,fps=5',
+  '--use-fake-ui-for-media-stream',
+];
+
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/* In every page: small cameras (two CPUs carry eight encoders and 56 decoders), and a watch of
+ * each remote video's frames: __frames.last[peer] (when it last advanced), __frames.gap[peer]
+ * (the longest wait between two new frames since the watch was reset). */
+function pageSetup() {
+  const md = navigator.mediaDevices;
+  const gum = md.getUserMedia.bind(md);
+  md.getUserMedia = (c) => {
+    if (c && c.video) {
+      const v = typeof c.video === 'object' ? c.video : {};
+      c = { ...c, video: { ...v, width: { exact: 160 }, height: { exact: 120 }, frameRate: { ideal: 5 } } };
+    }
+    return gum(c);
+  };
+  const w = /** @type {any} */ (window);
+  /* Every RTCPeerConnection the page makes (the publisher's tells what it sends). */
+  w.__pcs = [];
+  const PC = window.RTCPeerConnection;
+  w.RTCPeerConnection = class extends PC {
+    constructor(/** @type {RTCConfiguration} */ c) {
+      super(c);
+      w.__pcs.push(this);
+    }
+  };
+  w.__frames = { last: {}, gap: {}, seen: {} };
+  setInterval(() => {
+    const now = performance.now();
+    for (const node of document.querySelectorAll('video[data-testid="remote-video"]')) {
+      const v = /** @type {HTMLVideoElement} */ (node);
+      const peer = v.dataset.peer ?? '';
+      const key = `${v.getVideoPlaybackQuality().totalVideoFrames}/${v.currentTime}`;
+      if (w.__frames.seen[peer] !== key) {
+        w.__frames.seen[peer] = key;
+        w.__frames.last[peer] = now;
+      }
+    }
+    for (const peer of Object.keys(w.__frames.last)) {
+      w.__frames.gap[peer] = Math.max(w.__frames.gap[peer] ?? 0, now - w.__frames.last[peer]);
+    }
+  }, 100);
+}
+
+/**
+ * @typedef {{name: string, page: import('playwright-core').Page, context: import('playwright-core').BrowserContext, session: string}} User
+ */
+
+/** The page's remote videos: who, and whether frames advance over a second. */
+async function playing(/** @type {User} */ user) {
+  const snap = () => user.page.evaluate(() => Array.from(
+    document.querySelectorAll('[data-role="tiles"] video[data-testid="remote-video"]'), (node) => {
+      const v = /** @type {HTMLVideoElement} */ (node);
+      return { peer: v.dataset.peer ?? '', frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth };
+    }));
+  const a = await snap();
+  await sleep(1000);
+  const b = await snap();
+  const before = new Map(a.map((v) => [v.peer, v.frames]));
+  return b.map((v) => ({ peer: v.peer, ok: v.width > 0 && v.frames > (before.get(v.peer) ?? Infinity) }));
+}
+
+/** Waits until `user` shows exactly `peers`, each decoding frames. */
+async function waitPeers(/** @type {User} */ user, /** @type {string[]} */ peers) {
+  const want = [...peers].sort().join(',');
+  const start = Date.now();
+  let last = /** @type {any} */ (null);
+  while (Date.now() - start < WAIT) {
+    last = await playing(user);
+    if (last.map((/** @type {any} */ v) => v.peer).sort().join(',') === want && last.every((/** @type {any} */ v) => v.ok)) {
+      return Date.now() - start;
+    }
+  }
+  throw new Error(`${user.name}: wanted ${want} playing, got ${JSON.stringify(last)}`);
+}
+
+describe('a call past the mesh, on Janus', { skip }, () => {
+  /** @type {Awaited<ReturnType<typeof startStack>>} */ let stack;
+  /** @type {import('playwright-core').Browser} */ let browser;
+  /** @type {User[]} */ const users = [];
+  /** @type {string[]} */ const errors = [];
+
+  before(async () => {
+    stack = await startStack({ sfu: true, workerArgs: ['--mesh-max', '3'] });
+    browser = await /** @type {NonNullable<typeof chromium>} */ (chromium).launch({ executablePath: CHROMIUM, args: ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function newUser(/** @type {string} */ name) {
+    const context = await browser.newContext({ viewport: { width: 960, height: 640 } });
+    context.setDefaultTimeout(WAIT);
+    await context.addInitScript(pageSetup);
+    const page = await context.newPage();
+    page.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
+    /** @type {User} */
+    const user = { name, page, context, session: '' };
+    await page.goto(stack.baseUrl);
+    await page.getByTestId('nickname-input').fill(name);
+    await page.getByTestId('nickname-input').press('Enter');
+    await page.getByTestId('room-input').fill(ROOM);
+    await page.getByTestId('join-button').click();
+    await page.getByTestId('prejoin-join').click();
+    await page.locator('[data-role="tiles"] li.tile.is-self').waitFor();
+    user.session = await page.evaluate(() => document.body.dataset.session ?? '');
+    users.push(user);
+    return user;
+  }
+
+  const others = (/** @type {User} */ u, /** @type {User[]} */ group) => group.filter((o) => o !== u).map((o) => o.session);
+
+  it(`${COUNT} people: a mesh of three moves onto the SFU, everyone sees everyone`, { timeout: 600_000 }, async (t) => {
+    for (const name of NAMES.slice(0, 3)) await newUser(name);
+    await Promise.all(users.map((u) => waitPeers(u, others(u, users))));
+    t.diagnostic('three in a mesh, each decoding two');
+    const mesh = users.slice();
+    await Promise.all(mesh.map((u) => u.page.evaluate(() => {
+      const w = /** @type {any} */ (window);
+      w.__frames.gap = {};
+    })));
+
+    const crossing = Date.now();
+    for (const name of NAMES.slice(3)) await newUser(name);
+    const times = await Promise.all(users.map((u) => waitPeers(u, others(u, users))));
+    t.diagnostic(`${COUNT} on the SFU, each decoding ${COUNT - 1}, ${seconds(Date.now() - crossing)} after the 4th joined (slowest page ${seconds(Math.max(...times))} after the joins)`);
+    for (const u of users) {
+      const onJanus = await u.page.evaluate(() => typeof (/** @type {any} */ (window)).Janus === 'function');
+      assert.ok(onJanus, `${u.name}'s page uses Janus`);
+    }
+    /* The move's cost: the longest time a page of the mesh went without a new frame from a
+     * member it already saw. */
+    let worst = 0;
+    for (const u of mesh) {
+      const gaps = await u.page.evaluate((peers) => {
+        const w = /** @type {any} */ (window);
+        return peers.map((p) => w.__frames.gap[p] ?? 0);
+      }, others(u, mesh));
+      worst = Math.max(worst, ...gaps);
+    }
+    console.log(`# crossing the mesh size (3 -> ${COUNT}) while the call runs: longest picture loss ${seconds(worst)}`);
+    assert.equal(errors.length, 0, errors.join('\n'));
+  });
+
+  it('a camera switch and a mute are seen by the others', { timeout: 300_000 }, async () => {
+    const [ada, ...rest] = users;
+    const select = ada.page.getByTestId('camera-select');
+    const options = await select.locator('option').evaluateAll((os) => os.map((o) => ({
+      value: /** @type {HTMLOptionElement} */ (o).value, text: o.textContent ?? '',
+    })));
+    const current = await select.inputValue();
+    const other = options.find((o) => o.text.includes('fake_device_2') && o.value !== current) ?? options.find((o) => o.value !== current);
+    assert.ok(other, 'a second camera');
+    await select.selectOption(other.value);
+    const sent = () => ada.page.evaluate(() => {
+      const v = /** @type {HTMLVideoElement|null} */ (document.querySelector('video[data-testid="local-video"]'));
+      const track = v?.srcObject instanceof MediaStream ? v.srcObject.getVideoTracks()[0] : null;
+      return track?.getSettings().deviceId ?? '';
+    });
+    const deadline = Date.now() + WAIT;
+    while ((await sent()) !== other.value && Date.now() < deadline) await sleep(200);
+    assert.equal(await sent(), other.value, 'Ada sends the other camera');
+    /* Ada's publisher sends the new camera, and the others keep decoding her picture. */
+    const sentDevices = () => ada.page.evaluate(() => {
+      const w = /** @type {any} */ (window);
+      return /** @type {RTCPeerConnection[]} */ (w.__pcs).filter((pc) => pc.connectionState !== 'closed')
+        .flatMap((pc) => pc.getSenders()).filter((s) => s.track?.kind === 'video' && s.track.readyState === 'live')
+        .map((s) => s.track?.getSettings().deviceId ?? '');
+    });
+    const sentBy = Date.now() + WAIT;
+    while (!(await sentDevices()).includes(other.value) && Date.now() < sentBy) await sleep(200);
+    assert.deepEqual(await sentDevices(), [other.value], 'the SFU publisher (one connection) sends the new camera');
+    for (const u of rest) {
+      let ok = false;
+      for (let i = 0; i < 20 && !ok; i++) ok = !!(await playing(u)).find((v) => v.peer === ada.session)?.ok;
+      assert.ok(ok, `${u.name} gets frames from Ada after the switch`);
+    }
+    await ada.page.getByTestId('mute-button').click();
+    for (const u of rest) {
+      await u.page.locator(`[data-role="tiles"] li.tile[data-session="${ada.session}"][data-audio="off"]`).waitFor({ timeout: WAIT });
+    }
+  });
+
+  it('a member who leaves disappears from every page', { timeout: 300_000 }, async () => {
+    const hana = /** @type {User} */ (users.pop());
+    await hana.page.getByTestId('leave-button').click();
+    await Promise.all(users.map((u) => u.page.locator(`video[data-testid="remote-video"][data-peer="${hana.session}"]`)
+      .waitFor({ state: 'detached', timeout: WAIT })));
+    await Promise.all(users.map((u) => waitPeers(u, others(u, users))));
+    assert.equal(errors.length, 0, errors.join('\n'));
+  });
+});

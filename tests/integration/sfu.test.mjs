@@ -1,0 +1,218 @@
+// Calls past the mesh on Janus (fcgi/sfu.c), with a real Janus that noom-run starts on loopback
+// behind the stack's own nginx: the call of a room moves onto a VideoRoom once it has more than
+// mesh_max members; the tokens Noom issues let its members in and nobody else; a member who
+// leaves, or publishes under another's name, is kicked; the VideoRoom goes with the last member.
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import {execFileSync} from 'node:child_process';
+import {startStack, api, newSession, join, leave, sleep} from '../lib/stack.js';
+
+function janusInstalled() {
+  try {
+    execFileSync('sh', ['-c', 'command -v janus'], {stdio: 'ignore'});
+    return fs.existsSync('/usr/share/javascript/janus-gateway/janus.js');
+  } catch {
+    return false;
+  }
+}
+const skip = janusInstalled() ? false : 'janus is not installed (apt-get install janus libjs-janus-gateway): SFU tests skipped';
+if (skip) console.log(`# ${skip}`);
+
+let stack;
+before(async () => {
+  if (skip) return;
+  stack = await startStack({workerArgs: ['--mesh-max', '2', '--poll-timeout', '2'], sfu: true});
+});
+after(async () => {
+  await stack?.stop();
+});
+
+/* A Janus API client over the stack's nginx (PREFIX/janus), as a page's janus.js talks to it. */
+class JanusClient {
+  constructor(token) {
+    this.token = token;
+    this.session = 0;
+  }
+
+  async post(tail, msg) {
+    const body = {...msg, transaction: crypto.randomBytes(6).toString('hex')};
+    if (this.token) body.token = this.token;
+    const res = await fetch(new URL(`janus${tail}`, stack.baseUrl), {
+      method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 200, `POST janus${tail}`);
+    return res.json();
+  }
+
+  /** create + attach; the answer of the first step that failed, or null. */
+  async open() {
+    const created = await this.post('', {janus: 'create'});
+    if (created.janus !== 'success') return created;
+    this.session = created.data.id;
+    const attached = await this.post(`/${this.session}`, {janus: 'attach', plugin: 'janus.plugin.videoroom'});
+    if (attached.janus !== 'success') return attached;
+    this.handle = attached.data.id;
+    return null;
+  }
+
+  /** A VideoRoom request: its synchronous answer, or the event that answers it (join). */
+  async ask(body) {
+    const r = await this.post(`/${this.session}/${this.handle}`, {janus: 'message', body});
+    if (r.janus === 'success') return r.plugindata.data;
+    assert.equal(r.janus, 'ack', JSON.stringify(r));
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const ev = await this.poll();
+      const hit = ev.find((e) => e.transaction === r.transaction && e.plugindata);
+      if (hit) return hit.plugindata.data;
+    }
+    throw new Error(`no answer to ${JSON.stringify(body)}`);
+  }
+
+  /** One long poll of this session's events. */
+  async poll() {
+    const q = new URLSearchParams({maxev: '10', rid: String(Date.now())});
+    if (this.token) q.set('token', this.token);
+    const res = await fetch(new URL(`janus/${this.session}?${q}`, stack.baseUrl));
+    const data = await res.json();
+    return Array.isArray(data) ? data : [data];
+  }
+}
+
+async function member(nick, room) {
+  const s = await newSession(stack, nick);
+  await join(stack, s.token, room);
+  return s;
+}
+
+async function callConfig(s) {
+  const res = await api(stack, 'GET', 'api/call', {token: s.token});
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+/* Publish-side join of member s (as its page does) on a fresh Janus session. */
+async function joinAsPublisher(s, cfg, {display = String(s.session), id = cfg.sfu.feed} = {}) {
+  const jc = new JanusClient(cfg.sfu.token);
+  assert.equal(await jc.open(), null);
+  const answer = await jc.ask({request: 'join', ptype: 'publisher', room: cfg.sfu.room, id, display, token: cfg.sfu.join});
+  return {jc, answer};
+}
+
+async function participants(jc, room) {
+  const data = await jc.ask({request: 'listparticipants', room});
+  return (data.participants ?? []).map((p) => p.id);
+}
+
+async function until(what, fn, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(200);
+  }
+}
+
+test('a call past mesh_max moves onto a VideoRoom; Noom tokens let its members in, nobody else', {skip}, async () => {
+  const a = await member('Ada', 'sfu-team');
+  const b = await member('Bob', 'sfu-team');
+  let cfg = await callConfig(a);
+  assert.equal(cfg.mode, 'mesh', 'two members: still the mesh');
+  assert.equal(cfg.sfu_available, true);
+  assert.equal(cfg.sfu, undefined);
+
+  const c = await member('Cy', 'sfu-team');
+  const cc = await callConfig(c);
+  assert.equal(cc.mode, 'sfu');
+  assert.equal(cc.in_call, true, 'on the SFU the third member is in the call');
+  assert.equal(cc.sfu.path, 'janus');
+  assert.ok(Number.isSafeInteger(cc.sfu.room) && cc.sfu.room > 0);
+  assert.ok(!JSON.stringify(cc).includes('secret'), 'no room secret in the answer');
+  const ac = await callConfig(a);
+  assert.equal(ac.mode, 'sfu', 'the members already there move too');
+  assert.equal(ac.sfu.room, cc.sfu.room, 'one VideoRoom for the room');
+  assert.notEqual(ac.sfu.feed, cc.sfu.feed);
+  const bc = await callConfig(b);
+
+  // Janus refuses requests without a token, and tokens Noom did not sign.
+  const anon = new JanusClient(null);
+  assert.equal((await anon.open()).error.code, 403);
+  const [exp, sig] = ac.sfu.token.split(':');
+  const forged = new JanusClient(`${exp}:${Buffer.from(crypto.randomBytes(20)).toString('base64')}`);
+  assert.ok(sig.length > 0);
+  assert.equal((await forged.open()).error.code, 403);
+
+  // Members publish with their join tokens.
+  const pa = await joinAsPublisher(a, ac);
+  assert.equal(pa.answer.videoroom, 'joined', JSON.stringify(pa.answer));
+  const pc = await joinAsPublisher(c, cc);
+  assert.equal(pc.answer.videoroom, 'joined', JSON.stringify(pc.answer));
+  assert.deepEqual((await participants(pa.jc, ac.sfu.room)).sort(), [ac.sfu.feed, cc.sfu.feed].sort());
+
+  // A session token alone does not open the room: the join token names it, and only Noom signs.
+  const noJoin = new JanusClient(bc.sfu.token);
+  assert.equal(await noJoin.open(), null);
+  const refused = await noJoin.ask({request: 'join', ptype: 'publisher', room: ac.sfu.room, display: String(b.session)});
+  assert.equal(refused.error_code, 433, JSON.stringify(refused));
+
+  // A member of another room gets no token for this one (its own call is a mesh).
+  const d = await member('Dee', 'sfu-elsewhere');
+  const dc = await callConfig(d);
+  assert.equal(dc.mode, 'mesh');
+  assert.equal(dc.sfu, undefined);
+  const outsider = await newSession(stack, 'Out');
+  assert.equal((await api(stack, 'GET', 'api/call', {token: outsider.token})).status >= 400, true);
+
+  // Someone publishing under another member's name is kicked by the next maintenance pass.
+  const fake = await joinAsPublisher(b, bc, {display: String(a.session) });
+  assert.equal(fake.answer.videoroom, 'joined');
+  await until('the impostor is kicked', async () => !(await participants(pa.jc, ac.sfu.room)).includes(bc.sfu.feed));
+
+  // A member who leaves the Noom room is kicked out of the VideoRoom, and gets no new token.
+  await leave(stack, c.token);
+  await until('the member who left is kicked', async () => !(await participants(pa.jc, ac.sfu.room)).includes(cc.sfu.feed));
+  assert.deepEqual(await participants(pa.jc, ac.sfu.room), [ac.sfu.feed]);
+  assert.equal((await api(stack, 'GET', 'api/call', {token: c.token})).status >= 400, true);
+  // Back in with the old join token: kicked again.
+  const back = await joinAsPublisher(c, cc);
+  if (back.answer.videoroom === 'joined') {
+    await until('the returning ex-member is kicked again', async () => !(await participants(pa.jc, ac.sfu.room)).includes(cc.sfu.feed));
+  }
+
+  // The room shrinking below the mesh size keeps its call on the SFU until it empties.
+  assert.equal((await callConfig(a)).mode, 'sfu');
+
+  // The last members leave: the VideoRoom is destroyed, and the next call starts as a mesh.
+  await leave(stack, a.token);
+  await leave(stack, b.token);
+  const probe = new JanusClient(ac.sfu.token);
+  assert.equal(await probe.open(), null);
+  await until('the VideoRoom is destroyed', async () => {
+    const r = await probe.ask({request: 'exists', room: ac.sfu.room});
+    return r.exists === false;
+  });
+  const e = await member('Eve', 'sfu-team');
+  assert.equal((await callConfig(e)).mode, 'mesh');
+});
+
+test('the Janus API behind nginx: loopback only, the admin API and WebSocket transport closed', {skip}, async () => {
+  const conf = fs.readFileSync(`${stack.stateDir}/janus/janus.transport.http.jcfg`, 'utf8');
+  assert.match(conf, /ip = "127\.0\.0\.1"/);
+  assert.match(conf, /admin_http = false/);
+  const core = fs.readFileSync(`${stack.stateDir}/janus/janus.jcfg`, 'utf8');
+  assert.match(core, /libjanus_websockets\.so/);
+  for (const f of ['janus.jcfg', 'janus.plugin.videoroom.jcfg', 'noom-janus.conf']) {
+    const mode = fs.statSync(`${stack.stateDir}/janus/${f}`).mode & 0o777;
+    assert.equal(mode, 0o600, `${f} holds the secret: owner only`);
+  }
+  const info = await fetch(new URL('janus/info', stack.baseUrl));
+  assert.equal(info.status, 404, 'only session paths and the root reach Janus');
+  const js = await fetch(new URL('static/vendor/janus.js', stack.baseUrl));
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get('content-type'), /javascript/);
+  // Nothing of the secret in the logs.
+  const secret = /janus_secret = (\S+)/.exec(fs.readFileSync(`${stack.stateDir}/janus/noom-janus.conf`, 'utf8'))[1];
+  assert.ok(!stack.logs().includes(secret));
+});
