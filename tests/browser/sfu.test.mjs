@@ -1,11 +1,11 @@
-// Browser test of a call past the mesh: eight people in headless Chromium (fake cameras at
-// 160x120, 5 frames a second) meet in one room through Janus, behind the stack's own nginx, with
-// nothing but HTTP for signaling.
+// Browser test of a call past the mesh: N people (NOOM_SFU_USERS, 4 by default, up to 12) in
+// headless Chromium (fake cameras at 160x120, 5 frames a second) meet in one room through Janus,
+// behind the stack's own nginx, with nothing but HTTP for signaling.
 //
 //  1. Three join: a mesh (mesh_max 3, to keep the mesh cheap on two CPUs). Each page records,
 //     every 100 ms, when each remote video last got a new frame.
-//  2. Five more join: the call crosses the mesh size while running and moves onto the SFU. Every
-//     page ends with 7 remote-video elements (data-peer = the other members) decoding frames;
+//  2. N - 3 more join: the call crosses the mesh size while running and moves onto the SFU.
+//     Every page ends with N - 1 remote-video elements (data-peer = the other members) decoding frames;
 //     the longest time any page went without a new frame from a member who was there before
 //     is printed (the cost of the move).
 //  3. One member switches camera (the publisher sends the new track; the others keep getting
@@ -33,8 +33,10 @@ const skip = noBrowser || janusMissing();
 if (skip) console.log(`# SFU browser test skipped: ${skip}`);
 
 const WAIT = 120000;
-/* Eight people; NOOM_SFU_USERS=N (4 at least) runs the same with fewer, on a busy machine. */
-const COUNT = Math.max(4, Number(process.env.NOOM_SFU_USERS) || 8);
+/* Four people by default: on two shared CPUs, eight pages (8 encoders, 56 decoders) starve
+ * each other's decoders and the check cannot tell a fault from a full machine.
+ * NOOM_SFU_USERS=N (4 to 12) runs the same with N people, e.g. 8 on a machine with the cores. */
+const COUNT = Math.min(12, Math.max(4, Number(process.env.NOOM_SFU_USERS) || 4));
 const NAMES = ['Ada', 'Ben', 'Cleo', 'Dan', 'Eve', 'Finn', 'Gus', 'Hana', 'Ivo', 'Jo', 'Kim', 'Lea'].slice(0, COUNT);
 const ROOM = 'all hands';
 const ARGS = [
