@@ -111,6 +111,8 @@ test('SIGTERM to the workers: waiting polls answered at once with their cursor; 
     assert.equal(r.json.cursor, cursors[i], 'its own cursor: poll again from there');
   }
   console.log(`graceful stop: ${next.length} waiting polls answered within ${(performance.now() - t0).toFixed(0)} ms of SIGTERM`);
+  // The workers log 'stopped' once they have answered: the line may reach us after the answers.
+  for (let i = 0; i < 60 && !/stopped/.test(stack.logs()); i++) await sleep(50);
   assert.match(stack.logs(), /stopped/);
 
   // The master starts new workers; whatever is said meanwhile arrives once, in order.
