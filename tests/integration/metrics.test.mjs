@@ -246,7 +246,8 @@ test('requests add up across both worker processes and survive a worker\'s resta
     for (const r of batch) assert.equal(r.status, 200);
     sent += batch.length;
     if (!killed && sent >= 200 && servedBy().size === 1) {
-      await sleep(300); // its last log lines
+      await sleep(300); // its last log lines, and any of the other process's that were late
+      if (servedBy().size > 1) break;
       const [only] = servedBy().keys();
       killed = true;
       process.kill(Number(only), 'SIGKILL');
@@ -255,7 +256,8 @@ test('requests add up across both worker processes and survive a worker\'s resta
   }
   await sleep(300); // the last log lines
   const served = servedBy();
-  assert.equal(served.size, 2, `both worker processes answered (${JSON.stringify([...served])})`);
+  // Two processes, or three when one was killed above and its replacement answered too.
+  assert.ok(served.size >= 2, `both worker processes answered (${JSON.stringify([...served])})`);
   let total = value((await scrape()).samples, 'noom_http_requests_total', route);
   assert.equal(total - start, sent, 'the sum over the processes is every request');
   assert.equal([...served.values()].reduce((a, b) => a + b, 0), sent + start);
