@@ -727,6 +727,15 @@ void	 ws_in_init(struct ws_in *, size_t);
 void	 ws_in_free(struct ws_in *);
 int	 ws_accept_key(const char *, char[29]);
 int	 ws_handshake(const char *, size_t, struct buf *, const char **);
+/* One header line of a request head, its value trimmed of blanks. */
+struct head_field {
+	const char	*name;
+	size_t		 nlen;
+	const char	*v;
+	size_t		 vlen;
+};
+int	 head_field_next(const char **, const char *, struct head_field *);
+int	 head_field_is(const struct head_field *, const char *);
 int	 ws_parse(struct ws_in *, unsigned char *, size_t, size_t *,
 	    struct ws_msg *);
 void	 ws_frame(struct buf *, int, const void *, size_t);

@@ -87,22 +87,19 @@ copy_value(char *out, size_t outsz, const char *v, size_t n)
 
 /* Take one header line's value into rq. */
 static void
-take_header(struct sse_req *rq, const char *name, size_t nlen, const char *v,
-    size_t vlen)
+take_header(struct sse_req *rq, const struct head_field *f)
 {
 	char	 auth[128] = "";
 
-#define IS(h) (nlen == strlen(h) && strncasecmp(name, h, nlen) == 0)
-	if (IS("Authorization")) {
-		copy_value(auth, sizeof(auth), v, vlen);
+	if (head_field_is(f, "Authorization")) {
+		copy_value(auth, sizeof(auth), f->v, f->vlen);
 		rq->has_token = token_from_auth(auth, rq->token) != NULL;
-	} else if (IS("Last-Event-ID")) {
+	} else if (head_field_is(f, "Last-Event-ID")) {
 		rq->has_last = 1;
-		if (parse_id(v, vlen, &rq->last_id) == -1)
+		if (parse_id(f->v, f->vlen, &rq->last_id) == -1)
 			rq->bad_last = 1;
-	} else if (IS("X-Real-IP"))
-		copy_value(rq->addr, sizeof(rq->addr), v, vlen);
-#undef IS
+	} else if (head_field_is(f, "X-Real-IP"))
+		copy_value(rq->addr, sizeof(rq->addr), f->v, f->vlen);
 }
 
 /*
@@ -115,9 +112,10 @@ int
 sse_request(const char *buf, size_t len, struct sse_req *rq, struct buf *out,
     const char **errstr)
 {
-	const char	*end, *line, *eol, *colon, *v, *q;
+	const char	*end, *line, *eol, *q;
+	struct head_field f;
 	char		 query[256] = "";
-	size_t		 vlen, n;
+	size_t		 n;
 
 	memset(rq, 0, sizeof(*rq));
 	strcpy(rq->addr, "-");
@@ -133,17 +131,8 @@ sse_request(const char *buf, size_t len, struct sse_req *rq, struct buf *out,
 	if ((q = memchr(buf + 4, '?', n)) != NULL)
 		copy_value(query, sizeof(query), q + 1,
 		    n - (size_t)(q + 1 - (buf + 4)));
-	for (line = eol + 2; line < end; line = eol + 2) {
-		eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
-		if ((colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
-			continue;
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		vlen = (size_t)(eol - v);
-		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-			vlen--;
-		take_header(rq, line, (size_t)(colon - line), v, vlen);
-	}
+	for (line = eol + 2; head_field_next(&line, end, &f);)
+		take_header(rq, &f);
 	if (strstr(query, "cursor=") != NULL || !rq->has_last) {
 		if (parse_cursor(query, &rq->cursor) == -1)
 			goto bad;

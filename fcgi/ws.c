@@ -120,6 +120,45 @@ http_error(struct buf *out, int status, const char *text, const char *extra)
 }
 
 /*
+ * The next header line of a request head, from *line up to blank, where
+ * the empty line that ends the head starts (every line before it ends in
+ * CRLF).  1 with f filled and *line moved past it, 0 at the end.  Lines
+ * without a colon are skipped; the value is trimmed of spaces and tabs.
+ * The WebSocket handshake and the event stream read their headers here.
+ */
+int
+head_field_next(const char **line, const char *blank, struct head_field *f)
+{
+	const char	*eol, *colon, *v;
+
+	for (; *line < blank; *line = eol + 2) {
+		eol = memmem(*line, (size_t)(blank + 2 - *line), "\r\n", 2);
+		if ((colon = memchr(*line, ':', (size_t)(eol - *line))) == NULL)
+			continue;
+		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+			;
+		f->name = *line;
+		f->nlen = (size_t)(colon - *line);
+		f->v = v;
+		f->vlen = (size_t)(eol - v);
+		while (f->vlen > 0 && (v[f->vlen - 1] == ' ' ||
+		    v[f->vlen - 1] == '\t'))
+			f->vlen--;
+		*line = eol + 2;
+		return 1;
+	}
+	return 0;
+}
+
+/* Is f the header called name (any case)? */
+int
+head_field_is(const struct head_field *f, const char *name)
+{
+	return f->nlen == strlen(name) &&
+	    strncasecmp(f->name, name, f->nlen) == 0;
+}
+
+/*
  * Parse the opening handshake in buf[0..len).  Returns 0 while the head is
  * incomplete, its length once it is a valid upgrade (the 101 answer appended
  * to out), or -1 with an HTTP error appended to out and *errstr saying why.
@@ -127,9 +166,9 @@ http_error(struct buf *out, int status, const char *text, const char *extra)
 int
 ws_handshake(const char *buf, size_t len, struct buf *out, const char **errstr)
 {
-	const char	*end, *line, *eol, *colon, *v;
+	const char	*end, *line, *eol;
+	struct head_field f;
 	char		 key[64] = "", accept[29];
-	size_t		 vlen;
 	int		 upgrade = 0, connection = 0, version = 0, head;
 
 	end = memmem(buf, len, "\r\n\r\n", 4);
@@ -158,28 +197,19 @@ ws_handshake(const char *buf, size_t len, struct buf *out, const char **errstr)
 		http_error(out, 400, "HTTP/1.1 is needed.", "");
 		return -1;
 	}
-	for (line = eol + 2; line < end + 2; line = eol + 2) {
-		eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
-		if ((colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
-			continue;
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		vlen = (size_t)(eol - v);
-		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-			vlen--;
-#define IS(name) ((size_t)(colon - line) == strlen(name) && \
-	    strncasecmp(line, name, strlen(name)) == 0)
-		if (IS("Upgrade"))
-			upgrade |= has_token(v, vlen, "websocket");
-		else if (IS("Connection"))
-			connection |= has_token(v, vlen, "upgrade");
-		else if (IS("Sec-WebSocket-Version"))
-			version = vlen == 2 && memcmp(v, "13", 2) == 0 ? 13 : -1;
-		else if (IS("Sec-WebSocket-Key") && vlen < sizeof(key)) {
-			memcpy(key, v, vlen);
-			key[vlen] = '\0';
+	for (line = eol + 2; head_field_next(&line, end + 2, &f);) {
+		if (head_field_is(&f, "Upgrade"))
+			upgrade |= has_token(f.v, f.vlen, "websocket");
+		else if (head_field_is(&f, "Connection"))
+			connection |= has_token(f.v, f.vlen, "upgrade");
+		else if (head_field_is(&f, "Sec-WebSocket-Version"))
+			version = f.vlen == 2 && memcmp(f.v, "13", 2) == 0 ?
+			    13 : -1;
+		else if (head_field_is(&f, "Sec-WebSocket-Key") &&
+		    f.vlen < sizeof(key)) {
+			memcpy(key, f.v, f.vlen);
+			key[f.vlen] = '\0';
 		}
-#undef IS
 	}
 	if (!upgrade || !connection) {
 		*errstr = "no upgrade to websocket";
