@@ -422,23 +422,41 @@ vr_error(json_t *data)
 	return (int)json_integer_value(json_object_get(data, "error_code"));
 }
 
-/* Create VideoRoom jid (an existing one is fine); 0 or -1. */
+/*
+ * Send VideoRoom jid the request body (taken; NULL fails), with the room's
+ * id and secret added: the VideoRoom's error code, 0 for success, -1 when
+ * Janus did not answer.
+ */
 static int
-vr_create(struct janus *j, int64_t jid)
+vr_request(struct janus *j, int64_t jid, json_t *body)
 {
 	char	 secret[65];
 	json_t	*data;
 	int	 err;
 
+	if (body == NULL)
+		return -1;
 	sfu_room_secret(j->cf, jid, secret);
-	data = janus_ask(j, json_pack("{s:s,s:I,s:s,s:s,s:s,s:b,s:b,s:b,s:i,"
-	    "s:s,s:b,s:b}", "request", "create", "room", (json_int_t)jid,
-	    "admin_key", j->cf->janus_secret, "secret", secret,
+	json_object_set_new(body, "room", json_integer((json_int_t)jid));
+	json_object_set_new(body, "secret", json_string(secret));
+	data = janus_ask(j, body);
+	err = vr_error(data);
+	json_decref(data);
+	return err;
+}
+
+/* Create VideoRoom jid (an existing one is fine); 0 or -1. */
+static int
+vr_create(struct janus *j, int64_t jid)
+{
+	int	 err;
+
+	err = vr_request(j, jid, json_pack("{s:s,s:s,s:s,s:b,s:b,s:b,s:i,"
+	    "s:s,s:b,s:b}", "request", "create",
+	    "admin_key", j->cf->janus_secret,
 	    "description", "noom", "is_private", 1, "signed_tokens", 1,
 	    "require_pvtid", 1, "publishers", SFU_PUBLISHERS, "videocodec",
 	    "vp8", "audiolevel_event", 1, "notify_joining", 0));
-	err = vr_error(data);
-	json_decref(data);
 	if (err != 0 && err != VR_ROOM_EXISTS) {
 		log_warn("Janus cannot create VideoRoom %" PRId64 " (%d)", jid,
 		    err);
@@ -451,15 +469,9 @@ vr_create(struct janus *j, int64_t jid)
 static int
 vr_destroy(struct janus *j, int64_t jid)
 {
-	char	 secret[65];
-	json_t	*data;
 	int	 err;
 
-	sfu_room_secret(j->cf, jid, secret);
-	data = janus_ask(j, json_pack("{s:s,s:I,s:s}", "request", "destroy",
-	    "room", (json_int_t)jid, "secret", secret));
-	err = vr_error(data);
-	json_decref(data);
+	err = vr_request(j, jid, json_pack("{s:s}", "request", "destroy"));
 	return err == 0 || err == VR_NO_SUCH_ROOM ? 0 : -1;
 }
 
@@ -467,15 +479,10 @@ vr_destroy(struct janus *j, int64_t jid)
 static int
 vr_kick(struct janus *j, int64_t jid, int64_t feed)
 {
-	char	 secret[65];
-	json_t	*data;
 	int	 err;
 
-	sfu_room_secret(j->cf, jid, secret);
-	data = janus_ask(j, json_pack("{s:s,s:I,s:s,s:I}", "request", "kick",
-	    "room", (json_int_t)jid, "secret", secret, "id", (json_int_t)feed));
-	err = vr_error(data);
-	json_decref(data);
+	err = vr_request(j, jid, json_pack("{s:s,s:I}", "request", "kick",
+	    "id", (json_int_t)feed));
 	return err == 0 || err == VR_NO_SUCH_FEED ? 0 : -1;
 }
 

@@ -371,10 +371,35 @@ class Peer {
   }
 }
 
+/**
+ * What a call tells the room page, the same for the mesh (Call) and the SFU (SfuCall, sfu.js):
+ * each callback is optional; replace them after construction.
+ */
+export class CallEvents {
+  /** @param {string} label  how warnings are marked in the console */
+  constructor(label) {
+    /** A peer's remote media (a new stream object when tracks were added). @type {(session: number, stream: MediaStream) => void} */
+    this.onRemoteStream = () => {};
+    /** A remote track was muted or unmuted (no media flowing / flowing again). @type {(session: number, track: MediaStreamTrack) => void} */
+    this.onRemoteTrack = () => {};
+    /** @type {(session: number, state: PeerState) => void} */
+    this.onPeerState = () => {};
+    /** A peer was created (by connect() or an incoming offer). @type {(session: number) => void} */
+    this.onPeerAdded = () => {};
+    /** A peer is gone (left, hung up). @type {(session: number) => void} */
+    this.onPeerRemoved = () => {};
+    /** @type {(session: number, attempt: number) => void} */
+    this.onIceRestart = () => {};
+    /** Something went wrong that the call survives. @type {(message: string, err: unknown) => void} */
+    this.onWarning = (message, err) => console.warn(label, message, err);
+  }
+}
+
 /** The mesh: one Peer per other member of the call. */
-export class Call {
+export class Call extends CallEvents {
   /** @param {CallOptions} options */
   constructor(options) {
+    super('noom call:');
     this.self = options.self;
     this.signaling = options.signaling;
     this.RTCPeerConnection = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
@@ -399,22 +424,6 @@ export class Call {
     this.ended = false;
     /** Signals received before start(). @type {{from: number, kind: SignalKind, data: any}[]} */
     this._queue = [];
-
-    /* Callbacks. Each is optional; replace them after construction. */
-    /** A peer's remote media (a new stream object when tracks were added). @type {(session: number, stream: MediaStream) => void} */
-    this.onRemoteStream = () => {};
-    /** A remote track was muted or unmuted (no media flowing / flowing again). @type {(session: number, track: MediaStreamTrack) => void} */
-    this.onRemoteTrack = () => {};
-    /** @type {(session: number, state: PeerState) => void} */
-    this.onPeerState = () => {};
-    /** A peer was created (by connect() or an incoming offer). @type {(session: number) => void} */
-    this.onPeerAdded = () => {};
-    /** A peer is gone (left, hung up). @type {(session: number) => void} */
-    this.onPeerRemoved = () => {};
-    /** @type {(session: number, attempt: number) => void} */
-    this.onIceRestart = () => {};
-    /** Something went wrong that the call survives. @type {(message: string, err: unknown) => void} */
-    this.onWarning = (message, err) => console.warn('noom call:', message, err);
   }
 
   /**

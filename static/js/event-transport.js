@@ -1,5 +1,6 @@
-// Noom event transports: the interface every way of receiving events implements, and what a
-// transport may ask of the client that runs it (transport.js). Types only, nothing runs here.
+// Noom event transports: the interface every way of receiving events implements, what a
+// transport may ask of the client that runs it (transport.js), and the retry rule the two
+// transports above long-polling share (UpperTransport). No DOM.
 //
 // A transport carries the answers of the server's mailbox ({cursor, events} or
 // {resync: true, cursor}) from the client's cursor on, and hands each to host.consume(); the
@@ -39,4 +40,73 @@
  * @property {() => Promise<void>} resync  the cursor was refused: reload state
  */
 
-export {};
+import { BACKOFF_MAX_MS } from './api.js';
+
+/**
+ * A transport above long-polling (the WebSocket, the event stream): after a failure, the next
+ * transport down carries the events (host.fallback()) and this one is tried again in the
+ * background, retryMinMs doubling to retryMaxMs; once forced (?transport=...), there is nothing
+ * below it and it is retried every BACKOFF_MAX_MS. Subclasses open and close the connection.
+ */
+export class UpperTransport {
+  /**
+   * @param {TransportHost} host
+   * @param {boolean} forced  no long-polling meanwhile: retry soon instead
+   * @param {number} retryMinMs
+   * @param {number} retryMaxMs
+   */
+  constructor(host, forced, retryMinMs, retryMaxMs) {
+    this.host = host;
+    this.forced = forced;
+    this._retryMinMs = retryMinMs;
+    this._retryMaxMs = retryMaxMs;
+    this._retryMs = retryMinMs;
+    /** @type {ReturnType<typeof setTimeout>|null} */ this._retryTimer = null;
+  }
+
+  /** Whether it failed lately and waits to be tried again (a step down skips it meanwhile). */
+  get failing() {
+    return this._retryTimer !== null;
+  }
+
+  start() {
+    this._open();
+  }
+
+  stop() {
+    if (this._retryTimer) clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    this._close();
+  }
+
+  /** Opens the connection unless one is open (subclasses). */
+  _open() {}
+
+  /** Drops the connection, quietly (subclasses). */
+  _close() {}
+
+  /** Whether a retry that comes due may open a connection now. */
+  _mayRetry() {
+    return true;
+  }
+
+  /* It delivered: the next failure is retried soon again. */
+  _worked() {
+    this._retryMs = this._retryMinMs;
+  }
+
+  /* Not (or no longer) usable: the transport below carries the events; try again later. */
+  _failed() {
+    const host = this.host;
+    if (!host.running()) return;
+    if (!this.forced) host.fallback(/** @type {EventTransport} */ (/** @type {unknown} */ (this)));
+    else host.setConnection('offline', this._retryMs);
+    if (this._retryTimer) return;
+    const delay = this.forced ? BACKOFF_MAX_MS : this._retryMs;
+    this._retryMs = Math.min(this._retryMs * 2, this._retryMaxMs);
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null;
+      if (this._mayRetry()) this._open();
+    }, delay);
+  }
+}

@@ -19,6 +19,8 @@
 // - Device switches and screen sharing replace the track on the publisher's sender, as in the
 //   mesh; mute and camera-off states go through Noom's own media events, as in the mesh.
 
+import { CallEvents } from './call.js';
+
 /** @typedef {import('./transport.js').CallConfig} CallConfig */
 /** @typedef {import('./call.js').LocalTracks} LocalTracks */
 /** @typedef {import('./call.js').PeerState} PeerState */
@@ -73,9 +75,10 @@ export function loadJanus() {
  *   for a new join token
  */
 
-export class SfuCall {
+export class SfuCall extends CallEvents {
   /** @param {SfuOptions} options */
   constructor(options) {
+    super('noom sfu:');
     this.self = options.self;
     this.refreshConfig = options.refreshConfig;
     /** When config's join token was made (Date.now()). */
@@ -110,21 +113,6 @@ export class SfuCall {
     /** The layer each subscribed video mid was last asked for. @type {Map<string, number>} */
     this.layers = new Map();
 
-    /* Callbacks, as in call.js. */
-    /** @type {(session: number, stream: MediaStream) => void} */
-    this.onRemoteStream = () => {};
-    /** @type {(session: number, track: MediaStreamTrack) => void} */
-    this.onRemoteTrack = () => {};
-    /** @type {(session: number, state: PeerState) => void} */
-    this.onPeerState = () => {};
-    /** @type {(session: number) => void} */
-    this.onPeerAdded = () => {};
-    /** @type {(session: number) => void} */
-    this.onPeerRemoved = () => {};
-    /** @type {(session: number, attempt: number) => void} */
-    this.onIceRestart = () => {};
-    /** @type {(message: string, err: unknown) => void} */
-    this.onWarning = (message, err) => console.warn('noom sfu:', message, err);
     /** The SFU is gone for good (we were kicked, or Janus went away). @type {(why: string) => void} */
     this.onEnded = () => {};
   }

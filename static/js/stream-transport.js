@@ -15,7 +15,7 @@
 // time or volume) is opened again at once from the cursor. When the stream is forced
 // (?transport=stream) there is no fallback: it is retried every BACKOFF_MAX_MS.
 
-import { BACKOFF_MAX_MS } from './api.js';
+import { UpperTransport } from './event-transport.js';
 
 /** @typedef {import('./event-transport.js').EventTransport} EventTransport */
 /** @typedef {import('./event-transport.js').TransportHost} TransportHost */
@@ -53,35 +53,22 @@ function parseBlock(block) {
 }
 
 /** @implements {EventTransport} */
-export class StreamTransport {
+export class StreamTransport extends UpperTransport {
   /**
    * @param {TransportHost} host
    * @param {boolean} forced  no long-polling meanwhile: retry soon instead
    */
   constructor(host, forced) {
-    this.host = host;
-    this.forced = forced;
+    super(host, forced, STREAM_RETRY_MIN_MS, STREAM_RETRY_MAX_MS);
     /** @type {'stream'} */
     this.name = 'stream';
     /** The request out now, or null. @type {AbortController|null} */
     this._abort = null;
-    this._retryMs = STREAM_RETRY_MIN_MS;
-    /** @type {ReturnType<typeof setTimeout>|null} */ this._retryTimer = null;
   }
 
-  /** Whether it failed lately and waits to be tried again (a step down skips it meanwhile). */
-  get failing() {
-    return this._retryTimer !== null;
-  }
-
-  start() {
-    this._open();
-  }
-
-  stop() {
-    if (this._retryTimer) clearTimeout(this._retryTimer);
-    this._retryTimer = null;
-    this._close();
+  /* Tried again only while something lower carries the events (not the WebSocket). */
+  _mayRetry() {
+    return this.host.current() !== 'websocket';
   }
 
   /* The stream speaks for one token: a new one is opened from the cursor. */
@@ -158,7 +145,7 @@ export class StreamTransport {
           if (!live) {
             live = Date.now();
             arm(STREAM_SILENCE_MS);
-            this._retryMs = STREAM_RETRY_MIN_MS;
+            this._worked();
             host.live(this);
           }
           await host.consume(body);
@@ -187,21 +174,5 @@ export class StreamTransport {
     else if (outcome === 'renew') host.renew().then(() => this._open(), () => this._failed());
     else if (outcome === 'resync') host.resync().then(() => this._open(), () => this._failed());
     else this._failed();
-  }
-
-  /* The stream is not (or no longer) usable: long-poll, and try it again later. */
-  _failed() {
-    const host = this.host;
-    if (!host.running()) return;
-    if (!this.forced) host.fallback(this);
-    else host.setConnection('offline', this._retryMs);
-    if (this._retryTimer) return;
-    const delay = this.forced ? BACKOFF_MAX_MS : this._retryMs;
-    this._retryMs = Math.min(this._retryMs * 2, STREAM_RETRY_MAX_MS);
-    this._retryTimer = setTimeout(() => {
-      this._retryTimer = null;
-      /* Tried again only while something lower carries the events (not the WebSocket). */
-      if (host.current() !== 'websocket') this._open();
-    }, delay);
   }
 }

@@ -8,7 +8,7 @@
 // WS_RETRY_MAX_MS. A socket that dies after working hands over at once, from the cursor. When the WebSocket is
 // forced (?transport=websocket) there is no fallback: it is retried every BACKOFF_MAX_MS.
 
-import { BACKOFF_MAX_MS } from './api.js';
+import { UpperTransport } from './event-transport.js';
 
 /** @typedef {import('./event-transport.js').EventTransport} EventTransport */
 /** @typedef {import('./event-transport.js').TransportHost} TransportHost */
@@ -23,31 +23,18 @@ const WS_RETRY_MAX_MS = 120000;
 const WS_SILENCE_MS = 45000;
 
 /** @implements {EventTransport} */
-export class WsTransport {
+export class WsTransport extends UpperTransport {
   /**
    * @param {TransportHost} host
    * @param {string} url  ws: or wss: URL of the gateway
    * @param {boolean} forced  no long-polling meanwhile: retry soon instead
    */
   constructor(host, url, forced) {
-    this.host = host;
+    super(host, forced, WS_RETRY_MIN_MS, WS_RETRY_MAX_MS);
     this.url = url;
-    this.forced = forced;
     /** @type {'websocket'} */
     this.name = 'websocket';
     /** @type {WebSocket|null} */ this._ws = null;
-    this._retryMs = WS_RETRY_MIN_MS;
-    /** @type {ReturnType<typeof setTimeout>|null} */ this._retryTimer = null;
-  }
-
-  start() {
-    this._open();
-  }
-
-  stop() {
-    if (this._retryTimer) clearTimeout(this._retryTimer);
-    this._retryTimer = null;
-    this._close();
   }
 
   /* A socket speaks for one token: a new one is opened, long-polling covers the gap. */
@@ -90,7 +77,7 @@ export class WsTransport {
       if (!host.running()) return;
       if (live && generation === host.generation()) {
         /* It worked until now: long-polling continues from the cursor while we try again. */
-        this._retryMs = WS_RETRY_MIN_MS;
+        this._worked();
       }
       this._failed();
     };
@@ -111,7 +98,7 @@ export class WsTransport {
       arm(WS_SILENCE_MS);
       if (!live) {
         live = true;
-        this._retryMs = WS_RETRY_MIN_MS;
+        this._worked();
         host.live(this);
       }
       host.consume(body);
@@ -131,22 +118,6 @@ export class WsTransport {
     ws.onerror = () => {
       /* onclose follows and decides */
     };
-  }
-
-  /* The WebSocket is not (or no longer) usable: long-poll, and try it again later. */
-  _failed() {
-    const host = this.host;
-    if (!host.running()) return;
-    if (!this.forced) host.fallback(this);
-    else host.setConnection('offline', this._retryMs);
-    if (this._retryTimer) return;
-    /* Forced WebSocket: retry soon; otherwise slowly, long-polling works meanwhile. */
-    const delay = this.forced ? BACKOFF_MAX_MS : this._retryMs;
-    this._retryMs = Math.min(this._retryMs * 2, WS_RETRY_MAX_MS);
-    this._retryTimer = setTimeout(() => {
-      this._retryTimer = null;
-      this._open();
-    }, delay);
   }
 
   _close() {
