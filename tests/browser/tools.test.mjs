@@ -15,7 +15,7 @@
 //  4. Who is speaking: with everyone muted no tile is highlighted; Bob unmutes and his tile is,
 //     on the other pages, within 400 ms of his click (the issue's ~300 ms plus a margin; timed in
 //     the pages: the click stamps Date.now(), a MutationObserver on each other page stamps the
-//     highlight); muted again, it is not.
+//     highlight; the median of three unmutes); muted again, it is not.
 //  5. Speaker view: with nothing pinned the speaker (Bob, the one unmuted) is the large tile; a
 //     screen share (Cid's) takes precedence over him; Ann pins Cid, whose tile is the large one;
 //     after a reload (straight back in) the view is still speaker view and Cid still pinned
@@ -40,6 +40,8 @@ const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
 /* The highlight of a member who starts speaking: the issue's ~300 ms, plus a margin. */
 const SPEAKING_MS = 400;
+/* Unmutes timed (the median counts). */
+const TRIES = 3;
 const LAUNCH_ARGS = [
   ...BASE_ARGS,
   '--autoplay-policy=no-user-gesture-required',
@@ -378,7 +380,10 @@ describe('browser: hands, reactions, private messages, who speaks, speaker view'
     for (const viewer of users) assert.deepEqual(await speakingTiles(viewer), [], `${viewer.name}: still nobody`);
 
     /* Timed in the pages, on the one clock of the machine: each other page notes when Bob's tile
-     * is first highlighted, Bob's page when his unmute was clicked. */
+     * is highlighted (a MutationObserver; __bobSpeakingAt is reset before each try), Bob's page
+     * when his unmute was clicked. TRIES unmutes; the median of each page must be under
+     * SPEAKING_MS: on two shared CPUs one try now and then loses a few hundred ms to a stalled
+     * process, which says nothing of the page. Every figure is printed. */
     for (const viewer of [Ann, Cid]) {
       await viewer.page.evaluate((bob) => {
         const w = /** @type {any} */ (window);
@@ -391,18 +396,32 @@ describe('browser: hands, reactions, private messages, who speaks, speaker view'
         new MutationObserver(mark).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-speaking'] });
       }, Bob.session);
     }
-    const unmutedAt = await Bob.page.evaluate(() => {
-      const at = Date.now();
-      /** @type {HTMLButtonElement} */ (document.querySelector('[data-testid="mute-button"]')).click();
-      return at;
-    });
-    const seenAt = await Promise.all([Ann, Cid].map((viewer) => until(`${viewer.name} sees Bob speaking`,
-      () => viewer.page.evaluate(() => /** @type {any} */ (window).__bobSpeakingAt), (at) => at > 0, 10000)));
-    const delays = seenAt.map((at) => at - unmutedAt);
-    t.diagnostic(`Bob's tile highlighted ${delays[0]} ms (Ann's page) and ${delays[1]} ms (Cid's page) after his unmute click`);
-    for (const [i, viewer] of [Ann, Cid].entries()) {
-      assert.ok(delays[i] < SPEAKING_MS, `${viewer.name} saw Bob speak within ${SPEAKING_MS} ms: ${delays[i]} ms`);
-      assert.deepEqual(await speakingTiles(viewer), [Bob.session], `${viewer.name}: only Bob`);
+    /** @type {number[][]} per viewer (Ann, Cid), the delay of each try */
+    const delays = [[], []];
+    for (let i = 0; i < TRIES; i++) {
+      if (i > 0) {
+        await setMuted(Bob, true);
+        for (const viewer of [Ann, Cid]) {
+          await until(`${viewer.name} no longer sees Bob speaking`, () => speakingTiles(viewer), (s) => !s.includes(Bob.session), 5000);
+        }
+        await sleep(1000);
+      }
+      for (const viewer of [Ann, Cid]) await viewer.page.evaluate(() => { /** @type {any} */ (window).__bobSpeakingAt = 0; });
+      const unmutedAt = await Bob.page.evaluate(() => {
+        const at = Date.now();
+        /** @type {HTMLButtonElement} */ (document.querySelector('[data-testid="mute-button"]')).click();
+        return at;
+      });
+      const seenAt = await Promise.all([Ann, Cid].map((viewer) => until(`${viewer.name} sees Bob speaking`,
+        () => viewer.page.evaluate(() => /** @type {any} */ (window).__bobSpeakingAt), (at) => at > 0, 10000)));
+      seenAt.forEach((at, v) => delays[v].push(at - unmutedAt));
+      for (const viewer of [Ann, Cid]) assert.deepEqual(await speakingTiles(viewer), [Bob.session], `${viewer.name}: only Bob`);
+    }
+    const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    t.diagnostic(`Bob's tile highlighted after his unmute click: Ann's page ${delays[0].join(', ')} ms, ` +
+      `Cid's page ${delays[1].join(', ')} ms (medians ${median(delays[0])} and ${median(delays[1])} ms)`);
+    for (const [v, viewer] of [Ann, Cid].entries()) {
+      assert.ok(median(delays[v]) < SPEAKING_MS, `${viewer.name} saw Bob speak within ${SPEAKING_MS} ms: ${delays[v].join(', ')} ms`);
     }
     await until('Bob\'s page says he is unmuted', () => Bob.page.getByTestId('mute-button').getAttribute('aria-pressed'), (v) => v === 'false');
     await setMuted(Bob, true);
