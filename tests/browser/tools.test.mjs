@@ -11,7 +11,8 @@
 //     message is a link that opens a new tab without opener or referrer.
 //  3b. Unread: Ann closes her chat (chat-toggle); Bob's two lines show as 2 on the toggle's badge
 //     and in chat-unread; opening clears both. With her log scrolled up, Bob's next line counts 1;
-//     chat-unread takes her to the end and clears it.
+//     chat-unread takes her to the end and clears it. On a phone-sized page the closed chat gives
+//     its room to the stage.
 //  4. Who is speaking: with everyone muted no tile is highlighted; Bob unmutes and his tile is,
 //     on the other pages, within 400 ms of his click (the issue's ~300 ms plus a margin; timed in
 //     the pages: the click stamps Date.now(), a MutationObserver on each other page stamps the
@@ -26,7 +27,7 @@
 // Screenshots, in $NOOM_BUILDDIR/tests/browser/screenshots/ (or a fresh temporary folder):
 // tools-grid.png (raised hands and a reaction), tools-speaker.png (speaker view, Cid pinned),
 // tools-speaker-active.png (speaker view following the speaker, Bob), tools-chat.png (a private
-// line and a link).
+// line and a link), tools-phone-chat-closed.png (a phone-sized page with the chat closed).
 //
 // Skipped, with the reason, when playwright-core or Chromium is missing.
 
@@ -38,6 +39,7 @@ import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir, toneAudioArgs } fr
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 800 };
 /* The highlight of a member who starts speaking: the issue's ~300 ms, plus a margin. */
 const SPEAKING_MS = 400;
 /* Unmutes timed (the median counts). */
@@ -324,7 +326,7 @@ describe('browser: hands, reactions, private messages, who speaks, speaker view'
     }
   });
 
-  it('unread lines are counted while the chat is closed or scrolled up, and cleared', { timeout: 90000 }, async () => {
+  it('unread lines are counted while the chat is closed or scrolled up, and cleared', { timeout: 90000 }, async (t) => {
     const { page } = Ann;
     const toggle = page.getByTestId('chat-toggle');
     const badge = page.getByTestId('chat-toggle-count');
@@ -366,6 +368,19 @@ describe('browser: hands, reactions, private messages, who speaks, speaker view'
       await unread.click();
       assert.deepEqual(await counts(), ['0', false, '0'], 'the end of the log clears the count');
       assert.ok(await page.getByTestId('chat-log').evaluate((n) => n.scrollHeight - n.scrollTop - n.clientHeight < 80), 'at the end');
+
+      /* On a phone a closed chat gives its room to the stage. */
+      await page.setViewportSize(PHONE);
+      const stageHeight = async () => (await page.locator('.stage').boundingBox())?.height ?? 0;
+      const open = await stageHeight();
+      await toggle.click();
+      const closed = await until('the stage grows', stageHeight, (h) => h > open + 100);
+      t.diagnostic(`phone: the stage is ${Math.round(open)} px high with the chat open, ${Math.round(closed)} px with it closed`);
+      const shot = path.join(screenshotsDir(), 'tools-phone-chat-closed.png');
+      await page.screenshot({ path: shot });
+      t.diagnostic(`screenshot ${shot}`);
+      await toggle.click();
+      assert.equal(await page.getByTestId('chat-log').isVisible(), true);
     } finally {
       await page.setViewportSize(DESKTOP);
     }
