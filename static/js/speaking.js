@@ -39,9 +39,10 @@ const DOMINANT_RATIO = 2;
 const DOMINANT_MS = 600;
 /* Samples per read: ~85 ms at 48 kHz, longer than TICK_MS (see above). */
 const WINDOW = 4096;
-/* Sound heard this long after a mute became known is what was in flight (jitter buffer, the
- * analyser window), not speech. */
-const MUTE_TAIL_MS = 300;
+/* Sound heard this long after a mute became known is what was in flight (the jitter buffer,
+ * which a poor network stretches to a few hundred ms, and the analyser window), not speech.
+ * Only an unmute this soon after a mute waits for the member's media event. */
+const MUTE_TAIL_MS = 500;
 
 /**
  * @typedef {object} Watched
