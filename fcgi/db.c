@@ -175,7 +175,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " AND nick_key = :key AND id <> :sid",
 	[S_SESSION_ROOM] =
 	    "UPDATE sessions SET room_id = nullif(:room, 0), join_seq = :seq,"
-	    " hand_ms = 0,"
+	    " hand_ms = CASE WHEN :keep_hand THEN hand_ms ELSE 0 END,"
 	    " joined_ms = CASE WHEN :room = 0 OR joined_ms > 0 THEN joined_ms"
 	    " ELSE :now END WHERE id = :sid",
 	[S_SESSION_RATE] =
@@ -1151,15 +1151,20 @@ db_nick_taken(struct db *db, int64_t room, const char *key, int64_t sid)
 	return n < 0 ? -1 : n > 0;
 }
 
-/* Put the session in room (0: none) from event seq join_seq on. */
+/*
+ * Put the session in room (0: none) from event seq join_seq on; its hand
+ * goes down unless keep_hand (a member coming back, or leaving for a
+ * while: room_leave, room_enter).
+ */
 int
 db_session_room(struct db *db, int64_t sid, int64_t room, int64_t join_seq,
-    int64_t now)
+    int keep_hand, int64_t now)
 {
 	sqlite3_stmt	*p = st(db, S_SESSION_ROOM);
 
 	if (p == NULL)
 		return -1;
+	bind_i(p, ":keep_hand", keep_hand);
 	bind_i(p, ":sid", sid);
 	bind_i(p, ":room", room);
 	bind_i(p, ":seq", join_seq);

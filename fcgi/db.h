@@ -184,7 +184,8 @@ int	 db_session_touch(struct db *, int64_t, int64_t, int64_t,
 	    const char *);
 int	 db_session_nickname(struct db *, int64_t, const char *, const char *);
 int	 db_nick_taken(struct db *, int64_t, const char *, int64_t);
-int	 db_session_room(struct db *, int64_t, int64_t, int64_t, int64_t);
+int	 db_session_room(struct db *, int64_t, int64_t, int64_t, int,
+	    int64_t);
 int	 db_session_rate(struct db *, int64_t, int, double, int64_t);
 int	 db_session_media(struct db *, int64_t, int, int, int);
 int	 db_session_hand(struct db *, int64_t, int64_t);

@@ -3,7 +3,8 @@
  *
  * room_gate() decides a joiner's fate, in this order: a removal (403
  * removed, until the room closes), a recent leave of the same room
- * (straight back in, for NOOM_REJOIN_MS: a reload or a network switch),
+ * (straight back in, for NOOM_REJOIN_MS: a reload or a network switch;
+ * room_rejoining()),
  * the lock, the password (guesses limited per client address: a wrong one
  * is counted even though nothing else of the join is kept), the waiting
  * room.  A session that waits is in no room: it reads only what is
@@ -32,6 +33,19 @@ hosts_publish(struct ctx *c, int64_t room, const char *type, json_t *ev,
 	return 0;
 }
 
+/*
+ * Is session s, in no room, coming back to room within NOOM_REJOIN_MS of
+ * leaving it of its own accord (a reload, a network switch)?  Such a
+ * session goes straight in and keeps what it had there: its host role
+ * (left_host) and its raised hand with its place in the queue (hand_ms,
+ * kept by room_leave).  1 or 0.
+ */
+int
+room_rejoining(const struct session *s, int64_t room, int64_t now)
+{
+	return s->left_room == room && now - s->left_ms < NOOM_REJOIN_MS;
+}
+
 enum gate
 room_gate(struct ctx *c, const struct req *rq, const struct session *s,
     const struct room_ref *r, const char *password, struct resp *rs)
@@ -46,7 +60,7 @@ room_gate(struct ctx *c, const struct req *rq, const struct session *s,
 		    "meeting.");
 		return GATE_REFUSED;
 	}
-	if (s->left_room == r->id && rq->now_ms - s->left_ms < NOOM_REJOIN_MS)
+	if (room_rejoining(s, r->id, rq->now_ms))
 		return s->left_host ? GATE_HOST : GATE_OPEN;
 	if (db_room_info(c->db, r->id, &info) != 1)
 		return GATE_FAIL;

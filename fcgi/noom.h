@@ -402,6 +402,7 @@ enum gate {
 };
 enum gate room_gate(struct ctx *, const struct req *, const struct session *,
 	    const struct room_ref *, const char *, struct resp *);
+int	 room_rejoining(const struct session *, int64_t, int64_t);
 int	 waiting_start(struct ctx *, const struct session *,
 	    const struct room_ref *, int64_t, struct resp *);
 int	 waiting_cancel(struct ctx *, const struct session *, int64_t);
@@ -425,6 +426,8 @@ void	 h_messages(struct ctx *, const struct req *, struct resp *);
 /* tools.c: raise hand, reactions. */
 void	 h_hand(struct ctx *, const struct req *, struct resp *);
 void	 h_reaction(struct ctx *, const struct req *, struct resp *);
+int	 hand_publish(struct ctx *, const struct session *,
+	    const struct session *, int64_t);
 
 /* call.c */
 void	 h_call(struct ctx *, const struct req *, struct resp *);

@@ -239,7 +239,10 @@ room_leave(struct ctx *c, const struct session *s, const char *reason,
 		return 0;
 	ending = strcmp(reason, "ended") == 0 || strcmp(reason, "closed") == 0;
 	own = !ending && strcmp(reason, "removed") != 0;
-	if (db_session_room(c->db, s->id, 0, 0, now) == -1 ||
+	/* A raised hand waits for a member who may come back (room_rejoining);
+	 * one who went to another room has put it down. */
+	if (db_session_room(c->db, s->id, 0, 0,
+	    own && strcmp(reason, "switch") != 0, now) == -1 ||
 	    db_session_left(c->db, s->id, own ? s->room_id : 0,
 	    own && s->host, now) == -1 ||
 	    (count = db_room_count(c->db, s->room_id)) == -1)
@@ -293,7 +296,8 @@ room_nickname(struct ctx *c, struct session *s, int64_t room)
 /*
  * Put session s (in no room now) into the existing room r named name, as a
  * host or not; 0 or -1.  s becomes a member: its room, nickname in the room
- * (room_nickname) and host flag are updated.
+ * (room_nickname) and host flag are updated.  A member coming back within
+ * NOOM_REJOIN_MS finds its raised hand where it was in the queue.
  */
 int
 room_enter(struct ctx *c, struct session *s, const struct room_ref *r,
@@ -301,12 +305,15 @@ room_enter(struct ctx *c, struct session *s, const struct room_ref *r,
 {
 	json_t	*self = NULL, *hello = NULL;
 	int64_t	 join_seq;
-	int	 count, rv = -1;
+	int	 count, hand, rv = -1;
 
+	hand = s->hand_ms > 0 && room_rejoining(s, r->id, now);
+	if (!hand)
+		s->hand_ms = 0;
 	self = json_pack("{s:s}", "room", r->name);
 	if (publish(c, 0, s->id, "room_joined", self, now) == -1 ||
 	    (join_seq = db_log_end(c->db)) == -1 ||
-	    db_session_room(c->db, s->id, r->id, join_seq, now) == -1 ||
+	    db_session_room(c->db, s->id, r->id, join_seq, hand, now) == -1 ||
 	    db_host_set(c->db, s->id, host) == -1 ||
 	    room_nickname(c, s, r->id) == -1 ||
 	    db_room_active(c->db, r->id, now) == -1 ||
@@ -319,7 +326,8 @@ room_enter(struct ctx *c, struct session *s, const struct room_ref *r,
 	hello = json_pack("{s:s,s:I,s:s,s:i,s:b}", "room", r->name,
 	    "session", (json_int_t)s->id, "nickname", s->nickname,
 	    "count", count, "host", host);
-	if (publish(c, r->id, 0, "welcome", hello, now) == -1)
+	if (publish(c, r->id, 0, "welcome", hello, now) == -1 ||
+	    (hand && hand_publish(c, s, s, now) == -1))
 		goto out;
 	rv = room_change_publish(c, r->name, r->unlisted, count, now);
 out:

@@ -8,7 +8,9 @@
  * and the room's state lists the raised hands in that order (rooms.c), so a
  * newcomer or a reload sees the queue as it is.  A member raises and lowers
  * its own hand; a host may lower anyone's ("session"), never raise it.
- * Entering or leaving a room lowers the hand (db_session_room).
+ * Entering or leaving a room lowers the hand, except for a member who
+ * leaves of its own accord and comes back within NOOM_REJOIN_MS (a reload,
+ * a network switch): its hand is up again, in its place (room_enter).
  *
  * A reaction is a room event and nothing else: not stored with the chat,
  * not in the history; each session has its own small allowance
@@ -69,25 +71,44 @@ hand_owner(struct ctx *c, const struct session *s, json_t *body, int raised,
 	return 0;
 }
 
-/* Move t's hand (raised at now, or down) and tell the room; 0 or -1. */
-static int
-hand_move(struct ctx *c, const struct session *s, const struct session *t,
-    int raised, int64_t now, json_t **answer)
+/*
+ * Tell s's room where t's hand is now (t->hand_ms: raised then, 0: down),
+ * moved by s; also for a member who comes back with its hand up
+ * (room_enter).  0 or -1.
+ */
+int
+hand_publish(struct ctx *c, const struct session *s, const struct session *t,
+    int64_t now)
 {
-	int64_t	 at = raised ? (t->hand_ms > 0 ? t->hand_ms : now) : 0;
 	json_t	*ev;
-	int	 rv = 0;
+	int	 rv;
 
-	/* Raising a raised hand keeps its place in the queue. */
 	ev = json_pack("{s:s,s:I,s:s,s:b,s:I,s:I}", "room", s->room,
 	    "session", (json_int_t)t->id, "nickname", t->nickname,
-	    "raised", raised, "at", (json_int_t)at, "by", (json_int_t)s->id);
-	if ((at != t->hand_ms) && (db_session_hand(c->db, t->id, at) == -1 ||
-	    publish(c, s->room_id, 0, "hand", ev, now) == -1))
-		rv = -1;
+	    "raised", t->hand_ms > 0, "at", (json_int_t)t->hand_ms,
+	    "by", (json_int_t)s->id);
+	rv = publish(c, s->room_id, 0, "hand", ev, now);
+	json_decref(ev);
+	return rv;
+}
+
+/* Move t's hand (raised at now, or down) and tell the room; 0 or -1. */
+static int
+hand_move(struct ctx *c, const struct session *s, struct session *t,
+    int raised, int64_t now, json_t **answer)
+{
+	/* Raising a raised hand keeps its place in the queue. */
+	int64_t	 at = raised ? (t->hand_ms > 0 ? t->hand_ms : now) : 0;
+	int	 rv = 0;
+
+	if (at != t->hand_ms) {
+		t->hand_ms = at;
+		if (db_session_hand(c->db, t->id, at) == -1 ||
+		    hand_publish(c, s, t, now) == -1)
+			rv = -1;
+	}
 	*answer = json_pack("{s:I,s:b,s:I}", "session", (json_int_t)t->id,
 	    "raised", raised, "at", (json_int_t)at);
-	json_decref(ev);
 	return rv;
 }
 

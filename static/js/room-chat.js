@@ -1,5 +1,12 @@
 // The chat panel of the room page: the log, the composer (with its recipient: the room or one
-// member, privately), the unread count and the chat error line.
+// member, privately), the unread count, the chat error line, and the control bar's chat toggle,
+// which closes the panel (the stage and the people list get its room) and opens it again.
+//
+// Unread: messages of others that came while the reader could not see the end of the log (the
+// panel closed, the log scrolled up, the tab hidden). The count shows as "N new messages" over
+// the log and as a badge on the chat toggle; opening the panel or reaching the end of the log
+// clears it. The panel is open on every load: a closed chat that stayed closed would hide what
+// was said during a reload.
 //
 // Each chat-log child is one line: a notice (<div class="notice">, its text is exactly the
 // notice, the time lives in an attribute) or a message (sender, time, text). Our own messages
@@ -56,6 +63,11 @@ export class ChatPanel {
     this.pending = new Map();
     this.recipient = /** @type {HTMLSelectElement} */ (testid(root, 'private-to'));
     this.unreadButton = /** @type {HTMLButtonElement} */ (testid(root, 'chat-unread'));
+    this.root = root;
+    this.toggle = /** @type {HTMLButtonElement} */ (testid(root, 'chat-toggle'));
+    this.toggleCount = testid(root, 'chat-toggle-count');
+    /** Whether the panel is open. */
+    this.open = true;
     /** Messages that came while the reader could not see the end of the log. */
     this.unread = 0;
     /** The room the draft belongs to. @type {string|null} */
@@ -86,8 +98,26 @@ export class ChatPanel {
       this._setUnread(0);
     });
     document.addEventListener('visibilitychange', () => {
-      if (!document.hidden && this.nearBottom()) this._setUnread(0);
+      if (!document.hidden && this.open && this.nearBottom()) this._setUnread(0);
     });
+    this.toggle.addEventListener('click', () => this.setOpen(!this.open));
+  }
+
+  /**
+   * Opens or closes the chat panel; opening shows the end of the log and clears the count.
+   * @param {boolean} open
+   */
+  setOpen(open) {
+    this.open = open;
+    this.root.classList.toggle('chat-closed', !open);
+    this.toggle.setAttribute('aria-pressed', open ? 'true' : 'false');
+    const label = open ? 'Hide chat' : 'Show chat';
+    this.toggle.title = label;
+    this.toggle.setAttribute('aria-label', this.unread ? `${label} (${this.unread} new)` : label);
+    if (open) {
+      this.scrollToEnd();
+      this._setUnread(0);
+    }
   }
 
   /**
@@ -138,6 +168,7 @@ export class ChatPanel {
   writeTo(session) {
     this.recipient.value = session === null ? '' : String(session);
     this._syncRecipient();
+    if (!this.open) this.setOpen(true);
     this.focus();
   }
 
@@ -188,7 +219,7 @@ export class ChatPanel {
       pending.replaceWith(this._messageLine(msg, pending));
       return;
     }
-    const unseen = document.hidden || !this.nearBottom();
+    const unseen = document.hidden || !this.open || !this.nearBottom();
     this._append(this._messageLine(msg));
     if (unseen && msg.session !== this.roster.self) this._setUnread(this.unread + 1);
   }
@@ -292,6 +323,11 @@ export class ChatPanel {
     this.unreadButton.hidden = n === 0;
     this.unreadButton.dataset.count = String(n);
     this.unreadButton.textContent = n === 1 ? '1 new message' : `${n} new messages`;
+    this.toggleCount.hidden = n === 0;
+    this.toggleCount.dataset.count = String(n);
+    this.toggleCount.textContent = n > 99 ? '99+' : String(n);
+    const label = this.open ? 'Hide chat' : 'Show chat';
+    this.toggle.setAttribute('aria-label', n ? `${label} (${n} new)` : label);
   }
 
   _saveDraft() {

@@ -11,6 +11,10 @@
 // is large: a screen share (another member's before our own), else the tile pinned in this
 // page, else the dominant speaker, else the first other member. Speaker view only changes
 // classes and the CSS order of the tiles: moving a <video> in the document would pause it.
+// The pin is this browser's choice per room, kept in localStorage as the member's session id
+// (a session id survives the member's reloads, and ours: the pin is still there after one).
+// A pinned member who is not on the stage (gone, or not arrived yet) stays pinned: they are
+// large again if they come back.
 
 import { el, role, initials, avatar, icon, HAND_ICON } from './dom.js';
 
@@ -41,6 +45,36 @@ export const REACTION_MS = 4000;
    them: at most 16). */
 const TILE_MAX = 25;
 
+/* The pinned member per room, per browser: PIN_KEY + room → session id. */
+const PIN_KEY = 'noom.pin:';
+
+/**
+ * The member this browser pinned in a room, or null.
+ * @param {string} room
+ * @returns {number|null}
+ */
+function loadPin(room) {
+  try {
+    const saved = Number(localStorage.getItem(PIN_KEY + room));
+    return Number.isInteger(saved) && saved > 0 ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @param {string} room
+ * @param {number|null} session
+ */
+function savePin(room, session) {
+  try {
+    if (session === null) localStorage.removeItem(PIN_KEY + room);
+    else localStorage.setItem(PIN_KEY + room, String(session));
+  } catch {
+    /* private mode: the pin lasts as long as the page */
+  }
+}
+
 export class Stage {
   /**
    * @param {HTMLElement} root  the #room-view element
@@ -55,6 +89,7 @@ export class Stage {
     this.streams = new Map();
     /** @type {MediaStream|null} */ this.localStream = null;
     /** @type {StageView} */ this.view = 'grid';
+    /** The room shown, whose pin is remembered. */ this.room = '';
     /** The tile pinned in this page, or null. @type {number|null} */ this.pinned = null;
     /** The dominant speaker (speaking.js), or null. @type {number|null} */ this.dominant = null;
     /** The members speaking now. @type {Set<number>} */ this.speaking = new Set();
@@ -84,6 +119,7 @@ export class Stage {
    */
   setPinned(session) {
     this.pinned = session;
+    if (this.room) savePin(this.room, session);
     for (const [s, tile] of this.tileMap) {
       const on = s === session;
       tile.pin.setAttribute('aria-pressed', on ? 'true' : 'false');
@@ -151,10 +187,15 @@ export class Stage {
     return tiled.find((s) => s !== self) ?? tiled[0] ?? null;
   }
 
-  /** Forgets every stream, for a room being joined. */
-  clear() {
+  /**
+   * Forgets every stream, for a room being joined; takes up the pin this browser left there.
+   * @param {string} room
+   */
+  clear(room) {
     this.streams.clear();
     this.localStream = null;
+    this.room = room;
+    this.pinned = loadPin(room);
   }
 
   /**
@@ -225,7 +266,6 @@ export class Stage {
       }
     }
     this.tiles.dataset.n = String(Math.min(entries.length, 9));
-    if (this.pinned !== null && !this.tileMap.has(this.pinned)) this.pinned = null;
     this._layout();
   }
 
@@ -253,6 +293,15 @@ export class Stage {
     tile.pin.title = pinLabel;
     tile.pin.setAttribute('aria-label', pinLabel);
     this._syncVideo(session);
+  }
+
+  /**
+   * A member's media state changed: their tile, and the large tile (a screen share takes it).
+   * @param {number} session
+   */
+  mediaChanged(session) {
+    this.update(session);
+    this._layout();
   }
 
   /**

@@ -75,6 +75,8 @@ export class RoomView {
     /* A muted member never speaks, whatever their stream carries. */
     this.speaking = new SpeakingDetector((session) => !this.roster.mediaOf(session).audio);
     this.speaking.onChange = (speaking, dominant) => this.stage.setSpeaking(speaking, dominant);
+    /* Media events do not bubble: listen in the capture phase for any tile's video. */
+    this.stage.tiles.addEventListener('playing', () => this.speaking.resume(), true);
     /** recipient list redraw queued for the end of this batch of events */
     this.recipientsQueued = false;
     this.host = new HostPanel(root, callbacks);
@@ -109,7 +111,7 @@ export class RoomView {
     this.host.clear();
     this.invite.set('');
     this.chat.clear(room);
-    this.stage.clear();
+    this.stage.clear(room);
     this.speaking.clear();
     this.setCallStatus('');
     this.nameNode.textContent = room;
@@ -412,7 +414,8 @@ export class RoomView {
   setMemberMedia(session, state) {
     if (!this.roster.members.has(session)) return;
     this.roster.media.set(session, { audio: !!state.audio, video: !!state.video, screen: !!state.screen });
-    this.stage.update(session);
+    this.stage.mediaChanged(session);
+    this.speaking.refresh();
   }
 
   /**

@@ -8,17 +8,24 @@
 //   stays the same). The analyser is not connected to the speakers: the tile's <video> plays
 //   the sound. Chromium delivers a remote WebRTC track to WebAudio only while a media element
 //   plays it too, which the tile does.
-// - Levels are read every TICK_MS over the last ~43 ms of samples (fftSize 2048 at 48 kHz),
-//   so nothing shorter than a tick goes unseen. A member speaks while their level went over
+// - Levels are read every TICK_MS over the last ~85 ms of samples (fftSize 4096 at 48 kHz):
+//   a window longer than a tick, so consecutive reads overlap and no sound falls between two
+//   of them even when a timer fires late. A member speaks while their level went over
 //   THRESHOLD within the last HOLD_MS: speech has pauses between words, and a tile that blinks
 //   with every syllable helps nobody. Speaking starts on the first loud tick, within ~50 ms.
-// - A member whose media state says the microphone is off (isMuted) never speaks, whatever
-//   the stream carries; a muted track sends silence anyway.
+// - Muting is gated at once, unmuting is not waited for. When the member's media state says
+//   the microphone went off (isMuted), their loud ticks are forgotten and sound is ignored for
+//   MUTE_TAIL_MS (what was in flight when they muted); after that, a muted track carries
+//   silence, so sound means the member unmuted: it is trusted without waiting for their media
+//   event, which travels through the server and would delay the highlight by a round trip.
+//   A muted member is never highlighted: the highlight needs sound heard after the mute
+//   became known and its tail.
 // - The dominant speaker (for speaker view) is the loudest of those speaking, and stays so
 //   while they speak: another member takes over only once the current one stopped, or is
 //   clearly louder (DOMINANT_RATIO) for a while, so that the big tile does not flap.
 // - An AudioContext made before any user gesture may start suspended: it is resumed on the
-//   first pointer or key press.
+//   first pointer or key press, and when a remote <video> starts playing (resume()): a page
+//   that went straight back into its room after a reload may see no gesture for a while.
 
 /* How often levels are read. */
 const TICK_MS = 50;
@@ -30,6 +37,12 @@ const HOLD_MS = 900;
 /* A louder speaker takes the dominant place after being this much louder for DOMINANT_MS. */
 const DOMINANT_RATIO = 2;
 const DOMINANT_MS = 600;
+/* Samples per read: ~85 ms at 48 kHz, longer than TICK_MS (see above). */
+const WINDOW = 4096;
+/* Sound heard this long after a mute became known is what was in flight (the jitter buffer,
+ * which a poor network stretches to a few hundred ms, and the analyser window), not speech.
+ * Only an unmute this soon after a mute waits for the member's media event. */
+const MUTE_TAIL_MS = 500;
 
 /**
  * @typedef {object} Watched
@@ -38,6 +51,8 @@ const DOMINANT_MS = 600;
  * @property {AnalyserNode} analyser
  * @property {number} level  smoothed level of the last ticks
  * @property {number} loudAt  when the level was last over THRESHOLD (ms), 0 never
+ * @property {boolean} muted  whether the member's media state said muted at the last look
+ * @property {number} mutedAt  when that mute became known (ms), 0 never
  */
 
 export class SpeakingDetector {
@@ -57,7 +72,7 @@ export class SpeakingDetector {
     this._challengeSince = 0;
     /** @type {AudioContext|null} */ this._ctx = null;
     /** @type {ReturnType<typeof setInterval>|null} */ this._timer = null;
-    /** @type {Float32Array<ArrayBuffer>} */ this._buf = new Float32Array(2048);
+    /** @type {Float32Array<ArrayBuffer>} */ this._buf = new Float32Array(WINDOW);
     this._resume = () => { this._ctx?.resume().catch(() => {}); };
 
     /** Who speaks changed. @type {(speaking: Set<number>, dominant: number|null) => void} */
@@ -85,7 +100,8 @@ export class SpeakingDetector {
       const analyser = ctx.createAnalyser();
       analyser.fftSize = this._buf.length;
       source.connect(analyser);
-      this.watched.set(session, { track, source, analyser, level: 0, loudAt: 0 });
+      const muted = this.isMuted(session);
+      this.watched.set(session, { track, source, analyser, level: 0, loudAt: 0, muted, mutedAt: muted ? performance.now() : 0 });
     } catch (err) {
       console.error('noom: cannot measure the audio of', session, err);
       return;
@@ -103,6 +119,16 @@ export class SpeakingDetector {
     this._update();
   }
 
+  /** Resumes a suspended AudioContext (a remote video started playing). */
+  resume() {
+    if (this._ctx?.state === 'suspended') this._resume();
+  }
+
+  /** A member's media state changed: a mute takes effect now, not at the next tick. */
+  refresh() {
+    this._update();
+  }
+
   /** Stops everything (the room is left). */
   clear() {
     for (const session of Array.from(this.watched.keys())) this._disconnect(session);
@@ -114,16 +140,34 @@ export class SpeakingDetector {
   /** Reads the levels now (also called every TICK_MS). */
   _tick() {
     const now = performance.now();
-    for (const w of this.watched.values()) {
+    for (const [session, w] of this.watched) {
       if (w.track.readyState !== 'live') continue;
       w.analyser.getFloatTimeDomainData(this._buf);
       let sum = 0;
       for (let i = 0; i < this._buf.length; i++) sum += this._buf[i] * this._buf[i];
       const rms = Math.sqrt(sum / this._buf.length);
+      this._noteMute(session, w, now);
+      if (w.muted && now - w.mutedAt < MUTE_TAIL_MS) continue;
       w.level = Math.max(rms, w.level * 0.85);
       if (rms > THRESHOLD) w.loudAt = now;
     }
     this._update(now);
+  }
+
+  /**
+   * Takes in the member's media state: a mute that just became known forgets their sound.
+   * @param {number} session
+   * @param {Watched} w
+   * @param {number} now
+   */
+  _noteMute(session, w, now) {
+    const muted = this.isMuted(session);
+    if (muted && !w.muted) {
+      w.mutedAt = now;
+      w.loudAt = 0;
+      w.level = 0;
+    }
+    w.muted = muted;
   }
 
   /** Works out who speaks and who dominates; reports a change. */
@@ -131,7 +175,8 @@ export class SpeakingDetector {
     /** @type {Set<number>} */
     const speaking = new Set();
     for (const [session, w] of this.watched) {
-      if (w.loudAt > 0 && now - w.loudAt < HOLD_MS && w.track.enabled && !this.isMuted(session)) speaking.add(session);
+      this._noteMute(session, w, now);
+      if (w.loudAt > w.mutedAt && now - w.loudAt < HOLD_MS && w.track.enabled) speaking.add(session);
     }
     let dominant = this.dominant !== null && speaking.has(this.dominant) ? this.dominant : null;
     let loudest = null;

@@ -18,7 +18,8 @@
 //     closed from the server side (1001). She falls back to the event stream from her cursor; every
 //     message is in her chat log exactly once, in order. About 10 s later her client tries the
 //     socket again (WS_RETRY_MIN_MS) and switches back, while a second burst is being sent:
-//     again exactly once, in order. The socket is cut with page.routeWebSocket (the real
+//     again exactly once, in order. A draft Ann was typing is still in her message box after
+//     each switch. The socket is cut with page.routeWebSocket (the real
 //     gateway stays behind it) rather than by killing noom-ws: noom-run stops the whole stack
 //     when the gateway dies, and does not restart it.
 //  5. Through office proxies on loopback (tests/lib/proxy.js), in auto mode: squid, which
@@ -444,6 +445,11 @@ describe('browser: transports, with the gateway', { skip }, () => {
       };
       const tokenOf = (/** @type {string} */ p, /** @type {number} */ i) => `${p}-${String(i).padStart(3, '0')}`;
 
+      /* Ann is typing: the transport switches below must leave her draft alone. */
+      const draft = 'half-typed, across the switch';
+      const input = ann.page.getByTestId('chat-input');
+      await input.fill(draft);
+
       /* Burst 1: 40 messages, 80 ms apart; after the 15th the socket goes dark, after the
        * 20th it is closed from the server side. */
       const burst1 = 40;
@@ -471,6 +477,7 @@ describe('browser: transports, with the gateway', { skip }, () => {
       t.diagnostic(`burst 1: ${sockets[0].forwarded} frames delivered, ${sockets[0].dropped} swallowed before the cut; ` +
         `'stream' ${seconds(fallbackMs)} after the cut`);
       assert.ok(fallbackMs < WS_FALLBACK_MS, 'a socket that dies after working hands over to the stream at once');
+      assert.equal(await input.inputValue(), draft, 'the draft survives the fall back to the event stream');
 
       /* Burst 2: 150 ms apart until the client is back on the WebSocket (it retries after
        * WS_RETRY_MIN_MS), then 10 more. */
@@ -492,6 +499,7 @@ describe('browser: transports, with the gateway', { skip }, () => {
       assert.deepEqual(log.filter((v) => v !== 'connecting'), ['websocket', 'stream', 'websocket'], `transports: ${log.join(' → ')}`);
       assert.equal(sockets.length, 2, 'one new socket after the cut');
       assert.ok(backAt - cutAt >= WS_RETRY_MIN_MS - 500, `the socket was retried after ${seconds(backAt - cutAt)}`);
+      assert.equal(await input.inputValue(), draft, 'the draft survives the way back to the WebSocket');
       t.diagnostic(`back on the WebSocket ${seconds(backAt - cutAt)} after the cut; ${sent.length} messages, each shown once, in order`);
     } finally {
       await closeUser(ann);

@@ -223,6 +223,11 @@ test('waiting room: hosts see who waits, admit and deny; waiting sessions cannot
   const done = await waitFor(host.token, w.cursor, 'waiting_done', (d) => d.session === bob.session);
   assert.equal(done.event.data.outcome, 'denied');
   assert.equal((await post(host.token, 'api/room/admit', {session: bob.session})).status, 404);
+  // A denied session gets nothing of the room either: no call configuration, no signal.
+  const deniedCall = await api(stack, 'GET', 'api/call', {token: bob.token});
+  assert.deepEqual([deniedCall.status, deniedCall.json.error], [409, 'not_in_room']);
+  const deniedSig = await post(bob.token, 'api/signal', {to: host.session, kind: 'offer', data: {sdp: 'x'}});
+  assert.deepEqual([deniedSig.status, deniedSig.json.error], [409, 'not_in_room']);
 
   // Leaving while waiting tells the hosts.
   const c = await enter(cid.token, {room});
@@ -295,6 +300,28 @@ test('host hand-over: the member present longest becomes host when the last host
   const returning = await enter(host.token, {room});
   assert.equal(returning.status, 200);
   assert.equal(returning.json.host, true);
+});
+
+test('a host makes a co-host (event reason made); no hand-over while a host remains', {timeout: 60_000}, async () => {
+  const [host, co, member] = await people('Host', 'Co', 'Member');
+  const room = fresh('cohost');
+  await join(stack, host.token, room);
+  await join(stack, co.token, room);
+  const m = await join(stack, member.token, room);
+  // Co joined before Member: with no host left, Co would be the heir anyway; make Member a
+  // co-host so that a hand-over would show as a change.
+  await ok(host.token, 'api/room/host', {session: member.session});
+  const made = await waitFor(co.token, m.cursor, 'host', (d) => d.session === member.session);
+  assert.deepEqual({r: made.event.data.reason, by: made.event.data.by, n: made.event.data.nickname},
+    {r: 'made', by: host.session, n: 'Member'});
+  await leave(stack, host.token);
+  await waitFor(co.token, made.cursor, 'bye', (d) => d.session === host.session);
+  const after = await api(stack, 'GET', 'api/room', {token: member.token});
+  assert.deepEqual(after.json.members.map((x) => [x.nickname, x.host]), [['Co', false], ['Member', true]],
+    'the co-host is the host; nobody was handed the room');
+  // Every event since: no host event at all.
+  const since = await pollUntil(stack, co.token, made.cursor, (ev) => ofType(ev, 'bye').length > 0);
+  assert.deepEqual(ofType(since.events, 'host'), [], 'no hand-over while a co-host remains');
 });
 
 test('mute requests go to the member, or to everyone but the host', {timeout: 60_000}, async () => {

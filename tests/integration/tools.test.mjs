@@ -1,5 +1,5 @@
 // In-meeting tools on the mailbox: raised hands as a queue in the room's state (a host lowers
-// anyone's), reactions (room events, limited per session, never in the history), private
+// anyone's; a member back within the rejoin grace keeps its place), reactions (room events, limited per session, never in the history), private
 // messages (seen by the two only, refused outside the room, not in a newcomer's history,
 // exactly once across a resume).
 import {test, before, after} from 'node:test';
@@ -50,10 +50,22 @@ test('raised hands: a queue by time, in the state, lowered by oneself or a host'
   assert.deepEqual((await state(cid.token)).hands.map((x) => x.nickname), ['Cid']);
   const lowered = await pollUntil(stack, cid.token, ev.cursor, (e) => ofType(e, 'hand').some((x) => x.data.session === bob.session && !x.data.raised));
   assert.equal(ofType(lowered.events, 'hand').find((x) => x.data.session === bob.session).data.by, host.session);
-  // Leaving lowers it: back in, the hand is down.
-  await post(cid.token, 'api/leave', {});
+  // Leaving and coming back within the rejoin grace (a reload) keeps the hand in its place:
+  // Cid's, raised before Bob's new one, stays ahead of it, and the room is told.
+  const cidAt = (await state(cid.token)).hands[0].at;
+  assert.equal((await post(bob.token, 'api/hand', {raised: true})).status, 200);
+  const beforeReload = (await poll(stack, host.token, lowered.cursor)).json.cursor;
+  assert.equal((await post(cid.token, 'api/leave', {})).status, 200);
+  assert.deepEqual((await state(host.token)).hands.map((x) => x.nickname), ['Bob'], 'a member who left has no hand in the queue');
+  const back = await join(stack, cid.token, room);
+  assert.deepEqual(back.hands.map((x) => [x.nickname, x.at]), [['Cid', cidAt], ['Bob', (await state(bob.token)).hands[1].at]]);
+  assert.deepEqual((await state(host.token)).hands.map((x) => x.nickname), ['Cid', 'Bob']);
+  const told = await pollUntil(stack, host.token, beforeReload, (e) => ofType(e, 'hand').some((x) => x.data.session === cid.session));
+  assert.deepEqual(ofType(told.events, 'hand').map((x) => [x.data.session, x.data.raised, x.data.at]), [[cid.session, true, cidAt]]);
+  // Going to another room puts it down: back in, the hand is down.
+  await join(stack, cid.token, fresh('elsewhere'));
   await join(stack, cid.token, room);
-  assert.deepEqual((await state(host.token)).hands, []);
+  assert.deepEqual((await state(host.token)).hands.map((x) => x.nickname), ['Bob']);
   assert.equal((await post(cid.token, 'api/hand', {})).status, 400);
 });
 

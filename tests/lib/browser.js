@@ -1,6 +1,6 @@
 // Test helper for the browser suites: finds playwright-core and Debian's Chromium, and says why
-// a suite must be skipped when either is missing; the launch flags every suite starts from; the
-// folder screenshots go to.
+// a suite must be skipped when either is missing; the launch flags every suite starts from; a
+// fake microphone that plays a continuous tone (toneAudioArgs); the folder screenshots go to.
 //
 //   import { chromium, skip, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
 //   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...] });
@@ -113,6 +113,40 @@ after(() => assertNoCspViolations('after the last test'));
 
 export const chromium = found;
 export const skip = why;
+
+/**
+ * Flags that make every fake microphone of the browser play a continuous sine tone (a WAV file
+ * written here, which Chromium loops) instead of its default: a 20 ms beep every 500 ms, which
+ * a speaking detector may catch only by luck and never within a set time. Add them after
+ * --use-fake-device-for-media-stream.
+ * @param {number} [hz]
+ * @returns {string[]}
+ */
+export function toneAudioArgs(hz = 440) {
+  const rate = 48000;
+  const seconds = 2;
+  const samples = rate * seconds;
+  const wav = Buffer.alloc(44 + samples * 2);
+  wav.write('RIFF', 0, 'ascii');
+  wav.writeUInt32LE(36 + samples * 2, 4);
+  wav.write('WAVEfmt ', 8, 'ascii');
+  wav.writeUInt32LE(16, 16); /* PCM header size */
+  wav.writeUInt16LE(1, 20); /* PCM */
+  wav.writeUInt16LE(1, 22); /* mono */
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28); /* bytes a second */
+  wav.writeUInt16LE(2, 32); /* bytes a frame */
+  wav.writeUInt16LE(16, 34); /* bits a sample */
+  wav.write('data', 36, 'ascii');
+  wav.writeUInt32LE(samples * 2, 40);
+  /* A whole number of periods in the file (440 Hz: 880 of them), so the loop does not click. */
+  for (let i = 0; i < samples; i++) wav.writeInt16LE(Math.round(0.3 * 32767 * Math.sin(2 * Math.PI * hz * i / rate)), 44 + 2 * i);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'noom-tone-'));
+  const file = path.join(dir, `tone-${hz}.wav`);
+  fs.writeFileSync(file, wav);
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return [`--use-file-for-fake-audio-capture=${file}`];
+}
 
 let shotsDir = '';
 /** Where screenshots go: $NOOM_BUILDDIR/tests/browser/screenshots, else a fresh temporary folder. */

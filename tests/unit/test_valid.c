@@ -345,6 +345,57 @@ test_pw(void)
 	CHECK(!room_key_valid("AAAAAAAAAAAAAAA"));
 }
 
+/* The value 0..63 of a base64url character, -1 for another. */
+static int
+b64url_value(char ch)
+{
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char		*p = ch ? strchr(b64, ch) : NULL;
+
+	return p ? (int)(p - b64) : -1;
+}
+
+#define KEYS		1000
+#define KEY_BITS	132	/* 22 characters of 6 bits */
+
+/*
+ * Room keys carry at least 96 random bits: KEYS fresh keys are all
+ * different, and every bit of the 128 the encoding carries is set in about
+ * half of them (400..600 of 1000 is over six standard deviations wide, so a
+ * sound generator fails it about never, and a stuck or biased bit always).
+ */
+static void
+test_room_key_bits(void)
+{
+	static char	 keys[KEYS][23];
+	int		 ones[KEY_BITS] = { 0 }, i, j, b, varying = 0, distinct = 1;
+
+	for (i = 0; i < KEYS; i++) {
+		CHECK(room_key_new(keys[i]) == 0);
+		for (j = 0; j < i && distinct; j++)
+			if (strcmp(keys[i], keys[j]) == 0)
+				distinct = 0;
+		for (j = 0; j < 22; j++) {
+			int v = b64url_value(keys[i][j]);
+
+			if (v < 0)
+				break;
+			for (b = 0; b < 6; b++)
+				ones[j * 6 + b] += v >> (5 - b) & 1;
+		}
+		CHECK(j == 22);
+	}
+	CHECK(distinct);
+	for (b = 0; b < 128; b++)
+		if (ones[b] >= 400 && ones[b] <= 600)
+			varying++;
+	CHECK(varying == 128);
+	/* The last character holds 2 bits: its 4 low bits are padding. */
+	for (b = 128; b < KEY_BITS; b++)
+		CHECK(ones[b] == 0);
+}
+
 int
 main(void)
 {
@@ -356,6 +407,7 @@ main(void)
 	test_cursor();
 	test_token();
 	test_pw();
+	test_room_key_bits();
 	test_turn();
 	test_conf();
 	test_conf_example();
