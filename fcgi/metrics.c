@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@
 #include "noom.h"
 
 /* Bump when the table's layout changes in a way its shape does not show. */
-#define METRICS_VERSION	2
+#define METRICS_VERSION	3
 #define METRICS_MAGIC	"noom-m\n"	/* 8 bytes with the NUL */
 
 /*
@@ -79,6 +80,7 @@ struct metrics {
 	struct histo	 latency[R__COUNT];
 	struct histo	 histo[H__COUNT];
 	atomic_llong	 waiting[NOOM_WORKERS_MAX];
+	atomic_llong	 beat[NOOM_WORKERS_MAX];	/* monotonic ms */
 	atomic_int	 workers;	/* the master's --workers */
 	atomic_llong	 websockets;
 	atomic_llong	 streams;
@@ -353,6 +355,46 @@ metrics_waiting(struct metrics *m, int slot, int64_t n)
 	if (m != NULL && slot >= 0 && slot < NOOM_WORKERS_MAX)
 		atomic_store_explicit(&m->waiting[slot], n,
 		    memory_order_relaxed);
+}
+
+/*
+ * The worker process of slot runs: its waker says so at least every
+ * METRICS_BEAT_MS (now: monotonic ms, the same clock in every process), and
+ * the master when it starts one, so that a worker starting is not taken
+ * for one that stopped.
+ */
+void
+metrics_beat(struct metrics *m, int slot, int64_t now)
+{
+	if (m != NULL && slot >= 0 && slot < NOOM_WORKERS_MAX)
+		atomic_store_explicit(&m->beat[slot], now,
+		    memory_order_relaxed);
+}
+
+/*
+ * How many of the master's worker processes have not said they run
+ * (metrics_beat) for METRICS_STALE_MS at now; the first of them is
+ * described in why (n bytes).  A process stopped (SIGSTOP, a debugger),
+ * stuck or dead is alive to kill(2) but not here.  0 without a table.
+ */
+int
+metrics_stale(const struct metrics *m, int64_t now, char *why, size_t n)
+{
+	int64_t	 beat;
+	int	 i, workers, stale = 0;
+
+	if (m == NULL)
+		return 0;
+	workers = atomic_load_explicit(&m->workers, memory_order_relaxed);
+	for (i = 0; i < workers && i < NOOM_WORKERS_MAX; i++) {
+		beat = atomic_load_explicit(&m->beat[i], memory_order_relaxed);
+		if (now - beat <= METRICS_STALE_MS)
+			continue;
+		if (stale++ == 0)
+			snprintf(why, n, "worker %d silent for %" PRId64 " ms",
+			    i, now - beat);
+	}
+	return stale;
 }
 
 /* How many worker processes the master keeps (their slots are read). */

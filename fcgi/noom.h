@@ -575,6 +575,7 @@ int	 repoll_get(struct repoll *, const unsigned char *, int64_t, int64_t,
 	    struct reader *, int64_t *);
 void	 waker_run(struct waker *);
 void	 waker_stop(struct waker *);
+void	 waker_flush(struct waker *, int);
 
 /*
  * presence.c: who is still here.  Readers note the sessions due a seen-time
@@ -636,6 +637,8 @@ enum histogram {
 #define METRICS_BUCKETS		16	/* the last is +Inf */
 #define METRICS_EVENT_TYPES	18
 #define METRICS_STATUSES	15
+#define METRICS_BEAT_MS		1000	/* a worker says it runs this often */
+#define METRICS_STALE_MS	3000	/* ... and readyz fails past this */
 struct histo_read {
 	uint64_t	 bucket[METRICS_BUCKETS];	/* each alone */
 	uint64_t	 sum_us;
@@ -685,6 +688,8 @@ void	 metrics_observe(struct metrics *, enum histogram, int64_t);
 void	 metrics_request(struct metrics *, enum route, int, int64_t);
 void	 metrics_waiting(struct metrics *, int, int64_t);
 void	 metrics_workers(struct metrics *, int);
+void	 metrics_beat(struct metrics *, int, int64_t);
+int	 metrics_stale(const struct metrics *, int64_t, char *, size_t);
 void	 metrics_websockets(struct metrics *, int64_t, int64_t);
 void	 metrics_read(const struct metrics *, struct metrics_read *);
 
@@ -777,7 +782,8 @@ struct conns;
 struct conns *conns_new(int, char **);
 int	 conns_take(struct conns *);
 void	 conns_idle(struct conns *, int);
-void	 conns_run(struct conns *) __attribute__((noreturn));
+void	 conns_run(struct conns *);
+void	 conns_stop(struct conns *);
 
 /* worker.c */
 void	 worker_block_signals(void);
