@@ -131,3 +131,24 @@ test('SIGTERM to the workers: waiting polls answered at once with their cursor; 
   }
   assert.notDeepEqual(stack.workerPids(), pids, 'new workers');
 });
+
+// Last: it ends the stack. SIGTERM to the master stops its workers gracefully (main.c stop_all):
+// each waiting poll is answered 200 with its own cursor before the master and nginx go.
+test('SIGTERM to the master: waiting polls answered 200 with their cursor', {timeout: 60_000}, async () => {
+  const guests = await Promise.all([1, 2, 3, 4].map((i) => newSession(stack, `Leaver ${i}`)));
+  const cursors = [];
+  for (const g of guests) cursors.push((await join(stack, g.token, 'master-stop')).cursor);
+  // Everyone's cursor after every join, so that each poll waits.
+  for (const [i, g] of guests.entries()) cursors[i] = (await api(stack, 'GET', 'api/room', {token: g.token})).json.cursor;
+  const waiting = guests.map((g, i) => parked(g.token, cursors[i]));
+  await sleep(300);
+  assert.equal(waiting.filter((p) => p.settled).length, 0, 'the polls wait');
+  process.kill(stack.masterPid(), 'SIGTERM');
+  for (const [i, p] of waiting.entries()) {
+    const r = await within(p.answer, 5000);
+    assert.ok(r, 'answered, not left hanging');
+    assert.equal(r.status, 200, 'an answer, not a 502');
+    assert.deepEqual(r.json.events, []);
+    assert.equal(r.json.cursor, cursors[i], 'its own cursor: poll again from there');
+  }
+});
