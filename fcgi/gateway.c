@@ -1244,6 +1244,25 @@ shutdown_all(struct gw *g)
 	}
 }
 
+/*
+ * SIGHUP: read --config again for log_level, in place (no connection is
+ * touched); a wrong file is logged and changes nothing.
+ */
+static void
+reload(const struct gw_conf *conf)
+{
+	char	*cause = NULL;
+
+	if (conf->config_path == NULL)
+		return;
+	if (conf_log_level(conf->config_path, &cause) == -1)
+		log_warn("reload: %s; the running configuration stays",
+		    cause != NULL ? cause : "cannot read it");
+	else
+		log_info("configuration reloaded");
+	free(cause);
+}
+
 /* Serve until SIGTERM or SIGINT; 0, or -1 with *cause at start-up. */
 int
 gateway_run(const struct gw_conf *conf, char **cause)
@@ -1313,8 +1332,12 @@ gateway_run(const struct gw_conf *conf, char **cause)
 			else if (evs[i].data.ptr == &g.list)
 				ring(&g);
 			else if (evs[i].data.ptr == &g) {
-				if (read(conf->signal_fd, &si, sizeof(si)) > 0)
-					done = si.ssi_signo != SIGHUP;
+				if (read(conf->signal_fd, &si, sizeof(si)) <= 0)
+					continue;
+				if (si.ssi_signo == SIGHUP)
+					reload(conf);
+				else
+					done = 1;
 			} else {
 				c = evs[i].data.ptr;
 				if (!c->dead && (evs[i].events & EPOLLOUT) &&

@@ -445,6 +445,7 @@ int	 turn_credential(const char *, const char *, char *, size_t);
 extern const struct bucket_rule limit_defaults[LIMIT__COUNT];
 struct conf	*conf_new(void);
 int	 conf_load(struct conf *, const char *, char **);
+int	 conf_log_level(const char *, char **);
 void	 conf_free(struct conf *);
 struct conf	*conf_read_new(const struct app *, char **);
 struct conf_live *conf_live_new(struct conf *);
@@ -761,7 +762,8 @@ void	 sse_close(struct buf *, int, const char *);
 struct gw_conf {
 	const char	*db_path;
 	int		 listen_fd;	/* listening, non-blocking */
-	int		 signal_fd;	/* signalfd: SIGTERM, SIGINT */
+	int		 signal_fd;	/* signalfd: SIGTERM, SIGINT, SIGHUP */
+	const char	*config_path;	/* --config (log_level), or NULL */
 	int		 presence_timeout; /* seconds, as the workers' */
 	int		 poll_ms;	/* an answer, empty if need be, this often */
 	int		 ping_ms;	/* heartbeat: ping this often */

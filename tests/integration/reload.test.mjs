@@ -24,6 +24,9 @@ async function ttls(token, n = 12) {
   return [...seen];
 }
 
+/** The gateway's PID (noom-run writes it). */
+const wsPid = () => Number(fs.readFileSync(`${stack.stateDir}/ws.pid`, 'utf8'));
+
 /** Starts a long poll and reports whether it has answered yet. */
 function parked(token, cursor) {
   const p = {settled: false};
@@ -61,6 +64,10 @@ test('SIGHUP: the new configuration in every worker, waiting polls still waiting
   let seen;
   while ((seen = await ttls(host.token)).join() !== '120' && performance.now() - t0 < 5000) await sleep(100);
   assert.deepEqual(seen, [120], 'every worker reads the new file');
+  // The gateway reads the same file again for its log level (systemctl reload noom-ws).
+  process.kill(wsPid(), 'SIGHUP');
+  for (let i = 0; i < 50 && !/noom-ws\[\d+\]: info: .*configuration reloaded/.test(stack.logs()); i++) await sleep(100);
+  assert.match(stack.logs(), /noom-ws\[\d+\]: info: .*configuration reloaded/);
   console.log(`reload: new configuration in force ${(performance.now() - t0).toFixed(0)} ms after SIGHUP`);
   assert.equal(waiting.filter((p) => p.settled).length, 0, 'no waiting poll was answered by the reload');
 
@@ -70,6 +77,9 @@ test('SIGHUP: the new configuration in every worker, waiting polls still waiting
   await sleep(1000);
   assert.deepEqual(await ttls(host.token), [120]);
   assert.match(stack.logs(), /reload: .*unknown key.*running configuration stays/);
+  process.kill(wsPid(), 'SIGHUP');
+  for (let i = 0; i < 50 && !/noom-ws\[\d+\]: warn: .*unknown key/.test(stack.logs()); i++) await sleep(100);
+  assert.match(stack.logs(), /noom-ws\[\d+\]: warn: .*unknown key.*running configuration stays/);
   assert.equal(waiting.filter((p) => p.settled).length, 0);
 
   // The next event reaches every waiting poll, once.
