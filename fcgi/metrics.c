@@ -474,7 +474,7 @@ sample_values(const struct metrics_read *r, const struct figures *f,
 	memset(v, 0, sizeof(int64_t) * SR__COUNT);
 	v[SR_SESSIONS] = f->sessions;
 	v[SR_ROOMS] = f->rooms_listed + f->rooms_unlisted;
-	v[SR_IN_CALL] = f->in_call;
+	v[SR_IN_CALL] = f->in_call + f->sfu;
 	for (i = 0; i < r->workers; i++)
 		v[SR_WAITING_POLLS] += r->waiting[i];
 	v[SR_WEBSOCKETS] = r->websockets;

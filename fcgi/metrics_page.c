@@ -167,7 +167,9 @@ text_store(struct buf *b, const struct figures *f)
 	gauge(b, "noom_rooms", "visibility=\"listed\"", f->rooms_listed);
 	gauge(b, "noom_rooms", "visibility=\"unlisted\"", f->rooms_unlisted);
 	family(b, "noom_call_members", "gauge", "Members of open rooms, by "
-	    "call mode: in the call's mesh, or past its size (chat only).");
+	    "call mode: in a call on the SFU, in the call's mesh, or past "
+	    "its size (chat only).");
+	gauge(b, "noom_call_members", "mode=\"sfu\"", f->sfu);
 	gauge(b, "noom_call_members", "mode=\"mesh\"", f->in_call);
 	gauge(b, "noom_call_members", "mode=\"chat-only\"", f->chat_only);
 }

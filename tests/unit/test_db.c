@@ -668,6 +668,41 @@ test_log_every(const char *dir)
 	free(text);
 }
 
+/*
+ * The metrics' call figures: in a room whose call is on the SFU every
+ * member is in the call (mode sfu); elsewhere the first mesh_max are in
+ * the mesh and the rest chat only.  Counted as differences, so that the
+ * rooms the other tests left open do not matter.
+ */
+static void
+test_figures(void)
+{
+	struct figures	 before, after;
+	struct user	 u[7];
+	int64_t		 room;
+	json_t		*o;
+	int		 i, st;
+
+	CHECK(db_begin_read(c.db) == 0 && db_figures(c.db, 2, &before) == 0);
+	db_rollback(c.db);
+	for (i = 0; i < 7; i++) {
+		new_user(&u[i], "Fig");
+		o = call(h_join, u[i].token, i < 4 ? "{\"room\":\"mesh-fig\"}" :
+		    "{\"room\":\"sfu-fig\"}", NULL, &st);
+		CHECK(st == 200);
+		json_decref(o);
+	}
+	CHECK(db_room_find(c.db, "sfu-fig", NULL, &room) == 1);
+	CHECK(db_begin(c.db) == 0 && db_sfu_room_add(c.db, room, 77, clock_ms)
+	    == 0 && db_commit(c.db) == 0);
+	CHECK(db_begin_read(c.db) == 0 && db_figures(c.db, 2, &after) == 0);
+	db_rollback(c.db);
+	CHECK(after.rooms_listed - before.rooms_listed == 2);
+	CHECK(after.in_call - before.in_call == 2);	/* mesh-fig's first 2 */
+	CHECK(after.chat_only - before.chat_only == 2);	/* its other 2 */
+	CHECK(after.sfu - before.sfu == 3);		/* all of sfu-fig */
+}
+
 int
 main(void)
 {
@@ -703,6 +738,7 @@ main(void)
 	test_token_hash();
 	test_upgrade_v6(dir, src ? src : "../..");
 	test_log_every(dir);
+	test_figures();
 	db_close(c.db);
 	conf_live_free(app.live);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -122,7 +122,7 @@ static void
 test_text(void)
 {
 	struct metrics_read	 r;
-	struct figures		 f = { 3, 2, 0, 7, 1 };
+	struct figures		 f = { 3, 2, 0, 7, 1, 5 };
 	struct buf		 b;
 
 	memset(&r, 0, sizeof(r));
@@ -145,6 +145,7 @@ test_text(void)
 	CHECK(has_line(b.data, "noom_rooms{visibility=\"unlisted\"} 0"));
 	CHECK(has_line(b.data, "noom_call_members{mode=\"mesh\"} 7"));
 	CHECK(has_line(b.data, "noom_call_members{mode=\"chat-only\"} 1"));
+	CHECK(has_line(b.data, "noom_call_members{mode=\"sfu\"} 5"));
 	CHECK(has_line(b.data, "noom_waiting_polls{process=\"worker-1\"} 0"));
 	CHECK(has_line(b.data, "noom_waiting_polls{process=\"worker-2\"} 6"));
 	CHECK(strstr(b.data, "worker-3") == NULL);
