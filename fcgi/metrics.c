@@ -76,6 +76,7 @@ struct metrics {
 	uint32_t	 shape[4];	/* the counts that size the tables */
 	counter_t	 counter[M__COUNT];
 	counter_t	 events[METRICS_EVENT_TYPES];
+	counter_t	 delivered[METRICS_EVENT_TYPES];
 	counter_t	 requests[R__COUNT][METRICS_STATUSES];
 	struct histo	 latency[R__COUNT];
 	struct histo	 histo[H__COUNT];
@@ -296,18 +297,45 @@ metrics_add(struct metrics *m, enum metric which, uint64_t n)
 		    memory_order_relaxed);
 }
 
+/* The index of event type in metrics_event_types ("other" if none). */
+int
+metrics_type_index(const char *type)
+{
+	int	 i;
+
+	for (i = 0; i < METRICS_EVENT_TYPES - 1; i++)
+		if (strcmp(metrics_event_types[i], type) == 0)
+			break;
+	return i;
+}
+
 /* Count one event of type written to the log. */
 void
 metrics_event(struct metrics *m, const char *type)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->events[metrics_type_index(type)],
+		    1, memory_order_relaxed);
+}
+
+/*
+ * Count the events of answer a (mailbox_match counted them by type) as
+ * delivered over transport (M_DELIVERED_POLL, _WS or _STREAM).
+ */
+void
+metrics_delivered(struct metrics *m, enum metric transport,
+    const struct answer *a)
 {
 	int	 i;
 
 	if (m == NULL)
 		return;
-	for (i = 0; i < METRICS_EVENT_TYPES - 1; i++)
-		if (strcmp(metrics_event_types[i], type) == 0)
-			break;
-	atomic_fetch_add_explicit(&m->events[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->counter[transport], (uint64_t)a->count,
+	    memory_order_relaxed);
+	for (i = 0; i < METRICS_EVENT_TYPES; i++)
+		if (a->types[i] != 0)
+			atomic_fetch_add_explicit(&m->delivered[i],
+			    a->types[i], memory_order_relaxed);
 }
 
 static void
@@ -444,6 +472,9 @@ metrics_read(const struct metrics *m, struct metrics_read *out)
 		    memory_order_relaxed);
 	for (i = 0; i < METRICS_EVENT_TYPES; i++)
 		out->events[i] = atomic_load_explicit(&m->events[i],
+		    memory_order_relaxed);
+	for (i = 0; i < METRICS_EVENT_TYPES; i++)
+		out->delivered[i] = atomic_load_explicit(&m->delivered[i],
 		    memory_order_relaxed);
 	for (i = 0; i < R__COUNT; i++) {
 		for (j = 0; j < METRICS_STATUSES; j++)

@@ -463,6 +463,7 @@ struct scanned {
 	char		*json;		/* {"seq",...}, owned */
 	size_t		 json_len;	/* strlen(json) */
 	int		 chat;		/* mailbox_chat(&ev) */
+	int		 type_index;	/* metrics_type_index(ev.type) */
 	char		*key;		/* what a later event replaces, owned;
 					   NULL: nothing (mailbox.c) */
 	size_t		 chain;		/* the previous keyed event of its
@@ -487,12 +488,16 @@ enum {
 	MB_ANSWER,		/* answer with the events, up to cursor */
 	MB_RESYNC,		/* the cursor is not in the kept log */
 };
+/* The event types the metrics count apart (metrics_event_types). */
+#define METRICS_EVENT_TYPES	18
 struct answer {
 	int		 verdict;	/* MB_* */
 	int64_t		 cursor;	/* the reader's cursor after it */
 	int64_t		 due;		/* MB_HOLD: look again then */
 	int		 moved;		/* MB_ANSWER: ends at a move */
 	int		 count;		/* events in the answer */
+	uint16_t	 types[METRICS_EVENT_TYPES];	/* ... of each type
+					   (metrics_delivered) */
 };
 /* The ring gap of a process that scans for many readers (monotonic ms). */
 struct ring_gap {
@@ -636,7 +641,6 @@ enum histogram {
 	H__COUNT
 };
 #define METRICS_BUCKETS		16	/* the last is +Inf */
-#define METRICS_EVENT_TYPES	18
 #define METRICS_STATUSES	15
 #define METRICS_BEAT_MS		1000	/* a worker says it runs this often */
 #define METRICS_STALE_MS	3000	/* ... and readyz fails past this */
@@ -648,6 +652,7 @@ struct histo_read {
 struct metrics_read {
 	uint64_t	 counter[M__COUNT];
 	uint64_t	 events[METRICS_EVENT_TYPES];
+	uint64_t	 delivered[METRICS_EVENT_TYPES];
 	uint64_t	 requests[R__COUNT][METRICS_STATUSES];
 	struct histo_read latency[R__COUNT];
 	struct histo_read histo[H__COUNT];
@@ -685,6 +690,8 @@ struct metrics *metrics_open(const char *, char **);
 void	 metrics_close(struct metrics *);
 void	 metrics_add(struct metrics *, enum metric, uint64_t);
 void	 metrics_event(struct metrics *, const char *);
+int	 metrics_type_index(const char *);
+void	 metrics_delivered(struct metrics *, enum metric, const struct answer *);
 void	 metrics_observe(struct metrics *, enum histogram, int64_t);
 void	 metrics_request(struct metrics *, enum route, int, int64_t);
 void	 metrics_waiting(struct metrics *, int, int64_t);

@@ -425,8 +425,7 @@ waiting_match(struct waker *w, struct waiting *p, const struct scan *sc,
 		ring_gap_due(&w->gap, a.due);
 		break;
 	case MB_ANSWER:
-		metrics_add(w->app->metrics, M_DELIVERED_POLL,
-		    (uint64_t)a.count);
+		metrics_delivered(w->app->metrics, M_DELIVERED_POLL, &a);
 		waiting_answer(w, p, a.cursor, a.moved);
 		break;
 	default:			/* MB_BEHIND: the next scan */
