@@ -27,7 +27,8 @@
  * of its own that the workers read after this one (--janus-config).
  *
  * SIGHUP reads the file again (main.c, worker.c): every key takes effect
- * for the requests that start afterwards.
+ * for the requests that start afterwards.  noom-ws reads the same file for
+ * log_level alone (conf_log_level), at start and on SIGHUP.
  *
  * ice_transport_policy = relay makes browsers send media through the TURN
  * servers only (RTCConfiguration.iceTransportPolicy): members' IP addresses
@@ -358,6 +359,25 @@ conf_read_new(const struct app *app, char **cause)
 	if (app->mesh_max_arg != 0)
 		cf->mesh_max = app->mesh_max_arg;
 	return cf;
+}
+
+/*
+ * noom-ws's part of the file at path (its --config, the workers' file):
+ * log_level, put in force now.  The gateway hands out no TURN credentials,
+ * applies none of the limits and serves no admin page, so it uses nothing
+ * else; it reads the whole file all the same, so that a file the workers
+ * would refuse is refused here too.  0, or -1 with *cause (nothing changed).
+ */
+int
+conf_log_level(const char *path, char **cause)
+{
+	struct conf	*cf = conf_new();
+	int		 rv;
+
+	if ((rv = conf_load(cf, path, cause)) == 0)
+		log_set_level(cf->log_level);
+	conf_free(cf);
+	return rv;
 }
 
 /*

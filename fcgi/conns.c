@@ -29,10 +29,12 @@
  * has closed it.
  */
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +48,8 @@ struct conns {
 	int	 listen_fd;	/* shared by the workers, nonblocking */
 	int	 listen_ep;	/* the acceptor's: listen_fd alone */
 	int	 ep;		/* every connection not being handled */
+	int	 stop_fd;	/* eventfd in listen_ep: conns_stop() */
+	atomic_int stopped;	/* conns_stop() was called */
 	int64_t	 full_ms;	/* acceptor only: last "out of descriptors",
 				   monotonic */
 };
@@ -56,22 +60,28 @@ conns_new(int sock, char **cause)
 {
 	struct conns		*cs = xcalloc(1, sizeof(*cs));
 	struct epoll_event	 ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	/* Told apart from the socket's in conns_run by data.fd -1. */
+	struct epoll_event	 stop = { .events = EPOLLIN, .data.fd = -1 };
 	int			 fl;
 
 	cs->listen_fd = sock;
-	cs->listen_ep = cs->ep = -1;
+	cs->listen_ep = cs->ep = cs->stop_fd = -1;
 	ev.data.fd = sock;
 	if ((fl = fcntl(sock, F_GETFL)) == -1 ||
 	    fcntl(sock, F_SETFL, fl | O_NONBLOCK) == -1 ||
 	    (cs->listen_ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    (cs->ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    epoll_ctl(cs->listen_ep, EPOLL_CTL_ADD, sock, &ev) == -1) {
+	    (cs->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    epoll_ctl(cs->listen_ep, EPOLL_CTL_ADD, sock, &ev) == -1 ||
+	    epoll_ctl(cs->listen_ep, EPOLL_CTL_ADD, cs->stop_fd, &stop) == -1) {
 		if (asprintf(cause, "connections: %s", strerror(errno)) == -1)
 			*cause = NULL;
 		if (cs->listen_ep != -1)
 			close(cs->listen_ep);
 		if (cs->ep != -1)
 			close(cs->ep);
+		if (cs->stop_fd != -1)
+			close(cs->stop_fd);
 		free(cs);
 		return NULL;
 	}
@@ -115,10 +125,17 @@ conns_take(struct conns *cs)
  * Give back a connection whose request is answered and that nginx keeps
  * open for the next one: a handler thread takes it when that request
  * arrives, or closes it when nginx does.  Any thread may call this.
+ * Once the process stops (conns_stop) it is closed instead: nginx drops
+ * it from its idle connections and sends the next request elsewhere,
+ * rather than to a process about to exit.
  */
 void
 conns_idle(struct conns *cs, int fd)
 {
+	if (atomic_load(&cs->stopped)) {
+		close(fd);
+		return;
+	}
 	if (conns_watch(cs, EPOLL_CTL_MOD, fd) == -1) {
 		log_warn("epoll_ctl: %s", strerror(errno));
 		close(fd);
@@ -160,7 +177,14 @@ conns_accept(struct conns *cs)
 	return 0;
 }
 
-/* The acceptor loop of this process; never returns. */
+/*
+ * The acceptor loop of this process, until conns_stop(): then it closes
+ * this process's copy of the listening socket and returns.  The socket
+ * itself stays open in the master and the other workers, so the
+ * connections nginx opens from then on wait in its queue for them (or for
+ * the worker the master starts next) instead of being accepted here.
+ * Only this thread touches listen_fd, so closing it races no accept4().
+ */
 void
 conns_run(struct conns *cs)
 {
@@ -172,7 +196,30 @@ conns_run(struct conns *cs)
 				fatal("epoll_wait: %s", strerror(errno));
 			continue;
 		}
+		if (ev.data.fd == -1)
+			break;		/* conns_stop() */
 		if (conns_accept(cs) == -1)
 			usleep(10 * 1000);	/* until connections close */
 	}
+	/* Taken out of the set by hand: the set watches the open socket,
+	 * which the other processes keep open after this close. */
+	epoll_ctl(cs->listen_ep, EPOLL_CTL_DEL, cs->listen_fd, NULL);
+	close(cs->listen_fd);
+	cs->listen_fd = -1;
+}
+
+/*
+ * Stop accepting new connections (any thread): conns_run() closes the
+ * listening socket and returns, and connections given back are closed
+ * (conns_idle).  The connections already in the set stay, so that the
+ * requests nginx sent on them are still answered.
+ */
+void
+conns_stop(struct conns *cs)
+{
+	uint64_t	 one = 1;
+
+	atomic_store(&cs->stopped, 1);
+	if (write(cs->stop_fd, &one, sizeof(one)) == -1)
+		log_warn("connections: %s", strerror(errno));
 }

@@ -366,13 +366,23 @@ static const char *const stmt_sql[S__COUNT] = {
 	    "UPDATE meta SET value = value WHERE key = 'trimmed_upto'",
 	[S_FIGURES_SESSIONS] =
 	    "SELECT count(*) FROM sessions",
-	/* An unlisted room is one with a key (migration 0009). */
+	/*
+	 * An unlisted room is one with a key (migration 0009).  A room with
+	 * a Janus room (sfu_rooms, sfu.c) has every member in its call; in
+	 * the others the first :call members are in the mesh, the rest chat
+	 * only.
+	 */
 	[S_FIGURES_ROOMS] =
-	    "SELECT count(*) - count(nullif(key_hash, '')),"
-	    " count(nullif(key_hash, '')),"
-	    " coalesce(sum(min(members, :call)), 0),"
-	    " coalesce(sum(max(members - :call, 0)), 0)"
-	    " FROM rooms WHERE members > 0",
+	    "SELECT count(*) - count(nullif(r.key_hash, '')),"
+	    " count(nullif(r.key_hash, '')),"
+	    " coalesce(sum(CASE WHEN s.room_id IS NULL"
+	    "  THEN min(r.members, :call) ELSE 0 END), 0),"
+	    " coalesce(sum(CASE WHEN s.room_id IS NULL"
+	    "  THEN max(r.members - :call, 0) ELSE 0 END), 0),"
+	    " coalesce(sum(CASE WHEN s.room_id IS NULL"
+	    "  THEN 0 ELSE r.members END), 0)"
+	    " FROM rooms r LEFT JOIN sfu_rooms s ON s.room_id = r.id"
+	    " WHERE r.members > 0",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
@@ -806,8 +816,9 @@ db_probe(struct db *db)
 
 /*
  * What the operator's metrics read from the store, in the caller's read
- * transaction: sessions, open rooms (with members), and their members up
- * to call_max in each room (in its call) and past it (chat only).  0 or -1.
+ * transaction: sessions, open rooms (with members), and their members: in
+ * a call on the SFU, or else up to call_max in each room (in its mesh) and
+ * past it (chat only).  0 or -1.
  */
 int
 db_figures(struct db *db, int call_max, struct figures *f)
@@ -825,6 +836,7 @@ db_figures(struct db *db, int call_max, struct figures *f)
 		f->rooms_unlisted = sqlite3_column_int64(p, 1);
 		f->in_call = sqlite3_column_int64(p, 2);
 		f->chat_only = sqlite3_column_int64(p, 3);
+		f->sfu = sqlite3_column_int64(p, 4);
 	} else
 		db_fail(db, "step");
 	sqlite3_reset(p);

@@ -150,8 +150,10 @@ struct figures {
 	int64_t		 sessions;
 	int64_t		 rooms_listed;	/* open: with members */
 	int64_t		 rooms_unlisted;
-	int64_t		 in_call;	/* members in a room's call */
-	int64_t		 chat_only;	/* members past the call's size */
+	int64_t		 in_call;	/* members in a room's mesh call */
+	int64_t		 chat_only;	/* members past the mesh's size */
+	int64_t		 sfu;		/* members of rooms on the SFU: all
+					   in the call */
 };
 
 struct metrics;

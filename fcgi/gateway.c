@@ -372,12 +372,12 @@ answer_send(struct gw *g, struct conn *c, const char *body, size_t len)
 	return conn_flush(g, c);
 }
 
-/* Count count events delivered to c, by its transport. */
+/* Count the events of answer a delivered to c, by its transport. */
 static void
-delivered(struct gw *g, const struct conn *c, int count)
+delivered(struct gw *g, const struct conn *c, const struct answer *a)
 {
-	metrics_add(g->conf->metrics, c->sse ? M_DELIVERED_STREAM :
-	    M_DELIVERED_WS, (uint64_t)count);
+	metrics_delivered(g->conf->metrics, c->sse ? M_DELIVERED_STREAM :
+	    M_DELIVERED_WS, a);
 }
 
 /* The transport c is, as the sessions table and the logs name it. */
@@ -488,7 +488,7 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 		*body = mailbox_answer_new(a.cursor, g->events.data,
 		    g->events.len, verdict == MB_RESYNC);
 	if (verdict == MB_ANSWER)
-		delivered(g, c, a.count);
+		delivered(g, c, &a);
 	c->reader.cursor = a.cursor;
 	events_reset(g);
 	rv = 0;
@@ -587,7 +587,7 @@ conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
 			return;
 		}
 		c->held = 0;
-		delivered(g, c, a.count);
+		delivered(g, c, &a);
 		if (conn_answer_events(g, c, a.cursor, now) == -1)
 			return;
 		if (a.moved && conn_member(g, c, g->log_end) == -1)
@@ -1244,6 +1244,25 @@ shutdown_all(struct gw *g)
 	}
 }
 
+/*
+ * SIGHUP: read --config again for log_level, in place (no connection is
+ * touched); a wrong file is logged and changes nothing.
+ */
+static void
+reload(const struct gw_conf *conf)
+{
+	char	*cause = NULL;
+
+	if (conf->config_path == NULL)
+		return;
+	if (conf_log_level(conf->config_path, &cause) == -1)
+		log_warn("reload: %s; the running configuration stays",
+		    cause != NULL ? cause : "cannot read it");
+	else
+		log_info("configuration reloaded");
+	free(cause);
+}
+
 /* Serve until SIGTERM or SIGINT; 0, or -1 with *cause at start-up. */
 int
 gateway_run(const struct gw_conf *conf, char **cause)
@@ -1313,8 +1332,12 @@ gateway_run(const struct gw_conf *conf, char **cause)
 			else if (evs[i].data.ptr == &g.list)
 				ring(&g);
 			else if (evs[i].data.ptr == &g) {
-				if (read(conf->signal_fd, &si, sizeof(si)) > 0)
-					done = si.ssi_signo != SIGHUP;
+				if (read(conf->signal_fd, &si, sizeof(si)) <= 0)
+					continue;
+				if (si.ssi_signo == SIGHUP)
+					reload(conf);
+				else
+					done = 1;
 			} else {
 				c = evs[i].data.ptr;
 				if (!c->dead && (evs[i].events & EPOLLOUT) &&

@@ -7,16 +7,17 @@
  *
  * readyz checks what serving needs, each named in "checks" with "ok" or
  * what is wrong: the store takes a write (a write that changes nothing,
- * committed: a read-only file or a full disk fails it), the doorbell file
- * can be written, every worker process the master lists is alive, and the
- * WebSocket gateway accepts connections (when noom-run told the workers
- * where it listens, --ws-socket).  Neither needs a session: they tell
- * nothing about users.
+ * committed, and the files' modes: see check_store), the doorbell file can be written, every worker process the
+ * master lists is alive and running (its heartbeat in the metrics table is
+ * fresh), and the WebSocket gateway accepts connections (when noom-run told
+ * the workers where it listens, --ws-socket).  Neither needs a session:
+ * they tell nothing about users, nor where the files are.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,60 @@ check_workers(const struct app *app, char *why, size_t n)
 			end++;
 	}
 	free(text);
-	if (listed > 0 && alive == listed)
-		return "ok";
-	snprintf(why, n, "%d of %d worker processes alive", alive, listed);
-	return why;
+	if (listed == 0 || alive != listed) {
+		snprintf(why, n, "%d of %d worker processes alive", alive,
+		    listed);
+		return why;
+	}
+	/* Alive is not enough: a stopped or stuck one answers nobody. */
+	if (metrics_stale(app->metrics, mono_ms(), why, n) > 0)
+		return why;
+	return "ok";
+}
+
+/*
+ * Does the store take a write?  On the thread's own connection: a write
+ * that changes nothing, committed (a full disk fails it).  That connection
+ * keeps writing through the descriptors it opened, however the files'
+ * modes change since, and so would a new one (SQLite hands a process's
+ * closed descriptors of a file to its next connection): so the database,
+ * its WAL and index files and their folder are also checked for what
+ * this process may do to them now (faccessat with the effective ids: a
+ * read-only mount, a chmod).  "ok", or what failed, by file name alone
+ * (readyz is public).
+ */
+static const char *
+check_store(struct ctx *c, char *why, size_t n)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	const char	*path = c->app->db_path, *base;
+	char		 file[4096], dir[4096], *slash;
+	size_t		 i;
+
+	if (db_probe(c->db) == -1)
+		return "cannot write";
+	base = (slash = strrchr(path, '/')) != NULL ? slash + 1 : path;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(file, sizeof(file), "%s%s", path, suffix[i]);
+		/* The WAL and its index are made again when missing. */
+		if (faccessat(AT_FDCWD, file, R_OK | W_OK, AT_EACCESS) == -1 &&
+		    (errno != ENOENT || i == 0)) {
+			snprintf(why, n, "cannot write %s%s: %s", base,
+			    suffix[i], strerror(errno));
+			return why;
+		}
+	}
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == -1) {
+		snprintf(why, n, "cannot write its folder: %s",
+		    strerror(errno));
+		return why;
+	}
+	return "ok";
 }
 
 /* Does the gateway accept a connection on its socket? */
@@ -96,12 +147,12 @@ h_healthz(struct ctx *c, const struct req *rq, struct resp *rs)
 void
 h_readyz(struct ctx *c, const struct req *rq, struct resp *rs)
 {
-	char		 w[256], g[256], *cause = NULL;
+	char		 w[256], g[256], d[256], *cause = NULL;
 	const char	*store, *bell, *workers, *gateway;
 	int		 ready;
 
 	(void)rq;
-	store = db_probe(c->db) == 0 ? "ok" : "cannot write";
+	store = check_store(c, d, sizeof(d));
 	if (wake_check(c->app->doorbell, &cause) == 0)
 		bell = "ok";
 	else

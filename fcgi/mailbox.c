@@ -249,6 +249,7 @@ scan_add(void *arg, const struct event *ev)
 	s->ev.type = s->type = xstrdup(ev->type);
 	s->ev.data = s->data = xstrdup(ev->data);
 	s->chat = mailbox_chat(ev);
+	s->type_index = metrics_type_index(ev->type);
 	s->next_same = s->chain = SCAN_NONE;
 	buf_init(&b);
 	event_render(&b, ev);
@@ -322,7 +323,9 @@ scan_index(const struct scan *sc, int64_t seq)
  * An event a later one in the same answer replaces (a room's count in the
  * lobby, event_key_new) is left out: the answer's cursor covers it, and
  * the reader gets the newest.  out is left as it was unless the verdict is
- * MB_ANSWER.
+ * MB_ANSWER.  Every delivery of events, whatever the transport, is an
+ * answer made here, so the answer counts its events by type too, for the
+ * metrics (metrics_delivered).
  */
 int
 mailbox_match(const struct reader *r, const struct hold *h,
@@ -372,6 +375,7 @@ mailbox_match(const struct reader *r, const struct hold *h,
 			continue;	/* replaced by a later one here */
 		if (a->count++ > 0)
 			buf_add(out, ",", 1);
+		a->types[sc->evs[pick[k]].type_index]++;
 		buf_add(out, sc->evs[pick[k]].json, sc->evs[pick[k]].json_len);
 	}
 	return a->verdict = MB_ANSWER;

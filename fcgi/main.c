@@ -127,6 +127,9 @@ spawn(const struct app *app, int sock, int slot, const sigset_t *child_mask)
 {
 	pid_t	 pid;
 
+	/* Running, for readyz, until it beats itself (at once, unless it
+	 * cannot start: then the beat goes stale). */
+	metrics_beat(app->metrics, slot, mono_ms());
 	switch ((pid = fork())) {
 	case -1:
 		log_warn("fork: %s", strerror(errno));

@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@
 #include "noom.h"
 
 /* Bump when the table's layout changes in a way its shape does not show. */
-#define METRICS_VERSION	2
+#define METRICS_VERSION	3
 #define METRICS_MAGIC	"noom-m\n"	/* 8 bytes with the NUL */
 
 /*
@@ -75,10 +76,12 @@ struct metrics {
 	uint32_t	 shape[4];	/* the counts that size the tables */
 	counter_t	 counter[M__COUNT];
 	counter_t	 events[METRICS_EVENT_TYPES];
+	counter_t	 delivered[METRICS_EVENT_TYPES];
 	counter_t	 requests[R__COUNT][METRICS_STATUSES];
 	struct histo	 latency[R__COUNT];
 	struct histo	 histo[H__COUNT];
 	atomic_llong	 waiting[NOOM_WORKERS_MAX];
+	atomic_llong	 beat[NOOM_WORKERS_MAX];	/* monotonic ms */
 	atomic_int	 workers;	/* the master's --workers */
 	atomic_llong	 websockets;
 	atomic_llong	 streams;
@@ -294,18 +297,45 @@ metrics_add(struct metrics *m, enum metric which, uint64_t n)
 		    memory_order_relaxed);
 }
 
+/* The index of event type in metrics_event_types ("other" if none). */
+int
+metrics_type_index(const char *type)
+{
+	int	 i;
+
+	for (i = 0; i < METRICS_EVENT_TYPES - 1; i++)
+		if (strcmp(metrics_event_types[i], type) == 0)
+			break;
+	return i;
+}
+
 /* Count one event of type written to the log. */
 void
 metrics_event(struct metrics *m, const char *type)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->events[metrics_type_index(type)],
+		    1, memory_order_relaxed);
+}
+
+/*
+ * Count the events of answer a (mailbox_match counted them by type) as
+ * delivered over transport (M_DELIVERED_POLL, _WS or _STREAM).
+ */
+void
+metrics_delivered(struct metrics *m, enum metric transport,
+    const struct answer *a)
 {
 	int	 i;
 
 	if (m == NULL)
 		return;
-	for (i = 0; i < METRICS_EVENT_TYPES - 1; i++)
-		if (strcmp(metrics_event_types[i], type) == 0)
-			break;
-	atomic_fetch_add_explicit(&m->events[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->counter[transport], (uint64_t)a->count,
+	    memory_order_relaxed);
+	for (i = 0; i < METRICS_EVENT_TYPES; i++)
+		if (a->types[i] != 0)
+			atomic_fetch_add_explicit(&m->delivered[i],
+			    a->types[i], memory_order_relaxed);
 }
 
 static void
@@ -353,6 +383,46 @@ metrics_waiting(struct metrics *m, int slot, int64_t n)
 	if (m != NULL && slot >= 0 && slot < NOOM_WORKERS_MAX)
 		atomic_store_explicit(&m->waiting[slot], n,
 		    memory_order_relaxed);
+}
+
+/*
+ * The worker process of slot runs: its waker says so at least every
+ * METRICS_BEAT_MS (now: monotonic ms, the same clock in every process), and
+ * the master when it starts one, so that a worker starting is not taken
+ * for one that stopped.
+ */
+void
+metrics_beat(struct metrics *m, int slot, int64_t now)
+{
+	if (m != NULL && slot >= 0 && slot < NOOM_WORKERS_MAX)
+		atomic_store_explicit(&m->beat[slot], now,
+		    memory_order_relaxed);
+}
+
+/*
+ * How many of the master's worker processes have not said they run
+ * (metrics_beat) for METRICS_STALE_MS at now; the first of them is
+ * described in why (n bytes).  A process stopped (SIGSTOP, a debugger),
+ * stuck or dead is alive to kill(2) but not here.  0 without a table.
+ */
+int
+metrics_stale(const struct metrics *m, int64_t now, char *why, size_t n)
+{
+	int64_t	 beat;
+	int	 i, workers, stale = 0;
+
+	if (m == NULL)
+		return 0;
+	workers = atomic_load_explicit(&m->workers, memory_order_relaxed);
+	for (i = 0; i < workers && i < NOOM_WORKERS_MAX; i++) {
+		beat = atomic_load_explicit(&m->beat[i], memory_order_relaxed);
+		if (now - beat <= METRICS_STALE_MS)
+			continue;
+		if (stale++ == 0)
+			snprintf(why, n, "worker %d silent for %" PRId64 " ms",
+			    i, now - beat);
+	}
+	return stale;
 }
 
 /* How many worker processes the master keeps (their slots are read). */
@@ -403,6 +473,9 @@ metrics_read(const struct metrics *m, struct metrics_read *out)
 	for (i = 0; i < METRICS_EVENT_TYPES; i++)
 		out->events[i] = atomic_load_explicit(&m->events[i],
 		    memory_order_relaxed);
+	for (i = 0; i < METRICS_EVENT_TYPES; i++)
+		out->delivered[i] = atomic_load_explicit(&m->delivered[i],
+		    memory_order_relaxed);
 	for (i = 0; i < R__COUNT; i++) {
 		for (j = 0; j < METRICS_STATUSES; j++)
 			out->requests[i][j] = atomic_load_explicit(
@@ -432,7 +505,7 @@ sample_values(const struct metrics_read *r, const struct figures *f,
 	memset(v, 0, sizeof(int64_t) * SR__COUNT);
 	v[SR_SESSIONS] = f->sessions;
 	v[SR_ROOMS] = f->rooms_listed + f->rooms_unlisted;
-	v[SR_IN_CALL] = f->in_call;
+	v[SR_IN_CALL] = f->in_call + f->sfu;
 	for (i = 0; i < r->workers; i++)
 		v[SR_WAITING_POLLS] += r->waiting[i];
 	v[SR_WEBSOCKETS] = r->websockets;

@@ -9,8 +9,8 @@
  * - gauges per process from the shared table (metrics.c): the polls waiting
  *   in each worker process and the connections open in the gateway;
  * - counters and histograms from the shared table, summed over every
- *   process that ever counted into it: events written by type and delivered
- *   by transport, requests by route and status with their latency, the wait
+ *   process that ever counted into it: events written and delivered by
+ *   type, and delivered by transport, requests by route and status with their latency, the wait
  *   of parked polls, SQLite write transactions and busy retries, doorbell
  *   rings, worker restarts, rate-limit refusals and TURN credentials.
  *
@@ -167,7 +167,9 @@ text_store(struct buf *b, const struct figures *f)
 	gauge(b, "noom_rooms", "visibility=\"listed\"", f->rooms_listed);
 	gauge(b, "noom_rooms", "visibility=\"unlisted\"", f->rooms_unlisted);
 	family(b, "noom_call_members", "gauge", "Members of open rooms, by "
-	    "call mode: in the call's mesh, or past its size (chat only).");
+	    "call mode: in a call on the SFU, in the call's mesh, or past "
+	    "its size (chat only).");
+	gauge(b, "noom_call_members", "mode=\"sfu\"", f->sfu);
 	gauge(b, "noom_call_members", "mode=\"mesh\"", f->in_call);
 	gauge(b, "noom_call_members", "mode=\"chat-only\"", f->chat_only);
 }
@@ -215,6 +217,14 @@ text_events(struct buf *b, const struct metrics_read *m)
 	    m->counter[M_DELIVERED_WS]);
 	sample(b, "noom_events_delivered_total", "transport=\"stream\"",
 	    m->counter[M_DELIVERED_STREAM]);
+	family(b, "noom_events_delivered_by_type_total", "counter", "Events "
+	    "sent to readers, by type (every transport).");
+	for (i = 0; i < METRICS_EVENT_TYPES; i++) {
+		snprintf(label, sizeof(label), "type=\"%s\"",
+		    metrics_event_types[i]);
+		sample(b, "noom_events_delivered_by_type_total", label,
+		    m->delivered[i]);
+	}
 	family(b, "noom_poll_wait_seconds", "histogram", "How long long-polls "
 	    "stayed parked in the waker before their answer.");
 	histogram(b, "noom_poll_wait_seconds", "", &m->histo[H_POLL_WAIT],

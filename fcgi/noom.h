@@ -448,6 +448,7 @@ int	 turn_credential(const char *, const char *, char *, size_t);
 extern const struct bucket_rule limit_defaults[LIMIT__COUNT];
 struct conf	*conf_new(void);
 int	 conf_load(struct conf *, const char *, char **);
+int	 conf_log_level(const char *, char **);
 void	 conf_free(struct conf *);
 struct conf	*conf_read_new(const struct app *, char **);
 struct conf_live *conf_live_new(struct conf *);
@@ -465,6 +466,7 @@ struct scanned {
 	char		*json;		/* {"seq",...}, owned */
 	size_t		 json_len;	/* strlen(json) */
 	int		 chat;		/* mailbox_chat(&ev) */
+	int		 type_index;	/* metrics_type_index(ev.type) */
 	char		*key;		/* what a later event replaces, owned;
 					   NULL: nothing (mailbox.c) */
 	size_t		 chain;		/* the previous keyed event of its
@@ -489,12 +491,16 @@ enum {
 	MB_ANSWER,		/* answer with the events, up to cursor */
 	MB_RESYNC,		/* the cursor is not in the kept log */
 };
+/* The event types the metrics count apart (metrics_event_types). */
+#define METRICS_EVENT_TYPES	18
 struct answer {
 	int		 verdict;	/* MB_* */
 	int64_t		 cursor;	/* the reader's cursor after it */
 	int64_t		 due;		/* MB_HOLD: look again then */
 	int		 moved;		/* MB_ANSWER: ends at a move */
 	int		 count;		/* events in the answer */
+	uint16_t	 types[METRICS_EVENT_TYPES];	/* ... of each type
+					   (metrics_delivered) */
 };
 /* The ring gap of a process that scans for many readers (monotonic ms). */
 struct ring_gap {
@@ -578,6 +584,7 @@ int	 repoll_get(struct repoll *, const unsigned char *, int64_t, int64_t,
 	    struct reader *, int64_t *);
 void	 waker_run(struct waker *);
 void	 waker_stop(struct waker *);
+void	 waker_flush(struct waker *, int);
 
 /*
  * presence.c: who is still here.  Readers note the sessions due a seen-time
@@ -637,8 +644,9 @@ enum histogram {
 	H__COUNT
 };
 #define METRICS_BUCKETS		16	/* the last is +Inf */
-#define METRICS_EVENT_TYPES	18
 #define METRICS_STATUSES	15
+#define METRICS_BEAT_MS		1000	/* a worker says it runs this often */
+#define METRICS_STALE_MS	3000	/* ... and readyz fails past this */
 struct histo_read {
 	uint64_t	 bucket[METRICS_BUCKETS];	/* each alone */
 	uint64_t	 sum_us;
@@ -647,6 +655,7 @@ struct histo_read {
 struct metrics_read {
 	uint64_t	 counter[M__COUNT];
 	uint64_t	 events[METRICS_EVENT_TYPES];
+	uint64_t	 delivered[METRICS_EVENT_TYPES];
 	uint64_t	 requests[R__COUNT][METRICS_STATUSES];
 	struct histo_read latency[R__COUNT];
 	struct histo_read histo[H__COUNT];
@@ -684,10 +693,14 @@ struct metrics *metrics_open(const char *, char **);
 void	 metrics_close(struct metrics *);
 void	 metrics_add(struct metrics *, enum metric, uint64_t);
 void	 metrics_event(struct metrics *, const char *);
+int	 metrics_type_index(const char *);
+void	 metrics_delivered(struct metrics *, enum metric, const struct answer *);
 void	 metrics_observe(struct metrics *, enum histogram, int64_t);
 void	 metrics_request(struct metrics *, enum route, int, int64_t);
 void	 metrics_waiting(struct metrics *, int, int64_t);
 void	 metrics_workers(struct metrics *, int);
+void	 metrics_beat(struct metrics *, int, int64_t);
+int	 metrics_stale(const struct metrics *, int64_t, char *, size_t);
 void	 metrics_websockets(struct metrics *, int64_t, int64_t);
 void	 metrics_read(const struct metrics *, struct metrics_read *);
 
@@ -768,7 +781,8 @@ void	 sse_close(struct buf *, int, const char *);
 struct gw_conf {
 	const char	*db_path;
 	int		 listen_fd;	/* listening, non-blocking */
-	int		 signal_fd;	/* signalfd: SIGTERM, SIGINT */
+	int		 signal_fd;	/* signalfd: SIGTERM, SIGINT, SIGHUP */
+	const char	*config_path;	/* --config (log_level), or NULL */
 	int		 presence_timeout; /* seconds, as the workers' */
 	int		 poll_ms;	/* an answer, empty if need be, this often */
 	int		 ping_ms;	/* heartbeat: ping this often */
@@ -789,7 +803,8 @@ struct conns;
 struct conns *conns_new(int, char **);
 int	 conns_take(struct conns *);
 void	 conns_idle(struct conns *, int);
-void	 conns_run(struct conns *) __attribute__((noreturn));
+void	 conns_run(struct conns *);
+void	 conns_stop(struct conns *);
 
 /* worker.c */
 void	 worker_block_signals(void);

@@ -135,8 +135,7 @@ poll_answer(struct ctx *c, struct reader *r, struct hold *h, int64_t wall,
 		*body = mailbox_answer_new(a.cursor, events.data, events.len,
 		    rv == MB_RESYNC);
 	if (rv == MB_ANSWER) {
-		metrics_add(c->app->metrics, M_DELIVERED_POLL,
-		    (uint64_t)a.count);
+		metrics_delivered(c->app->metrics, M_DELIVERED_POLL, &a);
 		if (moved != NULL)
 			*moved = a.moved;
 	}

@@ -425,8 +425,7 @@ waiting_match(struct waker *w, struct waiting *p, const struct scan *sc,
 		ring_gap_due(&w->gap, a.due);
 		break;
 	case MB_ANSWER:
-		metrics_add(w->app->metrics, M_DELIVERED_POLL,
-		    (uint64_t)a.count);
+		metrics_delivered(w->app->metrics, M_DELIVERED_POLL, &a);
 		waiting_answer(w, p, a.cursor, a.moved);
 		break;
 	default:			/* MB_BEHIND: the next scan */
@@ -479,11 +478,15 @@ expire(struct waker *w, int64_t now)
 		waiting_answer(w, p, p->reader.cursor, 0);
 }
 
-/* How long poll(2) may sleep: till the first deadline or scan due. */
+/*
+ * How long poll(2) may sleep: till the first deadline or scan due, and
+ * never past the next heartbeat (metrics_beat: readyz sees a worker that
+ * no longer runs).
+ */
 static int
 sleep_ms(const struct waker *w, int64_t now)
 {
-	int64_t	 timeout = 60000, at;
+	int64_t	 timeout = METRICS_BEAT_MS, at;
 
 	if (w->list.next != &w->list && w->list.next->deadline - now < timeout)
 		timeout = w->list.next->deadline - now;
@@ -516,6 +519,27 @@ answer_all(struct waker *w)
 		    0);
 }
 
+/*
+ * After waker_run() returned (the same thread): answer, with its cursor,
+ * every poll handed over since, waiting up to ms for one to come.  The
+ * process is stopping; a poll that reaches it now must not wait for
+ * events it will not be there to deliver (worker.c calls this until its
+ * handlers are done).
+ */
+void
+waker_flush(struct waker *w, int ms)
+{
+	struct pollfd	 pfd = { .fd = w->inbox_fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, ms) == -1 && errno != EINTR)
+		log_warn("poll: %s", strerror(errno));
+	metrics_beat(w->app->metrics, w->slot, mono_ms());
+	inbox_take(w);
+	answer_all(w);
+	metrics_waiting(w->app->metrics, w->slot, 0);
+	log_flush(&w->log);
+}
+
 /* The waker loop of this process, until waker_stop(). */
 void
 waker_run(struct waker *w)
@@ -532,6 +556,7 @@ waker_run(struct waker *w)
 		 * replaces a dead one in its slot. */
 		metrics_waiting(w->app->metrics, w->slot,
 		    (int64_t)w->nwaiting);
+		metrics_beat(w->app->metrics, w->slot, mono_ms());
 		log_flush(&w->log);
 		/* With a scan put off, rings need not wake us: it reads
 		 * everything, and the doorbell is drained just before. */

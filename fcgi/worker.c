@@ -46,12 +46,25 @@
 
 #include "noom.h"
 
+/*
+ * After SIGTERM the process stops accepting (conns_stop), answers what is
+ * already on its way to it, and ends once no handler has had a request for
+ * DRAIN_QUIET_MS, or DRAIN_MAX_MS after the signal at the latest (the
+ * master kills a worker that takes 5 s): see drain().
+ */
+#define DRAIN_QUIET_MS	200
+#define DRAIN_MAX_MS	3000
+
 struct acceptor {
 	const struct app *app;
 	struct waker	*waker;
 	struct presence	*presence;
 	struct conns	*conns;
 	int		 dead_sock;	/* never listens: see the top */
+	pthread_mutex_t	 gate;		/* guards the three below */
+	int		 busy;		/* handlers with a request */
+	int		 closed;	/* stopping: no handler may start */
+	int64_t		 last_ms;	/* a handler last finished (mono) */
 };
 
 static const char *
@@ -370,6 +383,31 @@ out:
 	free(body);
 }
 
+/*
+ * A handler thread starts on a request: 1, or 0 once the process is about
+ * to end (drain() closed the gate), when it must not start anything.
+ */
+static int
+gate_enter(struct acceptor *a)
+{
+	int	 open;
+
+	pthread_mutex_lock(&a->gate);
+	if ((open = !a->closed))
+		a->busy++;
+	pthread_mutex_unlock(&a->gate);
+	return open;
+}
+
+static void
+gate_leave(struct acceptor *a)
+{
+	pthread_mutex_lock(&a->gate);
+	a->busy--;
+	a->last_ms = mono_ms();
+	pthread_mutex_unlock(&a->gate);
+}
+
 static void *
 accept_loop(void *arg)
 {
@@ -389,17 +427,19 @@ accept_loop(void *arg)
 		fatal("FCGX_InitRequest");
 	for (;;) {
 		r.ipcFd = conns_take(a->conns);
+		if (!gate_enter(a))
+			return NULL;	/* the process ends: see drain() */
 		/* So that the finish FCGX_Accept_r begins with keeps it. */
 		r.keepConnection = 1;
-		if (FCGX_Accept_r(&r) < 0)
-			continue;	/* no request on it: libfcgi closed it */
-		handle(a, &c, &r);
-		if (r.ipcFd >= 0) {	/* answered, and nginx keeps it */
-			conns_idle(a->conns, r.ipcFd);
-			r.ipcFd = -1;
-		}
+		if (FCGX_Accept_r(&r) >= 0) {
+			handle(a, &c, &r);
+			if (r.ipcFd >= 0) {	/* answered, nginx keeps it */
+				conns_idle(a->conns, r.ipcFd);
+				r.ipcFd = -1;
+			}
+		}	/* else no request on it: libfcgi closed it */
+		gate_leave(a);
 	}
-	return NULL;
 }
 
 static void *
@@ -434,9 +474,10 @@ worker_block_signals(void)
 /*
  * The worker's signals, on a thread of their own.  SIGHUP reloads the
  * configuration, in place: waiting polls stay waiting.  SIGTERM stops the
- * worker gracefully: the waker answers every waiting poll with its cursor
- * and no events, so each client polls again at once (another worker, or
- * the next one to start) and misses nothing; then the process ends.
+ * worker gracefully: it stops accepting connections (the other workers,
+ * or the next one to start, take the new ones), and the waker answers
+ * every waiting poll with its cursor and no events, so each client polls
+ * again at once elsewhere and misses nothing; then drain().
  */
 static void *
 signal_loop(void *arg)
@@ -452,6 +493,7 @@ signal_loop(void *arg)
 		if (sig == SIGHUP)
 			conf_reload(a->app, mono_ms());
 		else if (sig == SIGTERM) {
+			conns_stop(a->conns);
 			waker_stop(a->waker);
 			return NULL;
 		}
@@ -459,9 +501,40 @@ signal_loop(void *arg)
 }
 
 /*
+ * The end of a graceful stop, once the waker has answered its waiting
+ * polls.  Requests already on their way here are still answered: those in
+ * a handler, and those nginx sent on a connection it kept (each such
+ * connection is closed after its answer, conns_idle, so nginx sends its
+ * next request elsewhere).  A poll among them that would wait is answered
+ * at once with its cursor (waker_flush).  Ends when no handler has had a
+ * request for DRAIN_QUIET_MS, or after DRAIN_MAX_MS; then no handler may
+ * start one (gate_enter), and what was handed over last is answered.
+ */
+static void
+drain(struct acceptor *a)
+{
+	int64_t	 end = mono_ms() + DRAIN_MAX_MS, now;
+	int	 done = 0;
+
+	pthread_mutex_lock(&a->gate);
+	a->last_ms = mono_ms();
+	pthread_mutex_unlock(&a->gate);
+	while (!done) {
+		waker_flush(a->waker, 10);
+		now = mono_ms();
+		pthread_mutex_lock(&a->gate);
+		done = now >= end || (a->busy == 0 &&
+		    now - a->last_ms >= DRAIN_QUIET_MS);
+		a->closed = done;
+		pthread_mutex_unlock(&a->gate);
+	}
+	waker_flush(a->waker, 0);
+}
+
+/*
  * Run the worker process of slot (its index among the master's workers)
  * on the listening socket sock; returns only to exit, once a SIGTERM's
- * waiting polls are answered.
+ * waiting polls and requests on their way are answered (drain).
  */
 void
 worker_main(const struct app *app, int sock, int slot)
@@ -474,7 +547,9 @@ worker_main(const struct app *app, int sock, int slot)
 	signal(SIGPIPE, SIG_IGN);
 	if (wake_init(app->doorbell, &cause) == -1)
 		fatal("doorbell: %s", cause);
+	memset(&a, 0, sizeof(a));
 	a.app = app;
+	pthread_mutex_init(&a.gate, NULL);
 	if ((a.dead_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket: %s", strerror(errno));
 	if ((a.conns = conns_new(sock, &cause)) == NULL)
@@ -490,6 +565,7 @@ worker_main(const struct app *app, int sock, int slot)
 		if (pthread_create(&t, NULL, accept_loop, &a) != 0)
 			fatal("pthread_create");
 	waker_run(a.waker);
+	drain(&a);
 	log_info("stopped");
 	/*
 	 * _exit, not exit: the handler threads are still running, and exit's

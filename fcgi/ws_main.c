@@ -12,8 +12,9 @@
  * listens, so whoever waits for the path to appear (noom-run) never connects
  * to a socket that refuses.  On SIGTERM or SIGINT the gateway closes every
  * connection with 1001, the socket is removed (only if it is still ours) and
- * the program exits 0.  SIGHUP (a reload of everything Noom) changes
- * nothing: the gateway has no configuration file, and its connections stay.
+ * the program exits 0.  SIGHUP (a reload of everything Noom) reads --config
+ * (the workers' file) again for log_level, the one key the gateway uses;
+ * its connections stay.
  */
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -42,7 +43,8 @@ usage(void)
 	    "       [--stream-lifetime S] [--stream-bytes N] "
 	    "[--stream-keepalive S]\n"
 	    "       [--streams-per-client N]\n"
-	    "       [--metrics PATH] [--quiet] [--log-format text|json]\n");
+	    "       [--metrics PATH] [--quiet] [--log-format text|json]"
+	    " [--config FILE]\n");
 	exit(2);
 }
 
@@ -107,6 +109,7 @@ main(int argc, char **argv)
 		{ "streams-per-client", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct gw_conf	 conf;
@@ -158,6 +161,7 @@ main(int argc, char **argv)
 		case 'b': doorbell = xstrdup(optarg); break;
 		case 'x': metrics = xstrdup(optarg); break;
 		case 'q': conf.quiet = 1; break;
+		case 'c': conf.config_path = optarg; break;
 		case 'L':
 			if (log_set_format(optarg) == -1)
 				usage();
@@ -170,6 +174,9 @@ main(int argc, char **argv)
 	if (conf.idle_ms <= conf.ping_ms)
 		fatal("--idle-timeout must be longer than --ping-interval");
 
+	if (conf.config_path != NULL &&
+	    conf_log_level(conf.config_path, &cause) == -1)
+		fatal("config: %s", cause);
 	/* The workers' doorbell: the same default, or the same option. */
 	if (doorbell == NULL)
 		doorbell = wake_default_path_new(conf.db_path);
@@ -186,7 +193,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);	/* nothing to reload: taken, ignored */
+	sigaddset(&sigs, SIGHUP);	/* reload: gateway.c */
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if ((conf.signal_fd = signalfd(-1, &sigs, SFD_NONBLOCK |
 	    SFD_CLOEXEC)) == -1)

@@ -9,7 +9,8 @@
 #    that is taken;
 #  - the C files call each other in no circle (tests/check-layers.sh), and noom-ws links no
 #    libfcgi;
-#  - the systemd units in conf/ pass systemd-analyze verify.
+#  - the systemd units in conf/ carry the sandbox, restart and reload directives, and pass
+#    systemd-analyze verify.
 
 srcdir=${NOOM_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${NOOM_BUILDDIR:-$PWD}
@@ -169,6 +170,33 @@ elif nm "$ws" | grep -qi 'fcgx_\|h_poll\|api_dispatch\|waker_run' ||
 	not_ok "noom-ws links FastCGI or the HTTP handlers"
 else
 	ok "noom-ws links no libfcgi and no HTTP handler"
+fi
+
+# The systemd units carry every directive an operator relies on in both: a user of their
+# own, the state and runtime folders, the sandbox, restarts, and a reload that keeps clients.
+for u in noom-worker noom-ws; do
+	f=$srcdir/conf/$u.service.in
+	missing=
+	for d in '(DynamicUser=yes|User=)' 'StateDirectory=noom' 'RuntimeDirectory=' \
+		'ProtectSystem=strict' 'ProtectHome=' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
+		'RestrictAddressFamilies=AF_UNIX' 'SystemCallFilter=@system-service' \
+		'Restart=on-failure' 'ExecReload=/bin/kill -HUP \$MAINPID'; do
+		grep -Eq "^$d" "$f" || missing="$missing $d"
+	done
+	if [ -z "$missing" ]; then
+		ok "conf/$u.service.in has every directive of the sandbox, restart and reload"
+	else
+		not_ok "conf/$u.service.in lacks:$missing"
+	fi
+done
+# The workers reach Janus over IP on this machine (fcgi/sfu.c), and nothing else.
+f=$srcdir/conf/noom-worker.service.in
+if grep -q '^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$' "$f" &&
+	grep -q '^IPAddressDeny=any$' "$f" && grep -q '^IPAddressAllow=localhost$' "$f" &&
+	grep -q '^RestrictAddressFamilies=AF_UNIX$' "$srcdir/conf/noom-ws.service.in"; then
+	ok "noom-worker may reach 127.0.0.1 and ::1 only, noom-ws UNIX sockets only"
+else
+	not_ok "the units' address families and IP allow-list"
 fi
 
 # 7. The systemd units: what `make install` installs passes systemd-analyze verify (with this

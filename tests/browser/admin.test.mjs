@@ -1,7 +1,8 @@
 // Browser test of the admin page: real Chromium against the real stack with admin_password set.
 // The page refuses a wrong password and, from another site, any login; with the right one it
-// lists a room with its two members (live: the second member appears without a reload), removes
-// nobody by mistake, and closing the room sends both members home with the notice.
+// lists a room with its two members (live: the second member appears without a reload); a third
+// member removed goes home with the notice while the others stay; and closing the room sends both
+// remaining members home with the notice.
 // Screenshot: admin.png (the page with the room). Skipped, with the reason, when playwright-core
 // or Chromium is missing.
 
@@ -98,6 +99,23 @@ describe('browser: the admin page', { skip }, () => {
     const shown = await roomsShown(admin.page);
     assert.deepEqual(shown, [{ room: ROOM, count: '2', members: ['Ann', 'Bob'] }]);
     await admin.page.screenshot({ path: path.join(screenshotsDir(), 'admin.png'), fullPage: true });
+
+    /* Cal joins, and is removed: Cal goes home with the notice, Ann and Bob stay in the room. */
+    const cal = await ctx('Cal');
+    await joinRoom(cal.page, stack.baseUrl, 'Cal');
+    await admin.page.waitForFunction((room) => document.querySelector(`[data-testid="admin-rooms"] > [data-room="${room}"][data-count="3"]`), ROOM, { timeout: WAIT });
+    await admin.page.locator(`[data-testid="admin-rooms"] > [data-room="${ROOM}"] [data-nickname="Cal"] [data-testid="admin-remove-member"]`).click();
+    await cal.page.waitForFunction(() => !document.getElementById('home-view')?.hidden, null, { timeout: WAIT });
+    const removed = cal.page.getByTestId('notice');
+    await removed.waitFor({ state: 'visible' });
+    assert.match(await removed.textContent() ?? '', /removed/i, "Cal's notice");
+    await admin.page.waitForFunction((room) => document.querySelector(`[data-testid="admin-rooms"] > [data-room="${room}"][data-count="2"]`), ROOM, { timeout: WAIT });
+    assert.deepEqual(await roomsShown(admin.page), [{ room: ROOM, count: '2', members: ['Ann', 'Bob'] }]);
+    for (const u of [ann, bob]) {
+      assert.equal(await u.page.evaluate(() => document.getElementById('room-view')?.hidden), false, `${u.name} stays in the room`);
+      assert.equal(await u.page.evaluate(() => document.getElementById('home-view')?.hidden), true, `${u.name} is not sent home`);
+    }
+    await cal.context.close();
 
     /* Close it: both members go home with the notice; the list empties. */
     await admin.page.locator(`[data-testid="admin-rooms"] > [data-room="${ROOM}"] [data-testid="admin-close-room"]`).click();

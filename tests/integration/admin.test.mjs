@@ -161,7 +161,7 @@ test('off without admin_password: 404 for the page and the API', {timeout: 30_00
       const r = await api(plain, m, p, {body: m === 'POST' ? {password: PASSWORD} : undefined});
       assert.equal(r.status, 404, `${m} ${p}`);
     }
-    // On with the password, after a reload.
+    // On with the password (reload.test.mjs puts one in force with SIGHUP).
     const page = await api(stack, 'GET', 'admin', {});
     assert.equal(page.status, 200);
     assert.match(page.text, /data-testid="admin-login"/);

@@ -1,5 +1,7 @@
 // kill -9 of workers under a steady message stream: the poller, retrying with the same cursor,
 // gets every acknowledged message exactly once and in order; the master restarts the workers.
+// SIGTERM of the workers (one, then both at once) under the same stream: the same, and no poll
+// gets anything but a 200.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {performance} from 'node:perf_hooks';
@@ -32,11 +34,13 @@ async function waitFor(what, fn, ms = 10_000) {
   }
 }
 
-test('kill -9 of each worker during a message stream: every acknowledged message exactly once, in order', {timeout: 120_000}, async (t) => {
-  const original = stack.workerPids();
-  assert.equal(original.length, 2, `2 workers: ${original}`);
-
-  const room = 'crash';
+/*
+ * A steady message stream from a poster to a reader while, at each of `rounds` marks (after so
+ * many acknowledged messages), the workers that pick(pids) names get `signal`; the master starts
+ * new ones in their place. A failed POST is retried with its client_id; the reader polls again
+ * from its cursor after any error. Returns what was acknowledged, received and failed.
+ */
+async function stream(t, room, signal, rounds) {
   const poster = await newSession(stack, 'Poster');
   const reader = await newSession(stack, 'Reader');
   await join(stack, poster.token, room);
@@ -56,7 +60,7 @@ test('kill -9 of each worker during a message stream: every acknowledged message
   const posterLoop = (async () => {
     for (let i = 0; i < N && !abort; i++) {
       const text = `k${String(i).padStart(3, '0')}`;
-      const body = {text, client_id: `crash-${i}`};
+      const body = {text, client_id: `${room}-${i}`};
       for (let attempt = 0; attempt < 50 && !abort; attempt++) {
         let res;
         try {
@@ -105,17 +109,18 @@ test('kill -9 of each worker during a message stream: every acknowledged message
     }
   })();
 
-  // Kill each original worker once, at a third and at two thirds of the stream.
-  const killed = [];
-  for (const [k, pid] of original.entries()) {
-    await waitFor(`${(k + 1) * 20} acknowledged messages`, () => acked.length >= (k + 1) * 20 || !posting, 60_000);
-    process.kill(pid, 'SIGKILL');
-    killed.push(pid);
-    t.diagnostic(`SIGKILL worker ${pid} after ${acked.length} acknowledged messages`);
-    // The master restarts it: a new pid appears in workers.pids.
-    const now = await waitFor('a restarted worker in workers.pids', () => {
+  const signalled = [];
+  for (const [k, pick] of rounds.entries()) {
+    const mark = Math.round(((k + 1) * N) / (rounds.length + 1));
+    await waitFor(`${mark} acknowledged messages`, () => acked.length >= mark || !posting, 60_000);
+    const pids = pick(stack.workerPids());
+    for (const pid of pids) process.kill(pid, signal);
+    signalled.push(...pids);
+    t.diagnostic(`${signal} to worker(s) ${pids.join(', ')} after ${acked.length} acknowledged messages`);
+    // The master starts new ones: new pids appear in workers.pids.
+    const now = await waitFor('restarted workers in workers.pids', () => {
       const p = stack.workerPids();
-      return p.length === 2 && !p.includes(pid) && p.every(alive) ? p : null;
+      return p.length === 2 && pids.every((pid) => !p.includes(pid)) && p.every(alive) ? p : null;
     });
     t.diagnostic(`workers now ${now.join(', ')}`);
   }
@@ -125,7 +130,7 @@ test('kill -9 of each worker during a message stream: every acknowledged message
 
   const info = `acked ${acked.length}/${N}, received ${received.length}; POST errors: ${errors.post.length} [${errors.post.slice(0, 8).join('; ')}]; poll errors: ${errors.poll.length} [${errors.poll.slice(0, 8).join('; ')}]`;
   t.diagnostic(info);
-  console.log(`kill -9: ${info}`);
+  console.log(`${signal}: ${info}`);
 
   assert.equal(acked.length, N, 'every message eventually acknowledged (retried with its client_id)');
   const dupes = received.filter((x, i) => received.indexOf(x) !== i);
@@ -136,11 +141,24 @@ test('kill -9 of each worker during a message stream: every acknowledged message
 
   const finalPids = stack.workerPids();
   assert.equal(finalPids.length, 2);
-  for (const pid of killed) assert.ok(!finalPids.includes(pid));
+  for (const pid of signalled) assert.ok(!finalPids.includes(pid));
   assert.ok(finalPids.every(alive));
 
   // The room history agrees: each message stored once.
   const h = await api(stack, 'GET', 'api/room', {token: reader.token});
   assert.equal(h.status, 200);
   assert.deepEqual(h.json.history.map((m) => m.text), acked.slice(-50));
+  return {acked, received, errors};
+}
+
+test('kill -9 of each worker during a message stream: every acknowledged message exactly once, in order', {timeout: 120_000}, async (t) => {
+  assert.equal(stack.workerPids().length, 2, `2 workers: ${stack.workerPids()}`);
+  await stream(t, 'crash', 'SIGKILL', [(p) => [p[0]], (p) => [p[1]]]);
+});
+
+test('SIGTERM of the workers, one and then both, during a message stream: no poll fails, every message once, in order', {timeout: 120_000}, async (t) => {
+  // A stopping worker stops accepting, answers its waiting polls with their cursor and what it
+  // has on its way, and closes the connections nginx kept: a poll is never left to a 502.
+  const {errors} = await stream(t, 'graceful', 'SIGTERM', [(p) => [p[0]], (p) => [p[1]], (p) => p]);
+  assert.deepEqual(errors.poll, [], 'every poll answered 200');
 });

@@ -63,7 +63,7 @@ test('PREFIX/metrics is the Prometheus text format, and promtool finds nothing w
   const {text, samples, headers} = await scrape();
   assert.equal(headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
   for (const name of ['noom_sessions', 'noom_rooms', 'noom_call_members', 'noom_waiting_polls', 'noom_open_websockets',
-    'noom_events_written_total', 'noom_events_delivered_total', 'noom_http_requests_total',
+    'noom_events_written_total', 'noom_events_delivered_total', 'noom_events_delivered_by_type_total', 'noom_http_requests_total',
     'noom_poll_wait_seconds_count', 'noom_db_write_transaction_seconds_bucket', 'noom_db_busy_retries_total',
     'noom_doorbell_rings_total', 'noom_worker_restarts_total', 'noom_rate_limited_total',
     'noom_turn_credentials_total']) {
@@ -110,6 +110,11 @@ test('counters and gauges move with traffic', {timeout: 30_000}, async () => {
   assert.equal(moved('noom_events_written_total', {type: 'welcome'}), 3);
   assert.equal(moved('noom_events_written_total', {type: 'room_joined'}), 3);
   assert.ok(moved('noom_events_delivered_total', {transport: 'poll'}) >= answer.json.events.length);
+  // Delivered by type, whatever the transport: at least what Bob's answer carried of each.
+  for (const type of new Set(answer.json.events.map((e) => e.type))) {
+    assert.ok(moved('noom_events_delivered_by_type_total', {type}) >= answer.json.events.filter((e) => e.type === type).length, type);
+  }
+  assert.ok(moved('noom_events_delivered_by_type_total', {type: 'new_message'}) >= 1);
   assert.equal(moved('noom_http_requests_total', {route: 'session_create', status: '201'}), 3);
   assert.equal(moved('noom_http_requests_total', {route: 'join', status: '200'}), 3);
   assert.equal(moved('noom_http_requests_total', {route: 'join', status: '429'}), 1);
@@ -216,6 +221,8 @@ test('open WebSockets are the gateway\'s gauge, and what they get is counted', {
     const now = (await scrape()).samples;
     assert.ok(value(now, 'noom_events_delivered_total', {transport: 'websocket'}) >
       value(before, 'noom_events_delivered_total', {transport: 'websocket'}));
+    assert.ok(value(now, 'noom_events_delivered_by_type_total', {type: 'new_message'}) >
+      value(before, 'noom_events_delivered_by_type_total', {type: 'new_message'}), 'counted by type over a WebSocket too');
   } finally {
     ws.close();
   }

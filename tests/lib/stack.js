@@ -147,10 +147,11 @@ export const CROWD_LIMITS = [
  * prepareState(dir), if given, is called with the new temporary folder before noom-run starts:
  * it may put files in it (the folder is then the state folder), or return another path to use
  * as the state folder (inside dir, which is removed at the end), e.g. one noom-run must make.
+ * command: words to run noom-run under (e.g. setpriv and its options), if any.
  * @returns {Promise<{baseUrl, origin, prefix, port, stateDir, dbPath, pid, workerPids, masterPid,
  *                    nginxPid, logs, stop}>}
  */
-export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}, config, prepareState, sfu = false} = {}) {
+export async function startStack({prefix = '', workers = 2, workerArgs = [], env = {}, config, prepareState, sfu = false, command = []} = {}) {
   if (config !== undefined && env.NOOM_CONFIG === undefined) {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-conf-'));
     const file = path.join(dir, 'noom.conf');
@@ -163,7 +164,7 @@ export async function startStack({prefix = '', workers = 2, workerArgs = [], env
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce({prefix, workers, workerArgs, env, prepareState, sfu});
+      return await startOnce({prefix, workers, workerArgs, env, prepareState, sfu, command});
     } catch (e) {
       lastError = e;
       // Another process may have taken the port between freePort() and nginx's bind: retry.
@@ -173,7 +174,7 @@ export async function startStack({prefix = '', workers = 2, workerArgs = [], env
   throw lastError;
 }
 
-async function startOnce({prefix, workers, workerArgs, env, prepareState, sfu}) {
+async function startOnce({prefix, workers, workerArgs, env, prepareState, sfu, command}) {
   const port = await freePort();
   const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'noom-test-'));
   const stateDir = (prepareState && (await prepareState(tmpDir))) || tmpDir;
@@ -187,7 +188,8 @@ async function startOnce({prefix, workers, workerArgs, env, prepareState, sfu}) 
     if (output.length > LOG_LIMIT) output = output.slice(-LOG_LIMIT);
   };
 
-  const child = spawn(noomRun, [], {
+  const argv = [...command, noomRun];
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: repoRoot,
     env: {
       ...process.env,

@@ -1,8 +1,9 @@
 /*
  * Unit tests of conns.c: a connection reaches a handler thread when its
  * request arrives, goes back to the set when given back, is closed when
- * nginx closes it; and a process out of descriptors waits for them to come
- * back instead of spinning on the listening socket, then accepts the rest.
+ * nginx closes it; a process out of descriptors waits for them to come
+ * back instead of spinning on the listening socket, then accepts the rest;
+ * and a stopped one leaves new connections to the socket's other holders.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -55,6 +56,7 @@ static void *
 acceptor(void *cs)
 {
 	conns_run(cs);
+	return NULL;
 }
 
 /* The byte waiting on fd, or -1. */
@@ -173,6 +175,34 @@ test_out_of_descriptors(struct conns *cs)
 	waitpid(pid, NULL, 0);
 }
 
+/*
+ * conns_stop: the acceptor closes this process's copy of the listening
+ * socket and returns; a new connection then waits for another copy (the
+ * master's, another worker's: here "other"); a connection given back is
+ * closed instead of kept.
+ */
+static void
+test_stop(struct conns *cs, pthread_t acceptor_thread, int other)
+{
+	int	 kept = client(), fk, late, got;
+
+	CHECK(write(kept, "k", 1) == 1);
+	fk = conns_take(cs);
+	CHECK(byte(fk) == 'k');
+	conns_stop(cs);
+	CHECK(pthread_join(acceptor_thread, NULL) == 0);
+	late = client();		/* still queued: the socket listens */
+	got = accept4(other, NULL, NULL, SOCK_CLOEXEC);
+	CHECK(got != -1);
+	CHECK(write(late, "l", 1) == 1 && byte(got) == 'l');
+	conns_idle(cs, fk);		/* stopping: closed, not kept */
+	CHECK(fcntl(fk, F_GETFD) == -1 && errno == EBADF);
+	CHECK(byte(kept) == -1);	/* ... so nginx sees it end */
+	close(got);
+	close(late);
+	close(kept);
+}
+
 int
 main(void)
 {
@@ -180,6 +210,7 @@ main(void)
 	struct conns	*cs;
 	pthread_t	 t;
 	char		*cause = NULL;
+	int		 sock, other;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (mkdtemp(dir) == NULL) {
@@ -189,7 +220,9 @@ main(void)
 	addr.sun_family = AF_UNIX;
 	snprintf(path, sizeof(path), "%s/s", dir);
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	if ((cs = conns_new(listener(), &cause)) == NULL) {
+	sock = listener();
+	other = dup(sock);		/* as the master keeps its copy */
+	if ((cs = conns_new(sock, &cause)) == NULL) {
 		printf("conns_new: %s\n", cause);
 		return 1;
 	}
@@ -203,6 +236,8 @@ main(void)
 		printf("test_conns: out of descriptors: not under valgrind\n");
 	else
 		test_out_of_descriptors(cs);
+	test_stop(cs, t, other);
+	close(other);
 	unlink(path);
 	rmdir(dir);
 	return unit_done("test_conns");

@@ -3,7 +3,8 @@
  * in a temporary folder but without FastCGI or nginx: sessions, rooms and
  * their events, idempotent messages, visibility of events, rate limiting,
  * presence expiry and trimming with resync; tokens stored only hashed,
- * upgrades of older databases, and the log of failures in a loop.
+ * upgrades of older databases, the log of failures in a loop, the
+ * metrics' call figures and the admin cookie (Secure over HTTPS).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -668,6 +669,85 @@ test_log_every(const char *dir)
 	free(text);
 }
 
+/*
+ * The metrics' call figures: in a room whose call is on the SFU every
+ * member is in the call (mode sfu); elsewhere the first mesh_max are in
+ * the mesh and the rest chat only.  Counted as differences, so that the
+ * rooms the other tests left open do not matter.
+ */
+static void
+test_figures(void)
+{
+	struct figures	 before, after;
+	struct user	 u[7];
+	int64_t		 room;
+	json_t		*o;
+	int		 i, st;
+
+	CHECK(db_begin_read(c.db) == 0 && db_figures(c.db, 2, &before) == 0);
+	db_rollback(c.db);
+	for (i = 0; i < 7; i++) {
+		new_user(&u[i], "Fig");
+		o = call(h_join, u[i].token, i < 4 ? "{\"room\":\"mesh-fig\"}" :
+		    "{\"room\":\"sfu-fig\"}", NULL, &st);
+		CHECK(st == 200);
+		json_decref(o);
+	}
+	CHECK(db_room_find(c.db, "sfu-fig", NULL, &room) == 1);
+	CHECK(db_begin(c.db) == 0 && db_sfu_room_add(c.db, room, 77, clock_ms)
+	    == 0 && db_commit(c.db) == 0);
+	CHECK(db_begin_read(c.db) == 0 && db_figures(c.db, 2, &after) == 0);
+	db_rollback(c.db);
+	CHECK(after.rooms_listed - before.rooms_listed == 2);
+	CHECK(after.in_call - before.in_call == 2);	/* mesh-fig's first 2 */
+	CHECK(after.chat_only - before.chat_only == 2);	/* its other 2 */
+	CHECK(after.sfu - before.sfu == 3);		/* all of sfu-fig */
+}
+
+/*
+ * The admin session's cookie: HttpOnly, SameSite=Strict, scoped to the
+ * admin API under the prefix, and Secure when nginx says the request came
+ * over TLS (HTTPS=on, worker.c) — only then, or a plain-HTTP site could
+ * never keep it.
+ */
+static void
+test_admin_cookie(void)
+{
+	static const char *const body = "{\"password\":\"cookie jar lid\"}";
+	struct conf	*cf = conf_new();
+	struct req	 rq;
+	struct resp	 rs;
+	char		 hash[NOOM_PW_HASH_MAX];
+	int		 https;
+
+	CHECK(pw_hash("cookie jar lid", hash, sizeof(hash)) == 0);
+	cf->admin_password = xstrdup(hash);
+	conf_publish(&app, cf, 0);
+	for (https = 0; https <= 1; https++) {
+		memset(&rq, 0, sizeof(rq));
+		memset(&rs, 0, sizeof(rs));
+		rq.method = "POST";
+		rq.path = "/api/admin/login";
+		rq.query = "";
+		rq.prefix = "/noom";
+		rq.body = body;
+		rq.body_len = strlen(body);
+		rq.now_ms = clock_ms;
+		rq.https = https;
+		h_admin_login(&c, &rq, &rs);
+		CHECK(rs.status == 200);
+		CHECK(strncmp(rs.set_cookie, "noom_admin=", 11) == 0);
+		CHECK(strstr(rs.set_cookie, "; Path=/noom/api/admin/; HttpOnly; "
+		    "SameSite=Strict; Max-Age=") != NULL);
+		if (https)
+			CHECK(strstr(rs.set_cookie, "; Secure") != NULL);
+		else
+			CHECK(strstr(rs.set_cookie, "Secure") == NULL);
+		resp_clear(&rs);
+	}
+	conf_publish(&app, conf_new(), 0);
+}
+
 int
 main(void)
 {
@@ -703,6 +783,8 @@ main(void)
 	test_token_hash();
 	test_upgrade_v6(dir, src ? src : "../..");
 	test_log_every(dir);
+	test_figures();
+	test_admin_cookie();
 	db_close(c.db);
 	conf_live_free(app.live);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

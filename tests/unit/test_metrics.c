@@ -33,7 +33,8 @@ test_shared(const char *path)
 {
 	struct metrics_read	 r;
 	struct metrics		*a, *b;
-	char			*cause = NULL;
+	struct answer		 ans;
+	char			*cause = NULL, why[64];
 	pid_t			 pid;
 	int			 status;
 
@@ -52,6 +53,15 @@ test_shared(const char *path)
 	metrics_workers(a, 2);
 	metrics_waiting(b, 1, 7);
 	metrics_websockets(b, 4, 0);
+	/* An answer of two messages and a welcome over a WebSocket. */
+	memset(&ans, 0, sizeof(ans));
+	ans.count = 3;
+	ans.types[metrics_type_index("new_message")] = 2;
+	ans.types[metrics_type_index("welcome")] = 1;
+	metrics_delivered(b, M_DELIVERED_WS, &ans);
+	/* Heartbeats: slot 0 fresh, slot 1 silent past METRICS_STALE_MS. */
+	metrics_beat(a, 0, 100000);
+	metrics_beat(b, 1, 100000 - METRICS_STALE_MS - 1);
 	/* A forked child counts into the same table, as a worker does. */
 	if ((pid = fork()) == 0) {
 		metrics_add(a, M_WORKER_RESTARTS, 1);
@@ -63,6 +73,14 @@ test_shared(const char *path)
 	CHECK(r.counter[M_WORKER_RESTARTS] == 1);
 	CHECK(r.events[2] == 1);			/* new_message */
 	CHECK(r.events[METRICS_EVENT_TYPES - 1] == 1);	/* other */
+	CHECK(r.counter[M_DELIVERED_WS] == 3);
+	CHECK(r.delivered[2] == 2);			/* new_message */
+	CHECK(r.delivered[0] == 1);			/* welcome */
+	CHECK(r.delivered[METRICS_EVENT_TYPES - 1] == 0);
+	CHECK(metrics_stale(a, 100000, why, sizeof(why)) == 1);
+	CHECK_STR(why, "worker 1 silent for 3001 ms");
+	metrics_beat(a, 1, 100000);
+	CHECK(metrics_stale(a, 100000, why, sizeof(why)) == 0);
 	CHECK(r.requests[R_POLL][0] == 1);		/* 200 */
 	CHECK(r.requests[R_POLL][METRICS_STATUSES - 1] == 1);	/* other */
 	CHECK(r.latency[R_POLL].bucket[1] == 1);	/* <= 2.5 ms */
@@ -122,13 +140,14 @@ static void
 test_text(void)
 {
 	struct metrics_read	 r;
-	struct figures		 f = { 3, 2, 0, 7, 1 };
+	struct figures		 f = { 3, 2, 0, 7, 1, 5 };
 	struct buf		 b;
 
 	memset(&r, 0, sizeof(r));
 	r.counter[M_DELIVERED_WS] = 12;
 	r.counter[M_LIMIT_CLIENT + LIMIT_CHAT] = 4;
 	r.events[0] = 9;
+	r.delivered[2] = 4;
 	r.requests[R_JOIN][1] = 5;			/* 201 */
 	r.requests[R_JOIN][METRICS_STATUSES - 1] = 1;	/* other */
 	r.latency[R_JOIN].bucket[0] = 4;
@@ -145,6 +164,7 @@ test_text(void)
 	CHECK(has_line(b.data, "noom_rooms{visibility=\"unlisted\"} 0"));
 	CHECK(has_line(b.data, "noom_call_members{mode=\"mesh\"} 7"));
 	CHECK(has_line(b.data, "noom_call_members{mode=\"chat-only\"} 1"));
+	CHECK(has_line(b.data, "noom_call_members{mode=\"sfu\"} 5"));
 	CHECK(has_line(b.data, "noom_waiting_polls{process=\"worker-1\"} 0"));
 	CHECK(has_line(b.data, "noom_waiting_polls{process=\"worker-2\"} 6"));
 	CHECK(strstr(b.data, "worker-3") == NULL);
@@ -156,6 +176,10 @@ test_text(void)
 	    "noom_events_written_total{type=\"other\"} 0"));
 	CHECK(has_line(b.data,
 	    "noom_events_delivered_total{transport=\"websocket\"} 12"));
+	CHECK(has_line(b.data,
+	    "noom_events_delivered_by_type_total{type=\"new_message\"} 4"));
+	CHECK(has_line(b.data,
+	    "noom_events_delivered_by_type_total{type=\"other\"} 0"));
 	CHECK(has_line(b.data,
 	    "noom_http_requests_total{route=\"join\",status=\"201\"} 5"));
 	CHECK(has_line(b.data,
