@@ -45,7 +45,8 @@ target_start() {
     if [ -n "${NOOM_BENCH_DATA:-}" ]; then export NOOM_DATA_DIR=$NOOM_BENCH_DATA; fi
     (umask 077 && printf '%s\n' 'limit_sessions = 1000000/100000' 'limit_rooms = 1000000/100000' \
         'limit_joins = 1000000/100000' 'limit_chat = 1000000/100000' > "$rundir/noom.conf")
-    NOOM_PORT=$PORT NOOM_STATE_DIR=$state NOOM_WORKERS=$NOOM_WORKERS \
+    # No Janus (NOOM_SFU=0): fanout has no call, and an idle SFU would share the CPUs.
+    NOOM_SFU=0 NOOM_PORT=$PORT NOOM_STATE_DIR=$state NOOM_WORKERS=$NOOM_WORKERS \
         NOOM_NGINX_WORKERS=$NOOM_BENCH_NGINX_WORKERS NOOM_CONFIG=$rundir/noom.conf \
         NOOM_WORKER_ARGS="--presence-timeout 3600 --waiting-per-client 1000000 ${NOOM_BENCH_WORKER_ARGS:-}" \
         "$build/noom-run" > "$rundir/noom-run.log" 2>&1 &
