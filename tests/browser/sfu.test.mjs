@@ -1,4 +1,4 @@
-// Browser test of a call past the mesh: N people (NOOM_SFU_USERS, 4 by default, up to 12) in
+// Browser test of a call past the mesh: N people (NOOM_SFU_USERS, 8 by default, 4 to 12) in
 // headless Chromium (fake cameras at 160x120, 5 frames a second) meet in one room through Janus,
 // behind the stack's own nginx, with nothing but HTTP for signaling.
 //
@@ -33,10 +33,10 @@ const skip = noBrowser || janusMissing();
 if (skip) console.log(`# SFU browser test skipped: ${skip}`);
 
 const WAIT = 120000;
-/* Four people by default: on two shared CPUs, eight pages (8 encoders, 56 decoders) starve
- * each other's decoders and the check cannot tell a fault from a full machine.
- * NOOM_SFU_USERS=N (4 to 12) runs the same with N people, e.g. 8 on a machine with the cores. */
-const COUNT = Math.min(12, Math.max(4, Number(process.env.NOOM_SFU_USERS) || 4));
+/* Eight people, as the issue asks: at 160x120 and 5 frames a second two CPUs carry their 8
+ * encoders and 56 decoders (the whole test takes about 30 s). NOOM_SFU_USERS=N (4 to 12) runs
+ * the same with N people. */
+const COUNT = Math.min(12, Math.max(4, Number(process.env.NOOM_SFU_USERS) || 8));
 const NAMES = ['Ada', 'Ben', 'Cleo', 'Dan', 'Eve', 'Finn', 'Gus', 'Hana', 'Ivo', 'Jo', 'Kim', 'Lea'].slice(0, COUNT);
 const ROOM = 'all hands';
 const ARGS = [
