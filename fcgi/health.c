@@ -7,10 +7,11 @@
  *
  * readyz checks what serving needs, each named in "checks" with "ok" or
  * what is wrong: the store takes a write (a write that changes nothing,
- * committed, and the files' modes: see check_store), the doorbell file can be written, every worker process the
- * master lists is alive and running (its heartbeat in the metrics table is
- * fresh), and the WebSocket gateway accepts connections (when noom-run told
- * the workers where it listens, --ws-socket).  Neither needs a session:
+ * committed, and the files' modes: see check_store), the doorbell file can
+ * be written, every worker process the master lists is alive and running
+ * (its heartbeat in the metrics table is fresh), and the WebSocket
+ * gateway accepts connections (when noom-run told the workers where it
+ * listens, --ws-socket).  Neither needs a session:
  * they tell nothing about users, nor where the files are.
  */
 #include <sys/socket.h>

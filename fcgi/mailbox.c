@@ -28,8 +28,9 @@
  *   when it is not cut short, so a reader moves past events it may not see
  *   (mailbox_match).  A lobby room_change that a later one of the same room
  *   in the same answer replaces is left out: a join and leave storm costs a
- *   lobby reader one count per room and answer, not one per change.  {"cursor", "events"} (plus "resync": true) is its
- *   one shape (mailbox_answer_add).
+ *   lobby reader one count per room and answer, not one per change.
+ *   {"cursor", "events"} (plus "resync": true) is its one shape
+ *   (mailbox_answer_add).
  *
  * - What may wait (struct hold): notices the writer marked holdable
  *   (mailbox_holdable: the room list, comings and goings in a big room)
