@@ -119,8 +119,9 @@ room_change_publish(struct ctx *c, const char *name, int unlisted, int count,
  * The state of room as session s (a member) sees it, as a new object:
  * count, members, history, raised hands in their order, settings and
  * cursor, and for a host who waits to be admitted.  members lists the
- * first NOOM_MEMBERS_MAX in join order (the call's members are among them); count is the whole room, so a client
- * knows how many more there are.  A join in a room of thousands stays a
+ * first NOOM_MEMBERS_MAX in join order (the call's members are among
+ * them); count is the whole room, so a client knows how many more there
+ * are.  A join in a room of thousands stays a
  * small answer.
  */
 json_t *
