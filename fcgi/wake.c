@@ -7,8 +7,9 @@
  * database, in the state folder): ringing is one pwrite(2) to it, and each
  * process watches it with inotify (IN_MODIFY).  Why inotify: the kernel
  * fans one write out to every watcher, the ringer needs to know nobody (no
- * list of peer sockets to keep current across worker restarts), consecutive rings coalesce into one queued event
- * when nobody has read yet, and a watcher's fd works in poll(2) beside the
+ * list of peer sockets to keep current across worker restarts),
+ * consecutive rings coalesce into one queued event when nobody has read
+ * yet, and a watcher's fd works in poll(2) beside the
  * other fds of a reader's loop.  A ring carries no data: readers re-read
  * the event log from their cursors, so a lost or merged ring can delay
  * nothing that the next ring or scan does not deliver.
