@@ -35,25 +35,29 @@ function smallCamera() {
   };
 }
 
-/** CPU ticks (user+system) of pid and its descendants. */
-function treeTicks(/** @type {number} */ root) {
-  let total = 0;
-  const kids = new Map();
+/**
+ * CPU ticks (user+system) of root and its descendants, or only of those descendants whose
+ * command starts with `comm` (Chromium's processes under this script, not the stack's).
+ */
+function treeTicks(/** @type {number} */ root, comm = '') {
+  const procs = new Map();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      kids.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      procs.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), name });
     } catch { /* gone */ }
   }
-  const want = new Set([root]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, p] of kids) if (!want.has(pid) && want.has(p.ppid)) { want.add(pid); grew = true; }
+  const under = (/** @type {number} */ pid) => {
+    for (let p = pid; p; p = procs.get(p)?.ppid) if (p === root) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, p] of procs) {
+    if (under(pid) && (!comm || p.name.startsWith(comm))) total += p.ticks;
   }
-  for (const pid of want) total += kids.get(pid)?.ticks ?? 0;
   return total;
 }
 
@@ -75,13 +79,19 @@ async function join(/** @type {import('playwright-core').Browser} */ browser, /*
   return page;
 }
 
+/* A page that does not show every peer playing within this is a failed run, not a figure. */
+const PLAYING_MS = 150000;
+
 async function untilAllPlaying(/** @type {import('playwright-core').Page} */ page, /** @type {number} */ peers) {
-  for (;;) {
+  const end = Date.now() + PLAYING_MS;
+  let b = /** @type {number[]} */ ([]);
+  while (Date.now() < end) {
     const a = await remotePlaying(page);
     await sleep(500);
-    const b = await remotePlaying(page);
+    b = await remotePlaying(page);
     if (b.length === peers && b.every((f, i) => f > (a[i] ?? Infinity))) return;
   }
+  throw new Error(`not every one of ${peers} peers playing within ${PLAYING_MS / 1000} s (frames: ${b.join(' ')})`);
 }
 
 const stack = await startStack({
@@ -117,17 +127,16 @@ try {
     return bytes;
   })));
   const janusPid = Number(fs.existsSync(`${stack.stateDir}/janus/janus.pid`) ? fs.readFileSync(`${stack.stateDir}/janus/janus.pid`, 'utf8') : 0);
-  const browserPid = /** @type {any} */ (browser).process?.()?.pid ?? 0;
   const hz = 100;
   const s0 = await sent();
-  const c0 = browserPid ? treeTicks(browserPid) : 0;
+  const c0 = treeTicks(process.pid, 'chrom');
   const j0 = janusPid ? treeTicks(janusPid) : 0;
   await sleep(WINDOW_S * 1000);
   const s1 = await sent();
-  const c1 = browserPid ? treeTicks(browserPid) : 0;
+  const c1 = treeTicks(process.pid, 'chrom');
   const j1 = janusPid ? treeTicks(janusPid) : 0;
   const upload = s1.reduce((a, b, i) => a + (b - s0[i]), 0) / N / WINDOW_S / 1000;
-  const cpu = browserPid ? ((c1 - c0) / hz / WINDOW_S * 100) / N : NaN;
+  const cpu = ((c1 - c0) / hz / WINDOW_S * 100) / N;
   const jcpu = janusPid ? (j1 - j0) / hz / WINDOW_S * 100 : 0;
   const jrss = janusPid ? Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${janusPid}/status`, 'utf8'))?.[1] ?? 0) / 1024 : 0;
   console.log(`${mode} N=${N}: upload ${upload.toFixed(1)} kB/s per member, Chromium CPU ${cpu.toFixed(1)} % per member, ` +
