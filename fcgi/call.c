@@ -14,6 +14,10 @@
  * TURN credentials (coturn's REST scheme, turn.c) go only to members of the
  * call, valid turn_ttl seconds (10 minutes by default); the page renews
  * them, and its relays, before they expire (static/js/call.js).
+ *   GET|POST /api/turn-rest?service=turn&key=K -> {username, password,
+ *                                           ttl, uris}
+ * gives Janus the same kind of credential, for its side of an SFU call
+ * (h_turn_rest below).
  *   POST /api/signal {to, kind, data}   -> 202 {seq}; "signal" event to `to`
  *   POST /api/media  {audio,video,screen} -> 200 state; "media" event to the room
  *
@@ -35,6 +39,38 @@ static const char *const signal_kinds[] = {
 };
 
 /*
+ * A TURN credential for who, valid cf->turn_ttl seconds from now_s: the
+ * username "<expiry>:<who>" and its password (turn.c), 64 bytes each.  0,
+ * or -1.  Everyone who gets TURN from Noom gets it here.
+ */
+static int
+turn_issue(const struct conf *cf, const char *who, int64_t now_s,
+    char user[64], char cred[64])
+{
+	int	 n;
+
+	n = snprintf(user, 64, "%" PRId64 ":%s", now_s + cf->turn_ttl, who);
+	if (n < 0 || n >= 64 ||
+	    turn_credential(cf->turn_secret, user, cred, 64) == -1) {
+		log_warn("cannot make a TURN credential");
+		return -1;
+	}
+	return 0;
+}
+
+/* The TURN URLs as a new JSON array. */
+static json_t *
+turn_urls_new(const struct conf *cf)
+{
+	json_t	*urls = json_array();
+	int	 i;
+
+	for (i = 0; cf->turn[i] != NULL; i++)
+		json_array_append_new(urls, json_string(cf->turn[i]));
+	return urls;
+}
+
+/*
  * The ICE server list for session sid as a new JSON array: the STUN
  * servers, and the TURN servers with a credential valid cf->turn_ttl
  * seconds only for a member of the call (relay: 1).  A chat-only member
@@ -46,7 +82,7 @@ ice_servers_new(const struct conf *cf, struct metrics *m, int64_t sid,
     int64_t now_s, int relay)
 {
 	json_t	*list = json_array(), *urls;
-	char	 user[64], cred[64];
+	char	 who[24], user[64], cred[64];
 	int	 i;
 
 	if (cf->stun[0] != NULL) {
@@ -56,18 +92,11 @@ ice_servers_new(const struct conf *cf, struct metrics *m, int64_t sid,
 		json_array_append_new(list, json_pack("{s:o}", "urls", urls));
 	}
 	if (relay && cf->turn[0] != NULL && cf->turn_secret != NULL) {
-		snprintf(user, sizeof(user), "%" PRId64 ":%" PRId64,
-		    now_s + cf->turn_ttl, sid);
-		if (turn_credential(cf->turn_secret, user, cred,
-		    sizeof(cred)) == -1) {
-			log_warn("cannot make a TURN credential");
+		snprintf(who, sizeof(who), "%" PRId64, sid);
+		if (turn_issue(cf, who, now_s, user, cred) == -1)
 			return list;
-		}
-		urls = json_array();
-		for (i = 0; cf->turn[i] != NULL; i++)
-			json_array_append_new(urls, json_string(cf->turn[i]));
 		json_array_append_new(list, json_pack("{s:o,s:s,s:s}", "urls",
-		    urls, "username", user, "credential", cred));
+		    turn_urls_new(cf), "username", user, "credential", cred));
 		metrics_add(m, M_TURN_CREDENTIALS, 1);
 	}
 	return list;
@@ -257,4 +286,66 @@ rollback:
 out:
 	json_decref(state);
 	json_decref(body);
+}
+
+/*
+ * A parameter of a TURN REST request: from the query string, or from the
+ * form body of a POST (Janus sends both; other clients may send either).
+ * 1, 0 if absent, -1 if malformed or too long (query_param).
+ */
+static int
+rest_param(const struct req *rq, const char *name, char *out, size_t n)
+{
+	int	 got = query_param(rq->query, name, out, n);
+
+	if (got == 0 && strcmp(rq->method, "POST") == 0 && rq->body != NULL)
+		got = query_param(rq->body, name, out, n);
+	return got;
+}
+
+/*
+ * GET or POST /api/turn-rest: a TURN credential for Janus, which asks for
+ * one (its turn_rest_api, draft-uberti-rtcweb-turn-rest-00) before it sets
+ * up each PeerConnection, so that its side of an SFU call relays through
+ * the same TURN servers as the browsers.  nginx lets only loopback ask
+ * (conf/noom-nginx.conf.in), and the key must be turn_rest_key, which only
+ * noom-run (or the operator) and Janus know.  The username Janus sends (a
+ * handle's opaque id, which a browser picks) is ignored: the credential is
+ * always "<expiry>:janus", so coturn's logs tell Janus's relays apart.
+ * Errors: 404 without a turn_rest_key, 403 for a wrong or missing key,
+ * 400 unless service=turn, 503 when no TURN server is configured.
+ */
+void
+h_turn_rest(struct ctx *c, const struct req *rq, struct resp *rs)
+{
+	const struct conf *cf = conf_now(c->app);
+	char		 key[160], service[8], user[64], cred[64];
+
+	if (cf->turn_rest_key == NULL) {
+		resp_error(rs, 404, "not_found", "No such resource.");
+		return;
+	}
+	if (rest_param(rq, "key", key, sizeof(key)) != 1 ||
+	    !secret_equal(key, cf->turn_rest_key)) {
+		resp_error(rs, 403, "forbidden", "Wrong or missing key.");
+		return;
+	}
+	if (rest_param(rq, "service", service, sizeof(service)) != 1 ||
+	    strcmp(service, "turn") != 0) {
+		resp_error(rs, 400, "bad_query", "service must be turn.");
+		json_object_set_new(rs->json, "field", json_string("service"));
+		return;
+	}
+	if (cf->turn[0] == NULL || cf->turn_secret == NULL) {
+		resp_error(rs, 503, "unavailable", "No TURN server is "
+		    "configured.");
+		return;
+	}
+	if (turn_issue(cf, "janus", rq->now_ms / 1000, user, cred) == -1) {
+		resp_error(rs, 500, "internal", "Cannot make a TURN credential.");
+		return;
+	}
+	resp_json(rs, 200, json_pack("{s:s,s:s,s:i,s:o}", "username", user,
+	    "password", cred, "ttl", cf->turn_ttl, "uris", turn_urls_new(cf)));
+	metrics_add(c->app->metrics, M_TURN_CREDENTIALS_JANUS, 1);
 }

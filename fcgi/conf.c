@@ -22,9 +22,12 @@
  *   sfu = auto | always | off             (auto: past mesh_max; default)
  *   sfu_token_ttl = <seconds a Janus session token lasts, 600..86400;
  *                   default 43200>
+ *   turn_rest_key = <Janus's turn_rest_api_key: 16 to 128 letters, digits,
+ *                   - or _; PREFIX/api/turn-rest answers 404 without it>
  *
- * noom-run, when it starts Janus, writes janus and janus_secret into a file
- * of its own that the workers read after this one (--janus-config).
+ * noom-run, when it starts Janus, writes janus and janus_secret (and, with
+ * TURN configured, turn_rest_key) into a file of its own that the workers
+ * read after this one (--janus-config).
  *
  * SIGHUP reads the file again (main.c, worker.c): every key takes effect
  * for the requests that start afterwards.  noom-ws reads the same file for
@@ -150,6 +153,7 @@ sfu_set(struct conf *cf, const char *key, const char *value)
 {
 	unsigned int	 port;
 	char		 rest[2];
+	size_t		 n;
 
 	if (strcmp(key, "janus") == 0) {
 		/* Plain HTTP to a loopback address: Janus is never far. */
@@ -166,6 +170,17 @@ sfu_set(struct conf *cf, const char *key, const char *value)
 			return "janus_secret must be at least 16 characters";
 		free(cf->janus_secret);
 		cf->janus_secret = xstrdup(value);
+		return NULL;
+	}
+	if (strcmp(key, "turn_rest_key") == 0) {
+		/* It goes into janus.jcfg between quotes, and into a URL. */
+		n = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-_");
+		if (value[n] != '\0' || n < 16 || n > 128)
+			return "turn_rest_key is 16 to 128 letters, digits, "
+			    "- or _";
+		free(cf->turn_rest_key);
+		cf->turn_rest_key = xstrdup(value);
 		return NULL;
 	}
 	if (strcmp(value, "auto") == 0)
@@ -223,7 +238,7 @@ conf_set(struct conf *cf, const char *key, const char *value)
 		return NULL;
 	}
 	if (strcmp(key, "janus") == 0 || strcmp(key, "janus_secret") == 0 ||
-	    strcmp(key, "sfu") == 0)
+	    strcmp(key, "turn_rest_key") == 0 || strcmp(key, "sfu") == 0)
 		return sfu_set(cf, key, value);
 	if (strcmp(key, "ice_transport_policy") == 0) {
 		if (strcmp(value, "all") == 0)
@@ -335,6 +350,7 @@ conf_free(struct conf *cf)
 	free(cf->turn_secret);
 	free(cf->janus_url);
 	free(cf->janus_secret);
+	free(cf->turn_rest_key);
 	free(cf->admin_password);
 	free(cf);
 }

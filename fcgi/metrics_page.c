@@ -90,6 +90,7 @@ route_name(enum route r)
 	case R_HEALTHZ: return "healthz";
 	case R_READYZ: return "readyz";
 	case R_METRICS: return "metrics";
+	case R_TURN_REST: return "turn_rest";
 	case R__COUNT: break;
 	}
 	return "unknown";
@@ -302,9 +303,11 @@ text_operations(struct buf *b, const struct metrics_read *m)
 		sample(b, "noom_rate_limited_total", label, m->counter[i]);
 	}
 	family(b, "noom_turn_credentials_total", "counter", "TURN credentials "
-	    "handed to members of a call.");
-	sample(b, "noom_turn_credentials_total", "",
+	    "handed out, by recipient: members of a call, or Janus.");
+	sample(b, "noom_turn_credentials_total", "recipient=\"member\"",
 	    m->counter[M_TURN_CREDENTIALS]);
+	sample(b, "noom_turn_credentials_total", "recipient=\"janus\"",
+	    m->counter[M_TURN_CREDENTIALS_JANUS]);
 }
 
 /* The exposition of m and f, appended to b. */

@@ -71,6 +71,8 @@ struct conf {
 	char		*janus_secret;	/* its token_auth_secret, or NULL */
 	int		 sfu_mode;	/* SFU_AUTO, SFU_ALWAYS, SFU_OFF */
 	int		 sfu_token_ttl;	/* seconds a Janus session token lasts */
+	char		*turn_rest_key;	/* Janus's turn_rest_api_key, or NULL:
+					   no PREFIX/api/turn-rest (call.c) */
 
 	/* Per-client limits and the proxies trusted to name the client. */
 	struct bucket_rule limits[LIMIT__COUNT];
@@ -280,6 +282,7 @@ char	*tmpl_render_new(const char *, const struct tmpl_var *, size_t);
 /* pw.c: password hashes and room keys. */
 int	 pw_hash(const char *, char *, size_t);
 int	 pw_verify(const char *, const char *);
+int	 secret_equal(const char *, const char *);
 int	 room_key_new(char out[23]);
 int	 room_key_valid(const char *);
 
@@ -327,6 +330,7 @@ enum route {
 	R_HEALTHZ,
 	R_READYZ,
 	R_METRICS,
+	R_TURN_REST,
 	R__COUNT
 };
 const char *route_pattern(enum route);
@@ -431,6 +435,7 @@ int	 hand_publish(struct ctx *, const struct session *,
 
 /* call.c */
 void	 h_call(struct ctx *, const struct req *, struct resp *);
+void	 h_turn_rest(struct ctx *, const struct req *, struct resp *);
 void	 h_signal(struct ctx *, const struct req *, struct resp *);
 void	 h_media(struct ctx *, const struct req *, struct resp *);
 
@@ -625,7 +630,8 @@ void	 wake_drain(void);
 enum metric {
 	M_DOORBELL_RINGS,
 	M_WORKER_RESTARTS,
-	M_TURN_CREDENTIALS,
+	M_TURN_CREDENTIALS,	/* to members of a call (GET /api/call) */
+	M_TURN_CREDENTIALS_JANUS, /* to Janus (its turn_rest_api) */
 	M_DB_BUSY_RETRIES,
 	M_DELIVERED_POLL,	/* events in answers to long-polls */
 	M_DELIVERED_WS,		/* ... in WebSocket frames */

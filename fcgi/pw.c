@@ -9,6 +9,8 @@
  * iteration count is in each entry, so a later raise keeps old ones valid.
  * A wrong guess costs the server the same hashing as a right one, which is
  * why guesses are rate-limited by their callers (LIMIT_PASSWORD).
+ * Shared secrets that a program presents (Janus's TURN REST key) are
+ * compared with secret_equal.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,24 @@ pw_verify(const char *pw, const char *stored)
 	    pbkdf2(pw, salt, (int)iter, got) == -1)
 		return 0;
 	return CRYPTO_memcmp(want, got, sizeof(got)) == 0;
+}
+
+/*
+ * Do a and b hold the same secret?  1 or 0.  Their SHA-256 digests are
+ * compared, with CRYPTO_memcmp: the time taken tells neither where they
+ * differ nor how long the right one is.
+ */
+int
+secret_equal(const char *a, const char *b)
+{
+	unsigned char	 da[32], db[32];
+	unsigned int	 la = 0, lb = 0;
+
+	if (EVP_Digest(a, strlen(a), da, &la, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(b, strlen(b), db, &lb, EVP_sha256(), NULL) != 1 ||
+	    la != sizeof(da) || lb != sizeof(db))
+		return 0;
+	return CRYPTO_memcmp(da, db, sizeof(da)) == 0;
 }
 
 /*

@@ -58,6 +58,8 @@ static const struct route_entry routes[] = {
 	{ "GET",  "/readyz",		R_READYZ,	  "GET, HEAD" },
 	{ "HEAD", "/readyz",		R_READYZ,	  "GET, HEAD" },
 	{ "GET",  "/metrics",		R_METRICS,	  "GET" },
+	{ "GET",  "/api/turn-rest",	R_TURN_REST,	  "GET, POST" },
+	{ "POST", "/api/turn-rest",	R_TURN_REST,	  "GET, POST" },
 };
 
 static int
@@ -189,5 +191,6 @@ api_dispatch(struct ctx *c, const struct req *rq, struct resp *rs)
 	case R_HEALTHZ: h_healthz(c, rq, rs); break;
 	case R_READYZ: h_readyz(c, rq, rs); break;
 	case R_METRICS: h_metrics(c, rq, rs); break;
+	case R_TURN_REST: h_turn_rest(c, rq, rs); break;
 	}
 }

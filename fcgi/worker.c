@@ -82,6 +82,7 @@ status_text(int status)
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
 }

@@ -206,7 +206,7 @@ test('noom-run warns when NOOM_CONFIG holds turn_secret and others may read it',
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'noom-conf-'));
   const conf = path.join(dir, 'noom.conf');
   fs.writeFileSync(conf, 'turn = turn:127.0.0.1:3478?transport=udp\nturn_secret = not-for-everyone\n');
-  const warning = new RegExp(`warning: ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds a secret \\(turn_secret or janus_secret\\) and is readable by others \\(mode 644`);
+  const warning = new RegExp(`warning: ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds a secret \\(turn_secret, janus_secret or turn_rest_key\\) and is readable by others \\(mode 644`);
   try {
     fs.chmodSync(conf, 0o644);
     let r = await runNoom(path.join(dir, 'state-a'), {NOOM_CONFIG: conf});

@@ -6,17 +6,9 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import {execFileSync} from 'node:child_process';
 import {startStack, api, newSession, join, leave, sleep} from '../lib/stack.js';
+import {JanusClient, janusInstalled} from '../lib/janus.js';
 
-function janusInstalled() {
-  try {
-    execFileSync('sh', ['-c', 'command -v janus'], {stdio: 'ignore'});
-    return fs.existsSync('/usr/share/javascript/janus-gateway/janus.js');
-  } catch {
-    return false;
-  }
-}
 const skip = janusInstalled() ? false : 'janus is not installed (apt-get install janus libjs-janus-gateway): SFU tests skipped';
 if (skip) console.log(`# ${skip}`);
 
@@ -28,58 +20,6 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-
-/* A Janus API client over the stack's nginx (PREFIX/janus), as a page's janus.js talks to it. */
-class JanusClient {
-  constructor(token) {
-    this.token = token;
-    this.session = 0;
-  }
-
-  async post(tail, msg) {
-    const body = {...msg, transaction: crypto.randomBytes(6).toString('hex')};
-    if (this.token) body.token = this.token;
-    const res = await fetch(new URL(`janus${tail}`, stack.baseUrl), {
-      method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body),
-    });
-    assert.equal(res.status, 200, `POST janus${tail}`);
-    return res.json();
-  }
-
-  /** create + attach; the answer of the first step that failed, or null. */
-  async open() {
-    const created = await this.post('', {janus: 'create'});
-    if (created.janus !== 'success') return created;
-    this.session = created.data.id;
-    const attached = await this.post(`/${this.session}`, {janus: 'attach', plugin: 'janus.plugin.videoroom'});
-    if (attached.janus !== 'success') return attached;
-    this.handle = attached.data.id;
-    return null;
-  }
-
-  /** A VideoRoom request: its synchronous answer, or the event that answers it (join). */
-  async ask(body) {
-    const r = await this.post(`/${this.session}/${this.handle}`, {janus: 'message', body});
-    if (r.janus === 'success') return r.plugindata.data;
-    assert.equal(r.janus, 'ack', JSON.stringify(r));
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const ev = await this.poll();
-      const hit = ev.find((e) => e.transaction === r.transaction && e.plugindata);
-      if (hit) return hit.plugindata.data;
-    }
-    throw new Error(`no answer to ${JSON.stringify(body)}`);
-  }
-
-  /** One long poll of this session's events. */
-  async poll() {
-    const q = new URLSearchParams({maxev: '10', rid: String(Date.now())});
-    if (this.token) q.set('token', this.token);
-    const res = await fetch(new URL(`janus/${this.session}?${q}`, stack.baseUrl));
-    const data = await res.json();
-    return Array.isArray(data) ? data : [data];
-  }
-}
 
 async function member(nick, room) {
   const s = await newSession(stack, nick);
@@ -95,7 +35,7 @@ async function callConfig(s) {
 
 /* Publish-side join of member s (as its page does) on a fresh Janus session. */
 async function joinAsPublisher(s, cfg, {display = String(s.session), id = cfg.sfu.feed} = {}) {
-  const jc = new JanusClient(cfg.sfu.token);
+  const jc = new JanusClient(stack.baseUrl, cfg.sfu.token);
   assert.equal(await jc.open(), null);
   const answer = await jc.ask({request: 'join', ptype: 'publisher', room: cfg.sfu.room, id, display, token: cfg.sfu.join});
   return {jc, answer};
@@ -137,10 +77,10 @@ test('a call past mesh_max moves onto a VideoRoom; Noom tokens let its members i
   const bc = await callConfig(b);
 
   // Janus refuses requests without a token, and tokens Noom did not sign.
-  const anon = new JanusClient(null);
+  const anon = new JanusClient(stack.baseUrl, null);
   assert.equal((await anon.open()).error.code, 403);
   const [exp, sig] = ac.sfu.token.split(':');
-  const forged = new JanusClient(`${exp}:${Buffer.from(crypto.randomBytes(20)).toString('base64')}`);
+  const forged = new JanusClient(stack.baseUrl, `${exp}:${Buffer.from(crypto.randomBytes(20)).toString('base64')}`);
   assert.ok(sig.length > 0);
   assert.equal((await forged.open()).error.code, 403);
 
@@ -152,7 +92,7 @@ test('a call past mesh_max moves onto a VideoRoom; Noom tokens let its members i
   assert.deepEqual((await participants(pa.jc, ac.sfu.room)).sort(), [ac.sfu.feed, cc.sfu.feed].sort());
 
   // A session token alone does not open the room: the join token names it, and only Noom signs.
-  const noJoin = new JanusClient(bc.sfu.token);
+  const noJoin = new JanusClient(stack.baseUrl, bc.sfu.token);
   assert.equal(await noJoin.open(), null);
   const refused = await noJoin.ask({request: 'join', ptype: 'publisher', room: ac.sfu.room, display: String(b.session)});
   assert.equal(refused.error_code, 433, JSON.stringify(refused));
@@ -187,7 +127,7 @@ test('a call past mesh_max moves onto a VideoRoom; Noom tokens let its members i
   // The last members leave: the VideoRoom is destroyed, and the next call starts as a mesh.
   await leave(stack, a.token);
   await leave(stack, b.token);
-  const probe = new JanusClient(ac.sfu.token);
+  const probe = new JanusClient(stack.baseUrl, ac.sfu.token);
   assert.equal(await probe.open(), null);
   await until('the VideoRoom is destroyed', async () => {
     const r = await probe.ask({request: 'exists', room: ac.sfu.room});
@@ -212,6 +152,13 @@ test('the Janus API behind nginx: loopback only, the admin API and WebSocket tra
   const js = await fetch(new URL('static/vendor/janus.js', stack.baseUrl));
   assert.equal(js.status, 200);
   assert.match(js.headers.get('content-type'), /javascript/);
+  // Without TURN in the configuration Janus is not told to ask Noom for TURN credentials, and
+  // the endpoint it would ask is not there (turnrest.test.mjs has the stack with TURN).
+  assert.doesNotMatch(core, /^\s*turn_rest_api/m);
+  assert.doesNotMatch(fs.readFileSync(`${stack.stateDir}/janus/noom-janus.conf`, 'utf8'), /turn_rest_key/);
+  const rest = await api(stack, 'GET', 'api/turn-rest?service=turn&key=anything-at-all-here');
+  assert.equal(rest.status, 404);
+  assert.equal(rest.json.error, 'not_found');
   // Nothing of the secret in the logs.
   const secret = /janus_secret = (\S+)/.exec(fs.readFileSync(`${stack.stateDir}/janus/noom-janus.conf`, 'utf8'))[1];
   assert.ok(!stack.logs().includes(secret));

@@ -208,7 +208,10 @@ test_text(void)
 	    "kind=\"signals\"} 0"));
 	CHECK(has_line(b.data, "noom_rate_limited_total{scope=\"client\","
 	    "kind=\"passwords\"} 0"));
-	CHECK(has_line(b.data, "noom_turn_credentials_total 0"));
+	CHECK(has_line(b.data,
+	    "noom_turn_credentials_total{recipient=\"member\"} 0"));
+	CHECK(has_line(b.data,
+	    "noom_turn_credentials_total{recipient=\"janus\"} 0"));
 	/* Every line a comment or a sample; the text ends with a newline. */
 	CHECK(b.len > 0 && b.data[b.len - 1] == '\n');
 	CHECK(strstr(b.data, "\n\n") == NULL);

@@ -22,6 +22,9 @@ static const struct route_case cases[] = {
 	{ "GET", "/room/lobby", R_PAGE_ROOM },
 	{ "GET", "/room/", R_NOT_FOUND },
 	{ "GET", "/api/pollx", R_NOT_FOUND },
+	{ "GET", "/api/turn-rest", R_TURN_REST },
+	{ "POST", "/api/turn-rest", R_TURN_REST },
+	{ "PUT", "/api/turn-rest", R_METHOD },
 };
 
 static void

@@ -134,6 +134,17 @@ test_turn(void)
 	CHECK(turn_credential("s3cret", "x", out, 10) == -1);
 }
 
+/* Shared secrets compared whole, whatever their lengths. */
+static void
+test_secret_equal(void)
+{
+	CHECK(secret_equal("q1Y5LbM4ATni5zJua5NUSJrc", "q1Y5LbM4ATni5zJua5NUSJrc"));
+	CHECK(!secret_equal("q1Y5LbM4ATni5zJua5NUSJrc", "q1Y5LbM4ATni5zJua5NUSJrC"));
+	CHECK(!secret_equal("q1Y5LbM4ATni5zJua5NUSJrc", "q1Y5LbM4ATni5zJua5NUSJr"));
+	CHECK(!secret_equal("q1Y5LbM4ATni5zJua5NUSJrc", ""));
+	CHECK(secret_equal("", ""));
+}
+
 /* The configuration file: good keys, and the errors that stop start-up. */
 static void
 test_conf(void)
@@ -164,6 +175,9 @@ test_conf(void)
 		{ "limit_sessions = 50\n", 0 },
 		{ "limit_chat = 0/1\n", 0 },
 		{ "limit_everything = 1/1\n", 0 },
+		{ "turn_rest_key = q1Y5LbM4ATni5zJua5NUSJrc-_\n", 1 },
+		{ "turn_rest_key = short\n", 0 },
+		{ "turn_rest_key = with\"quote\"0123456789abcdef\n", 0 },
 	};
 	char	 path[] = "/tmp/noom-conf-XXXXXX", *cause;
 	size_t	 i;
@@ -195,6 +209,8 @@ test_conf(void)
 			CHECK(cf->ice_relay == 1);
 		if (i == 9)
 			CHECK(cf->ice_relay == 0);
+		if (i == 19)
+			CHECK(cf->turn_rest_key != NULL);
 		if (i == 13)
 			CHECK(cf->proxies[1] != NULL && cf->proxies[2] == NULL &&
 			    cf->limits[LIMIT_SESSION].burst == 50 &&
@@ -409,6 +425,7 @@ main(void)
 	test_pw();
 	test_room_key_bits();
 	test_turn();
+	test_secret_equal();
 	test_conf();
 	test_conf_example();
 	return unit_done("test_valid");
