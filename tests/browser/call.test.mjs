@@ -45,7 +45,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { startStack } from '../lib/stack.js';
-import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir, sleep, waitUntil } from '../lib/browser.js';
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -64,9 +64,6 @@ const COMMON_ARGS = [
 const FAKE_MEDIA_ARGS = [...COMMON_ARGS, '--use-fake-ui-for-media-stream'];
 const DENIED_ARGS = [...COMMON_ARGS, '--deny-permission-prompts'];
 
-
-
-const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
 const sorted = (/** @type {string[]} */ list) => [...list].sort();
 
@@ -78,17 +75,7 @@ const sorted = (/** @type {string[]} */ list) => [...list].sort();
  * @param {(value: T) => boolean} ok
  * @returns {Promise<{value: T, ms: number}>}
  */
-async function until(what, probe, ok, timeout = WAIT) {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return { value, ms: Date.now() - start };
-    if (Date.now() - start > timeout) {
-      throw new Error(`${what}: not within ${seconds(timeout)}; last seen: ${JSON.stringify(value)}`);
-    }
-    await sleep(150);
-  }
-}
+const until = (what, probe, ok, timeout = WAIT) => waitUntil(what, probe, ok, timeout, 150);
 
 // ---- in the page ---------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startStack } from '../lib/stack.js';
-import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir, sleep, waitUntil } from '../lib/browser.js';
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -44,8 +44,6 @@ const ROOM = 'Board meeting';
  * limit is reached in a few guesses (each one is a PBKDF2 check on the server). */
 const CONFIG = 'limit_passwords = 4/0.01\n';
 
-const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Polls `probe` until `ok(value)` holds; throws after WAIT with the last value seen.
  * @template T
@@ -54,15 +52,7 @@ const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(
  * @param {(value: T) => boolean} ok
  * @returns {Promise<T>}
  */
-async function until(what, probe, ok) {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() - start > WAIT) throw new Error(`${what}: not within ${WAIT} ms; last seen: ${JSON.stringify(value)}`);
-    await sleep(150);
-  }
-}
+const until = async (what, probe, ok) => (await waitUntil(what, probe, ok, WAIT, 150)).value;
 
 /**
  * @typedef {object} User

@@ -14,7 +14,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../lib/stack.js';
-import { chromium, skip, CHROMIUM, BASE_ARGS } from '../lib/browser.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS, sleep, waitUntil } from '../lib/browser.js';
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -27,8 +27,6 @@ const LAUNCH_ARGS = [
 ];
 const ROOM = 'Devices';
 
-const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Polls `probe` until `ok(value)` holds; throws after WAIT with the last value seen.
  * @template T
@@ -37,15 +35,7 @@ const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(
  * @param {(value: T) => boolean} ok
  * @returns {Promise<T>}
  */
-async function until(what, probe, ok) {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() - start > WAIT) throw new Error(`${what}: not within ${WAIT} ms; last seen: ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
+const until = async (what, probe, ok) => (await waitUntil(what, probe, ok, WAIT)).value;
 
 /** Uncaught page errors, checked at the end. @type {string[]} */
 const pageErrors = [];

@@ -35,7 +35,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startStack } from '../lib/stack.js';
-import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir, toneAudioArgs } from '../lib/browser.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS, screenshotsDir, toneAudioArgs, sleep, waitUntil } from '../lib/browser.js';
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -53,8 +53,6 @@ const LAUNCH_ARGS = [
 ];
 const ROOM = 'Weekly sync';
 
-const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Polls `probe` until `ok(value)` holds; throws after `wait` ms with the last value seen.
  * @template T
@@ -64,15 +62,7 @@ const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(
  * @param {number} [wait]
  * @returns {Promise<T>}
  */
-async function until(what, probe, ok, wait = WAIT) {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() - start > wait) throw new Error(`${what}: not within ${wait} ms; last seen: ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
+const until = async (what, probe, ok, wait = WAIT) => (await waitUntil(what, probe, ok, wait)).value;
 
 /**
  * @typedef {object} User

@@ -37,7 +37,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startStack, newSession, join as apiJoin, say as apiSay } from '../lib/stack.js';
-import { chromium, skip, CHROMIUM, BASE_ARGS } from '../lib/browser.js';
+import { chromium, skip, CHROMIUM, BASE_ARGS, sleep, waitUntil } from '../lib/browser.js';
 import { startSquid, startBufferingProxy, squidMissing } from '../lib/proxy.js';
 
 const WAIT = 20000;
@@ -55,8 +55,6 @@ const LAUNCH_ARGS = [
   '--use-fake-device-for-media-stream=fps=10', '--use-fake-ui-for-media-stream',
 ];
 
-
-const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
 
 /**
@@ -67,17 +65,7 @@ const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
  * @param {(value: T) => boolean} ok
  * @returns {Promise<{value: T, ms: number}>}
  */
-async function until(what, probe, ok, timeout = WAIT, every = 100) {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return { value, ms: Date.now() - start };
-    if (Date.now() - start > timeout) {
-      throw new Error(`${what}: not within ${seconds(timeout)}; last seen: ${JSON.stringify(value)?.slice(0, 3000)}`);
-    }
-    await sleep(every);
-  }
-}
+const until = (what, probe, ok, timeout = WAIT, every = 100) => waitUntil(what, probe, ok, timeout, every);
 
 // ---- in the page ---------------------------------------------------------------------------
 

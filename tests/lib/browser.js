@@ -1,8 +1,9 @@
 // Test helper for the browser suites: finds playwright-core and Debian's Chromium, and says why
 // a suite must be skipped when either is missing; the launch flags every suite starts from; a
-// fake microphone that plays a continuous tone (toneAudioArgs); the folder screenshots go to.
+// fake microphone that plays a continuous tone (toneAudioArgs); the folder screenshots go to;
+// waiting for a page to get somewhere (waitUntil, sleep).
 //
-//   import { chromium, skip, BASE_ARGS, screenshotsDir } from '../lib/browser.js';
+//   import { chromium, skip, BASE_ARGS, screenshotsDir, waitUntil } from '../lib/browser.js';
 //   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...] });
 //
 // Content-Security-Policy: every browser launched through `chromium` here records the policy
@@ -146,6 +147,31 @@ export function toneAudioArgs(hz = 440) {
   fs.writeFileSync(file, wav);
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return [`--use-file-for-fake-audio-capture=${file}`];
+}
+
+export const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Calls probe() every `every` ms until ok() accepts its value: that value, and how long it took.
+ * Past timeout ms, fails naming `what` and the last value seen (its first 3000 characters).
+ * @template T
+ * @param {string} what
+ * @param {() => Promise<T>|T} probe
+ * @param {(value: T) => boolean} ok
+ * @param {number} timeout
+ * @param {number} [every]
+ * @returns {Promise<{value: T, ms: number}>}
+ */
+export async function waitUntil(what, probe, ok, timeout, every = 100) {
+  const start = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (ok(value)) return { value, ms: Date.now() - start };
+    if (Date.now() - start > timeout) {
+      throw new Error(`${what}: not within ${(timeout / 1000).toFixed(1)} s; last seen: ${JSON.stringify(value)?.slice(0, 3000)}`);
+    }
+    await sleep(every);
+  }
 }
 
 let shotsDir = '';
