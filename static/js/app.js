@@ -785,14 +785,14 @@ function showLocal(devices) {
 /** A LocalMedia with its callbacks wired to the page (not opened yet). */
 function openMedia() {
   const devices = new LocalMedia();
-  devices.onTrack = (kind) => {
+  devices.onTrack = (kind, track) => {
     if (media !== devices) return;
     if (call instanceof SfuCall) {
       /* The SFU sends the screen as a feed of its own, and the camera all along. */
       call.replaceTrack(kind, kind === 'audio' ? devices.audio : devices.camera);
       call.shareScreen(devices.screen);
     } else {
-      call?.replaceTrack(kind, devices.tracks()[kind]);
+      call?.replaceTrack(kind, track);
     }
     showLocal(devices);
   };

@@ -10,8 +10,9 @@
 //   succeeded, so a failing switch leaves the call as it was. The new track inherits the
 //   muted / camera-off state.
 // - Screen sharing replaces the video track to send (the camera keeps running, so that the way
-//   back is instant; on the SFU it is even sent, on a feed of its own). The browser's own "Stop sharing" ends the display track: `ended`
-//   brings the camera back exactly as the screen button does.
+//   back is instant; the SFU even sends it, on a feed of its own). The browser's own "Stop
+//   sharing" ends the display track: `ended` brings the camera back exactly as the screen
+//   button does.
 // - Opening asks for both kinds, then for each kind alone: a laptop without a camera still
 //   talks, and a denied permission is reported once with a sentence the UI can show.
 
@@ -45,8 +46,8 @@ export class LocalMedia {
     this.closed = false;
     this._onDeviceChange = () => this._devicesChanged();
 
-    /** A track changed (device switch, screen share): `track` is the new one of that kind to send
-     * (tracks() has them all, camera and screen are both here). @type {(kind: Kind, track: MediaStreamTrack|null) => void} */
+    /** A track changed (device switch, screen share): `track` is the one of that kind to send
+     * now (the camera and the screen are both here, for the SFU). @type {(kind: Kind, track: MediaStreamTrack|null) => void} */
     this.onTrack = () => {};
     /** What others should be told changed. @type {(state: MediaState) => void} */
     this.onState = () => {};
