@@ -441,7 +441,7 @@ void	 h_media(struct ctx *, const struct req *, struct resp *);
 
 /* sfu.c: calls past the mesh on a Janus VideoRoom. */
 int	 sfu_on(const struct conf *);
-int64_t	 sfu_feed(const struct conf *, int64_t, int64_t);
+int64_t	 sfu_feed(const struct conf *, int64_t, int64_t, int);
 int	 sfu_token(const struct conf *, int64_t, int64_t, char *, size_t);
 json_t	*sfu_call_new(struct ctx *, const struct session *, int64_t, int *);
 void	 sfu_maint(struct ctx *);

@@ -22,12 +22,15 @@
  * The room itself is private, takes an admin_key to create, a secret to
  * change (both derived from janus_secret, never sent to a browser), and
  * requires subscribers to name their own publisher (require_pvtid).  A
- * member publishes under a feed id derived from its session (sfu_feed):
- * nobody can guess another member's before that member publishes.
+ * member publishes its camera and microphone under a feed id derived from
+ * its session, display "SID", and its screen share as a second publisher
+ * under another, display "SID:screen" (sfu_feed): nobody can guess
+ * another member's before that member publishes.
  *
  * Removal: the maintenance thread (sfu_maint) lists each SFU room's
  * participants and kicks any whose session is no longer a member of the
- * Noom room, or whose feed id is not that session's; Janus then kicks the
+ * Noom room, or whose feed id is not that session's (camera or screen, as
+ * its display says); Janus then kicks the
  * subscriptions made under that publisher too.  A removed member's join
  * token dies within SFU_JOIN_TTL, so it cannot come back.  An empty room's
  * VideoRoom is destroyed and its row removed.
@@ -123,13 +126,21 @@ sfu_room_number(const struct conf *cf, int64_t room, int64_t created_ms)
 	return sfu_number(cf, what);
 }
 
-/* Session sid's feed id in VideoRoom jid: even; its screen share is +1. */
+/*
+ * Session sid's feed id in VideoRoom jid: even for its camera and
+ * microphone, odd for its screen share (screen), so the two never meet.
+ * Each has its own HMAC label: knowing one tells nothing of the other, so
+ * nobody can take a member's screen id before that member shares.
+ */
 int64_t
-sfu_feed(const struct conf *cf, int64_t jid, int64_t sid)
+sfu_feed(const struct conf *cf, int64_t jid, int64_t sid, int screen)
 {
 	char	 what[64];
 
-	snprintf(what, sizeof(what), "feed:%" PRId64 ":%" PRId64, jid, sid);
+	snprintf(what, sizeof(what), "%s:%" PRId64 ":%" PRId64,
+	    screen ? "screen" : "feed", jid, sid);
+	if (screen)
+		return sfu_number(cf, what) | 1;
 	return (sfu_number(cf, what) & ~(int64_t)1) + 2;
 }
 
@@ -528,7 +539,7 @@ sfu_room_for(struct ctx *c, const struct conf *cf, const struct session *s,
 
 /*
  * What GET /api/call says about the SFU for session s: a new object
- * {path, room, feed, token, join, ttl} when s's call is on the SFU, NULL
+ * {path, room, feed, screen, token, join, ttl} when s's call is on the SFU, NULL
  * for a mesh call.  -1 in *failed when the store failed.
  */
 json_t *
@@ -553,17 +564,19 @@ sfu_call_new(struct ctx *c, const struct session *s, int64_t now,
 		*failed = -1;
 		return NULL;
 	}
-	return json_pack("{s:s,s:I,s:I,s:s,s:s,s:i}", "path", "janus",
-	    "room", (json_int_t)jid, "feed",
-	    (json_int_t)sfu_feed(cf, jid, s->id), "token", token, "join", join,
-	    "ttl", cf->sfu_token_ttl);
+	return json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:i}", "path", "janus",
+	    "room", (json_int_t)jid,
+	    "feed", (json_int_t)sfu_feed(cf, jid, s->id, 0),
+	    "screen", (json_int_t)sfu_feed(cf, jid, s->id, 1),
+	    "token", token, "join", join, "ttl", cf->sfu_token_ttl);
 }
 
 /* ---- Maintenance: kicks and empty rooms --------------------------------------------- */
 
 /*
  * Is participant p of VideoRoom jid (room room) a current member
- * publishing under its own feed id?  1 yes, 0 no, -1 store error.
+ * publishing under its own feed id: display "SID" with its camera feed,
+ * "SID:screen" with its screen feed?  1 yes, 0 no, -1 store error.
  */
 static int
 participant_ok(struct ctx *c, int64_t room, int64_t jid, json_t *p)
@@ -572,19 +585,20 @@ participant_ok(struct ctx *c, int64_t room, int64_t jid, json_t *p)
 	const char	*display = json_string_value(json_object_get(p,
 			    "display"));
 	int64_t		 id = json_integer_value(json_object_get(p, "id"));
-	int64_t		 sid, feed;
+	int64_t		 sid;
 	char		*end;
-	int		 found;
+	int		 found, screen;
 
 	if (display == NULL)
 		return 0;
 	sid = strtoll(display, &end, 10);
-	if (*end != '\0' || sid <= 0)
+	screen = strcmp(end, ":screen") == 0;
+	if ((*end != '\0' && !screen) || sid <= 0)
 		return 0;
 	if ((found = db_session_by_id(c->db, sid, &s)) == -1)
 		return -1;
-	feed = sfu_feed(conf_now(c->app), jid, sid);
-	return found && s.room_id == room && (id == feed || id == feed + 1);
+	return found && s.room_id == room &&
+	    id == sfu_feed(conf_now(c->app), jid, sid, screen);
 }
 
 /* Kick every participant of row's VideoRoom who has no business there. */

@@ -40,9 +40,9 @@
  * @typedef {{iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy,
  *            ttl: number, mesh_max: number, in_call: boolean, mode: 'mesh'|'sfu',
  *            sfu_available: boolean, sfu?: SfuConfig}} CallConfig
- * @typedef {{path: string, room: number, feed: number, token: string, join: string}} SfuConfig
- *            a call on Janus (sfu.js): its API under the prefix, the VideoRoom, our feed id,
- *            the Janus session token and the join token naming the room
+ * @typedef {{path: string, room: number, feed: number, screen: number, token: string, join: string}} SfuConfig
+ *            a call on Janus (sfu.js): its API under the prefix, the VideoRoom, our feed id
+ *            (camera and microphone) and our screen share's, the Janus session token and the join token naming the room
  * @typedef {{session: number, nickname: string, renewed: boolean}} SessionInfo
  * @typedef {{id: number, ts: number, duplicate: boolean, client_id: string}} SendResult
  * @typedef {{token: string, session: number, nickname: string, cursor: number}} NewSession

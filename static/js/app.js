@@ -621,7 +621,7 @@ function joinCall(thisCall, config, tracks, order) {
   }
   room.setCallStatus(media?.problem ?? '');
   if (config.mode === 'sfu') {
-    startSfu(thisCall, config, tracks);
+    if (media) startSfu(thisCall, config, media);
     updateControls();
     return;
   }
@@ -642,14 +642,14 @@ const HANDOVER_MS = 10000;
  * that pictures are replaced rather than dropped.
  * @param {Call|SfuCall} previous  the call the page had (a mesh, started or not)
  * @param {import('./transport.js').CallConfig} config
- * @param {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} tracks
+ * @param {LocalMedia} devices
  */
-function startSfu(previous, config, tracks) {
+function startSfu(previous, config, devices) {
   if (previous instanceof SfuCall) return;
   const sfu = newSfuCall();
   if (!sfu) return;
   call = sfu;
-  sfu.start(config, tracks);
+  sfuStart(sfu, config, devices);
   const mesh = previous;
   mesh.onRemoteStream = () => {};
   mesh.onPeerRemoved = () => {};
@@ -701,10 +701,22 @@ function restartSfu(lost) {
     if (!sfu) return;
     call = sfu;
     room.setCallStatus(media.problem ?? '');
-    sfu.start(config, media.tracks());
+    sfuStart(sfu, config, media);
   }).catch(() => {
     if (call === lost) setTimeout(() => restartSfu(lost), SFU_RETRY_MS);
   });
+}
+
+/**
+ * Starts `sfu` with what `devices` give: the camera on the first publisher, a screen being
+ * shared on its own (the mesh sends one or the other).
+ * @param {SfuCall} sfu
+ * @param {import('./transport.js').CallConfig} config
+ * @param {LocalMedia} devices
+ */
+function sfuStart(sfu, config, devices) {
+  sfu.start(config, { audio: devices.audio, video: devices.camera });
+  sfu.shareScreen(devices.screen);
 }
 
 /**
@@ -717,7 +729,7 @@ function followSfu() {
   client.callConfig().then((config) => {
     if (call !== mesh || config.mode !== 'sfu' || !media) return;
     lastCallConfig = config;
-    startSfu(mesh, config, media.tracks());
+    startSfu(mesh, config, media);
   }).catch(() => {});
 }
 
@@ -775,7 +787,13 @@ function openMedia() {
   const devices = new LocalMedia();
   devices.onTrack = (kind, track) => {
     if (media !== devices) return;
-    call?.replaceTrack(kind, track);
+    if (call instanceof SfuCall) {
+      /* The SFU sends the screen as a feed of its own, and the camera all along. */
+      call.replaceTrack(kind, kind === 'audio' ? devices.audio : devices.camera);
+      call.shareScreen(devices.screen);
+    } else {
+      call?.replaceTrack(kind, track);
+    }
     showLocal(devices);
   };
   devices.onState = (st) => {

@@ -9,9 +9,10 @@
 // - A device switch opens the new device first and stops the old track only after that
 //   succeeded, so a failing switch leaves the call as it was. The new track inherits the
 //   muted / camera-off state.
-// - Screen sharing replaces the video track (the camera keeps running, disabled, so that the
-//   way back is instant). The browser's own "Stop sharing" ends the display track: `ended`
-//   brings the camera back exactly as the screen button does.
+// - Screen sharing replaces the video track to send (the camera keeps running, so that the way
+//   back is instant; the SFU even sends it, on a feed of its own). The browser's own "Stop
+//   sharing" ends the display track: `ended` brings the camera back exactly as the screen
+//   button does.
 // - Opening asks for both kinds, then for each kind alone: a laptop without a camera still
 //   talks, and a denied permission is reported once with a sentence the UI can show.
 
@@ -45,7 +46,8 @@ export class LocalMedia {
     this.closed = false;
     this._onDeviceChange = () => this._devicesChanged();
 
-    /** The tracks to send changed (device switch, screen share). @type {(kind: Kind, track: MediaStreamTrack|null) => void} */
+    /** A track changed (device switch, screen share): `track` is the one of that kind to send
+     * now (the camera and the screen are both here, for the SFU). @type {(kind: Kind, track: MediaStreamTrack|null) => void} */
     this.onTrack = () => {};
     /** What others should be told changed. @type {(state: MediaState) => void} */
     this.onState = () => {};
@@ -193,8 +195,8 @@ export class LocalMedia {
     }
     this._watchEnd(track, kind);
     this._rebuildStream();
-    /* While the screen is shared the camera change is silent: it shows when sharing stops. */
-    if (kind === 'audio' || !this.screen) this.onTrack(kind, track);
+    /* While the screen is shared the camera is not what tracks() sends, but the SFU sends it. */
+    this.onTrack(kind, kind === 'audio' ? track : this.tracks().video);
     old?.stop();
     this.problem = describeProblem(this.audio, this.camera, null);
     this.onState(this.state());

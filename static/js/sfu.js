@@ -11,13 +11,22 @@
 //
 // - One publisher handle: joins the VideoRoom with the join token and the feed id GET api/call
 //   gave, publishes the microphone and the camera (simulcast: three layers when the camera's
-//   picture is big enough), and hears of the other publishers (joined, left, talking).
+//   picture is big enough), and hears of the other publishers (joined, left, talking). A
+//   microphone or camera that was not there at the start (none found, permission granted later)
+//   is added to it by a renegotiation.
+// - A second publisher handle while sharing the screen: the screen alone, under the screen feed
+//   id GET api/call gave, display "SID:screen" (the server kicks a display that does not match
+//   its id), no simulcast. The camera keeps going on the first.
 // - One subscriber handle for every other publisher (multistream): joined once with the join
 //   token and our private_id, then changed with "update" requests, one at a time.
+//   A member's screen feed goes to the page as that member's video while it lasts (the page
+//   shows one tile per member, and its media state says screen: the large tile in speaker
+//   view); their camera is still received, and shows again when the share stops.
 // - Quality: the HIGH_MAX most recent speakers (Janus's talking events) get the top simulcast
 //   layer, everyone else the lowest, so that a big room does not download every camera in HD.
-// - Device switches and screen sharing replace the track on the publisher's sender, as in the
-//   mesh; mute and camera-off states go through Noom's own media events, as in the mesh.
+//   Screens are not simulcast: always full quality.
+// - Device switches replace the track on the publisher's sender, as in the mesh; mute and
+//   camera-off states go through Noom's own media events, as in the mesh.
 
 import { CallEvents } from './call.js';
 
@@ -35,6 +44,26 @@ const HIGH_MAX = 4;
 const LAYER_LOW = 0;
 const LAYER_HIGH = 2;
 const PLUGIN = 'janus.plugin.videoroom';
+/* A screen publisher's display: the session id, then this (fcgi/sfu.c). */
+const SCREEN = ':screen';
+
+/**
+ * Hands `track` to janus.js, which otherwise stops the tracks it sent when a handle goes
+ * (a restart, the end of a share): the page owns them.
+ * @param {MediaStreamTrack} track
+ */
+function lend(track) {
+  /** @type {any} */ (track).dontStop = true;
+  return track;
+}
+
+/**
+ * @typedef {object} SfuPeer  a member we receive
+ * @property {number} feed  its camera and microphone feed (0: none published)
+ * @property {number} screen  its screen feed (0: not sharing)
+ * @property {Map<string, MediaStreamTrack>} tracks  by mid, from its camera feed
+ * @property {Map<string, MediaStreamTrack>} shared  by mid, from its screen feed
+ */
 
 /** @type {Promise<any>|null} */
 let janusLoaded = null;
@@ -85,7 +114,7 @@ export class SfuCall extends CallEvents {
     this.configAt = 0;
     /** The subscriber handle has joined the room. */
     this._subJoined = false;
-    /** Sessions whose media we receive. @type {Map<number, {feed: number, tracks: Map<string, MediaStreamTrack>}>} */
+    /** Sessions whose media we receive. @type {Map<number, SfuPeer>} */
     this.peers = new Map();
     /** What we send. @type {LocalTracks} */
     this.tracks = { audio: null, video: null };
@@ -99,12 +128,24 @@ export class SfuCall extends CallEvents {
     this.privateId = 0;
     /** Publishers of the room: feed → session. @type {Map<number, number>} */
     this.feeds = new Map();
+    /** Those of them that are screens. @type {Set<number>} */
+    this.screens = new Set();
+    /** The screen we share (null: none). @type {MediaStreamTrack|null} */
+    this.screenTrack = null;
+    /** Our screen's publisher handle while sharing (handle null until attached). @type {{handle: any}|null} */
+    this.screenPub = null;
+    /** Janus's session is up. */
+    this.connected = false;
     /** Feeds subscribed (or asked for). @type {Set<number>} */
     this.subscribed = new Set();
     /** Subscriber streams by mid. @type {Map<string, {feed: number, type: string}>} */
     this.mids = new Map();
     /** Feeds to add and drop with the next "update". */
     this._add = new Set();
+    /** Streams a subscribed feed added later (a camera turned on): {feed, mid} to add. @type {{feed: number, mid: string}[]} */
+    this._addMids = [];
+    /** The publisher mids of each subscribed feed. @type {Map<number, Set<string>>} */
+    this.feedMids = new Map();
     this._drop = new Set();
     /** An update (or the first join) is being negotiated. */
     this._busy = false;
@@ -136,7 +177,11 @@ export class SfuCall extends CallEvents {
         token: sfu.token,
         iceServers: config.iceServers,
         iceTransportPolicy: config.iceTransportPolicy,
-        success: () => this._attachPublisher(),
+        success: () => {
+          this.connected = true;
+          this._attachPublisher();
+          if (this.screenTrack) this._attachScreen();
+        },
         error: (/** @type {unknown} */ err) => this._fail('Janus', err),
         destroyed: () => {},
       });
@@ -155,8 +200,9 @@ export class SfuCall extends CallEvents {
   }
 
   /**
-   * Sends `track` as our `kind` (device switch, screen share): replaceTrack on the publisher's
-   * sender, no renegotiation.
+   * Sends `track` as our `kind` (a device switch): replaceTrack on the publisher's sender, no
+   * renegotiation; a kind not published yet (no such device at the start) is added to the
+   * publisher, or published, so that the others start receiving it.
    * @param {'audio'|'video'} kind
    * @param {MediaStreamTrack|null} track
    */
@@ -164,12 +210,39 @@ export class SfuCall extends CallEvents {
     this.tracks[kind] = track;
     /** @type {RTCPeerConnection|undefined} */
     const pc = this.pub?.webrtcStuff?.pc;
-    if (!pc) return;
+    if (!pc) {
+      /* Joined with nothing to send (before the join, _publish sends what there is then). */
+      if (track && this.privateId) this._publish();
+      return;
+    }
+    let sender = false;
     for (const t of pc.getTransceivers()) {
       if (t.sender && t.receiver.track?.kind === kind && (t.direction === 'sendonly' || t.direction === 'sendrecv')) {
+        sender = true;
         await t.sender.replaceTrack(track).catch((err) => this.onWarning(`replaceTrack ${kind}`, err));
       }
     }
+    if (!sender && track) this._publish(false, [{ type: kind, capture: lend(track), recv: false, add: true, simulcast: kind === 'video' }]);
+  }
+
+  /**
+   * Shares `track` as our screen, on a publisher of its own (the camera stays on the first),
+   * or stops sharing (null): that publisher leaves and the others see our camera again.
+   * @param {MediaStreamTrack|null} track
+   */
+  shareScreen(track) {
+    if (track === this.screenTrack) return;
+    this.screenTrack = track;
+    if (this.ended || !this.connected) return; /* start() shares it once Janus is up */
+    if (!track) {
+      this._unshare();
+      return;
+    }
+    /** @type {RTCPeerConnection|undefined} */
+    const pc = this.screenPub?.handle?.webrtcStuff?.pc;
+    const sender = pc?.getSenders().find((s) => s.track?.kind === 'video' || s.track === null);
+    if (sender) sender.replaceTrack(lend(track)).catch((err) => this.onWarning('replaceTrack screen', err));
+    else if (!this.screenPub) this._attachScreen();
   }
 
   /**
@@ -191,6 +264,7 @@ export class SfuCall extends CallEvents {
   close() {
     if (this.ended) return;
     this.ended = true;
+    this.screenPub = null;
     const janus = this.janus;
     this.janus = null;
     for (const session of Array.from(this.peers.keys())) this._dropPeer(session);
@@ -257,12 +331,16 @@ export class SfuCall extends CallEvents {
     if (typeof gone === 'number') this._unpublished(gone);
   }
 
-  /** @param {boolean} [iceRestart]  again, with new ICE credentials */
-  _publish(iceRestart = false) {
+  /**
+   * Publishes our tracks (or renegotiates: `add`, tracks to add to a running publisher).
+   * @param {boolean} [iceRestart]  again, with new ICE credentials
+   * @param {any[]} [add]
+   */
+  _publish(iceRestart = false, add = undefined) {
     /** @type {any[]} */
-    const tracks = [];
-    if (this.tracks.audio) tracks.push({ type: 'audio', capture: this.tracks.audio, recv: false });
-    if (this.tracks.video) tracks.push({ type: 'video', capture: this.tracks.video, recv: false, simulcast: true });
+    const tracks = add ?? [];
+    if (!add && this.tracks.audio) tracks.push({ type: 'audio', capture: lend(this.tracks.audio), recv: false });
+    if (!add && this.tracks.video) tracks.push({ type: 'video', capture: lend(this.tracks.video), recv: false, simulcast: true });
     if (!tracks.length) return;
     this.pub.createOffer({
       tracks: iceRestart ? undefined : tracks,
@@ -274,23 +352,122 @@ export class SfuCall extends CallEvents {
     });
   }
 
+  // ---- our screen ---------------------------------------------------------------------
+
+  /** A second publisher for the screen: joins under our screen id, then publishes it. */
+  async _attachScreen() {
+    const sfu = /** @type {NonNullable<CallConfig['sfu']>} */ (this.config?.sfu);
+    /** @type {{handle: any}} */
+    const rec = { handle: null };
+    this.screenPub = rec;
+    let token = sfu.join;
+    try {
+      token = await this._joinToken();
+    } catch (err) {
+      this.onWarning('refresh the join token', err);
+    }
+    if (this.screenPub !== rec || this.ended) return;
+    this.janus.attach({
+      plugin: PLUGIN,
+      success: (/** @type {any} */ handle) => {
+        rec.handle = handle;
+        if (this.screenPub !== rec || this.ended) {
+          this._detach(rec);
+          return;
+        }
+        handle.send({
+          message: {
+            request: 'join', ptype: 'publisher', room: sfu.room, id: sfu.screen,
+            display: `${this.self}${SCREEN}`, token,
+          },
+        });
+      },
+      error: (/** @type {unknown} */ err) => {
+        if (this.screenPub === rec) this.screenPub = null;
+        this.onWarning('attach the screen', err);
+      },
+      onmessage: (/** @type {any} */ msg, /** @type {any} */ jsep) => {
+        if (this.screenPub !== rec || this.ended) return;
+        if (jsep) rec.handle.handleRemoteJsep({ jsep });
+        if (msg.error) this.onWarning('screen', new Error(`${msg.error_code}: ${msg.error}`));
+        else if (msg.videoroom === 'joined') this._publishScreen(rec);
+      },
+      iceState: (/** @type {string} */ state) => {
+        /* ICE gave up: share again on a new handle. */
+        if (state !== 'failed' || this.screenPub !== rec || this.ended) return;
+        this._unshare();
+        if (this.screenTrack) this._attachScreen();
+      },
+      onlocaltrack: () => {},
+      onremotetrack: () => {},
+      oncleanup: () => {},
+    });
+  }
+
+  /** @param {{handle: any}} rec */
+  _publishScreen(rec) {
+    const track = this.screenTrack;
+    if (!track) return;
+    rec.handle.createOffer({
+      tracks: [{ type: 'video', capture: lend(track), recv: false }],
+      success: (/** @type {any} */ jsep) => {
+        rec.handle.send({ message: { request: 'configure', audio: false, video: true }, jsep });
+      },
+      error: (/** @type {unknown} */ err) => this.onWarning('publish the screen', err),
+    });
+  }
+
+  /** The screen publisher leaves: Janus tells the others it unpublished. */
+  _unshare() {
+    const rec = this.screenPub;
+    this.screenPub = null;
+    if (rec) this._detach(rec);
+  }
+
+  /** @param {{handle: any}} rec */
+  _detach(rec) {
+    try { rec.handle?.detach(); } catch { /* gone with the session */ }
+  }
+
+  // ---- the others' feeds --------------------------------------------------------------
+
   /**
-   * A publisher of the room (its display is the Noom session).
+   * A publisher of the room: its display is the Noom session, with SCREEN after it for a screen.
    * @param {any} p
    */
   _published(p) {
     const feed = Number(p.id);
-    const session = Number(p.display);
+    const display = String(p.display ?? '');
+    const screen = display.endsWith(SCREEN);
+    const session = Number(screen ? display.slice(0, -SCREEN.length) : display);
     if (!Number.isSafeInteger(session) || session <= 0 || session === this.self) return;
     this.feeds.set(feed, session);
-    if (this.subscribed.has(feed)) return;
+    if (screen) this.screens.add(feed);
+    const mids = Array.isArray(p.streams) ? p.streams.filter((/** @type {any} */ st) => !st.disabled).map((/** @type {any} */ st) => String(st.mid)) : [];
+    if (this.subscribed.has(feed)) {
+      /* A stream it added since we subscribed (Janus does not add it to subscriptions). */
+      const known = this.feedMids.get(feed) ?? new Set();
+      this.feedMids.set(feed, known);
+      for (const mid of mids.filter((/** @type {string} */ m) => !known.has(m))) {
+        known.add(mid);
+        this._addMids.push({ feed, mid });
+      }
+      this._update();
+      return;
+    }
+    this.feedMids.set(feed, new Set(mids));
     this.subscribed.add(feed);
     this._drop.delete(feed);
     this._add.add(feed);
-    if (!this.peers.has(session)) {
-      this.peers.set(session, { feed, tracks: new Map() });
-      this.onPeerAdded(session);
+    let peer = this.peers.get(session);
+    const added = !peer;
+    if (!peer) {
+      peer = { feed: 0, screen: 0, tracks: new Map(), shared: new Map() };
+      this.peers.set(session, peer);
     }
+    if (screen) peer.screen = feed;
+    else peer.feed = feed;
+    if (added) this.onPeerAdded(session);
     this._update();
   }
 
@@ -298,13 +475,39 @@ export class SfuCall extends CallEvents {
   _unpublished(feed) {
     const session = this.feeds.get(feed);
     this.feeds.delete(feed);
+    this.screens.delete(feed);
     this.speakers = this.speakers.filter((f) => f !== feed);
+    this.feedMids.delete(feed);
+    this._addMids = this._addMids.filter((a) => a.feed !== feed);
     if (this.subscribed.delete(feed)) {
       this._add.delete(feed);
       this._drop.add(feed);
       this._update();
     }
-    if (session !== undefined && this.peers.get(session)?.feed === feed) this._dropPeer(session);
+    const peer = session === undefined ? undefined : this.peers.get(session);
+    if (session === undefined || !peer) return;
+    if (peer.screen === feed) {
+      peer.screen = 0;
+      peer.shared.clear();
+    }
+    if (peer.feed === feed) {
+      peer.feed = 0;
+      peer.tracks.clear();
+    }
+    if (!peer.feed && !peer.screen) this._dropPeer(session);
+    else this._show(session, peer);
+  }
+
+  /**
+   * The page gets a member's microphone, and their screen while they share it, else their camera.
+   * @param {number} session
+   * @param {SfuPeer} peer
+   */
+  _show(session, peer) {
+    const screen = Array.from(peer.shared.values()).find((t) => t.kind === 'video');
+    const tracks = Array.from(peer.tracks.values()).filter((t) => !screen || t.kind !== 'video');
+    if (screen) tracks.push(screen);
+    this.onRemoteStream(session, new MediaStream(tracks));
   }
 
   /** @param {number} session */
@@ -317,8 +520,10 @@ export class SfuCall extends CallEvents {
 
   /** Sends the subscriptions waiting, unless a negotiation is under way. */
   _update() {
-    if (this.ended || this._busy || (!this._add.size && !this._drop.size)) return;
-    const subscribe = Array.from(this._add, (feed) => ({ feed }));
+    if (this.ended || this._busy || (!this._add.size && !this._addMids.length && !this._drop.size)) return;
+    /** @type {{feed: number, mid?: string}[]} */
+    const subscribe = [...Array.from(this._add, (feed) => ({ feed })), ...this._addMids];
+    this._addMids = [];
     const unsubscribe = Array.from(this._drop, (feed) => ({ feed }));
     this._add.clear();
     this._drop.clear();
@@ -400,6 +605,7 @@ export class SfuCall extends CallEvents {
     this.layers.clear();
     try { sub?.detach(); } catch { /* gone with the session */ }
     for (const feed of this.subscribed) this._add.add(feed);
+    this._addMids = [];
     this._drop.clear();
     setTimeout(() => {
       this._busy = false;
@@ -475,11 +681,12 @@ export class SfuCall extends CallEvents {
     const session = info ? this.feeds.get(info.feed) : undefined;
     if (session === undefined) return;
     const peer = this.peers.get(session);
-    if (!peer) return;
-    if (on) peer.tracks.set(String(mid), track);
-    else if (!peer.tracks.delete(String(mid))) return;
+    if (!peer || !info) return;
+    const from = this.screens.has(info.feed) ? peer.shared : peer.tracks;
+    if (on) from.set(String(mid), track);
+    else if (!from.delete(String(mid))) return;
     this.onPeerState(session, 'connected');
-    this.onRemoteStream(session, new MediaStream(Array.from(peer.tracks.values())));
+    this._show(session, peer);
   }
 
   // ---- quality ------------------------------------------------------------------------
@@ -498,11 +705,11 @@ export class SfuCall extends CallEvents {
   _layers() {
     if (!this.sub) return;
     const high = new Set(this.speakers.slice(0, HIGH_MAX));
-    const few = this.feeds.size <= HIGH_MAX;
+    const few = this.feeds.size - this.screens.size <= HIGH_MAX;
     /** @type {{mid: string, substream: number}[]} */
     const streams = [];
     for (const [mid, info] of this.mids) {
-      if (info.type !== 'video') continue;
+      if (info.type !== 'video' || this.screens.has(info.feed)) continue;
       const layer = few || high.has(info.feed) ? LAYER_HIGH : LAYER_LOW;
       if (this.layers.get(mid) === layer) continue;
       this.layers.set(mid, layer);

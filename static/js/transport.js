@@ -480,7 +480,7 @@ export class NoomClient {
       sfu_available: !!res.sfu_available,
       sfu: res.mode === 'sfu' && res.sfu ? {
         path: String(res.sfu.path), room: Number(res.sfu.room), feed: Number(res.sfu.feed),
-        token: String(res.sfu.token), join: String(res.sfu.join),
+        screen: Number(res.sfu.screen), token: String(res.sfu.token), join: String(res.sfu.join),
       } : undefined,
     };
   }

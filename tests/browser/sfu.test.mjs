@@ -10,7 +10,13 @@
 //     is printed (the cost of the move).
 //  3. One member switches camera (the publisher sends the new track; the others keep getting
 //     frames) and mutes (the others' tiles say so).
-//  4. One member leaves: their video disappears from every other page.
+//  4. One member shares the screen: it goes to Janus as a second feed, video only, without
+//     simulcast; every other page shows it as that member's video (larger than a camera; the tile says
+//     data-screen="on") while the sharer's camera keeps arriving (one more video decoding on
+//     each page); stopping brings the camera back.
+//  5. One member leaves: their video disappears from every other page.
+//  6. They come back with no camera (getUserMedia gives no video track), then pick one: the
+//     publisher adds the camera by a renegotiation and every page gets their frames.
 //
 // Skipped, with the reason, when Chromium or janus is missing.
 
@@ -56,15 +62,31 @@ const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
  * (the longest wait between two new frames since the watch was reset). */
 function pageSetup() {
   const md = navigator.mediaDevices;
+  const w = /** @type {any} */ (window);
   const gum = md.getUserMedia.bind(md);
-  md.getUserMedia = (c) => {
+  /* window.__noCamera: the camera gives nothing (a member without one). */
+  md.getUserMedia = async (c) => {
     if (c && c.video) {
       const v = typeof c.video === 'object' ? c.video : {};
       c = { ...c, video: { ...v, width: { exact: 160 }, height: { exact: 120 }, frameRate: { ideal: 5 } } };
     }
-    return gum(c);
+    const stream = await gum(c);
+    if (w.__noCamera) {
+      for (const t of stream.getVideoTracks()) {
+        t.stop();
+        stream.removeTrack(t);
+      }
+      if (!stream.getTracks().length) throw new DOMException('Requested device not found', 'NotFoundError');
+    }
+    return stream;
   };
-  const w = /** @type {any} */ (window);
+  /* A small screen (Chromium's fake one is 1280x720 here or 4:3 elsewhere), still larger than
+   * the 160x120 cameras. */
+  const gdm = md.getDisplayMedia.bind(md);
+  md.getDisplayMedia = (c) => {
+    const v = c && typeof c.video === 'object' ? c.video : {};
+    return gdm({ ...c, video: { ...v, width: { max: 320 }, height: { max: 180 }, frameRate: { ideal: 5 } } });
+  };
   /* Every RTCPeerConnection the page makes (the publisher's tells what it sends). */
   w.__pcs = [];
   const PC = window.RTCPeerConnection;
@@ -124,6 +146,63 @@ async function waitPeers(/** @type {User} */ user, /** @type {string[]} */ peers
   throw new Error(`${user.name}: wanted ${want} playing, got ${JSON.stringify(last)}`);
 }
 
+/**
+ * How many videos the page decodes (inbound video streams whose decoded frames advance over a
+ * second and a half), on all its connections.
+ */
+async function decodingVideos(/** @type {User} */ user) {
+  const snap = () => user.page.evaluate(async () => {
+    const w = /** @type {any} */ (window);
+    /** @type {Record<string, number>} */
+    const out = {};
+    for (const [i, pc] of /** @type {RTCPeerConnection[]} */ (w.__pcs).entries()) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') out[`${i}/${r.id}`] = r.framesDecoded ?? 0;
+      });
+    }
+    return out;
+  });
+  const a = await snap();
+  await sleep(1500);
+  const b = await snap();
+  return Object.keys(b).filter((k) => b[k] > (a[k] ?? Infinity)).length;
+}
+
+/** The live video tracks the page sends, per open connection: [{screen, encodings}]. */
+function sentVideos(/** @type {User} */ user) {
+  return user.page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    return /** @type {RTCPeerConnection[]} */ (w.__pcs).filter((pc) => pc.connectionState !== 'closed')
+      .flatMap((pc) => pc.getSenders()).filter((s) => s.track?.kind === 'video' && s.track.readyState === 'live')
+      .map((s) => ({ screen: !s.track?.getSettings().deviceId || s.track?.getSettings().displaySurface !== undefined, encodings: s.getParameters().encodings.length }));
+  });
+}
+
+/* Every camera is 160x120 (pageSetup), and the screen larger. */
+const CAMERA_WIDTH = 160;
+
+/** Whether `peer`'s picture on `user`'s page is larger than a camera's, and whether frames advance. */
+async function pictureOf(/** @type {User} */ user, /** @type {string} */ peer) {
+  const snap = () => user.page.evaluate((p) => {
+    const v = /** @type {HTMLVideoElement|null} */ (document.querySelector(`[data-role="tiles"] video[data-testid="remote-video"][data-peer="${p}"]`));
+    return v ? { w: v.videoWidth, h: v.videoHeight, frames: v.getVideoPlaybackQuality().totalVideoFrames } : null;
+  }, peer);
+  const a = await snap();
+  await sleep(1000);
+  const b = await snap();
+  return { screen: !!b && b.w > CAMERA_WIDTH, playing: !!a && !!b && b.w > 0 && b.frames > a.frames, size: `${b?.w}x${b?.h}` };
+}
+
+/** Polls `fn` until it is true (WAIT at most). */
+async function until(/** @type {string} */ what, /** @type {() => Promise<boolean>} */ fn, /** @type {() => Promise<unknown>} */ state = async () => '') {
+  const deadline = Date.now() + WAIT;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what} ${JSON.stringify(await state())}`);
+    await sleep(200);
+  }
+}
+
 describe('a call past the mesh, on Janus', { skip }, () => {
   /** @type {Awaited<ReturnType<typeof startStack>>} */ let stack;
   /** @type {import('playwright-core').Browser} */ let browser;
@@ -139,12 +218,15 @@ describe('a call past the mesh, on Janus', { skip }, () => {
     await stack?.stop();
   });
 
-  async function newUser(/** @type {string} */ name) {
+  async function newUser(/** @type {string} */ name, { noCamera = false } = {}) {
     const context = await browser.newContext({ viewport: { width: 960, height: 640 } });
     context.setDefaultTimeout(WAIT);
     await context.addInitScript(pageSetup);
+    if (noCamera) await context.addInitScript(() => { /** @type {any} */ (window).__noCamera = true; });
     const page = await context.newPage();
     page.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
+    /* NOOM_SFU_LOG=1 prints the pages' warnings (sfu.js reports Janus's refusals there). */
+    if (process.env.NOOM_SFU_LOG) page.on('console', (m) => { if (m.type() !== 'log' && m.type() !== 'debug') console.log(`# ${name}: ${m.text()}`); });
     /** @type {User} */
     const user = { name, page, context, session: '' };
     await page.goto(stack.baseUrl);
@@ -232,12 +314,80 @@ describe('a call past the mesh, on Janus', { skip }, () => {
     }
   });
 
+  it('a screen share is a second feed: the others see the screen, the camera keeps coming', { timeout: 300_000 }, async () => {
+    const ben = users[1];
+    const rest = users.filter((u) => u !== ben);
+    await ben.page.getByTestId('screen-button').click();
+    await ben.page.locator('[data-testid="screen-button"][aria-pressed="true"]').waitFor();
+    /* Two publishers: the camera (simulcast) and the screen alone, in one encoding. */
+    await until('Ben sends his camera and his screen', async () => (await sentVideos(ben)).length === 2);
+    const sent = await sentVideos(ben);
+    assert.equal(sent.filter((v) => v.screen).length, 1, JSON.stringify(sent));
+    assert.equal(sent.find((v) => v.screen)?.encodings, 1, 'the screen is not simulcast');
+    assert.ok((sent.find((v) => !v.screen)?.encodings ?? 0) > 1, 'the camera still is');
+    for (const u of rest) {
+      await u.page.locator(`[data-role="tiles"] li.tile[data-session="${ben.session}"][data-screen="on"]`).waitFor({ timeout: WAIT });
+      await until(`${u.name} shows Ben's screen`, async () => {
+        const p = await pictureOf(u, ben.session);
+        return p.screen && p.playing;
+      }, () => pictureOf(u, ben.session));
+    }
+    /* Every page decodes the others' cameras, Ben's among them, and Ben's screen. */
+    for (const u of rest) {
+      await until(`${u.name} decodes ${users.length} videos`, async () => (await decodingVideos(u)) >= users.length);
+    }
+    {
+      await ben.page.getByTestId('screen-button').click();
+      for (const u of rest) {
+        await u.page.locator(`[data-role="tiles"] li.tile[data-session="${ben.session}"][data-screen="off"]`).waitFor({ timeout: WAIT });
+        await until(`${u.name} shows Ben's camera again`, async () => {
+          const p = await pictureOf(u, ben.session);
+          return !p.screen && p.playing;
+        });
+      }
+      await until('Ben sends his camera alone', async () => (await sentVideos(ben)).length === 1);
+      assert.equal((await sentVideos(ben))[0].screen, false);
+    }
+    assert.equal(errors.length, 0, errors.join('\n'));
+  });
+
   it('a member who leaves disappears from every page', { timeout: 300_000 }, async () => {
     const hana = /** @type {User} */ (users.pop());
     await hana.page.getByTestId('leave-button').click();
     await Promise.all(users.map((u) => u.page.locator(`video[data-testid="remote-video"][data-peer="${hana.session}"]`)
       .waitFor({ state: 'detached', timeout: WAIT })));
     await Promise.all(users.map((u) => waitPeers(u, others(u, users))));
+    assert.equal(errors.length, 0, errors.join('\n'));
+  });
+
+  it('a member who joined without a camera picks one: the others get her picture', { timeout: 300_000 }, async () => {
+    const hana = await newUser(NAMES[COUNT - 1], { noCamera: true });
+    const rest = users.filter((u) => u !== hana);
+    await Promise.all(rest.map((u) => u.page.locator(`[data-role="tiles"] li.tile[data-session="${hana.session}"][data-video="off"]`)
+      .waitFor({ timeout: WAIT })));
+    /* She is in the call (she sees everyone) and sends no video yet. */
+    await waitPeers(hana, others(hana, users));
+    assert.equal((await sentVideos(hana)).length, 0, 'no camera published at the start');
+    await hana.page.evaluate(() => { /** @type {any} */ (window).__noCamera = false; });
+    const select = hana.page.getByTestId('camera-select');
+    const options = await select.locator('option').evaluateAll((os) => os.map((o) => ({
+      value: /** @type {HTMLOptionElement} */ (o).value, text: o.textContent ?? '',
+    })));
+    const camera = options.find((o) => o.text.includes('fake_device_2')) ?? options.find((o) => o.text.includes('fake_device_0'));
+    assert.ok(camera, JSON.stringify(options));
+    /* The first option shows without being in use: another one first, if it is that one. */
+    if ((await select.inputValue()) === camera.value) {
+      const first = options.find((o) => o.value !== camera.value && !o.text.includes('fake_device_1'));
+      assert.ok(first);
+      await select.selectOption(first.value);
+      await until('Hana has a camera', async () => (await sentVideos(hana)).length === 1);
+    } else {
+      await select.selectOption(camera.value);
+    }
+    await until('Hana sends a camera', async () => (await sentVideos(hana)).length === 1);
+    await Promise.all(users.map((u) => waitPeers(u, others(u, users))));
+    await Promise.all(rest.map((u) => u.page.locator(`[data-role="tiles"] li.tile[data-session="${hana.session}"][data-video="on"]`)
+      .waitFor({ timeout: WAIT })));
     assert.equal(errors.length, 0, errors.join('\n'));
   });
 });

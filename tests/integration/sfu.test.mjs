@@ -2,6 +2,7 @@
 // behind the stack's own nginx: the call of a room moves onto a VideoRoom once it has more than
 // mesh_max members; the tokens Noom issues let its members in and nobody else; a member who
 // leaves, or publishes under another's name, is kicked; the VideoRoom goes with the last member.
+// A screen share is a second publisher under the member's own screen id, display "SID:screen".
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -135,6 +136,58 @@ test('a call past mesh_max moves onto a VideoRoom; Noom tokens let its members i
   });
   const e = await member('Eve', 'sfu-team');
   assert.equal((await callConfig(e)).mode, 'mesh');
+});
+
+test('a screen share is a second feed: the member\'s own screen id is let in, nobody else\'s', {skip}, async () => {
+  const a = await member('Ann', 'sfu-screens');
+  const b = await member('Ben', 'sfu-screens');
+  const c = await member('Col', 'sfu-screens');
+  const [ac, bc, cc] = [await callConfig(a), await callConfig(b), await callConfig(c)];
+  assert.equal(ac.mode, 'sfu');
+  for (const cfg of [ac, bc, cc]) {
+    assert.ok(Number.isSafeInteger(cfg.sfu.screen) && cfg.sfu.screen > 0);
+    assert.equal(cfg.sfu.screen % 2, 1, 'screen ids are odd, camera ids even: they never meet');
+    assert.equal(cfg.sfu.feed % 2, 0);
+    assert.notEqual(cfg.sfu.screen, cfg.sfu.feed + 1, 'the screen id does not follow from the camera id');
+  }
+  assert.equal(new Set([ac, bc, cc].map((cfg) => cfg.sfu.screen)).size, 3);
+  assert.equal((await callConfig(a)).sfu.screen, ac.sfu.screen, 'the same id every time');
+
+  // Ann publishes her camera and her screen: both stay.
+  const camera = await joinAsPublisher(a, ac);
+  assert.equal(camera.answer.videoroom, 'joined', JSON.stringify(camera.answer));
+  const screen = await joinAsPublisher(a, ac, {id: ac.sfu.screen, display: `${a.session}:screen`});
+  assert.equal(screen.answer.videoroom, 'joined', JSON.stringify(screen.answer));
+
+  // Ben's screen id under Ann's name, Ben's screen id as a camera, Ben's camera id as a screen,
+  // and a screen under a made-up display: each is kicked by the next maintenance pass.
+  const impostors = [
+    {s: b, id: bc.sfu.screen, display: `${a.session}:screen`},
+    {s: b, id: bc.sfu.feed + 2, display: `${b.session}:screen`},
+    {s: c, id: cc.sfu.screen, display: String(c.session)},
+    {s: c, id: cc.sfu.screen + 2, display: `${c.session}:desk`},
+  ];
+  for (const {s, id, display} of impostors) {
+    const cfg = s === b ? bc : cc;
+    const j = await joinAsPublisher(s, cfg, {id, display});
+    assert.equal(j.answer.videoroom, 'joined', JSON.stringify(j.answer));
+  }
+  const ids = impostors.map((i) => i.id);
+  await until('every wrong screen is kicked', async () => {
+    const now = await participants(camera.jc, ac.sfu.room);
+    return !ids.some((id) => now.includes(id));
+  });
+  assert.deepEqual((await participants(camera.jc, ac.sfu.room)).sort(), [ac.sfu.feed, ac.sfu.screen].sort(),
+    'Ann\'s camera and screen are still there');
+
+  // Col's own screen is fine while he is a member; once he has left it is kicked.
+  const own = await joinAsPublisher(c, cc, {id: cc.sfu.screen, display: `${c.session}:screen`});
+  assert.equal(own.answer.videoroom, 'joined', JSON.stringify(own.answer));
+  await leave(stack, c.token);
+  await until('the screen of a member who left is kicked', async () => !(await participants(camera.jc, ac.sfu.room)).includes(cc.sfu.screen));
+  assert.deepEqual((await participants(camera.jc, ac.sfu.room)).sort(), [ac.sfu.feed, ac.sfu.screen].sort());
+  await leave(stack, a.token);
+  await leave(stack, b.token);
 });
 
 test('the Janus API behind nginx: loopback only, the admin API and WebSocket transport closed', {skip}, async () => {
