@@ -110,12 +110,33 @@ async function stopCourse() {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Resolves once the page shows one remote video that is playing. */
-function remotePlaying(page) {
+/** Resolves once the page shows `n` remote videos that are playing, with when the page saw it. */
+async function remotePlaying(page, n = 1) {
+  const seen = await page.waitForFunction((n) => {
+    const vs = /** @type {HTMLVideoElement[]} */ (Array.from(document.querySelectorAll('[data-testid="remote-video"]')));
+    return vs.filter((v) => v.videoWidth > 0 && v.currentTime > 0 && !v.paused).length >= n && Date.now();
+  }, n, { timeout: WAIT, polling: 10 });
+  return /** @type {number} */ (await seen.jsonValue());
+}
+
+/** Resolves once Noom's pre-join preview plays (the camera is open before the click). */
+function previewPlaying(page) {
   return page.waitForFunction(() => {
-    const v = /** @type {HTMLVideoElement|null} */ (document.querySelector('[data-testid="remote-video"]'));
+    const v = /** @type {HTMLVideoElement|null} */ (document.querySelector('[data-testid="prejoin-preview"]'));
     return !!v && v.videoWidth > 0 && v.currentTime > 0 && !v.paused;
   }, null, { timeout: WAIT, polling: 10 });
+}
+
+/**
+ * Noom: the home page's Join opens the pre-join screen, whose camera preview must play before
+ * the measured click (a user reads it before joining); the course app has no such screen.
+ * Returns the selector of the button that joins.
+ */
+async function toJoinButton(page) {
+  if (!(await page.$('[data-testid="nickname-input"]'))) return '[data-testid="join-button"]';
+  await page.click('[data-testid="join-button"]');
+  await previewPlaying(page);
+  return '[data-testid="prejoin-join"]';
 }
 
 /** Where each mode's page is, and the transport its page must be on before t0. */
@@ -185,13 +206,18 @@ async function openPage(browser, urls, nickname, roomName, mode) {
       if (r.method() === 'GET' && !/api\//.test(u.pathname)) return;
       page.__requests.push([`${r.method()} ${u.pathname.replace(/^.*\/api\//, 'api/')}`, Date.now()]);
     });
+    /* The answers that matter for the order of work: the join's and the call configuration's. */
+    page.on('requestfinished', (r) => {
+      const u = new URL(r.url());
+      if (/api\/(join|call)$/.test(u.pathname)) page.__requests.push([`done ${u.pathname.replace(/^.*\/api\//, 'api/')}`, Date.now()]);
+    });
   }
   await page.goto(target(mode, urls).url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT });
   /* The course app has no nickname. */
   if (await page.$('[data-testid="nickname-input"]')) await page.fill('[data-testid="nickname-input"]', nickname);
   await page.fill('[data-testid="room-input"]', roomName);
-  return { ctx, page };
+  return { ctx, page, name: nickname };
 }
 
 const median = (xs) => {
@@ -204,34 +230,55 @@ async function oneRun(browser, urls, mode, i) {
   const roomName = `setup-${mode}-${process.pid}-${i}`;
   const a = await openPage(browser, urls, 'Ann', roomName, mode);
   let b = null;
+  let c = null;
   try {
-    await a.page.click('[data-testid="join-button"]');
+    await a.page.click(await toJoinButton(a.page));
     /* Ann is in the room with her camera on before Bob arrives, as in a real meeting. */
     await a.page.waitForSelector('[data-testid="local-video"]', { timeout: WAIT });
     b = await openPage(browser, urls, 'Bob', roomName, mode);
-    await b.page.waitForFunction((t) => document.body.dataset.transport === t, target(mode, urls).transport, { timeout: WAIT });
-    const t0 = Date.now();
-    await b.page.click('[data-testid="join-button"]');
-    await Promise.all([remotePlaying(a.page), remotePlaying(b.page)]);
-    const ms = Date.now() - t0;
-    if (TRACE) {
-      for (const [who, p] of [['Bob', b.page], ['Ann', a.page]]) {
-        const marks = [...(await p.evaluate(() => /** @type {any} */ (window).__trace)), ...p.__requests]
-          .filter(([, t]) => t >= t0).sort((x, y) => x[1] - y[1]);
-        console.log(`  ${who}: ${marks.map(([w, t]) => `${w} +${t - t0}`).join(', ')}`);
-      }
+    const ms = await timedJoin(b, [a], mode, urls);
+    /* Noom only (the course app's call has one connection): Cleo joins the call of two. */
+    let third = null;
+    if (NOOM_MODES.includes(mode)) {
+      c = await openPage(browser, urls, 'Cleo', roomName, mode);
+      third = await timedJoin(c, [a, b], mode, urls);
     }
-    return ms;
+    return { ms, third };
   } finally {
     await a.ctx.close();
     if (b) await b.ctx.close();
+    if (c) await c.ctx.close();
   }
+}
+
+/**
+ * `joiner` clicks Join once its page is on the mode's transport (t0); resolves with the ms
+ * until every page of the call plays every other member's video.
+ */
+async function timedJoin(joiner, members, mode, urls) {
+  const button = await toJoinButton(joiner.page);
+  await joiner.page.waitForFunction((t) => document.body.dataset.transport === t, target(mode, urls).transport, { timeout: WAIT });
+  const n = members.length;
+  const t0 = Date.now();
+  await joiner.page.click(button);
+  const seen = await Promise.all([remotePlaying(joiner.page, n), ...members.map((m) => remotePlaying(m.page, n))]);
+  const ms = Date.now() - t0;
+  if (TRACE) console.log(`  the pages saw it at +${Math.max(...seen) - t0}`);
+  if (TRACE) {
+    for (const who of [joiner, ...members]) {
+      const marks = [...(await who.page.evaluate(() => /** @type {any} */ (window).__trace)), ...who.page.__requests]
+        .filter(([, t]) => t >= t0).sort((x, y) => x[1] - y[1]);
+      console.log(`  ${who.name}: ${marks.map(([w, t]) => `${w} +${t - t0}`).join(', ')}`);
+    }
+  }
+  return ms;
 }
 
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const loadStart = load();
 const urls = {};
 const times = Object.fromEntries(MODES.map((m) => [m, []]));
+const thirds = Object.fromEntries(MODES.map((m) => [m, []]));
 let stack = null;
 let browser = null;
 try {
@@ -244,9 +291,10 @@ try {
   console.log(`call set-up, ${RUNS} runs of ${MODES.join(', ')}; load average at start ${loadStart}`);
   for (let i = 1; i <= RUNS; i++) {
     for (const mode of MODES) {
-      const ms = await oneRun(browser, urls, mode, i);
+      const { ms, third } = await oneRun(browser, urls, mode, i);
       times[mode].push(ms);
-      console.log(`${mode} run ${i}: ${ms} ms`);
+      if (third !== null) thirds[mode].push(third);
+      console.log(`${mode} run ${i}: ${ms} ms${third === null ? '' : `, third member ${third} ms`}`);
     }
   }
 } catch (e) {
@@ -274,5 +322,9 @@ const ratio = (n, c) => {
   if (!times[n] || !times[c]) return;
   console.log(`Noom ${n} ÷ ${c}: ${(median(times[n]) / median(times[c])).toFixed(2)}`);
 };
+for (const mode of MODES) {
+  const t = thirds[mode];
+  if (t.length) console.log(`| ${mode}, third member | ${median(t)} ms | ${Math.min(...t)} ms | ${Math.max(...t)} ms |`);
+}
 ratio('polling', 'course-polling');
 ratio('websocket', 'course');
