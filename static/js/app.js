@@ -167,8 +167,8 @@ let lastCallConfig = null;
 let mediaOpened = Promise.resolve();
 /** Whether `media` has had the browser's answer (the pre-join screen says "starting" until then). */
 let mediaReady = false;
-/** A connection offered at the click on Join, for the first member before us. @type {WarmOffer|null} */
-let warmOffer = null;
+/** Connections offered at the click on Join, for the members before us. @type {WarmOffer[]} */
+let warmOffers = [];
 /** Announcements of our media state, one after another. @type {Promise<unknown>} */
 let mediaSends = Promise.resolve();
 
@@ -217,6 +217,15 @@ function serial(op) {
   const run = roomOps.then(op, op);
   roomOps = run.catch(() => {});
   return run;
+}
+
+/* Connections offered before the join answer: the mesh's default size less one. */
+const WARM_MAX = 5;
+
+/** Closes the connections offered at the click that no call took. */
+function dropWarmOffers() {
+  for (const w of warmOffers) w.close();
+  warmOffers = [];
 }
 
 /**
@@ -305,9 +314,13 @@ async function joinRoom(to, how) {
   /* The camera and microphone open while the join is on its way: the call needs both, and the
    * browser takes a few hundred ms to start a camera. */
   ensureMedia();
-  /* With the camera open (the pre-join screen), the offer is made while the join travels. */
-  warmOffer?.close();
-  warmOffer = !how.straight && mediaReady && media ? new WarmOffer(media.tracks()) : null;
+  /* With the camera open (the pre-join screen), the offers are made while the join travels:
+   * one per member in the room's listing (one if it is not listed), at most the mesh. */
+  dropWarmOffers();
+  if (!how.straight && mediaReady && media) {
+    const count = client.rooms.find((r) => r.name === to.room)?.count ?? 1;
+    warmOffers = WarmOffer.make(media.tracks(), Math.max(1, Math.min(count, WARM_MAX)));
+  }
   await renaming;
   /** @type {Awaited<ReturnType<NoomClient['join']>>|null} */
   let answer = null;
@@ -324,14 +337,12 @@ async function joinRoom(to, how) {
       }
     });
   } catch (err) {
-    warmOffer?.close();
-    warmOffer = null;
+    dropWarmOffers();
     if (visit === mine) refused(to, err);
     return;
   }
   /* Taken by the call if the answer began one (onRoomState, before this). */
-  warmOffer?.close();
-  warmOffer = null;
+  dropWarmOffers();
   if (answer === null || visit !== mine) return;
   if ('waiting' in answer && answer.waiting === true) {
     /* wantRoom stays set: leaving the page or pressing Leave cancels the wait (POST api/leave). */
@@ -621,13 +632,11 @@ function beginCall(state) {
   const order = state.members.map((m) => m.session);
   const now = state.call;
   if (now && mediaReady && now.in_call && now.mode === 'mesh') {
-    thisCall.start(now, devices.tracks(), warmOffer);
-    for (const session of order) {
-      if (session === self) break; /* members after us connect to us */
-      thisCall.connect(session);
-    }
-    warmOffer?.close();
-    warmOffer = null;
+    thisCall.start(now, devices.tracks(), warmOffers);
+    /* Members after us connect to us. */
+    const mine = order.indexOf(self);
+    thisCall.connectAll(mine < 0 ? order : order.slice(0, mine));
+    dropWarmOffers();
     return () => {
       if (call === thisCall) showCall(thisCall, now, devices, order);
     };

@@ -408,12 +408,13 @@ class Peer {
 export class WarmOffer {
   /**
    * @param {LocalTracks} tracks
+   * @param {MediaStream} stream  groups the tracks on the far side (every connection of a call
+   *   uses the same one)
    * @param {typeof RTCPeerConnection} [Ctor]
    */
-  constructor(tracks, Ctor = globalThis.RTCPeerConnection) {
+  constructor(tracks, stream, Ctor = globalThis.RTCPeerConnection) {
     this.tracks = { audio: tracks.audio ?? null, video: tracks.video ?? null };
-    /** Groups the tracks on the far side; the call's other connections use it too. */
-    this.stream = new MediaStream();
+    this.stream = stream;
     this.pc = new Ctor();
     for (const kind of KINDS) {
       const track = this.tracks[kind];
@@ -440,6 +441,17 @@ export class WarmOffer {
     if (this.used) return;
     this.used = true;
     this.pc.close();
+  }
+
+  /**
+   * n of them, for a room with n members in the call before us.
+   * @param {LocalTracks} tracks
+   * @param {number} n
+   * @returns {WarmOffer[]}
+   */
+  static make(tracks, n) {
+    const stream = new MediaStream();
+    return Array.from({ length: n }, () => new WarmOffer(tracks, stream));
   }
 }
 
@@ -496,8 +508,10 @@ export class Call extends CallEvents {
     this.ended = false;
     /** Signals received before start(). @type {{from: number, kind: SignalKind, data: any}[]} */
     this._queue = [];
-    /** The connection made before the join answer, until the first connect(). @type {WarmOffer|null} */
-    this._warm = null;
+    /** Connections made before the join answer, for connect() to take. @type {WarmOffer[]} */
+    this._warm = [];
+    /** While set, signals queue without a request (connectAll sends its offers in one). */
+    this._corked = false;
     /** Signals waiting for the request out to finish. @type {OutSignal[]} */
     this._outbox = [];
     this._sending = false;
@@ -505,21 +519,19 @@ export class Call extends CallEvents {
 
   /**
    * Starts the call with the ICE configuration and the tracks to send; replays the signals
-   * that came in before. The first connect() uses `warm` when it fits the tracks (the caller
-   * closes it afterwards: a no-op once taken).
+   * that came in before. connect() takes the `warm` connections that fit the tracks, one
+   * each (the caller closes them afterwards: a no-op once taken).
    * @param {CallConfigLike} config
    * @param {LocalTracks} tracks
-   * @param {WarmOffer|null} [warm]
+   * @param {WarmOffer[]} [warm]
    */
-  start(config, tracks, warm = null) {
+  start(config, tracks, warm = []) {
     if (this.ended || this.started) return;
     this.iceServers = config.iceServers ?? [];
     this.iceTransportPolicy = config.iceTransportPolicy;
     this.tracks = { audio: tracks.audio ?? null, video: tracks.video ?? null };
-    if (warm && warm.fits(this.tracks)) {
-      this._warm = warm;
-      this.localStream = warm.stream;
-    }
+    this._warm = warm.filter((w) => w.fits(this.tracks));
+    if (this._warm.length) this.localStream = this._warm[0].stream;
     this.started = true;
     this._scheduleRenewal(config.ttl ?? 0);
     const queued = this._queue;
@@ -534,10 +546,23 @@ export class Call extends CallEvents {
    */
   connect(session) {
     if (!this.started || this.ended || session === this.self || this.peers.has(session)) return;
-    const warm = this._warm;
-    this._warm = null;
+    const warm = this._warm.shift() ?? null;
     if (warm) warm.used = true;
     this._add(session, true, warm);
+  }
+
+  /**
+   * Connects to several members at once; their offers (those made already) leave together.
+   * @param {number[]} sessions
+   */
+  connectAll(sessions) {
+    this._corked = true;
+    try {
+      for (const session of sessions) this.connect(session);
+    } finally {
+      this._corked = false;
+    }
+    if (!this._sending) this._flush();
   }
 
   /** @param {number} session */
@@ -619,7 +644,7 @@ export class Call extends CallEvents {
   _send(signal) {
     if (this.ended) return;
     this._outbox.push(signal);
-    if (!this._sending) this._flush();
+    if (!this._sending && !this._corked) this._flush();
   }
 
   /* Sends what is queued, up to SEND_BATCH signals and SEND_BYTES; again when it is done. */
