@@ -222,10 +222,27 @@ function serial(op) {
 /* Connections offered before the join answer: the mesh's default size less one. */
 const WARM_MAX = 5;
 
-/** Closes the connections offered at the click that no call took. */
+/** Closes the connections offered ahead that no call took. */
 function dropWarmOffers() {
   for (const w of warmOffers) w.close();
   warmOffers = [];
+}
+
+/**
+ * Keeps connections offered ahead (WarmOffer) for the room of the pre-join screen, once its
+ * devices are open: one per member of the room's listing (one if it is not listed), at most
+ * WARM_MAX, with the tracks the call would send. Made again when either changed; at the click
+ * on Join they are usually ready, so the offers leave as soon as the join answer is in.
+ * @param {string} name
+ */
+function warmUp(name) {
+  if (!mediaReady || !media) return;
+  const tracks = media.tracks();
+  const listed = client.rooms.find((r) => r.name === name)?.count ?? 1;
+  const count = Math.max(1, Math.min(listed, WARM_MAX));
+  if (warmOffers.length === count && warmOffers.every((w) => w.sends(tracks))) return;
+  dropWarmOffers();
+  warmOffers = WarmOffer.make(tracks, count);
 }
 
 /**
@@ -275,6 +292,8 @@ function showPrejoin(to, how = {}) {
   showLocal(devices);
   updateControls();
   prejoin.setStatus(devices.problem);
+  dropWarmOffers(); /* another room's count, maybe; made again here or once the devices open */
+  warmUp(to.room);
   if (wasIn !== null) {
     serial(() => client.leave()).catch(() => client.leaveBeacon());
   }
@@ -314,13 +333,8 @@ async function joinRoom(to, how) {
   /* The camera and microphone open while the join is on its way: the call needs both, and the
    * browser takes a few hundred ms to start a camera. */
   ensureMedia();
-  /* With the camera open (the pre-join screen), the offers are made while the join travels:
-   * one per member in the room's listing (one if it is not listed), at most the mesh. */
-  dropWarmOffers();
-  if (!how.straight && mediaReady && media) {
-    const count = client.rooms.find((r) => r.name === to.room)?.count ?? 1;
-    warmOffers = WarmOffer.make(media.tracks(), Math.max(1, Math.min(count, WARM_MAX)));
-  }
+  if (how.straight) dropWarmOffers();
+  else warmUp(to.room);
   await renaming;
   /** @type {Awaited<ReturnType<NoomClient['join']>>|null} */
   let answer = null;
@@ -822,6 +836,7 @@ function ensureMedia() {
       showLocal(devices);
       updateControls();
       prejoin.setStatus(devices.problem);
+      if (view === 'prejoin' && target) warmUp(target.room);
     });
   }
   return media;
@@ -875,6 +890,7 @@ function endCall(how) {
 
 /* Stops the camera and microphone (their lights go off). */
 function closeMedia() {
+  dropWarmOffers();
   if (!media) return;
   media.close();
   media = null;

@@ -400,8 +400,8 @@ class Peer {
 }
 
 /**
- * A connection with the local tracks and its offer, made before the peer is known (at the
- * click on Join, the camera being open): the newcomer's first offer then leaves as soon as the
+ * A connection with the local tracks and its offer, made before the peer is known (on the
+ * pre-join screen, the camera being open): the newcomer's first offer then leaves as soon as the
  * join answer names the member to send it to, without waiting for the browser to make it.
  * createOffer() gathers no candidates, so the ICE servers of the join answer still apply.
  */
@@ -432,8 +432,15 @@ export class WarmOffer {
    * @param {LocalTracks} tracks
    */
   fits(tracks) {
-    return !this.used && this.offer !== null &&
-      this.tracks.audio === (tracks.audio ?? null) && this.tracks.video === (tracks.video ?? null);
+    return this.offer !== null && this.sends(tracks);
+  }
+
+  /**
+   * Whether it is not taken and sends `tracks` (its offer may still be on its way).
+   * @param {LocalTracks} tracks
+   */
+  sends(tracks) {
+    return !this.used && this.tracks.audio === (tracks.audio ?? null) && this.tracks.video === (tracks.video ?? null);
   }
 
   /** Closes the connection unless a peer took it. */

@@ -23,8 +23,13 @@
 // Start and stop points, the same for every mode: Ann opens the page, joins and has her local
 // video; Bob opens the page and waits until it is connected on the mode's transport (for
 // `websocket` and `course`: until it is on WebSocket); t0 = Bob's click on Join; stop = both
-// pages show a remote video with videoWidth > 0, currentTime > 0 and not paused.
-// CALLSETUP_TRACE=1 prints, per run, what each page did when (see traceScript below).
+// pages show a remote video with videoWidth > 0, currentTime > 0 and not paused. In Noom the
+// home page's Join opens the pre-join screen, whose camera preview plays before the measured
+// click on its own Join (the course app opens the camera at its one click). Then, Noom only
+// (the course app's call has one connection), Cleo joins the call of two: t0 = her click on
+// Join, stop = all three pages play both others' videos ("third member").
+// CALLSETUP_TRACE=1 prints, per run, what each page did when (see traceScript below), and when
+// the pages themselves saw the stop condition.
 
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
