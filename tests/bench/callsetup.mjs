@@ -12,6 +12,8 @@
 //   websocket       Noom, WebSocket             course          course app, Socket.IO's default
 //                                                               (polling, then upgrade to WebSocket)
 //   default: polling websocket course-polling course
+//   before-polling  before-websocket: with CALLSETUP_BEFORE=<another build's noom-run>, that
+//                   build too, in the same run (the change and the code before it)
 //
 // Environment as for `make check` (NOOM_RUN, NOOM_SRCDIR, NOOM_BUILDDIR, NODE_PATH), and for the
 // course modes socket.io in $BENCH_DEPS (default ~/.cache/chat-bench, from the shared bench's
@@ -38,7 +40,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStack, within } from '../lib/stack.js';
 
-const NOOM_MODES = ['polling', 'websocket'];
+/* CALLSETUP_BEFORE=<another build's noom-run>: that build too, as before-polling and
+ * before-websocket, so that two versions of Noom are compared in one run. */
+const BEFORE = process.env.CALLSETUP_BEFORE || '';
+const BEFORE_MODES = BEFORE ? ['before-polling', 'before-websocket'] : [];
+const NOOM_MODES = ['polling', 'websocket', ...BEFORE_MODES];
 const COURSE_MODES = ['course-polling', 'course'];
 const ALL_MODES = [...NOOM_MODES, ...COURSE_MODES];
 
@@ -149,6 +155,8 @@ function target(mode, urls) {
   switch (mode) {
     case 'polling': return { url: `${urls.noom}?transport=polling`, transport: 'polling' };
     case 'websocket': return { url: `${urls.noom}?transport=websocket`, transport: 'websocket' };
+    case 'before-polling': return { url: `${urls.before}?transport=polling`, transport: 'polling' };
+    case 'before-websocket': return { url: `${urls.before}?transport=websocket`, transport: 'websocket' };
     case 'course-polling': return { url: `${urls.course}?transport=polling`, transport: 'polling' };
     case 'course': return { url: urls.course, transport: 'websocket' };
   }
@@ -285,11 +293,24 @@ const urls = {};
 const times = Object.fromEntries(MODES.map((m) => [m, []]));
 const thirds = Object.fromEntries(MODES.map((m) => [m, []]));
 let stack = null;
+let beforeStack = null;
 let browser = null;
 try {
   if (MODES.some((m) => NOOM_MODES.includes(m))) {
     stack = await startStack({});
     urls.noom = stack.baseUrl;
+  }
+  if (MODES.some((m) => BEFORE_MODES.includes(m))) {
+    /* startStack runs $NOOM_RUN; the other build's noom-run finds its own programs and files. */
+    const own = process.env.NOOM_RUN;
+    process.env.NOOM_RUN = BEFORE;
+    try {
+      beforeStack = await startStack({});
+    } finally {
+      if (own === undefined) delete process.env.NOOM_RUN;
+      else process.env.NOOM_RUN = own;
+    }
+    urls.before = beforeStack.baseUrl;
   }
   if (MODES.some((m) => COURSE_MODES.includes(m))) urls.course = await startCourse();
   browser = await chromium.launch({ executablePath: process.env.NOOM_CHROMIUM || '/usr/bin/chromium', args });
@@ -313,6 +334,7 @@ try {
 } finally {
   if (browser) await browser.close();
   if (stack) await stack.stop();
+  if (beforeStack) await beforeStack.stop();
   await stopCourse();
 }
 
@@ -333,3 +355,5 @@ for (const mode of MODES) {
 }
 ratio('polling', 'course-polling');
 ratio('websocket', 'course');
+ratio('before-polling', 'course-polling');
+ratio('before-websocket', 'course');
