@@ -644,6 +644,8 @@ function beginCall(state) {
   thisCall.onPeerAdded = (session) => room.setPeerState(session, 'connecting');
   const devices = ensureMedia();
   const order = state.members.map((m) => m.session);
+  const listed = state.members.find((m) => m.session === self);
+  const known = listed ? { audio: listed.audio !== false, video: listed.video !== false, screen: !!listed.screen } : null;
   const now = state.call;
   if (now && mediaReady && now.in_call && now.mode === 'mesh') {
     thisCall.start(now, devices.tracks(), warmOffers);
@@ -652,13 +654,13 @@ function beginCall(state) {
     thisCall.connectAll(mine < 0 ? order : order.slice(0, mine));
     dropWarmOffers();
     return () => {
-      if (call === thisCall) showCall(thisCall, now, devices, order);
+      if (call === thisCall) showCall(thisCall, now, devices, order, known);
     };
   }
   /* A join answer carries the configuration; a state from elsewhere (a resync) does not. */
   const config = now ? Promise.resolve(now) : client.callConfig();
   Promise.all([mediaOpened, config]).then(([, config]) => {
-    if (call === thisCall) showCall(thisCall, config, devices, order);
+    if (call === thisCall) showCall(thisCall, config, devices, order, known);
   }).catch((err) => {
     if (call === thisCall) room.setCallStatus(`The call could not start: ${describe(err)}`);
   });
@@ -671,10 +673,18 @@ function beginCall(state) {
  * @param {import('./transport.js').CallConfig} config
  * @param {LocalMedia} devices
  * @param {number[]} order  the room's members in join order
+ * @param {import('./media.js').MediaState|null} known  our media state as the join answer lists it
  */
-function showCall(thisCall, config, devices, order) {
+function showCall(thisCall, config, devices, order, known) {
   showLocal(devices);
-  announceMedia(devices.state());
+  const st = devices.state();
+  /* The room knows our state already when the join answer lists it as it is: no request (and
+   * no event to every member while the call is being set up). */
+  if (known && known.audio === st.audio && known.video === st.video && known.screen === st.screen) {
+    room.setMemberMedia(thisCall.self, st);
+  } else {
+    announceMedia(st);
+  }
   updateControls();
   joinCall(thisCall, config, devices.tracks(), order);
   /* Connections made before the room was drawn had no tile to show their state on. */
