@@ -7,6 +7,9 @@
  *                                           ttl, mesh_max, in_call, mode,
  *                                           sfu_available[, sfu]}
  *
+ * The join answer carries the same object as "call" (rooms.c), so that a
+ * newcomer's offer can leave as soon as it is in the room.
+ *
  * mode is "mesh" or "sfu": a call past mesh_max moves onto Janus when it is
  * configured (sfu.c), and then every member is in it and gets sfu, what
  * its page needs to publish and subscribe there.
@@ -19,6 +22,9 @@
  * gives Janus the same kind of credential, for its side of an SFU call
  * (h_turn_rest below).
  *   POST /api/signal {to, kind, data}   -> 202 {seq}; "signal" event to `to`
+ *   POST /api/signal {signals: [{to, kind, data}, ...]}
+ *                                       -> 202 {seq}; the same for each, in
+ *                                          order, all or none
  *   POST /api/media  {audio,video,screen} -> 200 state; "media" event to the room
  *
  * Who may signal whom: both sessions are in the same room and both are among
@@ -102,38 +108,52 @@ ice_servers_new(const struct conf *cf, struct metrics *m, int64_t sid,
 	return list;
 }
 
+/*
+ * The call configuration of session s, which is in a room, as a new JSON
+ * object (GET /api/call's answer, and the join answer's "call"); NULL on a
+ * store error.
+ */
+json_t *
+call_config_new(struct ctx *c, const struct session *s, int64_t now_ms)
+{
+	const struct conf *cf = conf_now(c->app);
+	json_t		*sfu, *config;
+	int		 rank, in_call, failed;
+
+	if ((rank = db_member_rank(c->db, s->id)) == -1)
+		return NULL;
+	/* On the SFU every member is in the call (sfu.c). */
+	sfu = sfu_call_new(c, s, now_ms, &failed);
+	if (failed)
+		return NULL;
+	in_call = sfu != NULL || rank < cf->mesh_max;
+	config = json_pack("{s:o,s:s,s:i,s:i,s:b,s:s,s:b}",
+	    "iceServers", ice_servers_new(cf, c->app->metrics, s->id,
+	    now_ms / 1000, in_call),
+	    "iceTransportPolicy", cf->ice_relay ? "relay" : "all",
+	    "ttl", cf->turn_ttl, "mesh_max", cf->mesh_max,
+	    "in_call", in_call, "mode", sfu != NULL ? "sfu" : "mesh",
+	    "sfu_available", sfu_on(cf));
+	if (sfu != NULL)
+		json_object_set_new(config, "sfu", sfu);
+	return config;
+}
+
 void
 h_call(struct ctx *c, const struct req *rq, struct resp *rs)
 {
-	const struct conf *cf = conf_now(c->app);
 	struct session	 s;
-	json_t		*sfu;
-	int		 rank, in_call, failed;
+	json_t		*config;
 
 	if (auth_session(c, rq, rs, &s) == -1)
 		return;
 	if (session_in_room(&s, rs) == -1)
 		return;
-	if ((rank = db_member_rank(c->db, s.id)) == -1) {
+	if ((config = call_config_new(c, &s, rq->now_ms)) == NULL) {
 		resp_error(rs, 500, "internal", "The store failed.");
 		return;
 	}
-	/* On the SFU every member is in the call (sfu.c). */
-	sfu = sfu_call_new(c, &s, rq->now_ms, &failed);
-	if (failed) {
-		resp_error(rs, 500, "internal", "The store failed.");
-		return;
-	}
-	in_call = sfu != NULL || rank < cf->mesh_max;
-	resp_json(rs, 200, json_pack("{s:o,s:s,s:i,s:i,s:b,s:s,s:b}",
-	    "iceServers", ice_servers_new(cf, c->app->metrics, s.id,
-	    rq->now_ms / 1000, in_call),
-	    "iceTransportPolicy", cf->ice_relay ? "relay" : "all",
-	    "ttl", cf->turn_ttl, "mesh_max", cf->mesh_max,
-	    "in_call", in_call, "mode", sfu != NULL ? "sfu" : "mesh",
-	    "sfu_available", sfu_on(cf)));
-	if (sfu != NULL)
-		json_object_set_new(rs->json, "sfu", sfu);
+	resp_json(rs, 200, config);
 }
 
 /* Check the fields of a signal; 0, or -1 after answering 400 / 413. */
@@ -199,48 +219,112 @@ same_call(struct ctx *c, const struct session *s, const struct session *t)
 	return rs < max && rt < max;
 }
 
+/*
+ * The signals of a request as an array: body.signals (a batch, 1 to
+ * NOOM_SIGNAL_BATCH objects), or the body itself as the only one.  A new
+ * reference, or NULL after answering 400.
+ */
+static json_t *
+signal_list(json_t *body, struct resp *rs)
+{
+	json_t	*list = json_object_get(body, "signals");
+	size_t	 n;
+
+	if (list == NULL)
+		return json_pack("[O]", body);
+	n = json_is_array(list) ? json_array_size(list) : 0;
+	if (n == 0 || n > NOOM_SIGNAL_BATCH) {
+		resp_bad_field(rs, "signals", "Field 'signals' must be a list "
+		    "of 1 to %d signals.", NOOM_SIGNAL_BATCH);
+		return NULL;
+	}
+	return json_incref(list);
+}
+
+/*
+ * Check every signal of list (fields, then whether its target shares a
+ * call with s) and publish each to its target; the caller's transaction
+ * makes it all or nothing.  0, or -1 after answering (400, 403, 413, 500).
+ * A refusal of a batch names the signal by its "index".
+ */
+static int
+signal_publish(struct ctx *c, const struct req *rq, const struct session *s,
+    json_t *list, int batch, int64_t *seq, struct resp *rs)
+{
+	struct session	 t;
+	json_t		*item, *data, *ev;
+	const char	*kind;
+	int64_t		 to;
+	size_t		 i;
+	int		 found, ok = 1;
+
+	json_array_foreach(list, i, item) {
+		if (!json_is_object(item)) {
+			resp_bad_field(rs, "signals", "Each signal must be an "
+			    "object.");
+			goto refused;
+		}
+		if (signal_check(item, &to, &kind, &data, rs) == -1)
+			goto refused;
+		if ((found = db_session_by_id(c->db, to, &t)) == -1)
+			goto fail;
+		if (!found || to == s->id || (ok = same_call(c, s, &t)) == 0) {
+			resp_error(rs, 403, "forbidden", "That session is not "
+			    "in a call with you.");
+			goto refused;
+		}
+		if (ok == -1)
+			goto fail;
+		ev = json_pack("{s:I,s:s,s:s,s:O}", "from", (json_int_t)s->id,
+		    "nickname", s->nickname, "kind", kind, "data", data);
+		*seq = publish(c, 0, to, "signal", ev, rq->now_ms);
+		json_decref(ev);
+		if (*seq == -1)
+			goto fail;
+	}
+	return 0;
+fail:
+	resp_error(rs, 500, "internal", "The store failed.");
+	return -1;
+refused:
+	if (batch)
+		json_object_set_new(rs->json, "index", json_integer(i));
+	return -1;
+}
+
 void
 h_signal(struct ctx *c, const struct req *rq, struct resp *rs)
 {
-	struct session	 s, t;
-	json_t		*body, *data, *ev = NULL;
-	const char	*kind;
-	int64_t		 to, seq;
-	int		 found, ok;
+	struct session	 s;
+	json_t		*body, *list;
+	int64_t		 seq = 0;
+	int		 batch;
 
 	if ((body = body_object(rq, 0, rs)) == NULL)
 		return;
-	if (signal_check(body, &to, &kind, &data, rs) == -1)
+	batch = json_object_get(body, "signals") != NULL;
+	if ((list = signal_list(body, rs)) == NULL)
 		goto out;
-	if (db_begin(c->db) == -1)
-		goto fail;
+	if (db_begin(c->db) == -1) {
+		resp_error(rs, 500, "internal", "The store failed.");
+		goto out;
+	}
 	if (auth_session(c, rq, rs, &s) == -1 ||
-	    rate_take_signal(c, &s, rq->now_ms, rs) == -1)
+	    rate_take_signal(c, &s, rq->now_ms, (int)json_array_size(list),
+	    rs) == -1 ||
+	    session_in_room(&s, rs) == -1 ||
+	    signal_publish(c, rq, &s, list, batch, &seq, rs) == -1)
 		goto rollback;
-	if (session_in_room(&s, rs) == -1)
-		goto rollback;
-	if ((found = db_session_by_id(c->db, to, &t)) == -1)
-		goto fail;
-	if (!found || to == s.id || (ok = same_call(c, &s, &t)) == 0) {
-		resp_error(rs, 403, "forbidden", "That session is not in a call "
-		    "with you.");
+	if (db_commit(c->db) == -1) {
+		resp_error(rs, 500, "internal", "The store failed.");
 		goto rollback;
 	}
-	if (ok == -1)
-		goto fail;
-	ev = json_pack("{s:I,s:s,s:s,s:O}", "from", (json_int_t)s.id,
-	    "nickname", s.nickname, "kind", kind, "data", data);
-	if ((seq = publish(c, 0, to, "signal", ev, rq->now_ms)) == -1 ||
-	    db_commit(c->db) == -1)
-		goto fail;
 	resp_json(rs, 202, json_pack("{s:I}", "seq", (json_int_t)seq));
 	goto out;
-fail:
-	resp_error(rs, 500, "internal", "The store failed.");
 rollback:
 	db_rollback(c->db);
 out:
-	json_decref(ev);
+	json_decref(list);
 	json_decref(body);
 }
 

@@ -60,13 +60,13 @@ answer_429(struct resp *rs, const char *scope, int retry)
 }
 
 /*
- * Take one call from the session's bucket b (writes, signaling,
- * reactions), inside the caller's transaction.  0 if allowed, -1 after answering
- * 429 (or 500).
+ * Take n calls from the session's bucket b (writes, signaling,
+ * reactions), inside the caller's transaction: all or none.  0 if allowed,
+ * -1 after answering 429 (or 500).
  */
 static int
 session_take(struct ctx *c, const struct session *s, enum bucket b,
-    int64_t now, struct resp *rs)
+    int64_t now, int n, struct resp *rs)
 {
 	static const struct bucket_rule rules[] = {
 		[BUCKET_WRITE] = { "session", NOOM_RL_BURST, NOOM_RL_RATE },
@@ -86,12 +86,12 @@ session_take(struct ctx *c, const struct session *s, enum bucket b,
 	    b == BUCKET_REACTION ?
 	    bucket_refill(rule, s->re_tokens, s->re_ms, now) :
 	    bucket_refill(rule, s->rl_tokens, s->rl_ms, now);
-	if (tokens < 1) {
-		answer_429(rs, "session", bucket_retry_s(rule, tokens));
+	if (tokens < n) {
+		answer_429(rs, "session", bucket_retry_s(rule, tokens - n + 1));
 		metrics_add(c->app->metrics, refused[b], 1);
 		return -1;
 	}
-	if (db_session_rate(c->db, s->id, b, tokens - 1, now) == -1) {
+	if (db_session_rate(c->db, s->id, b, tokens - n, now) == -1) {
 		resp_error(rs, 500, "internal", "The store failed.");
 		return -1;
 	}
@@ -103,15 +103,15 @@ int
 rate_take(struct ctx *c, const struct session *s, int64_t now,
     struct resp *rs)
 {
-	return session_take(c, s, BUCKET_WRITE, now, rs);
+	return session_take(c, s, BUCKET_WRITE, now, 1, rs);
 }
 
-/* Take one signaling message from the session's own allowance. */
+/* Take n signaling messages (one request's) from the session's own allowance. */
 int
-rate_take_signal(struct ctx *c, const struct session *s, int64_t now,
+rate_take_signal(struct ctx *c, const struct session *s, int64_t now, int n,
     struct resp *rs)
 {
-	return session_take(c, s, BUCKET_SIGNAL, now, rs);
+	return session_take(c, s, BUCKET_SIGNAL, now, n, rs);
 }
 
 /* Take one reaction from the session's own allowance. */
@@ -119,7 +119,7 @@ int
 rate_take_reaction(struct ctx *c, const struct session *s, int64_t now,
     struct resp *rs)
 {
-	return session_take(c, s, BUCKET_REACTION, now, rs);
+	return session_take(c, s, BUCKET_REACTION, now, 1, rs);
 }
 
 /*

@@ -31,6 +31,7 @@
 #define NOOM_RE_RATE		1	/* ... refilled per second */
 #define NOOM_HANDS_MAX		200	/* raised hands in a room's state */
 #define NOOM_SIGNAL_MAX		(16 * 1024)	/* bytes of one signal's data */
+#define NOOM_SIGNAL_BATCH	32	/* signals in one POST /api/signal */
 #define NOOM_ICE_URLS_MAX	16	/* stun / turn URLs in the configuration */
 #define NOOM_PROXIES_MAX	16	/* trusted_proxy entries */
 #define NOOM_ADDR_MAX		64	/* bytes of a client address */

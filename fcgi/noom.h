@@ -360,7 +360,7 @@ double	 bucket_refill(const struct bucket_rule *, double, int64_t, int64_t);
 int	 bucket_retry_s(const struct bucket_rule *, double);
 int	 rate_take(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
-int	 rate_take_signal(struct ctx *, const struct session *, int64_t,
+int	 rate_take_signal(struct ctx *, const struct session *, int64_t, int,
 	    struct resp *);
 int	 rate_take_reaction(struct ctx *, const struct session *, int64_t,
 	    struct resp *);
@@ -434,6 +434,7 @@ int	 hand_publish(struct ctx *, const struct session *,
 	    const struct session *, int64_t);
 
 /* call.c */
+json_t	*call_config_new(struct ctx *, const struct session *, int64_t);
 void	 h_call(struct ctx *, const struct req *, struct resp *);
 void	 h_turn_rest(struct ctx *, const struct req *, struct resp *);
 void	 h_signal(struct ctx *, const struct req *, struct resp *);

@@ -527,6 +527,25 @@ fail:
 	return 0;
 }
 
+/*
+ * The call configuration in the answer of a join into a room (after the
+ * commit: on the SFU it may open the VideoRoom), so that the page starts the
+ * call without another request.  Left out on a failure: the page then asks
+ * GET /api/call.
+ */
+static void
+join_call(struct ctx *c, const struct req *rq, const struct session *s,
+    struct resp *rs)
+{
+	json_t	*config;
+
+	if ((config = call_config_new(c, s, rq->now_ms)) == NULL) {
+		log_warn("no call configuration for a join answer");
+		return;
+	}
+	json_object_set_new(rs->json, "call", config);
+}
+
 void
 h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 {
@@ -569,6 +588,7 @@ h_join(struct ctx *c, const struct req *rq, struct resp *rs)
 		    json_string(s.nickname));
 		if (j.unlisted)
 			json_object_set_new(rs->json, "key", json_string(j.key));
+		join_call(c, rq, &s, rs);
 	}
 	goto out;
 fail:

@@ -26,7 +26,9 @@
  * @typedef {{room: string, count: number, members: Member[], history: ChatMessage[],
  *            cursor: number, nickname?: string, key?: string, unlisted?: boolean,
  *            host?: boolean, settings?: RoomSettings, waiting?: Waiting[],
- *            hands?: RaisedHand[]}} RoomState  hands: the raised hands, earliest first
+ *            hands?: RaisedHand[], call?: CallConfig}} RoomState  hands: the raised hands,
+ *            earliest first; call: the call configuration (a join answer: the call starts
+ *            without GET api/call)
  *            nickname: the one this session has in the room (a join answer; "Ann (2)" when
  *            another member is called Ann); key: an unlisted room's key (join answer); host:
  *            this session is a host; waiting: who waits to be admitted (a host's answer only)

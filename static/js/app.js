@@ -39,7 +39,7 @@ import { HomeView } from './home.js';
 import { PrejoinView } from './prejoin.js';
 import { RoomView } from './room.js';
 import { NoticeBanner } from './notice.js';
-import { Call } from './call.js';
+import { Call, WarmOffer } from './call.js';
 import { SfuCall } from './sfu.js';
 import { LocalMedia } from './media.js';
 
@@ -167,6 +167,8 @@ let lastCallConfig = null;
 let mediaOpened = Promise.resolve();
 /** Whether `media` has had the browser's answer (the pre-join screen says "starting" until then). */
 let mediaReady = false;
+/** Connections offered at the click on Join, for the members before us. @type {WarmOffer[]} */
+let warmOffers = [];
 /** Announcements of our media state, one after another. @type {Promise<unknown>} */
 let mediaSends = Promise.resolve();
 
@@ -217,6 +219,45 @@ function serial(op) {
   return run;
 }
 
+/* Connections offered before the join answer: the mesh's default size less one. */
+const WARM_MAX = 5;
+
+/** Closes the connections offered ahead that no call took. */
+function dropWarmOffers() {
+  for (const w of warmOffers) w.close();
+  warmOffers = [];
+}
+
+/**
+ * Keeps connections offered ahead (WarmOffer) for the room of the pre-join screen, once its
+ * devices are open: one per member of the room's listing (one if it is not listed), at most
+ * WARM_MAX, with the tracks the call would send. Made again when either changed; at the click
+ * on Join they are usually ready, so the offers leave as soon as the join answer is in.
+ * @param {string} name
+ */
+function warmUp(name) {
+  if (!mediaReady || !media) return;
+  const tracks = media.tracks();
+  const listed = client.rooms.find((r) => r.name === name)?.count ?? 1;
+  const count = Math.max(1, Math.min(listed, WARM_MAX));
+  if (warmOffers.length === count && warmOffers.every((w) => w.sends(tracks))) return;
+  dropWarmOffers();
+  warmOffers = WarmOffer.make(tracks, count);
+}
+
+/**
+ * Makes the current history entry the room's, unless it is already: replaceState costs the
+ * page tens of ms, and the pre-join screen put the entry there in most cases.
+ * @param {string} name
+ * @param {string} key
+ */
+function replaceRoomState(name, key) {
+  const url = roomUrl(name, key);
+  const st = history.state;
+  if (location.href === url && st && st.view === 'room' && st.room === name && st.key === key) return;
+  history.replaceState({ view: 'room', room: name, key }, '', url);
+}
+
 /**
  * Records a room address in the history.
  * @param {Target} to
@@ -251,6 +292,8 @@ function showPrejoin(to, how = {}) {
   showLocal(devices);
   updateControls();
   prejoin.setStatus(devices.problem);
+  dropWarmOffers(); /* another room's count, maybe; made again here or once the devices open */
+  warmUp(to.room);
   if (wasIn !== null) {
     serial(() => client.leave()).catch(() => client.leaveBeacon());
   }
@@ -290,6 +333,8 @@ async function joinRoom(to, how) {
   /* The camera and microphone open while the join is on its way: the call needs both, and the
    * browser takes a few hundred ms to start a camera. */
   ensureMedia();
+  if (how.straight) dropWarmOffers();
+  else warmUp(to.room);
   await renaming;
   /** @type {Awaited<ReturnType<NoomClient['join']>>|null} */
   let answer = null;
@@ -306,9 +351,12 @@ async function joinRoom(to, how) {
       }
     });
   } catch (err) {
+    dropWarmOffers();
     if (visit === mine) refused(to, err);
     return;
   }
+  /* Taken by the call if the answer began one (onRoomState, before this). */
+  dropWarmOffers();
   if (answer === null || visit !== mine) return;
   if ('waiting' in answer && answer.waiting === true) {
     /* wantRoom stays set: leaving the page or pressing Leave cancels the wait (POST api/leave). */
@@ -571,17 +619,22 @@ function preferredNickname() {
 // ---- call -------------------------------------------------------------------------------
 
 /**
- * Begins the call of a room whose state was just drawn: devices, Call object, configuration.
+ * Begins the call of a room whose state just came, before the room is drawn: devices, Call
+ * object, configuration. With the configuration in the join answer and the devices open (the
+ * pre-join screen opened them), a mesh call connects to the members before us at once, so the
+ * offers leave before the drawing; the rest waits for the returned function, called once the
+ * room is drawn.
  * @param {RoomState} state
+ * @returns {() => void}
  */
 function beginCall(state) {
   const self = client.session;
-  if (self === null) return;
+  if (self === null) return () => {};
   callRoom = state.room;
   inCall = false;
   const thisCall = new Call({
     self,
-    signaling: { send: (to, kind, data) => client.signal(to, kind, data) },
+    signaling: { send: (signals) => client.signals(signals) },
     refreshConfig: () => client.callConfig(),
   });
   call = thisCall;
@@ -590,15 +643,54 @@ function beginCall(state) {
   thisCall.onPeerState = (session, st) => room.setPeerState(session, st);
   thisCall.onPeerAdded = (session) => room.setPeerState(session, 'connecting');
   const devices = ensureMedia();
-  Promise.all([mediaOpened, client.callConfig()]).then(([, config]) => {
-    if (call !== thisCall) return;
-    showLocal(devices);
-    announceMedia(devices.state());
-    updateControls();
-    joinCall(thisCall, config, devices.tracks(), state.members.map((m) => m.session));
+  const order = state.members.map((m) => m.session);
+  const listed = state.members.find((m) => m.session === self);
+  const known = listed ? { audio: listed.audio !== false, video: listed.video !== false, screen: !!listed.screen } : null;
+  const now = state.call;
+  if (now && mediaReady && now.in_call && now.mode === 'mesh') {
+    thisCall.start(now, devices.tracks(), warmOffers);
+    /* Members after us connect to us. */
+    const mine = order.indexOf(self);
+    thisCall.connectAll(mine < 0 ? order : order.slice(0, mine));
+    dropWarmOffers();
+    return () => {
+      if (call === thisCall) showCall(thisCall, now, devices, order, known);
+    };
+  }
+  /* A join answer carries the configuration; a state from elsewhere (a resync) does not. */
+  const config = now ? Promise.resolve(now) : client.callConfig();
+  Promise.all([mediaOpened, config]).then(([, config]) => {
+    if (call === thisCall) showCall(thisCall, config, devices, order, known);
   }).catch((err) => {
     if (call === thisCall) room.setCallStatus(`The call could not start: ${describe(err)}`);
   });
+  return () => {};
+}
+
+/**
+ * The drawn room's side of a call that begins (its connections may be under way already).
+ * @param {Call} thisCall
+ * @param {import('./transport.js').CallConfig} config
+ * @param {LocalMedia} devices
+ * @param {number[]} order  the room's members in join order
+ * @param {import('./media.js').MediaState|null} known  our media state as the join answer lists it
+ */
+function showCall(thisCall, config, devices, order, known) {
+  showLocal(devices);
+  const st = devices.state();
+  /* The room knows our state already when the join answer lists it as it is: no request (and
+   * no event to every member while the call is being set up). */
+  if (known && known.audio === st.audio && known.video === st.video && known.screen === st.screen) {
+    room.setMemberMedia(thisCall.self, st);
+  } else {
+    announceMedia(st);
+  }
+  updateControls();
+  joinCall(thisCall, config, devices.tracks(), order);
+  /* Connections made before the room was drawn had no tile to show their state on. */
+  for (const peer of thisCall.peers.values()) {
+    room.setPeerState(peer.session, peer.state === 'new' ? 'connecting' : peer.state);
+  }
 }
 
 /**
@@ -766,6 +858,7 @@ function ensureMedia() {
       showLocal(devices);
       updateControls();
       prejoin.setStatus(devices.problem);
+      if (view === 'prejoin' && target) warmUp(target.room);
     });
   }
   return media;
@@ -825,6 +918,7 @@ function endCall(how) {
 
 /* Stops the camera and microphone (their lights go off). */
 function closeMedia() {
+  dropWarmOffers();
   if (!media) return;
   media.close();
   media = null;
@@ -921,22 +1015,28 @@ client.onRoomState = (state) => {
    * The address gets the room's key (an unlisted room opened just now has one only since its
    * answer), so that it is the invite link, and a reload comes straight back. */
   if (view !== 'room') showRoomView(state.room);
+  /* A new call starts before the room is drawn (tens of ms): the offers leave first. */
+  const fresh = !(call && callRoom === state.room);
+  let callShown = () => {};
+  if (fresh) {
+    endCall({ closeMedia: false });
+    callShown = beginCall(state);
+  }
   const key = state.key ?? client.joinOptions.key ?? '';
   target = { room: state.room, key, unlisted: !!key };
-  history.replaceState({ view: 'room', room: state.room, key }, '', roomUrl(state.room, key));
+  replaceRoomState(state.room, key);
   document.title = `${state.room} · Noom`;
   rememberRoom(state.room, key);
   room.setInvite(roomUrl(state.room, key));
   joinedAt = Date.now();
   room.setState(state, client.session, client.nickname);
-  if (call && callRoom === state.room) {
+  if (fresh) {
+    callShown();
+  } else if (call) {
     /* A resync: connections to members who are gone meanwhile are closed. */
     for (const session of Array.from(call.peers.keys())) {
       if (!room.members.has(session)) call.remove(session);
     }
-  } else {
-    endCall({ closeMedia: false });
-    beginCall(state);
   }
 };
 

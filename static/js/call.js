@@ -13,7 +13,8 @@
 // queued and replayed in order.
 //
 // Invariants:
-// - Signals to one peer are sent one after another, so the offer leaves before its candidates.
+// - Signals leave one request at a time, in order, so an offer leaves before its candidates;
+//   what queues while a request is out leaves together in the next (SEND_BATCH at most).
 //   Candidates that arrive anyway before the remote description is set are buffered and added
 //   right after it. Incoming signals of one peer are handled one after another too.
 // - Every peer sends the same local tracks (this.tracks). Switching camera or microphone, and
@@ -29,8 +30,10 @@
 /** @typedef {import('./transport.js').SignalKind} SignalKind */
 
 /**
- * @typedef {object} Signaling  how signals leave (NoomClient.signal)
- * @property {(to: number, kind: SignalKind, data?: any) => Promise<void>} send
+ * @typedef {{to: number, kind: SignalKind, data?: any}} OutSignal
+ * @typedef {object} Signaling  how signals leave (NoomClient.signals): one request for the
+ *   list, in order, started before send() returns
+ * @property {(signals: OutSignal[]) => Promise<void>} send
  *
  * @typedef {'new'|'connecting'|'connected'|'reconnecting'|'closed'} PeerState
  *
@@ -60,6 +63,10 @@ const REFRESH_SHARE_MS = 10000;
 /* TURN credentials are renewed when this share of their lifetime has passed. */
 const RENEW_AT = 0.75;
 
+/* Signals in one request (the server takes 32), and their bytes (the body limit is 64 KiB). */
+const SEND_BATCH = 32;
+const SEND_BYTES = 48 * 1024;
+
 /** @type {('audio'|'video')[]} */
 const KINDS = ['audio', 'video'];
 
@@ -69,8 +76,9 @@ class Peer {
    * @param {Call} call
    * @param {number} session
    * @param {boolean} initiator  we make the first offer (we are the newcomer)
+   * @param {WarmOffer|null} [warm]  a connection whose offer is made already (initiator only)
    */
-  constructor(call, session, initiator) {
+  constructor(call, session, initiator, warm = null) {
     this.call = call;
     this.session = session;
     /* The polite peer yields when offers collide; the larger session id is polite. */
@@ -82,8 +90,6 @@ class Peer {
     this.pendingCandidates = [];
     /** Tail of the incoming signal queue. @type {Promise<void>} */
     this.inbox = Promise.resolve();
-    /** Tail of the outgoing signal queue. @type {Promise<void>} */
-    this.outbox = Promise.resolve();
     /** What the remote sends us; a new MediaStream object each time a track is added. */
     this.stream = new MediaStream();
     /** Remote tracks whose mute/unmute we listen to. @type {WeakSet<MediaStreamTrack>} */
@@ -99,7 +105,9 @@ class Peer {
     /** @type {RTCConfiguration} */
     const config = { iceServers: call.iceServers };
     if (call.iceTransportPolicy) config.iceTransportPolicy = call.iceTransportPolicy;
-    const pc = new Ctor(config);
+    /* A warm connection gathers nothing before its offer is set: its ICE servers come now. */
+    const pc = warm ? warm.pc : new Ctor(config);
+    if (warm) pc.setConfiguration({ ...pc.getConfiguration(), ...config });
     this.pc = pc;
 
     pc.onnegotiationneeded = () => this._negotiate();
@@ -112,27 +120,30 @@ class Peer {
 
     /* Tracks go in before any remote description: on the answering side, addTrack()'s
      * transceivers are then matched to the offer's m-lines, and the answer already sends. */
+    if (warm && warm.offer) {
+      /* Incoming signals (the answer) wait until the offer is set. */
+      this.inbox = this._offerWarm(warm.offer);
+      return;
+    }
     for (const kind of KINDS) {
       const track = call.tracks[kind];
       if (track) pc.addTrack(track, call.localStream);
       else if (initiator) pc.addTransceiver(kind, { direction: 'recvonly' });
     }
+    /* The newcomer offers now rather than on negotiationneeded, a task later: the browser makes
+     * the offer while the page draws the room. (negotiationneeded then finds nothing to do.) */
+    if (initiator) this._negotiate();
   }
 
   // ---- signaling out ---------------------------------------------------------------------
 
   /**
-   * Queues one signal to this peer; signals leave in order, one at a time.
+   * Queues one signal to this peer (Call._send).
    * @param {SignalKind} kind
    * @param {any} [data]
    */
   send(kind, data) {
-    const to = this.session;
-    const signaling = this.call.signaling;
-    this.outbox = this.outbox.then(() => signaling.send(to, kind, data)).catch((err) => {
-      if (!this.closed) this.call._warn(`cannot send ${kind} to ${to}`, err);
-    });
-    return this.outbox;
+    this.call._send({ to: this.session, kind, data });
   }
 
   async _negotiate() {
@@ -143,6 +154,23 @@ class Peer {
       const desc = pc.localDescription;
       if (this.closed || !desc || desc.type !== 'offer') return;
       this.send('offer', { type: desc.type, sdp: desc.sdp });
+    } catch (err) {
+      if (!this.closed) this.call._warn(`offer to ${this.session} failed`, err);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  /**
+   * Sends the offer made before the join answer (WarmOffer) at once, then sets it: the
+   * browser gathers candidates and the page draws the room while the offer travels.
+   * @param {RTCSessionDescriptionInit} offer
+   */
+  async _offerWarm(offer) {
+    this.makingOffer = true;
+    this.send('offer', { type: 'offer', sdp: offer.sdp });
+    try {
+      await this.pc.setLocalDescription(offer);
     } catch (err) {
       if (!this.closed) this.call._warn(`offer to ${this.session} failed`, err);
     } finally {
@@ -372,6 +400,69 @@ class Peer {
 }
 
 /**
+ * A connection with the local tracks and its offer, made before the peer is known (on the
+ * pre-join screen, the camera being open): the newcomer's first offer then leaves as soon as the
+ * join answer names the member to send it to, without waiting for the browser to make it.
+ * createOffer() gathers no candidates, so the ICE servers of the join answer still apply.
+ */
+export class WarmOffer {
+  /**
+   * @param {LocalTracks} tracks
+   * @param {MediaStream} stream  groups the tracks on the far side (every connection of a call
+   *   uses the same one)
+   * @param {typeof RTCPeerConnection} [Ctor]
+   */
+  constructor(tracks, stream, Ctor = globalThis.RTCPeerConnection) {
+    this.tracks = { audio: tracks.audio ?? null, video: tracks.video ?? null };
+    this.stream = stream;
+    this.pc = new Ctor();
+    for (const kind of KINDS) {
+      const track = this.tracks[kind];
+      if (track) this.pc.addTrack(track, this.stream);
+      else this.pc.addTransceiver(kind, { direction: 'recvonly' });
+    }
+    /** The offer, once made. @type {RTCSessionDescriptionInit|null} */
+    this.offer = null;
+    this.used = false;
+    this.pc.createOffer().then((offer) => { this.offer = offer; }, () => {});
+  }
+
+  /**
+   * Whether a call sending `tracks` can use it now (the offer is made, nothing changed).
+   * @param {LocalTracks} tracks
+   */
+  fits(tracks) {
+    return this.offer !== null && this.sends(tracks);
+  }
+
+  /**
+   * Whether it is not taken and sends `tracks` (its offer may still be on its way).
+   * @param {LocalTracks} tracks
+   */
+  sends(tracks) {
+    return !this.used && this.tracks.audio === (tracks.audio ?? null) && this.tracks.video === (tracks.video ?? null);
+  }
+
+  /** Closes the connection unless a peer took it. */
+  close() {
+    if (this.used) return;
+    this.used = true;
+    this.pc.close();
+  }
+
+  /**
+   * n of them, for a room with n members in the call before us.
+   * @param {LocalTracks} tracks
+   * @param {number} n
+   * @returns {WarmOffer[]}
+   */
+  static make(tracks, n) {
+    const stream = new MediaStream();
+    return Array.from({ length: n }, () => new WarmOffer(tracks, stream));
+  }
+}
+
+/**
  * What a call tells the room page, the same for the mesh (Call) and the SFU (SfuCall, sfu.js):
  * each callback is optional; replace them after construction.
  */
@@ -424,19 +515,30 @@ export class Call extends CallEvents {
     this.ended = false;
     /** Signals received before start(). @type {{from: number, kind: SignalKind, data: any}[]} */
     this._queue = [];
+    /** Connections made before the join answer, for connect() to take. @type {WarmOffer[]} */
+    this._warm = [];
+    /** While set, signals queue without a request (connectAll sends its offers in one). */
+    this._corked = false;
+    /** Signals waiting for the request out to finish. @type {OutSignal[]} */
+    this._outbox = [];
+    this._sending = false;
   }
 
   /**
    * Starts the call with the ICE configuration and the tracks to send; replays the signals
-   * that came in before.
+   * that came in before. connect() takes the `warm` connections that fit the tracks, one
+   * each (the caller closes them afterwards: a no-op once taken).
    * @param {CallConfigLike} config
    * @param {LocalTracks} tracks
+   * @param {WarmOffer[]} [warm]
    */
-  start(config, tracks) {
+  start(config, tracks, warm = []) {
     if (this.ended || this.started) return;
     this.iceServers = config.iceServers ?? [];
     this.iceTransportPolicy = config.iceTransportPolicy;
     this.tracks = { audio: tracks.audio ?? null, video: tracks.video ?? null };
+    this._warm = warm.filter((w) => w.fits(this.tracks));
+    if (this._warm.length) this.localStream = this._warm[0].stream;
     this.started = true;
     this._scheduleRenewal(config.ttl ?? 0);
     const queued = this._queue;
@@ -451,7 +553,23 @@ export class Call extends CallEvents {
    */
   connect(session) {
     if (!this.started || this.ended || session === this.self || this.peers.has(session)) return;
-    this._add(session, true);
+    const warm = this._warm.shift() ?? null;
+    if (warm) warm.used = true;
+    this._add(session, true, warm);
+  }
+
+  /**
+   * Connects to several members at once; their offers (those made already) leave together.
+   * @param {number[]} sessions
+   */
+  connectAll(sessions) {
+    this._corked = true;
+    try {
+      for (const session of sessions) this.connect(session);
+    } finally {
+      this._corked = false;
+    }
+    if (!this._sending) this._flush();
   }
 
   /** @param {number} session */
@@ -518,12 +636,39 @@ export class Call extends CallEvents {
    * @returns {Promise<void>}
    */
   hangup() {
-    const sends = [];
-    for (const peer of this.peers.values()) {
-      sends.push(this.signaling.send(peer.session, 'hangup').catch(() => {}));
-    }
+    /** @type {OutSignal[]} */
+    const hangups = Array.from(this.peers.keys(), (to) => ({ to, kind: 'hangup' }));
+    this._outbox = [];
     this.close();
-    return Promise.all(sends).then(() => {});
+    return hangups.length ? this.signaling.send(hangups).catch(() => {}) : Promise.resolve();
+  }
+
+  /**
+   * Queues a signal. One request is out at a time; what queues meanwhile (a set-up's
+   * candidates, to one peer or several) leaves together in the next, in order.
+   * @param {OutSignal} signal
+   */
+  _send(signal) {
+    if (this.ended) return;
+    this._outbox.push(signal);
+    if (!this._sending && !this._corked) this._flush();
+  }
+
+  /* Sends what is queued, up to SEND_BATCH signals and SEND_BYTES; again when it is done. */
+  _flush() {
+    let bytes = 0;
+    let n = 0;
+    while (n < this._outbox.length && n < SEND_BATCH) {
+      bytes += JSON.stringify(this._outbox[n].data ?? null).length;
+      if (n > 0 && bytes > SEND_BYTES) break;
+      n++;
+    }
+    const batch = this._outbox.splice(0, n);
+    this._sending = batch.length > 0;
+    if (!this._sending) return;
+    this.signaling.send(batch).catch((err) => {
+      if (!this.ended) this._warn(`cannot send ${batch.map((s) => `${s.kind} to ${s.to}`).join(', ')}`, err);
+    }).then(() => this._flush());
   }
 
   /**
@@ -569,9 +714,10 @@ export class Call extends CallEvents {
   /**
    * @param {number} session
    * @param {boolean} initiator
+   * @param {WarmOffer|null} [warm]
    */
-  _add(session, initiator) {
-    const peer = new Peer(this, session, initiator);
+  _add(session, initiator, warm = null) {
+    const peer = new Peer(this, session, initiator, warm);
     this.peers.set(session, peer);
     this.onPeerAdded(session);
     return peer;

@@ -319,6 +319,8 @@ export class NoomClient {
         this.api.setNickname(state.nickname);
         this.onSession({ session: this.session ?? 0, nickname: state.nickname, renewed: false });
       }
+      /* The call configuration comes with the answer: the call starts without GET api/call. */
+      if (state.call) state.call = callConfigOf(state.call);
       this._applyRoomState(state);
       return state;
     } catch (err) {
@@ -466,23 +468,7 @@ export class NoomClient {
    * @returns {Promise<CallConfig>}
    */
   async callConfig() {
-    const res = await this.api.request('GET', 'call');
-    return {
-      iceServers: Array.isArray(res.iceServers) ? res.iceServers : [],
-      /* 'relay' when the server wants media through TURN only (hides addresses, or the network
-       * lets nothing else through); anything else is the browser's default. */
-      iceTransportPolicy: res.iceTransportPolicy === 'relay' ? 'relay' : 'all',
-      ttl: Number(res.ttl) || 0,
-      mesh_max: Number(res.mesh_max) || 0,
-      in_call: !!res.in_call,
-      /* 'sfu': the call runs on Janus (sfu.js), with what the page needs there. */
-      mode: res.mode === 'sfu' && res.sfu ? 'sfu' : 'mesh',
-      sfu_available: !!res.sfu_available,
-      sfu: res.mode === 'sfu' && res.sfu ? {
-        path: String(res.sfu.path), room: Number(res.sfu.room), feed: Number(res.sfu.feed),
-        screen: Number(res.sfu.screen), token: String(res.sfu.token), join: String(res.sfu.join),
-      } : undefined,
-    };
+    return callConfigOf(await this.api.request('GET', 'call'));
   }
 
   /**
@@ -495,10 +481,19 @@ export class NoomClient {
    * @returns {Promise<void>}
    */
   async signal(to, kind, data) {
-    /** @type {{to: number, kind: SignalKind, data?: any}} */
-    const body = { to, kind };
-    if (data !== undefined && data !== null) body.data = data;
-    await this.api.write('POST', 'signal', body, false);
+    await this.signals([{ to, kind, data }]);
+  }
+
+  /**
+   * Sends several signals in one request (POST api/signal with `signals`), in order, all or
+   * none: a peer's candidates gathered while the previous request was out leave together.
+   * The request starts before this returns its promise.
+   * @param {{to: number, kind: SignalKind, data?: any}[]} list  1 to SIGNAL_BATCH
+   * @returns {Promise<void>}
+   */
+  async signals(list) {
+    const out = list.map(({ to, kind, data }) => (data === undefined || data === null ? { to, kind } : { to, kind, data }));
+    await this.api.write('POST', 'signal', out.length === 1 ? out[0] : { signals: out }, false);
   }
 
   /**
@@ -679,4 +674,28 @@ export class NoomClient {
       console.error('noom: onConnection failed', err);
     }
   }
+}
+
+/**
+ * A call configuration as the server sent it (GET api/call, a join answer's `call`), checked.
+ * @param {any} res
+ * @returns {CallConfig}
+ */
+function callConfigOf(res) {
+  return {
+    iceServers: Array.isArray(res.iceServers) ? res.iceServers : [],
+    /* 'relay' when the server wants media through TURN only (hides addresses, or the network
+     * lets nothing else through); anything else is the browser's default. */
+    iceTransportPolicy: res.iceTransportPolicy === 'relay' ? 'relay' : 'all',
+    ttl: Number(res.ttl) || 0,
+    mesh_max: Number(res.mesh_max) || 0,
+    in_call: !!res.in_call,
+    /* 'sfu': the call runs on Janus (sfu.js), with what the page needs there. */
+    mode: res.mode === 'sfu' && res.sfu ? 'sfu' : 'mesh',
+    sfu_available: !!res.sfu_available,
+    sfu: res.mode === 'sfu' && res.sfu ? {
+      path: String(res.sfu.path), room: Number(res.sfu.room), feed: Number(res.sfu.feed),
+      screen: Number(res.sfu.screen), token: String(res.sfu.token), join: String(res.sfu.join),
+    } : undefined,
+  };
 }

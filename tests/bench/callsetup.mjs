@@ -12,6 +12,8 @@
 //   websocket       Noom, WebSocket             course          course app, Socket.IO's default
 //                                                               (polling, then upgrade to WebSocket)
 //   default: polling websocket course-polling course
+//   before-polling  before-websocket: with CALLSETUP_BEFORE=<another build's noom-run>, that
+//                   build too, in the same run (the change and the code before it)
 //
 // Environment as for `make check` (NOOM_RUN, NOOM_SRCDIR, NOOM_BUILDDIR, NODE_PATH), and for the
 // course modes socket.io in $BENCH_DEPS (default ~/.cache/chat-bench, from the shared bench's
@@ -23,8 +25,13 @@
 // Start and stop points, the same for every mode: Ann opens the page, joins and has her local
 // video; Bob opens the page and waits until it is connected on the mode's transport (for
 // `websocket` and `course`: until it is on WebSocket); t0 = Bob's click on Join; stop = both
-// pages show a remote video with videoWidth > 0, currentTime > 0 and not paused.
-// CALLSETUP_TRACE=1 prints, per run, what each page did when (see traceScript below).
+// pages show a remote video with videoWidth > 0, currentTime > 0 and not paused. In Noom the
+// home page's Join opens the pre-join screen, whose camera preview plays before the measured
+// click on its own Join (the course app opens the camera at its one click). Then, Noom only
+// (the course app's call has one connection), Cleo joins the call of two: t0 = her click on
+// Join, stop = all three pages play both others' videos ("third member").
+// CALLSETUP_TRACE=1 prints, per run, what each page did when (see traceScript below), and when
+// the pages themselves saw the stop condition.
 
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -33,7 +40,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStack, within } from '../lib/stack.js';
 
-const NOOM_MODES = ['polling', 'websocket'];
+/* CALLSETUP_BEFORE=<another build's noom-run>: that build too, as before-polling and
+ * before-websocket, so that two versions of Noom are compared in one run. */
+const BEFORE = process.env.CALLSETUP_BEFORE || '';
+const BEFORE_MODES = BEFORE ? ['before-polling', 'before-websocket'] : [];
+const NOOM_MODES = ['polling', 'websocket', ...BEFORE_MODES];
 const COURSE_MODES = ['course-polling', 'course'];
 const ALL_MODES = [...NOOM_MODES, ...COURSE_MODES];
 
@@ -110,12 +121,33 @@ async function stopCourse() {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Resolves once the page shows one remote video that is playing. */
-function remotePlaying(page) {
+/** Resolves once the page shows `n` remote videos that are playing, with when the page saw it. */
+async function remotePlaying(page, n = 1) {
+  const seen = await page.waitForFunction((n) => {
+    const vs = /** @type {HTMLVideoElement[]} */ (Array.from(document.querySelectorAll('[data-testid="remote-video"]')));
+    return vs.filter((v) => v.videoWidth > 0 && v.currentTime > 0 && !v.paused).length >= n && Date.now();
+  }, n, { timeout: WAIT, polling: 10 });
+  return /** @type {number} */ (await seen.jsonValue());
+}
+
+/** Resolves once Noom's pre-join preview plays (the camera is open before the click). */
+function previewPlaying(page) {
   return page.waitForFunction(() => {
-    const v = /** @type {HTMLVideoElement|null} */ (document.querySelector('[data-testid="remote-video"]'));
+    const v = /** @type {HTMLVideoElement|null} */ (document.querySelector('[data-testid="prejoin-preview"]'));
     return !!v && v.videoWidth > 0 && v.currentTime > 0 && !v.paused;
   }, null, { timeout: WAIT, polling: 10 });
+}
+
+/**
+ * Noom: the home page's Join opens the pre-join screen, whose camera preview must play before
+ * the measured click (a user reads it before joining); the course app has no such screen.
+ * Returns the selector of the button that joins.
+ */
+async function toJoinButton(page) {
+  if (!(await page.$('[data-testid="nickname-input"]'))) return '[data-testid="join-button"]';
+  await page.click('[data-testid="join-button"]');
+  await previewPlaying(page);
+  return '[data-testid="prejoin-join"]';
 }
 
 /** Where each mode's page is, and the transport its page must be on before t0. */
@@ -123,6 +155,8 @@ function target(mode, urls) {
   switch (mode) {
     case 'polling': return { url: `${urls.noom}?transport=polling`, transport: 'polling' };
     case 'websocket': return { url: `${urls.noom}?transport=websocket`, transport: 'websocket' };
+    case 'before-polling': return { url: `${urls.before}?transport=polling`, transport: 'polling' };
+    case 'before-websocket': return { url: `${urls.before}?transport=websocket`, transport: 'websocket' };
     case 'course-polling': return { url: `${urls.course}?transport=polling`, transport: 'polling' };
     case 'course': return { url: urls.course, transport: 'websocket' };
   }
@@ -185,13 +219,18 @@ async function openPage(browser, urls, nickname, roomName, mode) {
       if (r.method() === 'GET' && !/api\//.test(u.pathname)) return;
       page.__requests.push([`${r.method()} ${u.pathname.replace(/^.*\/api\//, 'api/')}`, Date.now()]);
     });
+    /* The answers that matter for the order of work: the join's and the call configuration's. */
+    page.on('requestfinished', (r) => {
+      const u = new URL(r.url());
+      if (/api\/(join|call)$/.test(u.pathname)) page.__requests.push([`done ${u.pathname.replace(/^.*\/api\//, 'api/')}`, Date.now()]);
+    });
   }
   await page.goto(target(mode, urls).url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT });
   /* The course app has no nickname. */
   if (await page.$('[data-testid="nickname-input"]')) await page.fill('[data-testid="nickname-input"]', nickname);
   await page.fill('[data-testid="room-input"]', roomName);
-  return { ctx, page };
+  return { ctx, page, name: nickname };
 }
 
 const median = (xs) => {
@@ -204,49 +243,84 @@ async function oneRun(browser, urls, mode, i) {
   const roomName = `setup-${mode}-${process.pid}-${i}`;
   const a = await openPage(browser, urls, 'Ann', roomName, mode);
   let b = null;
+  let c = null;
   try {
-    await a.page.click('[data-testid="join-button"]');
+    await a.page.click(await toJoinButton(a.page));
     /* Ann is in the room with her camera on before Bob arrives, as in a real meeting. */
     await a.page.waitForSelector('[data-testid="local-video"]', { timeout: WAIT });
     b = await openPage(browser, urls, 'Bob', roomName, mode);
-    await b.page.waitForFunction((t) => document.body.dataset.transport === t, target(mode, urls).transport, { timeout: WAIT });
-    const t0 = Date.now();
-    await b.page.click('[data-testid="join-button"]');
-    await Promise.all([remotePlaying(a.page), remotePlaying(b.page)]);
-    const ms = Date.now() - t0;
-    if (TRACE) {
-      for (const [who, p] of [['Bob', b.page], ['Ann', a.page]]) {
-        const marks = [...(await p.evaluate(() => /** @type {any} */ (window).__trace)), ...p.__requests]
-          .filter(([, t]) => t >= t0).sort((x, y) => x[1] - y[1]);
-        console.log(`  ${who}: ${marks.map(([w, t]) => `${w} +${t - t0}`).join(', ')}`);
-      }
+    const ms = await timedJoin(b, [a], mode, urls);
+    /* Noom only (the course app's call has one connection): Cleo joins the call of two. */
+    let third = null;
+    if (NOOM_MODES.includes(mode)) {
+      c = await openPage(browser, urls, 'Cleo', roomName, mode);
+      third = await timedJoin(c, [a, b], mode, urls);
     }
-    return ms;
+    return { ms, third };
   } finally {
     await a.ctx.close();
     if (b) await b.ctx.close();
+    if (c) await c.ctx.close();
   }
+}
+
+/**
+ * `joiner` clicks Join once its page is on the mode's transport (t0); resolves with the ms
+ * until every page of the call plays every other member's video.
+ */
+async function timedJoin(joiner, members, mode, urls) {
+  const button = await toJoinButton(joiner.page);
+  await joiner.page.waitForFunction((t) => document.body.dataset.transport === t, target(mode, urls).transport, { timeout: WAIT });
+  const n = members.length;
+  const t0 = Date.now();
+  await joiner.page.click(button);
+  const seen = await Promise.all([remotePlaying(joiner.page, n), ...members.map((m) => remotePlaying(m.page, n))]);
+  const ms = Date.now() - t0;
+  if (TRACE) console.log(`  the pages saw it at +${Math.max(...seen) - t0}`);
+  if (TRACE) {
+    for (const who of [joiner, ...members]) {
+      const marks = [...(await who.page.evaluate(() => /** @type {any} */ (window).__trace)), ...who.page.__requests]
+        .filter(([, t]) => t >= t0).sort((x, y) => x[1] - y[1]);
+      console.log(`  ${who.name}: ${marks.map(([w, t]) => `${w} +${t - t0}`).join(', ')}`);
+    }
+  }
+  return ms;
 }
 
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const loadStart = load();
 const urls = {};
 const times = Object.fromEntries(MODES.map((m) => [m, []]));
+const thirds = Object.fromEntries(MODES.map((m) => [m, []]));
 let stack = null;
+let beforeStack = null;
 let browser = null;
 try {
   if (MODES.some((m) => NOOM_MODES.includes(m))) {
     stack = await startStack({});
     urls.noom = stack.baseUrl;
   }
+  if (MODES.some((m) => BEFORE_MODES.includes(m))) {
+    /* startStack runs $NOOM_RUN; the other build's noom-run finds its own programs and files. */
+    const own = process.env.NOOM_RUN;
+    process.env.NOOM_RUN = BEFORE;
+    try {
+      beforeStack = await startStack({});
+    } finally {
+      if (own === undefined) delete process.env.NOOM_RUN;
+      else process.env.NOOM_RUN = own;
+    }
+    urls.before = beforeStack.baseUrl;
+  }
   if (MODES.some((m) => COURSE_MODES.includes(m))) urls.course = await startCourse();
   browser = await chromium.launch({ executablePath: process.env.NOOM_CHROMIUM || '/usr/bin/chromium', args });
   console.log(`call set-up, ${RUNS} runs of ${MODES.join(', ')}; load average at start ${loadStart}`);
   for (let i = 1; i <= RUNS; i++) {
     for (const mode of MODES) {
-      const ms = await oneRun(browser, urls, mode, i);
+      const { ms, third } = await oneRun(browser, urls, mode, i);
       times[mode].push(ms);
-      console.log(`${mode} run ${i}: ${ms} ms`);
+      if (third !== null) thirds[mode].push(third);
+      console.log(`${mode} run ${i}: ${ms} ms${third === null ? '' : `, third member ${third} ms`}`);
     }
   }
 } catch (e) {
@@ -260,6 +334,7 @@ try {
 } finally {
   if (browser) await browser.close();
   if (stack) await stack.stop();
+  if (beforeStack) await beforeStack.stop();
   await stopCourse();
 }
 
@@ -274,5 +349,11 @@ const ratio = (n, c) => {
   if (!times[n] || !times[c]) return;
   console.log(`Noom ${n} ÷ ${c}: ${(median(times[n]) / median(times[c])).toFixed(2)}`);
 };
+for (const mode of MODES) {
+  const t = thirds[mode];
+  if (t.length) console.log(`| ${mode}, third member | ${median(t)} ms | ${Math.min(...t)} ms | ${Math.max(...t)} ms |`);
+}
 ratio('polling', 'course-polling');
 ratio('websocket', 'course');
+ratio('before-polling', 'course-polling');
+ratio('before-websocket', 'course');

@@ -194,7 +194,7 @@ async function setUpInPage({ room, nickname }) {
   });
   const call = new Call({
     self: client.session,
-    signaling: { send: (to, kind, data) => client.signal(to, kind, data) },
+    signaling: { send: (signals) => client.signals(signals) },
     refreshConfig: () => client.callConfig(),
   });
   const t = {

@@ -1,6 +1,8 @@
 // Call signaling over the HTTP API: addressed signals reach only their target, cross-room,
 // unjoined and out-of-call targets are refused, oversize data is refused with 413, media state
 // reaches the room, and the TURN credential is coturn's REST scheme for the configured lifetime.
+// The join answer carries the call configuration; a batch of signals follows the same rules,
+// all or none, and draws one allowance per signal.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -159,4 +161,90 @@ test('media state reaches the room and shows in the join answer', async () => {
   assert.equal(b.audio, false);
   assert.equal(b.video, false);
   assert.equal((await api(stack, 'POST', 'api/media', {token: bob.token, body: {audio: 'yes'}})).status, 400);
+});
+
+test('the join answer carries the call configuration, as GET api/call gives it', async () => {
+  const ann = await newSession(stack, 'Ann');
+  const t0 = Math.floor(Date.now() / 1000);
+  const j = await api(stack, 'POST', 'api/join', {token: ann.token, body: {room: 'config-room'}});
+  assert.equal(j.status, 200, j.text);
+  const g = await api(stack, 'GET', 'api/call', {token: ann.token});
+  // The TURN username holds the expiry (now + ttl): the two may be a second apart.
+  const turnless = (c) => ({...c, iceServers: c.iceServers.map((e) => ({urls: e.urls}))});
+  assert.deepEqual(turnless(j.json.call), turnless(g.json));
+  const turn = j.json.call.iceServers.find((e) => e.username !== undefined);
+  const [expiry, sid] = turn.username.split(':');
+  assert.equal(Number(sid), ann.session);
+  assert.ok(Math.abs(Number(expiry) - (t0 + TTL)) <= 2, `expiry ${expiry} is now + ttl`);
+  assert.equal(turn.credential, crypto.createHmac('sha1', SECRET).update(turn.username).digest('base64'));
+  assert.ok(!j.text.includes(SECRET), 'the secret never reaches the browser');
+  assert.equal(j.json.call.in_call, true);
+
+  // Past mesh_max (3) the joiner is chat-only from its join answer on: no relay credential.
+  for (const n of ['B', 'C']) await member(n, 'config-room');
+  const dan = await newSession(stack, 'Dan');
+  const d = await api(stack, 'POST', 'api/join', {token: dan.token, body: {room: 'config-room'}});
+  assert.equal(d.json.call.in_call, false);
+  assert.deepEqual(d.json.call.iceServers, [{urls: ['stun:127.0.0.1:3478']}]);
+});
+
+test('a batch of signals reaches each target in order, all or none', async () => {
+  const ann = await member('Ann', 'batch-room');
+  const bob = await member('Bob', 'batch-room');
+  const cat = await member('Cat', 'batch-room');
+  const out = await member('Out', 'batch-other');
+  for (const s of [ann, bob, cat]) s.cursor = (await drain(stack, s.token, s.cursor)).cursor;
+  const cand = (n) => ({candidate: `candidate:${n} 1 udp 1 127.0.0.1 ${9000 + n} typ host`, sdpMid: '0'});
+
+  const r = await signal(ann, {signals: [
+    {to: bob.session, kind: 'offer', data: {type: 'offer', sdp: 'v=0'}},
+    {to: bob.session, kind: 'candidate', data: cand(1)},
+    {to: cat.session, kind: 'candidate', data: cand(2)},
+    {to: bob.session, kind: 'candidate', data: cand(3)},
+  ]});
+  assert.equal(r.status, 202, r.text);
+  assert.ok(Number.isInteger(r.json.seq));
+  const b = await pollUntil(stack, bob.token, bob.cursor, (ev) => ofType(ev, 'signal').length === 3);
+  assert.deepEqual(ofType(b.events, 'signal').map((e) => [e.data.from, e.data.kind, e.data.data.candidate ?? e.data.data.sdp]),
+    [[ann.session, 'offer', 'v=0'], [ann.session, 'candidate', cand(1).candidate], [ann.session, 'candidate', cand(3).candidate]]);
+  const c = await pollUntil(stack, cat.token, cat.cursor, (ev) => ofType(ev, 'signal').length === 1);
+  assert.deepEqual(ofType(c.events, 'signal')[0].data, {from: ann.session, nickname: 'Ann', kind: 'candidate', data: cand(2)});
+  bob.cursor = b.cursor;
+  cat.cursor = c.cursor;
+
+  // One bad signal refuses the whole batch, naming it by index; nothing is delivered.
+  const before = (await api(stack, 'GET', 'api/rooms', {token: ann.token})).json.cursor;
+  const good = {to: bob.session, kind: 'candidate', data: cand(4)};
+  for (const [body, status, error, index] of [
+    [{signals: [good, {to: out.session, kind: 'candidate', data: cand(5)}]}, 403, 'forbidden', 1],
+    [{signals: [good, good, {to: bob.session, kind: 'gossip', data: {}}]}, 400, 'bad_field', 2],
+    [{signals: [good, 'candidate']}, 400, 'bad_field', 1],
+    [{signals: [{to: bob.session, kind: 'offer', data: {sdp: 'x'.repeat(17 * 1024)}}, good]}, 413, 'too_large', 0],
+    [{signals: []}, 400, 'bad_field', undefined],
+    [{signals: good}, 400, 'bad_field', undefined],
+    [{signals: Array(33).fill(good)}, 400, 'bad_field', undefined],
+  ]) {
+    const x = await signal(ann, body);
+    assert.equal(x.status, status, `${JSON.stringify(body).slice(0, 80)}: ${x.text}`);
+    assert.equal(x.json.error, error);
+    assert.equal(x.json.index, index);
+  }
+  assert.equal((await signal(out, {signals: [good]})).status, 403, 'the sender must share the call');
+  const after = (await api(stack, 'GET', 'api/rooms', {token: ann.token})).json.cursor;
+  assert.equal(after, before, 'refused batches wrote no event');
+  assert.equal(ofType((await drain(stack, bob.token, bob.cursor)).events, 'signal').length, 0);
+});
+
+test('a batch draws one signal allowance per signal', async () => {
+  const ann = await member('Ann', 'batch-rate');
+  const bob = await member('Bob', 'batch-rate');
+  const batch = {signals: Array(32).fill({to: bob.session, kind: 'candidate', data: {candidate: 'c'}})};
+  // The burst is 200 signals: six batches of 32 (192) pass; the next ones find 8 left and a
+  // refill of 50/s, so one is refused unless each took the server half a second.
+  for (let i = 0; i < 6; i++) assert.equal((await signal(ann, batch)).status, 202, `batch ${i + 1}`);
+  let r;
+  for (let i = 0; i < 3; i++) if ((r = await signal(ann, batch)).status !== 202) break;
+  assert.equal(r.status, 429, r.text);
+  assert.equal(r.json.error, 'rate_limited');
+  assert.ok(r.json.retry_after >= 1);
 });
