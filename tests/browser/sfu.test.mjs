@@ -229,7 +229,9 @@ describe('a call past the mesh, on Janus', { skip }, () => {
     if (process.env.NOOM_SFU_LOG) page.on('console', (m) => { if (m.type() !== 'log' && m.type() !== 'debug') console.log(`# ${name}: ${m.text()}`); });
     /** @type {User} */
     const user = { name, page, context, session: '' };
-    await page.goto(stack.baseUrl);
+    /* Plain HTTP for every bit of signalling: Noom's events by long-polling, Janus's by its
+     * own HTTP long-poll behind the stack's nginx. */
+    await page.goto(`${stack.baseUrl}?transport=polling`);
     await page.getByTestId('nickname-input').fill(name);
     await page.getByTestId('nickname-input').press('Enter');
     await page.getByTestId('room-input').fill(ROOM);
@@ -237,6 +239,7 @@ describe('a call past the mesh, on Janus', { skip }, () => {
     await page.getByTestId('prejoin-join').click();
     await page.locator('[data-role="tiles"] li.tile.is-self').waitFor();
     user.session = await page.evaluate(() => document.body.dataset.session ?? '');
+    assert.equal(await page.evaluate(() => document.body.dataset.transport), 'polling', `${name} long-polls`);
     users.push(user);
     return user;
   }
