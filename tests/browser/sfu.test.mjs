@@ -115,8 +115,30 @@ function pageSetup() {
 }
 
 /**
- * @typedef {{name: string, page: import('playwright-core').Page, context: import('playwright-core').BrowserContext, session: string}} User
+ * @typedef {{name: string, page: import('playwright-core').Page, context: import('playwright-core').BrowserContext, session: string,
+ *   layers: Map<string, number>}} User  layers: the simulcast layer the page last asked Janus for, by subscribed mid
  */
+
+/* sfu.js: the HIGH_MAX most recent speakers come at the top layer, everyone else's at the lowest. */
+const HIGH_MAX = 4;
+const LAYER_LOW = 0;
+const LAYER_HIGH = 2;
+
+/** Notes in `layers` every simulcast layer a page asks Janus for (a VideoRoom "configure"). */
+function watchLayers(/** @type {import('playwright-core').Page} */ page, /** @type {Map<string, number>} */ layers) {
+  page.on('request', (req) => {
+    if (req.method() !== 'POST' || !req.url().includes('/janus/')) return;
+    /** @type {any} */
+    let msg = null;
+    try {
+      msg = JSON.parse(req.postData() ?? '');
+    } catch {
+      return;
+    }
+    if (msg?.body?.request !== 'configure' || !Array.isArray(msg.body.streams)) return;
+    for (const st of msg.body.streams) if (typeof st.substream === 'number') layers.set(String(st.mid), st.substream);
+  });
+}
 
 /** The page's remote videos: who, and whether frames advance over a second. */
 async function playing(/** @type {User} */ user) {
@@ -228,7 +250,8 @@ describe('a call past the mesh, on Janus', { skip }, () => {
     /* NOOM_SFU_LOG=1 prints the pages' warnings (sfu.js reports Janus's refusals there). */
     if (process.env.NOOM_SFU_LOG) page.on('console', (m) => { if (m.type() !== 'log' && m.type() !== 'debug') console.log(`# ${name}: ${m.text()}`); });
     /** @type {User} */
-    const user = { name, page, context, session: '' };
+    const user = { name, page, context, session: '', layers: new Map() };
+    watchLayers(page, user.layers);
     /* Plain HTTP for every bit of signalling: Noom's events by long-polling, Janus's by its
      * own HTTP long-poll behind the stack's nginx. */
     await page.goto(`${stack.baseUrl}?transport=polling`);
@@ -263,6 +286,19 @@ describe('a call past the mesh, on Janus', { skip }, () => {
     for (const u of users) {
       const onJanus = await u.page.evaluate(() => typeof (/** @type {any} */ (window)).Janus === 'function');
       assert.ok(onJanus, `${u.name}'s page uses Janus`);
+    }
+    /* Past HIGH_MAX others, a page asks for the top layer of at most HIGH_MAX of them (the
+     * latest speakers Janus reported talking) and the lowest of the rest. */
+    if (COUNT - 1 > HIGH_MAX) {
+      for (const u of users) {
+        const count = (/** @type {number} */ layer) => [...u.layers.values()].filter((l) => l === layer).length;
+        const deadline = Date.now() + WAIT;
+        while (count(LAYER_LOW) < COUNT - 1 - HIGH_MAX && Date.now() < deadline) await sleep(200);
+        const seen = JSON.stringify([...u.layers]);
+        assert.ok(count(LAYER_HIGH) <= HIGH_MAX, `${u.name} asks for at most ${HIGH_MAX} top layers: ${seen}`);
+        assert.ok(count(LAYER_LOW) >= COUNT - 1 - HIGH_MAX, `${u.name} asks for the lowest layer of the rest: ${seen}`);
+      }
+      t.diagnostic(`layers asked by ${users[0].name} (mid, substream): ${JSON.stringify([...users[0].layers])}`);
     }
     /* The move's cost: the longest time a page of the mesh went without a new frame from a
      * member it already saw. */
