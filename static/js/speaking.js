@@ -14,12 +14,13 @@
 //   THRESHOLD within the last HOLD_MS: speech has pauses between words, and a tile that blinks
 //   with every syllable helps nobody. Speaking starts on the first loud tick, within ~50 ms.
 // - Muting is gated at once, unmuting is not waited for. When the member's media state says
-//   the microphone went off (isMuted), their loud ticks are forgotten and sound is ignored for
-//   MUTE_TAIL_MS (what was in flight when they muted); after that, a muted track carries
-//   silence, so sound means the member unmuted: it is trusted without waiting for their media
-//   event, which travels through the server and would delay the highlight by a round trip.
-//   A muted member is never highlighted: the highlight needs sound heard after the mute
-//   became known and its tail.
+//   the microphone went off (isMuted), their loud ticks are forgotten and sound is ignored
+//   until both MUTE_TAIL_MS have passed and the track has been heard quiet once: what was in
+//   flight when they muted (a jitter buffer that a loaded machine or a poor network stretches
+//   past any fixed tail) plays out first. After that, a muted track carries silence, so sound
+//   means the member unmuted: it is trusted without waiting for their media event, which
+//   travels through the server and would delay the highlight by a round trip. A muted member
+//   is never highlighted: the highlight needs sound heard after the mute's tail and silence.
 // - The dominant speaker (for speaker view) is the loudest of those speaking, and stays so
 //   while they speak: another member takes over only once the current one stopped, or is
 //   clearly louder (DOMINANT_RATIO) for a while, so that the big tile does not flap.
@@ -53,6 +54,7 @@ const MUTE_TAIL_MS = 500;
  * @property {number} loudAt  when the level was last over THRESHOLD (ms), 0 never
  * @property {boolean} muted  whether the member's media state said muted at the last look
  * @property {number} mutedAt  when that mute became known (ms), 0 never
+ * @property {boolean} quiet  the track was heard quiet since the mute became known
  */
 
 export class SpeakingDetector {
@@ -101,7 +103,7 @@ export class SpeakingDetector {
       analyser.fftSize = this._buf.length;
       source.connect(analyser);
       const muted = this.isMuted(session);
-      this.watched.set(session, { track, source, analyser, level: 0, loudAt: 0, muted, mutedAt: muted ? performance.now() : 0 });
+      this.watched.set(session, { track, source, analyser, level: 0, loudAt: 0, muted, mutedAt: muted ? performance.now() : 0, quiet: false });
     } catch (err) {
       console.error('noom: cannot measure the audio of', session, err);
       return;
@@ -147,7 +149,8 @@ export class SpeakingDetector {
       for (let i = 0; i < this._buf.length; i++) sum += this._buf[i] * this._buf[i];
       const rms = Math.sqrt(sum / this._buf.length);
       this._noteMute(session, w, now);
-      if (w.muted && now - w.mutedAt < MUTE_TAIL_MS) continue;
+      if (w.muted && rms <= THRESHOLD) w.quiet = true;
+      if (w.muted && (now - w.mutedAt < MUTE_TAIL_MS || !w.quiet)) continue;
       w.level = Math.max(rms, w.level * 0.85);
       if (rms > THRESHOLD) w.loudAt = now;
     }
@@ -166,6 +169,7 @@ export class SpeakingDetector {
       w.mutedAt = now;
       w.loudAt = 0;
       w.level = 0;
+      w.quiet = false;
     }
     w.muted = muted;
   }
