@@ -133,6 +133,10 @@ const room = new RoomView(/** @type {HTMLElement} */ (document.getElementById('r
       room.showHostError(`Could not lower ${nickname}'s hand: ${describe(err)}`);
     });
   },
+  /* On the SFU the members this page hears speaking come in at the top layer (sfu.js). */
+  onSpeaking: (speaking) => {
+    if (call instanceof SfuCall) call.heard(speaking);
+  },
   onReact: (emoji) => {
     client.react(emoji).catch((err) => {
       room.showNote(err instanceof ApiError && err.status === 429

@@ -49,6 +49,7 @@ import { SpeakingDetector } from './speaking.js';
  * @property {(raised: boolean) => void} onHand  raise or lower one's own hand
  * @property {(session: number, nickname: string) => void} onLowerHand  a host lowers a member's hand
  * @property {(emoji: string) => void} onReact
+ * @property {(speaking: Set<number>) => void} onSpeaking  who this page hears speaking changed
  *
  * @typedef {RoomCallbacks & HostCallbacks} RoomViewCallbacks
  */
@@ -74,7 +75,10 @@ export class RoomView {
     this.stage.setView(this.controlBar.view);
     /* A muted member never speaks, whatever their stream carries. */
     this.speaking = new SpeakingDetector((session) => !this.roster.mediaOf(session).audio);
-    this.speaking.onChange = (speaking, dominant) => this.stage.setSpeaking(speaking, dominant);
+    this.speaking.onChange = (speaking, dominant) => {
+      this.stage.setSpeaking(speaking, dominant);
+      this.callbacks.onSpeaking(speaking);
+    };
     /* Media events do not bubble: listen in the capture phase for any tile's video. */
     this.stage.tiles.addEventListener('playing', () => this.speaking.resume(), true);
     /** recipient list redraw queued for the end of this batch of events */

@@ -22,8 +22,9 @@
 //   A member's screen feed goes to the page as that member's video while it lasts (the page
 //   shows one tile per member, and its media state says screen: the large tile in speaker
 //   view); their camera is still received, and shows again when the share stops.
-// - Quality: the HIGH_MAX most recent speakers (Janus's talking events) get the top simulcast
-//   layer, everyone else the lowest, so that a big room does not download every camera in HD.
+// - Quality: the HIGH_MAX most recent speakers (Janus's talking events, and whom the page itself
+//   hears speaking: heard()) get the top simulcast layer, everyone else the lowest, so that a
+//   big room does not download every camera in HD.
 //   Screens are not simulcast: always full quality.
 // - Device switches replace the track on the publisher's sender, as in the mesh; mute and
 //   camera-off states go through Noom's own media events, as in the mesh.
@@ -690,6 +691,19 @@ export class SfuCall extends CallEvents {
   }
 
   // ---- quality ------------------------------------------------------------------------
+
+  /**
+   * Who the page hears speaking (speaking.js, from the audio Janus forwards): each becomes the
+   * most recent speaker, as with Janus's own talking events, which Janus 1.1 does not always
+   * send.
+   * @param {Iterable<number>} sessions
+   */
+  heard(sessions) {
+    for (const session of sessions) {
+      const feed = this.peers.get(session)?.feed;
+      if (feed !== undefined) this._spoke(feed);
+    }
+  }
 
   /** @param {number} feed */
   _spoke(feed) {
