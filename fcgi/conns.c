@@ -223,3 +223,20 @@ conns_stop(struct conns *cs)
 	if (write(cs->stop_fd, &one, sizeof(one)) == -1)
 		log_warn("connections: %s", strerror(errno));
 }
+
+/*
+ * Free cs and its descriptors, once conns_run() has returned and no
+ * thread uses it.  A worker never needs to: it ends with its process.
+ */
+void
+conns_free(struct conns *cs)
+{
+	if (cs == NULL)
+		return;
+	if (cs->listen_fd != -1)
+		close(cs->listen_fd);
+	close(cs->listen_ep);
+	close(cs->ep);
+	close(cs->stop_fd);
+	free(cs);
+}

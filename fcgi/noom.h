@@ -812,6 +812,7 @@ int	 conns_take(struct conns *);
 void	 conns_idle(struct conns *, int);
 void	 conns_run(struct conns *);
 void	 conns_stop(struct conns *);
+void	 conns_free(struct conns *);
 
 /* worker.c */
 void	 worker_block_signals(void);

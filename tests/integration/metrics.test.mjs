@@ -124,7 +124,8 @@ test('counters and gauges move with traffic', {timeout: 30_000}, async () => {
   assert.ok(moved('noom_doorbell_rings_total') >= 3, 'two joins and a message ring');
   assert.ok(moved('noom_db_write_transaction_seconds_count') >= 6, 'three sessions, two joins, a message');
   assert.equal(moved('noom_rate_limited_total', {scope: 'client', kind: 'rooms'}), 1);
-  assert.equal(moved('noom_turn_credentials_total', {recipient: 'member'}), 1);
+  // One per join answer (each carries the call configuration) and one for GET api/call.
+  assert.equal(moved('noom_turn_credentials_total', {recipient: 'member'}), 4);
   assert.equal(moved('noom_turn_credentials_total', {recipient: 'janus'}), 0);
   // Histograms: cumulative buckets, the last one the count.
   const buckets = now.filter((s) => s.name === 'noom_http_request_duration_seconds_bucket' && s.labels.route === 'messages');

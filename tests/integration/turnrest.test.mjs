@@ -162,9 +162,10 @@ test('Janus asks the endpoint when it sets up a PeerConnection, and is answered 
   const configured = await jc.ask({request: 'configure', audio: true, video: false}, {type: 'offer', sdp: audioOffer()});
   assert.equal(configured.configured, 'ok', JSON.stringify(configured));
   assert.equal(configured.jsep?.type, 'answer');
-  // Counted apart from the credentials of members (GET api/call above gave one to Cy).
+  // Counted apart from the credentials of members: one in each of the three join answers (they
+  // carry the call configuration) and one for Cy's GET api/call above.
   assert.ok(await issued('janus') > issuedBefore, 'Janus got a credential');
-  assert.equal(await issued('member'), membersBefore + 1);
+  assert.equal(await issued('member'), membersBefore + 4);
   const deadline = Date.now() + 10_000;
   while (turnRestLines().length === before && Date.now() < deadline) await sleep(100);
   const asked = turnRestLines().slice(before);

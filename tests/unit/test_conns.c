@@ -237,6 +237,7 @@ main(void)
 	else
 		test_out_of_descriptors(cs);
 	test_stop(cs, t, other);
+	conns_free(cs);
 	close(other);
 	unlink(path);
 	rmdir(dir);
