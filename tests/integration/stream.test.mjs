@@ -172,16 +172,29 @@ test('the stream ends by itself after its volume; the client resumes from the la
   const j = await join(quick, ann.token, 'st-bytes');
   const st = await openStream(quick, {token: ann.token, cursor: j.cursor});
   let last = (await st.next()).id;
+  // One message at a time, each read before the next is sent, so that each answer carries one
+  // (a loaded machine would otherwise batch them all into one answer, which the bound cannot
+  // cut): the stream ends once its answers pass BYTES, and the later messages wait for the next.
   const sent = [];
+  const got = [];
+  let open = true;
+  const read = async (until) => {
+    while (open && !got.includes(until)) {
+      const ev = await within(st.next(), 10_000);
+      if (!ev) {
+        open = false;
+        break;
+      }
+      got.push(...texts(ev));
+      last = ev.id;
+    }
+  };
   for (let i = 0; i < 10; i++) {
     sent.push(`v${i} ${'x'.repeat(900)}`);
     await say(quick, ann.token, sent[i]);
+    await read(sent[i]);
   }
-  const got = [];
-  for (let ev; (ev = await within(st.next(), 10_000)); ) {
-    got.push(...texts(ev));
-    last = ev.id;
-  }
+  await read(null);
   assert.ok(st.bytes >= BYTES, `ended after ${st.bytes} bytes, bound ${BYTES}`);
   assert.ok(got.length < sent.length, 'the bound cut the stream before the last message');
   const again = await openStream(quick, {token: ann.token, lastEventId: last});
