@@ -14,17 +14,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../lib/stack.js';
-import { chromium, skip, CHROMIUM, BASE_ARGS, sleep, waitUntil } from '../lib/browser.js';
+import { chromium, skip, CHROMIUM, sleep, waitUntil, FAKE_MEDIA_ARGS } from '../lib/browser.js';
 
 const WAIT = 20000;
 const DESKTOP = { width: 1280, height: 800 };
-const LAUNCH_ARGS = [
-  ...BASE_ARGS,
-  '--autoplay-policy=no-user-gesture-required',
-  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-  '--disable-backgrounding-occluded-windows',
-  '--use-fake-device-for-media-stream=fps=10', '--use-fake-ui-for-media-stream',
-];
+const LAUNCH_ARGS = FAKE_MEDIA_ARGS;
 const ROOM = 'Devices';
 
 /**

@@ -37,7 +37,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startStack, newSession, join as apiJoin, say as apiSay } from '../lib/stack.js';
-import { chromium, skip, CHROMIUM, BASE_ARGS, sleep, waitUntil } from '../lib/browser.js';
+import { chromium, skip, CHROMIUM, sleep, waitUntil, FAKE_MEDIA_ARGS } from '../lib/browser.js';
 import { startSquid, startBufferingProxy, squidMissing } from '../lib/proxy.js';
 
 const WAIT = 20000;
@@ -47,13 +47,7 @@ const WS_FALLBACK_MS = 3000;
 const WS_RETRY_MIN_MS = 10000;
 /* From static/js/stream-transport.js. */
 const STREAM_FALLBACK_MS = 3000;
-const LAUNCH_ARGS = [
-  ...BASE_ARGS,
-  '--autoplay-policy=no-user-gesture-required',
-  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-  '--disable-backgrounding-occluded-windows',
-  '--use-fake-device-for-media-stream=fps=10', '--use-fake-ui-for-media-stream',
-];
+const LAUNCH_ARGS = FAKE_MEDIA_ARGS;
 
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
 

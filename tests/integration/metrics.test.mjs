@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import {startStack, api, newSession, join, say, poll, sleep, within} from '../lib/stack.js';
+import {startStack, api, newSession, join, say, poll, sleep, within, getFrom} from '../lib/stack.js';
 
 // A TURN server the workers make credentials for (nothing listens there: none is used), and
 // two rooms per client address a minute, so that a third room is refused.
@@ -289,32 +288,19 @@ test('requests add up across both worker processes and survive a worker\'s resta
   assert.deepEqual(after.filter((s) => s.name === 'noom_waiting_polls').map((s) => s.labels.process), ['worker-1', 'worker-2']);
 });
 
-/** GET a path of the stack from another loopback address than 127.0.0.1. */
-function getFrom(localAddress, urlPath) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({host: '127.0.0.1', port: stack.port, path: urlPath, localAddress}, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({status: res.statusCode, body}));
-    });
-    req.on('error', reject);
-  });
-}
-
 test('only loopback reads the metrics, and only under the prefix', async () => {
   const conf = fs.readFileSync(path.join(stack.stateDir, 'nginx', 'noom-nginx.conf'), 'utf8');
   const loc = /location = \/noom\/metrics \{([^}]*)\}/.exec(conf);
   assert.ok(loc, 'the snippet has a location for /noom/metrics');
   assert.match(loc[1], /allow 127\.0\.0\.1;\s*allow ::1;\s*deny all;/);
   // 127.0.0.2 is loopback too, but not an address the snippet allows: a foreign client.
-  const foreign = await getFrom('127.0.0.2', '/noom/metrics');
+  const foreign = await getFrom(stack, '127.0.0.2', '/noom/metrics');
   assert.equal(foreign.status, 403);
   assert.doesNotMatch(foreign.body, /noom_/);
-  const local = await getFrom('127.0.0.1', '/noom/metrics');
+  const local = await getFrom(stack, '127.0.0.1', '/noom/metrics');
   assert.equal(local.status, 200);
   // The other paths are for everyone, from any address.
-  assert.equal((await getFrom('127.0.0.2', '/noom/healthz')).status, 200);
+  assert.equal((await getFrom(stack, '127.0.0.2', '/noom/healthz')).status, 200);
   // Outside the prefix there are no metrics.
   const outside = await api(stack, 'GET', '/metrics');
   assert.equal(outside.status, 404);

@@ -7,9 +7,8 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import {startStack, api, newSession, join, sleep} from '../lib/stack.js';
+import {startStack, api, newSession, join, sleep, getFrom} from '../lib/stack.js';
 import {JanusClient, janusInstalled} from '../lib/janus.js';
 
 const skip = janusInstalled() ? false : 'janus is not installed (apt-get install janus libjs-janus-gateway): TURN REST tests skipped';
@@ -36,19 +35,6 @@ after(async () => {
 });
 
 const restPath = (query) => `api/turn-rest?${new URLSearchParams(query)}`;
-
-/* A GET to the stack's nginx from localAddress (127.0.0.2 is loopback, but not one nginx allows). */
-function getFrom(localAddress, urlPath) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({host: '127.0.0.1', port: stack.port, path: urlPath, localAddress}, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({status: res.statusCode, type: res.headers['content-type'], body}));
-    });
-    req.on('error', reject);
-  });
-}
 
 /* The coturn REST-API password of username: base64(HMAC-SHA1(turn_secret, username)). */
 const password = (username) => crypto.createHmac('sha1', TURN_SECRET).update(username).digest('base64');
@@ -110,12 +96,12 @@ test('nginx answers the endpoint to loopback only', {skip}, async () => {
   assert.ok(loc, 'the snippet has a location for /noom/api/turn-rest');
   assert.match(loc[1], /allow 127\.0\.0\.1;\s*allow ::1;\s*deny all;/);
   // Even with the right key, a foreign address is refused, in the API's JSON shape.
-  const foreign = await getFrom('127.0.0.2', `/noom/${restPath({service: 'turn', key})}`);
+  const foreign = await getFrom(stack, '127.0.0.2', `/noom/${restPath({service: 'turn', key})}`);
   assert.equal(foreign.status, 403);
   assert.match(foreign.type, /application\/json/);
   assert.equal(JSON.parse(foreign.body).error, 'forbidden');
   assert.doesNotMatch(foreign.body, /password/);
-  const local = await getFrom('127.0.0.1', `/noom/${restPath({service: 'turn', key})}`);
+  const local = await getFrom(stack, '127.0.0.1', `/noom/${restPath({service: 'turn', key})}`);
   assert.equal(local.status, 200);
 });
 

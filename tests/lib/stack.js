@@ -12,6 +12,7 @@
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -342,6 +343,22 @@ function fail(msg, res) {
   const err = new Error(`${msg}: got ${res.status} ${res.text.slice(0, 500)}`);
   err.response = res;
   return err;
+}
+
+/**
+ * GET urlPath (absolute, prefix included) of the stack's nginx from localAddress: 127.0.0.2 is
+ * loopback, but not an address the loopback-only locations allow. {status, type, body}.
+ */
+export function getFrom(stack, localAddress, urlPath) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({host: '127.0.0.1', port: stack.port, path: urlPath, localAddress}, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({status: res.statusCode, type: res.headers['content-type'], body}));
+    });
+    req.on('error', reject);
+  });
 }
 
 /** POST api/session; returns the answer ({token, session, nickname, cursor}). */
