@@ -774,9 +774,29 @@ struct sse_req {
 	char		 token[33];	/* from Authorization: Bearer */
 	char		 addr[NOOM_ADDR_MAX];	/* X-Real-IP, "-" without */
 };
+/* A stream request's method, query and headers, however they were read. */
+struct sse_fields {
+	int		 get;		/* the method is GET */
+	char		 query[256];
+	char		 auth[128];	/* Authorization */
+	int		 has_last;
+	char		 last[24];	/* Last-Event-ID */
+	char		 addr[NOOM_ADDR_MAX];	/* X-Real-IP, or "" */
+};
+/* Why a stream request is refused: the API error to answer. */
+struct sse_err {
+	int		 status;
+	const char	*code;
+	const char	*message;
+	const char	*extra;		/* more header lines, or "" */
+	const char	*why;		/* for the log */
+};
 int	 sse_is_stream(const char *, size_t);
+int	 sse_params(const struct sse_fields *, struct sse_req *,
+	    struct sse_err *);
 int	 sse_request(const char *, size_t, struct sse_req *, struct buf *,
 	    const char **);
+void	 sse_error_body(struct buf *, int, const char *, const char *);
 void	 sse_error(struct buf *, int, const char *, const char *,
 	    const char *);
 void	 sse_head(struct buf *);

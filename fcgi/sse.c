@@ -85,56 +85,46 @@ copy_value(char *out, size_t outsz, const char *v, size_t n)
 	out[n] = '\0';
 }
 
-/* Take one header line's value into rq. */
+/* Take one header line's value into the request's fields. */
 static void
-take_header(struct sse_req *rq, const struct head_field *f)
+take_header(struct sse_fields *fl, const struct head_field *f)
 {
-	char	 auth[128] = "";
-
-	if (head_field_is(f, "Authorization")) {
-		copy_value(auth, sizeof(auth), f->v, f->vlen);
-		rq->has_token = token_from_auth(auth, rq->token) != NULL;
-	} else if (head_field_is(f, "Last-Event-ID")) {
-		rq->has_last = 1;
-		if (parse_id(f->v, f->vlen, &rq->last_id) == -1)
-			rq->bad_last = 1;
+	if (head_field_is(f, "Authorization"))
+		copy_value(fl->auth, sizeof(fl->auth), f->v, f->vlen);
+	else if (head_field_is(f, "Last-Event-ID")) {
+		fl->has_last = 1;
+		copy_value(fl->last, sizeof(fl->last), f->v, f->vlen);
+		if (f->vlen >= sizeof(fl->last))
+			fl->last[0] = 'x';	/* too long: not an id */
 	} else if (head_field_is(f, "X-Real-IP"))
-		copy_value(rq->addr, sizeof(rq->addr), f->v, f->vlen);
+		copy_value(fl->addr, sizeof(fl->addr), f->v, f->vlen);
 }
 
 /*
- * Read the stream request whose complete head is in buf[0..len) into rq.
- * 0, or -1 with an HTTP error appended to out (the caller ends the
- * connection once it is written) and *errstr saying why.  The cursor is
- * the query's, else Last-Event-ID's.
+ * The stream request's rules, whoever parsed its HTTP: fl holds its method,
+ * query and headers.  0 with rq filled, or -1 with the API error in *err.
+ * The cursor is the query's, else Last-Event-ID's.
  */
 int
-sse_request(const char *buf, size_t len, struct sse_req *rq, struct buf *out,
-    const char **errstr)
+sse_params(const struct sse_fields *fl, struct sse_req *rq,
+    struct sse_err *err)
 {
-	const char	*end, *line, *eol, *q;
-	struct head_field f;
-	char		 query[256] = "";
-	size_t		 n;
-
 	memset(rq, 0, sizeof(*rq));
-	strcpy(rq->addr, "-");
-	end = buf + head_len(buf, len) - 2;
-	if (memcmp(buf, "GET ", 4) != 0) {
-		*errstr = "not a GET";
-		sse_error(out, 405, "method_not_allowed", "The event stream "
-		    "is read with GET.", "Allow: GET\r\n");
+	snprintf(rq->addr, sizeof(rq->addr), "%s",
+	    fl->addr[0] != '\0' ? fl->addr : "-");
+	if (!fl->get) {
+		*err = (struct sse_err){ 405, "method_not_allowed",
+		    "The event stream is read with GET.", "Allow: GET\r\n",
+		    "not a GET" };
 		return -1;
 	}
-	eol = memmem(buf, (size_t)(end - buf), "\r\n", 2);
-	n = strcspn(buf + 4, " \r\n");
-	if ((q = memchr(buf + 4, '?', n)) != NULL)
-		copy_value(query, sizeof(query), q + 1,
-		    n - (size_t)(q + 1 - (buf + 4)));
-	for (line = eol + 2; head_field_next(&line, end, &f);)
-		take_header(rq, &f);
-	if (strstr(query, "cursor=") != NULL || !rq->has_last) {
-		if (parse_cursor(query, &rq->cursor) == -1)
+	rq->has_token = token_from_auth(fl->auth, rq->token) != NULL;
+	rq->has_last = fl->has_last;
+	if (fl->has_last && parse_id(fl->last, strlen(fl->last),
+	    &rq->last_id) == -1)
+		rq->bad_last = 1;
+	if (strstr(fl->query, "cursor=") != NULL || !rq->has_last) {
+		if (parse_cursor(fl->query, &rq->cursor) == -1)
 			goto bad;
 	} else if (rq->bad_last)
 		goto bad;
@@ -142,9 +132,40 @@ sse_request(const char *buf, size_t len, struct sse_req *rq, struct buf *out,
 		rq->cursor = rq->last_id;
 	return 0;
 bad:
-	*errstr = "bad cursor";
-	sse_error(out, 400, "bad_cursor", "cursor (or Last-Event-ID) must be "
-	    "a non-negative integer", "");
+	*err = (struct sse_err){ 400, "bad_cursor", "cursor (or Last-Event-ID) "
+	    "must be a non-negative integer", "", "bad cursor" };
+	return -1;
+}
+
+/*
+ * Read the stream request whose complete head is in buf[0..len) into rq.
+ * 0, or -1 with an HTTP error appended to out (the caller ends the
+ * connection once it is written) and *errstr saying why.
+ */
+int
+sse_request(const char *buf, size_t len, struct sse_req *rq, struct buf *out,
+    const char **errstr)
+{
+	const char	*end, *line, *eol, *q;
+	struct head_field f;
+	struct sse_fields fl;
+	struct sse_err	 err;
+	size_t		 n;
+
+	memset(&fl, 0, sizeof(fl));
+	end = buf + head_len(buf, len) - 2;
+	fl.get = memcmp(buf, "GET ", 4) == 0;
+	eol = memmem(buf, (size_t)(end - buf), "\r\n", 2);
+	n = strcspn(buf + 4, " \r\n");
+	if (fl.get && (q = memchr(buf + 4, '?', n)) != NULL)
+		copy_value(fl.query, sizeof(fl.query), q + 1,
+		    n - (size_t)(q + 1 - (buf + 4)));
+	for (line = eol + 2; head_field_next(&line, end, &f);)
+		take_header(&fl, &f);
+	if (sse_params(&fl, rq, &err) == 0)
+		return 0;
+	*errstr = err.why;
+	sse_error(out, err.status, err.code, err.message, err.extra);
 	return -1;
 }
 
@@ -161,6 +182,16 @@ status_text(int status)
 	}
 }
 
+/* The body of an API error: {"error", "message"} (and 429's retry). */
+void
+sse_error_body(struct buf *body, int status, const char *code,
+    const char *message)
+{
+	buf_printf(body, "{\"error\":\"%s\",\"message\":\"%s\"%s}\n", code,
+	    message, status == 429 ? ",\"scope\":\"client\",\"retry_after\":1"
+	    : "");
+}
+
 /* An HTTP error in the API's JSON shape; extra: more header lines. */
 void
 sse_error(struct buf *out, int status, const char *code, const char *message,
@@ -169,9 +200,7 @@ sse_error(struct buf *out, int status, const char *code, const char *message,
 	struct buf	 body;
 
 	buf_init(&body);
-	buf_printf(&body, "{\"error\":\"%s\",\"message\":\"%s\"%s}\n", code,
-	    message, status == 429 ? ",\"scope\":\"client\",\"retry_after\":1"
-	    : "");
+	sse_error_body(&body, status, code, message);
 	buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json; "
 	    "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
 	    "Connection: close\r\n%s\r\n", status, status_text(status),
