@@ -791,6 +791,17 @@ db_metrics(struct db *db, struct metrics *m)
 	sqlite3_busy_handler(db->conn, busy_wait, m);
 }
 
+/*
+ * Wait at most ms for a lock instead of busy_wait()'s 10 s: for a caller in
+ * an event loop that serves others meanwhile (nginx's, the stream module),
+ * which tries again later.  After db_metrics(), which sets busy_wait().
+ */
+void
+db_busy_ms(struct db *db, int ms)
+{
+	sqlite3_busy_timeout(db->conn, ms);
+}
+
 /* Why the last call on db that returned -1 failed. */
 const char *
 db_error(struct db *db)

@@ -173,6 +173,7 @@ void	 db_metrics(struct db *, struct metrics *);
 
 int	 db_probe(struct db *);
 int	 db_figures(struct db *, int, struct figures *);
+void	 db_busy_ms(struct db *, int);
 int	 db_begin(struct db *);
 int	 db_begin_read(struct db *);
 int	 db_commit(struct db *);

@@ -51,7 +51,7 @@
 #include "noom.h"
 
 /* Bump when the table's layout changes in a way its shape does not show. */
-#define METRICS_VERSION	3
+#define METRICS_VERSION	4
 #define METRICS_MAGIC	"noom-m\n"	/* 8 bytes with the NUL */
 
 /*
@@ -85,6 +85,7 @@ struct metrics {
 	atomic_int	 workers;	/* the master's --workers */
 	atomic_llong	 websockets;
 	atomic_llong	 streams;
+	atomic_llong	 nginx_streams;	/* +1/-1 by nginx's worker processes */
 	/* The history: written by the master alone, read by anyone. */
 	atomic_uint	 history_next;	/* the slot the next sample takes */
 	struct {
@@ -443,6 +444,21 @@ metrics_websockets(struct metrics *m, int64_t ws, int64_t streams)
 	atomic_store_explicit(&m->streams, streams, memory_order_relaxed);
 }
 
+/*
+ * An event stream opened (+1) or ended (-1) inside nginx (the module
+ * nginx/ngx_http_noom_module.c): one count for all of nginx's worker
+ * processes, which nginx starts and stops on its own (no slot each).  A
+ * worker process killed with streams open leaves them counted until the
+ * file is made again.
+ */
+void
+metrics_nginx_streams(struct metrics *m, int64_t delta)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->nginx_streams, delta,
+		    memory_order_relaxed);
+}
+
 static void
 histo_read(const struct histo *h, struct histo_read *out)
 {
@@ -493,6 +509,8 @@ metrics_read(const struct metrics *m, struct metrics_read *out)
 	out->websockets = atomic_load_explicit(&m->websockets,
 	    memory_order_relaxed);
 	out->streams = atomic_load_explicit(&m->streams, memory_order_relaxed);
+	out->nginx_streams = atomic_load_explicit(&m->nginx_streams,
+	    memory_order_relaxed);
 }
 
 /* The series' values now: figures f from the store, the rest counted. */
@@ -509,7 +527,7 @@ sample_values(const struct metrics_read *r, const struct figures *f,
 	for (i = 0; i < r->workers; i++)
 		v[SR_WAITING_POLLS] += r->waiting[i];
 	v[SR_WEBSOCKETS] = r->websockets;
-	v[SR_STREAMS] = r->streams;
+	v[SR_STREAMS] = r->streams + r->nginx_streams;
 	for (i = 0; i < R__COUNT; i++)
 		for (j = 0; j < METRICS_STATUSES; j++) {
 			v[SR_REQUESTS] += (int64_t)r->requests[i][j];

@@ -192,8 +192,9 @@ text_processes(struct buf *b, const struct metrics_read *m)
 	    "WebSocket gateway.");
 	gauge(b, "noom_open_websockets", "process=\"gateway\"", m->websockets);
 	family(b, "noom_open_streams", "gauge", "Event streams open in the "
-	    "gateway.");
+	    "gateway, and inside nginx (its module).");
 	gauge(b, "noom_open_streams", "process=\"gateway\"", m->streams);
+	gauge(b, "noom_open_streams", "process=\"nginx\"", m->nginx_streams);
 }
 
 /* The mailbox: events in and out. */

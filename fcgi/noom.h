@@ -642,7 +642,8 @@ enum metric {
 	M_LIMIT_SESSION_SIGNALS,
 	M_LIMIT_SESSION_REACTIONS,
 	M_LIMIT_WAITING_POLLS,	/* per client address, in a worker process */
-	M_LIMIT_STREAMS,	/* open streams per client address (noom-ws) */
+	M_LIMIT_STREAMS,	/* open streams per client address (noom-ws,
+				   nginx's limit_conn) */
 	M__COUNT
 };
 enum histogram {
@@ -670,6 +671,7 @@ struct metrics_read {
 	int		 workers;
 	int64_t		 websockets;
 	int64_t		 streams;
+	int64_t		 nginx_streams;
 };
 /*
  * The last hour of a few figures, one sample a minute (the master takes
@@ -698,6 +700,7 @@ extern const int64_t metrics_bounds_time[METRICS_BUCKETS - 1];
 extern const int64_t metrics_bounds_db[METRICS_BUCKETS - 1];
 struct metrics *metrics_open(const char *, char **);
 void	 metrics_close(struct metrics *);
+void	 metrics_nginx_streams(struct metrics *, int64_t);
 void	 metrics_add(struct metrics *, enum metric, uint64_t);
 void	 metrics_event(struct metrics *, const char *);
 int	 metrics_type_index(const char *);
