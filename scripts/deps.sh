@@ -21,9 +21,11 @@ esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 
+# nginx-dev: nginx's sources and build flags, to build the event stream's module for this nginx
+# (nginx/; without it nginx relays the stream to noom-ws).
 # janus and libjs-janus-gateway: the SFU that carries calls larger than the mesh (noom-run
 # starts Janus when it is installed; Noom runs mesh-only without it).
-packages="build-essential autoconf automake pkg-config libfcgi-dev libsqlite3-dev libjansson-dev libssl-dev libunistring-dev nginx curl janus libjs-janus-gateway"
+packages="build-essential autoconf automake pkg-config libfcgi-dev libsqlite3-dev libjansson-dev libssl-dev libunistring-dev nginx nginx-dev curl janus libjs-janus-gateway"
 if [ -n "$with_tests" ]; then
 	# sqlite3: the integrity check of the bad-input tests; coturn: the relay-only call test;
 	# systemd: systemd-analyze verify of the units; prometheus: promtool, which checks the
