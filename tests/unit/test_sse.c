@@ -102,6 +102,42 @@ test_errors(void)
 	buf_free(&out);
 }
 
+/*
+ * The rules for a request someone else parsed (nginx's module): the same
+ * cursor choice, the same errors, the token from Authorization, and an
+ * over-long Last-Event-ID is not an id.
+ */
+static void
+test_params(void)
+{
+	struct sse_fields fl;
+	struct sse_req	 rq;
+	struct sse_err	 err;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.get = 1;
+	snprintf(fl.query, sizeof(fl.query), "cursor=7");
+	snprintf(fl.auth, sizeof(fl.auth), "Bearer " TOK);
+	fl.has_last = 1;
+	snprintf(fl.last, sizeof(fl.last), "9");
+	CHECK(sse_params(&fl, &rq, &err) == 0);
+	CHECK(rq.cursor == 7 && rq.last_id == 9 && rq.has_token);
+	CHECK(strcmp(rq.token, TOK) == 0 && strcmp(rq.addr, "-") == 0);
+	fl.query[0] = '\0';
+	CHECK(sse_params(&fl, &rq, &err) == 0 && rq.cursor == 9);
+	snprintf(fl.last, sizeof(fl.last), "x");	/* too long, as nginx marks it */
+	CHECK(sse_params(&fl, &rq, &err) == -1 && err.status == 400);
+	CHECK(strcmp(err.code, "bad_cursor") == 0);
+	fl.has_last = 0;
+	CHECK(sse_params(&fl, &rq, &err) == -1 && err.status == 400);
+	snprintf(fl.query, sizeof(fl.query), "cursor=3");
+	fl.auth[0] = '\0';
+	CHECK(sse_params(&fl, &rq, &err) == 0 && !rq.has_token);
+	fl.get = 0;
+	CHECK(sse_params(&fl, &rq, &err) == -1 && err.status == 405);
+	CHECK(strcmp(err.extra, "Allow: GET\r\n") == 0);
+}
+
 static void
 test_events(void)
 {
@@ -140,6 +176,7 @@ main(void)
 	test_is_stream();
 	test_request();
 	test_errors();
+	test_params();
 	test_events();
 	return unit_done("test_sse");
 }
