@@ -387,7 +387,8 @@ nst_proc_open(ngx_http_request_t *r, ngx_http_noom_main_conf_t *mcf)
 		goto fail;
 	db_metrics(p->db, p->metrics);
 	db_busy_ms(p->db, NST_BUSY_MS);
-	if ((p->bell = ngx_get_connection(wake_watch_fd(), r->connection->log))
+	/* The cycle's log: the request's goes with its connection. */
+	if ((p->bell = ngx_get_connection(wake_watch_fd(), ngx_cycle->log))
 	    == NULL)
 		goto fail;
 	p->bell->read->handler = nst_bell_read;
@@ -401,9 +402,10 @@ nst_proc_open(ngx_http_request_t *r, ngx_http_noom_main_conf_t *mcf)
 		p->tick_ms = (ngx_msec_t)p->touch_every / 2;
 	p->tick_ms = p->tick_ms > 1000 ? 1000 : p->tick_ms < 10 ? 10 :
 	    p->tick_ms;
+	/* Not cancelable: a worker process told to quit (a reload) waits
+	 * for the tick that ends its streams cleanly (nst_tick). */
 	p->tick.handler = nst_tick;
 	p->tick.log = ngx_cycle->log;
-	p->tick.cancelable = 1;
 	p->gap_ev.handler = nst_gap_fire;
 	p->gap_ev.log = ngx_cycle->log;
 	p->gap_ev.cancelable = 1;
@@ -468,6 +470,33 @@ nst_busy_bytes(const struct nst *st)
 }
 
 /*
+ * After a write: while bytes wait (blocked), wait for the socket to take
+ * them, for send_timeout at most (a client that reads nothing is cut off:
+ * nst_writer); otherwise no timer.  0, or -1 if the request failed.
+ */
+static int
+nst_wait_write(struct nst *st, int blocked)
+{
+	ngx_http_request_t		*r = st->r;
+	ngx_event_t			*wev = r->connection->write;
+	ngx_http_core_loc_conf_t	*clcf;
+
+	if (!blocked) {
+		if (wev->timer_set)
+			ngx_del_timer(wev);
+		return 0;
+	}
+	clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+	if (!wev->timer_set)
+		ngx_add_timer(wev, clcf->send_timeout);
+	if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+		ngx_http_finalize_request(r, NGX_ERROR);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Write out (the bytes b holds, taken over; or NULL: what waits) through
  * nginx's filters.  0, or -1 if the request failed (it is finalized: st is
  * gone).
@@ -502,12 +531,7 @@ nst_output(struct nst *st, struct buf *b)
 		return -1;
 	}
 	st->pending = nst_busy_bytes(st);
-	if (rc == NGX_AGAIN && ngx_handle_write_event(r->connection->write, 0)
-	    != NGX_OK) {
-		ngx_http_finalize_request(r, NGX_ERROR);
-		return -1;
-	}
-	return 0;
+	return nst_wait_write(st, rc == NGX_AGAIN);
 }
 
 static void	nst_unlink(struct nst *);
@@ -1054,7 +1078,12 @@ nst_tick(ngx_event_t *ev)
 	for (q = ngx_queue_head(&proc->streams);
 	    q != ngx_queue_sentinel(&proc->streams); q = next) {
 		next = ngx_queue_next(q);
-		(void)nst_timers(nst_of(q), now);
+		/* The process is told to quit (a reload, a stop): end each
+		 * stream as its lifetime would; clients resume elsewhere. */
+		if (ngx_exiting || ngx_quit || ngx_terminate)
+			nst_end(nst_of(q), NULL);
+		else
+			(void)nst_timers(nst_of(q), now);
 	}
 	nst_touch_due(now);
 	if (!ngx_queue_empty(&proc->streams))
