@@ -521,8 +521,9 @@ nst_output(struct nst *st, struct buf *b)
 		cl->buf->flush = 1;
 		cl->buf->tag = nst_tag;
 		out = cl;
-		buf_init(b);		/* its data is the buffer's now */
-	}
+		*b = (struct buf){ 0 };	/* its data is the buffer's now */
+	} else if (b != NULL)
+		buf_free(b);
 	rc = ngx_http_output_filter(r, out);
 	ngx_chain_update_chains(r->pool, &st->free, &st->busy, &out, nst_tag);
 	nst_free_written(st);

@@ -1,13 +1,14 @@
 #!/bin/sh
 # make check-valgrind: the C unit programs, then the chat and signaling integration suites with
-# every noom-worker process (master and forked workers) under valgrind's memcheck. Fails on any
-# memcheck error or definite leak, and on a process whose memcheck run did not finish (killed
-# before valgrind's final leak check, so nothing was checked). Slower than make check; run by
+# every noom-worker process (master and forked workers) under valgrind's memcheck, and, when
+# the event stream's nginx module was built, the stream suite with nginx's processes under it.
+# Fails on any memcheck error or definite leak, and on a process whose memcheck run did not
+# finish (killed before valgrind's final leak check, so nothing was checked). Slower than make check; run by
 # .ci/run on a build without --enable-asan (valgrind cannot run an ASan binary).
 #
 # Logs go to $NOOM_BUILDDIR/tests/logs/valgrind/: NAME.log (memcheck) and NAME.out (output) for
-# every unit program, worker.PID.log for every worker process, node.log for the suites. The
-# last line is "valgrind: N passed, N failed"; exit status 1 if anything failed.
+# every unit program, worker.PID.log for every worker process, nginx.PID.log for every nginx
+# process, node.log and node-stream.log for the suites. The last line is "valgrind: N passed, N failed"; exit status 1 if anything failed.
 #
 # Environment: what AM_TESTS_ENVIRONMENT sets (NOOM_BUILDDIR, NOOM_SRCDIR, NODE, ...);
 # NOOM_VALGRIND_TIMEOUT, seconds for the two suites (default 1200).
@@ -46,6 +47,41 @@ show() {
 	fi
 }
 
+# suite WHAT LOG COMMAND...: run an integration suite (its output in LOG), counted as one.
+suite() {
+	what=$1 out=$2
+	shift 2
+	if timeout -k 15 "${NOOM_VALGRIND_TIMEOUT:-1200}" "$@" >"$out" 2>&1; then
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $what (see $out):"
+		grep -e '^not ok' -e '^# fail' -e '^# pass' "$out" | head -20
+		tail -5 "$out"
+		failed=$((failed + 1))
+	fi
+}
+
+# reports PROGRAM: every PROGRAM.PID.log must show a finished, clean memcheck run, and there
+# must be one at least (else the wrapper was not used and nothing was checked).
+reports() {
+	n=0
+	for f in "$logs/$1".*.log; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		if checked "$f"; then
+			passed=$((passed + 1))
+		else
+			echo "FAIL: memcheck report in $f:"
+			show "$f"
+			failed=$((failed + 1))
+		fi
+	done
+	if [ "$n" -eq 0 ]; then
+		echo "FAIL: no $1 process ran under valgrind (no $logs/$1.*.log)"
+		failed=$((failed + 1))
+	fi
+}
+
 for t in "$@"; do
 	name=$(basename "$t")
 	if $vg --log-file="$logs/$name.log" "$builddir/$t" >"$logs/$name.out" 2>&1 &&
@@ -72,36 +108,32 @@ if [ -n "${NGINX-}" ] && [ -z "${NOOM_NGINX-}" ]; then
 	NOOM_NGINX=$NGINX; export NOOM_NGINX
 fi
 unset NGINX
-if NOOM_WORKER_BIN=$wrapper timeout -k 15 "${NOOM_VALGRIND_TIMEOUT:-1200}" \
-    "$node" --test --test-concurrency=1 \
-    "$srcdir/tests/integration/chat.test.mjs" "$srcdir/tests/integration/signal.test.mjs" \
-    >"$logs/node.log" 2>&1; then
-	passed=$((passed + 1))
-else
-	echo "FAIL: integration suites with the worker under valgrind (see $logs/node.log):"
-	grep -e '^not ok' -e '^# fail' -e '^# pass' "$logs/node.log" | head -20
-	tail -5 "$logs/node.log"
-	failed=$((failed + 1))
+suite "integration suites with the worker under valgrind" "$logs/node.log" \
+    env NOOM_WORKER_BIN="$wrapper" "$node" --test --test-concurrency=1 \
+    "$srcdir/tests/integration/chat.test.mjs" "$srcdir/tests/integration/signal.test.mjs"
+
+# The event stream's nginx module, when it was built: its suite (tests/integration/stream.test.mjs,
+# the module's part) with nginx's processes under memcheck (nginx.PID.log, one per process;
+# --keep-debuginfo: nginx unloads the module before its processes end, and a report of it
+# would lose its function names). nginx's own exit-time leaks are suppressed
+# (tests/valgrind-nginx.supp).
+if [ -f "$builddir/nginx/ngx_http_noom_module.so" ]; then
+	nginx_bin=${NOOM_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+	nginx_wrapper=$logs/nginx
+	cat >"$nginx_wrapper" <<EOW
+#!/bin/sh
+exec $vg --suppressions=$srcdir/tests/valgrind-nginx.supp --keep-debuginfo=yes --log-file=$logs/nginx.%p.log "$nginx_bin" "\$@"
+EOW
+	chmod +x "$nginx_wrapper"
+	suite "the stream suite with nginx under valgrind" "$logs/node-stream.log" \
+	    env NOOM_NGINX="$nginx_wrapper" NOOM_STREAM_SERVERS=nginx NOOM_START_TIMEOUT=120 \
+	    "$node" --test "$srcdir/tests/integration/stream.test.mjs"
+	reports nginx
 fi
 
-# Every worker process must have run under memcheck (else the wrapper was not used and nothing
-# was checked) and finished with no error and no definite leak.
-workers=0
-for f in "$logs"/worker.*.log; do
-	[ -f "$f" ] || continue
-	workers=$((workers + 1))
-	if checked "$f"; then
-		passed=$((passed + 1))
-	else
-		echo "FAIL: memcheck report in $f:"
-		show "$f"
-		failed=$((failed + 1))
-	fi
-done
-if [ "$workers" -eq 0 ]; then
-	echo "FAIL: no noom-worker process ran under valgrind (no $logs/worker.*.log)"
-	failed=$((failed + 1))
-fi
+# Every worker process must have run under memcheck and finished with no error and no
+# definite leak.
+reports worker
 
 echo "valgrind: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
