@@ -8,7 +8,8 @@
 #
 # Logs go to $NOOM_BUILDDIR/tests/logs/valgrind/: NAME.log (memcheck) and NAME.out (output) for
 # every unit program, worker.PID.log for every worker process, nginx.PID.log for every nginx
-# process, node.log and node-stream.log for the suites. The last line is "valgrind: N passed, N failed"; exit status 1 if anything failed.
+# process, node.log and node-stream.log for the suites. The last line is "valgrind: N passed,
+# N failed"; exit status 1 if anything failed.
 #
 # Environment: what AM_TESTS_ENVIRONMENT sets (NOOM_BUILDDIR, NOOM_SRCDIR, NODE, ...);
 # NOOM_VALGRIND_TIMEOUT, seconds for the two suites (default 1200).
