@@ -93,12 +93,11 @@
 #include "noom.h"
 
 #define IN_MAX		(WS_MSG_MAX + 14)	/* one whole frame */
-#define OUT_LOW		(64 * 1024)	/* render answers only below this */
+#define OUT_LOW		NOOM_OUT_LOW	/* render answers only below this */
 #define OUT_MAX		(1024 * 1024)	/* a peer this far behind is cut off */
 #define CLOSE_WAIT_MS	2000
 #define MAX_EVENTS	256
-#define SCAN_CHUNK	1000		/* events the ring reads at a time */
-#define SCAN_SPAN	4000		/* further back: one at a time */
+#define SCAN_CHUNK	NOOM_SCAN_CHUNK	/* events the ring reads at a time */
 #define PER_SESSION	2		/* live sockets of one session */
 #define NBUCKETS	4096		/* of the session table */
 
@@ -959,19 +958,12 @@ accept_all(struct gw *g)
 	}
 }
 
-/*
- * Can the ring's scan of the log (up to log_end, trimmed up to trimmed)
- * serve c?
- * Not if c's output waits to drain (it is behind), if its cursor needs a
- * resync answer, or if it is so far back that the scan would have to read
- * much more than the others need: those go one at a time.
- */
+/* Can the ring's scan serve c?  (mailbox_scan_serves: the rule) */
 static int
 scan_serves(const struct conn *c, int64_t log_end, int64_t trimmed)
 {
-	return c->state == C_LIVE && pending(c) < OUT_LOW &&
-	    c->reader.cursor < log_end && c->reader.cursor >= trimmed &&
-	    c->reader.cursor >= log_end - SCAN_SPAN;
+	return c->state == C_LIVE && mailbox_scan_serves(c->reader.cursor,
+	    pending(c), log_end, trimmed);
 }
 
 /* The lowest cursor of the connections the scan serves; log_end if none. */

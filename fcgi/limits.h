@@ -46,6 +46,10 @@
 #define NOOM_STREAM_BYTES	(4 * 1024 * 1024)	/* ... or this much */
 #define NOOM_KEEPALIVE_MS	15000	/* its comment this often when idle */
 #define NOOM_STREAMS_PER_CLIENT	1000	/* open streams per client address */
+#define NOOM_OUT_LOW		(64 * 1024)	/* a live reader's answers are
+						   rendered only below this */
+#define NOOM_SCAN_CHUNK		1000	/* events a ring's scan reads at once */
+#define NOOM_SCAN_SPAN		4000	/* readers further back: one at a time */
 #define NOOM_REJOIN_MS		60000	/* back within this: straight in */
 
 #endif /* NOOM_LIMITS_H */

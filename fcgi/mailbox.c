@@ -446,3 +446,19 @@ ring_gap_put_off(const struct ring_gap *g)
 {
 	return g->put_off != 0;
 }
+
+/*
+ * Can one ring's scan of the log (up to log_end, trimmed up to trimmed)
+ * serve a live reader at cursor whose output has less than NOOM_OUT_LOW
+ * waiting?  Not if it is at the end already, needs a resync answer, or is
+ * so far back that the scan would read much more than the others need:
+ * those are answered one at a time (mailbox_read).  For the gateway and
+ * nginx's stream module alike.
+ */
+int
+mailbox_scan_serves(int64_t cursor, size_t pending, int64_t log_end,
+    int64_t trimmed)
+{
+	return pending < NOOM_OUT_LOW && cursor < log_end &&
+	    cursor >= trimmed && cursor >= log_end - NOOM_SCAN_SPAN;
+}

@@ -534,6 +534,7 @@ void	 ring_gap_scanned(struct ring_gap *, int64_t);
 void	 ring_gap_due(struct ring_gap *, int64_t);
 int64_t	 ring_gap_at(const struct ring_gap *);
 int	 ring_gap_put_off(const struct ring_gap *);
+int	 mailbox_scan_serves(int64_t, size_t, int64_t, int64_t);
 
 /* mailbox_read.c: one reader's answer from the store. */
 int	 mailbox_read(struct db *, struct reader *, const struct hold *,

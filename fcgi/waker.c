@@ -50,7 +50,7 @@
 
 #include "noom.h"
 
-#define SCAN_CHUNK	1000		/* events a scan reads at a time */
+#define SCAN_CHUNK	NOOM_SCAN_CHUNK	/* events a scan reads at a time */
 #define WAITING_PER_SESSION 2		/* polls of one session that wait */
 #define NBUCKETS	4096		/* of the session and address tables */
 

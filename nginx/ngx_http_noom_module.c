@@ -47,12 +47,10 @@
 
 #include "../fcgi/noom.h"	/* by path: its limits.h must not shadow <limits.h> */
 
-#define NST_OUT_LOW		(64 * 1024)
-#define NST_SCAN_CHUNK		1000
-#define NST_SCAN_SPAN		4000
+#define NST_OUT_LOW		NOOM_OUT_LOW
+#define NST_SCAN_CHUNK		NOOM_SCAN_CHUNK
 #define NST_PER_SESSION		2
 #define NST_BUSY_MS		3	/* the longest wait for the write lock */
-#define NST_HEAD_MAX		16	/* header values longer are refused */
 
 typedef struct {
 	ngx_str_t	 db;
@@ -866,13 +864,12 @@ nst_match(struct nst *st, const struct scan *sc, int64_t end, int64_t now)
 
 /* --- the ring: one scan for every stream of the process ------------------ */
 
-/* Can the ring's scan serve st?  (gateway.c's scan_serves()) */
+/* Can the ring's scan serve st?  (mailbox_scan_serves: the rule) */
 static int
 nst_scan_serves(const struct nst *st, int64_t log_end, int64_t trimmed)
 {
-	return st->pending < NST_OUT_LOW && st->reader.cursor < log_end &&
-	    st->reader.cursor >= trimmed &&
-	    st->reader.cursor >= log_end - NST_SCAN_SPAN;
+	return mailbox_scan_serves(st->reader.cursor, st->pending, log_end,
+	    trimmed);
 }
 
 /* The streams' queue entry to its struct nst. */
