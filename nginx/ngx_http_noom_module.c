@@ -32,9 +32,10 @@
  *
  * Limits: the per-address count of open streams is nginx's limit_conn on
  * the location (shared by all worker processes); per session, at most
- * NST_PER_SESSION streams per worker process, the oldest replaced (its
- * "close" event carries 4409); rendering stops while NST_OUT_LOW bytes wait
- * to be written, the rest waits in the log.
+ * NST_PER_SESSION streams, the oldest replaced (its "close" event carries
+ * 4409), counted in a table in shared memory (struct nst_slot); rendering
+ * stops while NST_OUT_LOW bytes wait to be written, the rest waits in the
+ * log.
  *
  * Ownership: a stream (struct nst) lives in its request's pool; its output
  * buffers' data are malloc'ed and freed once written or when the request
@@ -65,6 +66,7 @@ typedef struct {
 	ngx_shm_zone_t	*sessions;	/* the streams' session table */
 } ngx_http_noom_main_conf_t;
 
+/* The session table's slots, in shared memory (nst_session_count()). */
 #define NST_SLOTS	65536
 
 struct nst_slot {
@@ -72,6 +74,7 @@ struct nst_slot {
 	uint64_t	 gen;
 };
 
+/* The session table, zeroed when nginx makes the zone, kept over a reload. */
 static ngx_int_t
 nst_zone_init(ngx_shm_zone_t *zone, void *data)
 {
