@@ -1080,9 +1080,10 @@ nst_tick(ngx_event_t *ev)
 	    q != ngx_queue_sentinel(&proc->streams); q = next) {
 		next = ngx_queue_next(q);
 		/* The process is told to quit (a reload, a stop): end each
-		 * stream as its lifetime would; clients resume elsewhere. */
+		 * stream whole, with the gateway's "going away" (1001);
+		 * clients resume from their cursor on another process. */
 		if (ngx_exiting || ngx_quit || ngx_terminate)
-			nst_end(nst_of(q), NULL);
+			nst_fail(nst_of(q), 1001, "server shutting down");
 		else
 			(void)nst_timers(nst_of(q), now);
 	}

@@ -140,7 +140,9 @@ export class StreamTransport extends UpperTransport {
           } catch {
             /* not ours: ignore */
           }
-          if (block.event === 'close') return body && body.code === 4401 ? 'renew' : 'failed';
+          // 4401: the session is gone; 1001: the server is going away (a reload or a
+          // restart: the next stream goes to the new one at once); else a failure.
+          if (block.event === 'close') return body?.code === 4401 ? 'renew' : body?.code === 1001 ? 'ended' : 'failed';
           if (!body || typeof body.cursor !== 'number' || generation !== host.generation()) continue;
           if (!live) {
             live = Date.now();
