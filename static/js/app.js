@@ -368,7 +368,37 @@ async function joinRoom(to, how) {
     prejoin.showWaiting(answer.room);
     return;
   }
-  if (view === 'room') room.focusInput();
+  /* Focusing lays the page out: after the call's signals, and only if nothing else took the
+   * focus meanwhile. */
+  if (view === 'room') {
+    afterSignals(() => {
+      if (visit === mine && view === 'room' && !room.root.contains(document.activeElement)) room.focusInput();
+    });
+  }
+}
+
+/* Room drawing that waits for the call's signals in its first moments. */
+const SIGNALS_FIRST_MS = 100;
+
+/**
+ * Runs `fn` once the tasks queued now have run (the socket's frames, the connections' ICE
+ * candidate events): a background-priority task, or after SIGNALS_FIRST_MS at the latest, so
+ * that a busy page still draws.
+ * @param {() => void} fn
+ */
+function afterSignals(fn) {
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  const timer = setTimeout(run, SIGNALS_FIRST_MS);
+  /** @type {{postTask?: (f: () => void, o: {priority: string}) => Promise<void>}|undefined} */
+  const scheduler = /** @type {any} */ (globalThis).scheduler;
+  if (scheduler?.postTask) {
+    scheduler.postTask(() => { clearTimeout(timer); run(); }, { priority: 'background' }).catch(() => {});
+  }
 }
 
 /**
@@ -652,6 +682,9 @@ function beginCall(state) {
   const known = listed ? { audio: listed.audio !== false, video: listed.video !== false, screen: !!listed.screen } : null;
   const now = state.call;
   if (now && mediaReady && now.in_call && now.mode === 'mesh') {
+    /* In the call from now on (showCall, later, says so again). */
+    inCall = true;
+    lastCallConfig = now;
     thisCall.start(now, devices.tracks(), warmOffers);
     /* Members after us connect to us. */
     const mine = order.indexOf(self);
@@ -1015,10 +1048,6 @@ client.onRoomState = (state) => {
     if (joining === null || joining !== wantRoom) return; /* a leave or another join follows */
     wantRoom = state.room;
   }
-  /* Our join was answered, or a host admitted us: the room page replaces the pre-join screen.
-   * The address gets the room's key (an unlisted room opened just now has one only since its
-   * answer), so that it is the invite link, and a reload comes straight back. */
-  if (view !== 'room') showRoomView(state.room);
   /* A new call starts before the room is drawn (tens of ms): the offers leave first. */
   const fresh = !(call && callRoom === state.room);
   let callShown = () => {};
@@ -1026,6 +1055,10 @@ client.onRoomState = (state) => {
     endCall({ closeMedia: false });
     callShown = beginCall(state);
   }
+  /* Our join was answered, or a host admitted us: the room page replaces the pre-join screen.
+   * The address gets the room's key (an unlisted room opened just now has one only since its
+   * answer), so that it is the invite link, and a reload comes straight back. */
+  if (view !== 'room') showRoomView(state.room);
   const key = state.key ?? client.joinOptions.key ?? '';
   target = { room: state.room, key, unlisted: !!key };
   replaceRoomState(state.room, key);
@@ -1035,7 +1068,8 @@ client.onRoomState = (state) => {
   joinedAt = Date.now();
   room.setState(state, client.session, client.nickname);
   if (fresh) {
-    callShown();
+    /* Our own tile's video and its audio meter can wait for the answers to our offers. */
+    afterSignals(callShown);
   } else if (call) {
     /* A resync: connections to members who are gone meanwhile are closed. */
     for (const session of Array.from(call.peers.keys())) {

@@ -166,8 +166,10 @@ export class RoomView {
     this.host.setWaiting(state.host ? state.waiting ?? [] : []);
     this._setCount(state.count);
     this._renderMembers();
-    const stick = this.chat.nearBottom();
     const first = this.root.classList.contains('is-joining');
+    /* A room page just opened is read from the end; measuring it would lay the page out now. */
+    if (first) this.chat.scrollToEndSoon();
+    const stick = this.chat.nearBottom();
     for (const msg of state.history) this.chat.addMessage(msg);
     if (first) this.addNotice(`You joined ${state.room}`, 'self');
     this.root.classList.remove('is-joining');
