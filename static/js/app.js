@@ -35,6 +35,7 @@
 // (mute_request, room_left "removed" / "ended" / "closed", join_denied) shows on the notice banner.
 
 import { NoomClient, ApiError, newClientId } from './transport.js';
+import { afterSignals } from './dom.js';
 import { HomeView } from './home.js';
 import { PrejoinView } from './prejoin.js';
 import { RoomView } from './room.js';
@@ -374,30 +375,6 @@ async function joinRoom(to, how) {
     afterSignals(() => {
       if (visit === mine && view === 'room' && !room.root.contains(document.activeElement)) room.focusInput();
     });
-  }
-}
-
-/* Room drawing that waits for the call's signals in its first moments. */
-const SIGNALS_FIRST_MS = 100;
-
-/**
- * Runs `fn` once the tasks queued now have run (the socket's frames, the connections' ICE
- * candidate events): a background-priority task, or after SIGNALS_FIRST_MS at the latest, so
- * that a busy page still draws.
- * @param {() => void} fn
- */
-function afterSignals(fn) {
-  let done = false;
-  const run = () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
-  const timer = setTimeout(run, SIGNALS_FIRST_MS);
-  /** @type {{postTask?: (f: () => void, o: {priority: string}) => Promise<void>}|undefined} */
-  const scheduler = /** @type {any} */ (globalThis).scheduler;
-  if (scheduler?.postTask) {
-    scheduler.postTask(() => { clearTimeout(timer); run(); }, { priority: 'background' }).catch(() => {});
   }
 }
 

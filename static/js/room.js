@@ -10,7 +10,7 @@
 // and owns the call. RoomView is the one object app.js sees: it keeps the roster and hands each
 // change to the parts that show it.
 
-import { role, testid, people, showError } from './dom.js';
+import { role, testid, people, showError, afterSignals } from './dom.js';
 import { nicknameProblem } from './home.js';
 import { Roster } from './roster.js';
 import { ChatPanel } from './room-chat.js';
@@ -79,6 +79,9 @@ export class RoomView {
       this.stage.setSpeaking(speaking, dominant);
       this.callbacks.onSpeaking(speaking);
     };
+    /** Audio meters to start or stop at the next background task (session → stream, or null
+     * to stop): measuring a stream costs a few ms, not to be spent while a call's signals wait. */
+    this.meters = new Map();
     /* Media events do not bubble: listen in the capture phase for any tile's video. */
     this.stage.tiles.addEventListener('playing', () => this.speaking.resume(), true);
     /** recipient list redraw queued for the end of this batch of events */
@@ -116,6 +119,7 @@ export class RoomView {
     this.invite.set('');
     this.chat.clear(room);
     this.stage.clear(room);
+    this.meters.clear();
     this.speaking.clear();
     this.setCallStatus('');
     this.nameNode.textContent = room;
@@ -130,6 +134,7 @@ export class RoomView {
 
   hide() {
     this.root.hidden = true;
+    this.meters.clear();
     this.speaking.clear();
   }
 
@@ -215,7 +220,7 @@ export class RoomView {
     this.roster.hosts.delete(session);
     this.roster.hands.delete(session);
     this.stage.streams.delete(session);
-    this.speaking.unwatch(session);
+    this._meter(session, null);
     this._setCount(count);
     this._renderMembers();
     this.addNotice(reason === 'removed' ? `${nickname} was removed by the host` : `${nickname} left`, 'leave');
@@ -381,7 +386,7 @@ export class RoomView {
    */
   setLocalStream(stream) {
     this.stage.setLocalStream(stream);
-    if (this.self !== null) this.speaking.watch(this.self, stream);
+    if (this.self !== null) this._meter(this.self, stream);
   }
 
   /**
@@ -391,7 +396,7 @@ export class RoomView {
    */
   setRemoteStream(session, stream) {
     this.stage.setRemoteStream(session, stream);
-    this.speaking.watch(session, stream);
+    this._meter(session, stream);
   }
 
   /**
@@ -400,7 +405,26 @@ export class RoomView {
    */
   removeRemoteStream(session) {
     this.stage.removeRemoteStream(session);
-    this.speaking.unwatch(session);
+    this._meter(session, null);
+  }
+
+  /**
+   * Measures the audio of a member's stream from the next background task on (null stops).
+   * @param {number} session
+   * @param {MediaStream|null} stream
+   */
+  _meter(session, stream) {
+    const first = this.meters.size === 0;
+    this.meters.set(session, stream);
+    if (!first) return;
+    afterSignals(() => {
+      const due = Array.from(this.meters);
+      this.meters.clear();
+      for (const [s, st] of due) {
+        if (st) this.speaking.watch(s, st);
+        else this.speaking.unwatch(s);
+      }
+    });
   }
 
   /**
