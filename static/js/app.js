@@ -1040,7 +1040,10 @@ client.onRoomState = (state) => {
   target = { room: state.room, key, unlisted: !!key };
   replaceRoomState(state.room, key);
   document.title = `${state.room} · Noom`;
-  rememberRoom(state.room, key);
+  /* The first write to the tab's storage can cost a few ms: after the call's signals. */
+  afterSignals(() => {
+    if (wantRoom === state.room) rememberRoom(state.room, key);
+  });
   room.setInvite(roomUrl(state.room, key));
   joinedAt = Date.now();
   room.setState(state, client.session, client.nickname);

@@ -134,8 +134,12 @@ export class ChatPanel {
     this._setUnread(0);
     if (room !== this.room) {
       this.room = room;
-      this.input.value = this._loadDraft(room);
-      this._autosize();
+      const draft = this._loadDraft(room);
+      /* Sizing the box measures the page: only when its text changes. */
+      if (draft !== this.input.value) {
+        this.input.value = draft;
+        this._autosize();
+      }
       this.recipient.value = '';
     }
   }

@@ -127,7 +127,9 @@ export class RoomView {
     this._renderMembers();
     this.chat.showError('');
     this.root.hidden = false;
-    this.people.foldOnPhone();
+    /* The media query is evaluated on an up-to-date style of the page: not before the call's
+     * first signals. */
+    afterSignals(() => this.people.foldOnPhone());
     this.root.classList.add('is-joining');
     this.chat.setEnabled(false);
   }
