@@ -236,6 +236,7 @@ class Peer {
       } finally {
         this.settingRemoteAnswer = false;
       }
+      this.call._checkAnswered();
       if (desc.type === 'offer') {
         await pc.setLocalDescription();
         const answer = pc.localDescription;
@@ -545,6 +546,30 @@ export class Call extends CallEvents {
     /** Signals waiting for the request out to finish. @type {OutSignal[]} */
     this._outbox = [];
     this._sending = false;
+    /** Waiting for every connection's remote description (answered()). @type {(() => void)[]} */
+    this._answerWaiters = [];
+  }
+
+  /**
+   * Resolves once every connection has the other side's description (the offers of our
+   * connect() are answered), or the call ended.
+   * @returns {Promise<void>}
+   */
+  answered() {
+    if (this._allAnswered()) return Promise.resolve();
+    return new Promise((resolve) => this._answerWaiters.push(resolve));
+  }
+
+  _allAnswered() {
+    return this.ended || Array.from(this.peers.values()).every((p) => p.closed || p.pc.remoteDescription !== null);
+  }
+
+  /* A remote description was set, or a connection closed: wakes answered() when all are in. */
+  _checkAnswered() {
+    if (this._answerWaiters.length === 0 || !this._allAnswered()) return;
+    const waiters = this._answerWaiters;
+    this._answerWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /**
@@ -651,6 +676,7 @@ export class Call extends CallEvents {
     this.peers.delete(session);
     peer.close();
     this.onPeerRemoved(session);
+    this._checkAnswered();
   }
 
   /**
@@ -732,6 +758,7 @@ export class Call extends CallEvents {
     this.ended = true;
     this._queue = [];
     for (const session of Array.from(this.peers.keys())) this.remove(session);
+    this._checkAnswered();
   }
 
   /**

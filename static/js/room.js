@@ -106,8 +106,9 @@ export class RoomView {
    * Shows the page for a room being joined: empty log, no members yet.
    * @param {string} room
    * @param {number|null} self  this tab's session id
+   * @param {boolean} [shown]  false: drawn but hidden until show()
    */
-  open(room, self) {
+  open(room, self, shown = true) {
     this.room = room;
     this.self = self;
     this.roster.members.clear();
@@ -126,12 +127,17 @@ export class RoomView {
     this._setCount(0);
     this._renderMembers();
     this.chat.showError('');
-    this.root.hidden = false;
+    this.root.hidden = !shown;
     /* The media query is evaluated on an up-to-date style of the page: not before the call's
      * first signals. */
     afterSignals(() => this.people.foldOnPhone());
     this.root.classList.add('is-joining');
     this.chat.setEnabled(false);
+  }
+
+  /** Shows a page opened hidden. */
+  show() {
+    this.root.hidden = false;
   }
 
   hide() {
