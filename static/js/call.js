@@ -238,9 +238,11 @@ class Peer {
       }
       this.call._checkAnswered();
       if (desc.type === 'offer') {
-        await pc.setLocalDescription();
-        const answer = pc.localDescription;
-        if (!this.closed && answer) this.send('answer', { type: answer.type, sdp: answer.sdp });
+        /* The answer leaves as soon as it is made; setting it (which starts gathering our
+         * candidates, sent after it) takes the browser a few ms more. */
+        const answer = await pc.createAnswer();
+        if (!this.closed) this.send('answer', { type: 'answer', sdp: answer.sdp });
+        await pc.setLocalDescription(answer);
       }
     } finally {
       this._releaseStream();
