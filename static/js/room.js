@@ -84,7 +84,8 @@ export class RoomView {
     this.meters = new Map();
     /* Media events do not bubble: listen in the capture phase for any tile's video. */
     this.stage.tiles.addEventListener('playing', () => this.speaking.resume(), true);
-    /** recipient list redraw queued for the end of this batch of events */
+    /** The private-message recipient list is redrawn once for a batch of events, after the
+     * call's signals (redrawing its select costs the page a few ms). */
     this.recipientsQueued = false;
     this.host = new HostPanel(root, callbacks);
     this.invite = new InviteLink(root);
@@ -488,7 +489,10 @@ export class RoomView {
    * @param {string} nickname
    */
   _memberAction(action, session, nickname) {
-    if (action === 'message') this.chat.writeTo(session);
+    if (action === 'message') {
+      this._renderRecipients(); /* the member must be in the list to be chosen */
+      this.chat.writeTo(session);
+    }
     else if (action === 'lower') this.callbacks.onLowerHand(session, nickname);
     else this.callbacks.onModerate(action, session, nickname);
   }
@@ -531,9 +535,13 @@ export class RoomView {
     this.people.queueRender();
     if (this.recipientsQueued) return;
     this.recipientsQueued = true;
-    queueMicrotask(() => {
-      this.recipientsQueued = false;
-      this.chat.renderRecipients();
-    });
+    afterSignals(() => this._renderRecipients());
+  }
+
+  /* The recipient list, if a redraw is queued. */
+  _renderRecipients() {
+    if (!this.recipientsQueued) return;
+    this.recipientsQueued = false;
+    this.chat.renderRecipients();
   }
 }
