@@ -28,8 +28,8 @@
 // layout costs tens of ms that would otherwise hold the answers and ICE candidates back.
 // When the join answer (or GET api/call) says this session is in the call, the call starts
 // and connects to every member who was in the room before us (they were in the call first;
-// later members connect to us). A chat-only member (room over the mesh size) asks again whenever someone
-// leaves. Going home hangs up and closes the devices.
+// later members connect to us). A chat-only member (room over the mesh size) asks again
+// whenever someone leaves. Going home hangs up and closes the devices.
 //
 // In the meeting: raised hands, reactions and private messages go through the server like chat
 // (hand and reaction events, addressed new_message); who is speaking is measured in the page
@@ -415,13 +415,14 @@ function refused(to, err) {
 /**
  * Shows the room page of the room being joined (its state draws it once it comes).
  * @param {string} name
+ * @param {boolean} [shown]  false: built hidden, the pre-join screen staying up
  */
-function showRoomView(name) {
+function showRoomView(name, shown = true) {
   view = 'room';
   document.title = `${name} · Noom`;
   home.hide();
-  prejoin.hide();
-  room.open(name, client.session);
+  if (shown) prejoin.hide();
+  room.open(name, client.session, shown);
   room.setSelfNickname(client.nickname);
 }
 
@@ -438,11 +439,7 @@ const ROOM_HOLD_MS = 150;
  * @param {Call} c
  */
 function showRoomViewAfterAnswers(name, c) {
-  view = 'room';
-  document.title = `${name} · Noom`;
-  home.hide();
-  room.open(name, client.session, false);
-  room.setSelfNickname(client.nickname);
+  showRoomView(name, false);
   const mine = visit;
   /** @type {ReturnType<typeof setTimeout>|undefined} */
   let timer;
