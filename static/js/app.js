@@ -21,10 +21,15 @@
 // The call: the pre-join screen opens the camera and microphone (media.js) for its preview, and
 // the call sends that same stream with the choices made there. Entering a room creates a Call
 // (call.js) at once, so that offers arriving before the call configuration are queued, not
-// lost. When GET api/call says this session is in the call, the call starts and connects to
-// every member who was in the room before us (they were in the call first; later members
-// connect to us). A chat-only member (room over the mesh size) asks again whenever someone
-// leaves. Going home hangs up and closes the devices.
+// lost. A join answer that begins a mesh call sends our offers before anything is drawn; the
+// room page is then drawn behind the pre-join screen and shows once the answers to those
+// offers are in (ROOM_HOLD_MS at most), and what the call does not need at once (our own
+// tile's video, audio meters, the focus) waits for afterSignals (dom.js): the page's first
+// layout costs tens of ms that would otherwise hold the answers and ICE candidates back.
+// When the join answer (or GET api/call) says this session is in the call, the call starts
+// and connects to every member who was in the room before us (they were in the call first;
+// later members connect to us). A chat-only member (room over the mesh size) asks again
+// whenever someone leaves. Going home hangs up and closes the devices.
 //
 // In the meeting: raised hands, reactions and private messages go through the server like chat
 // (hand and reaction events, addressed new_message); who is speaking is measured in the page
@@ -35,6 +40,7 @@
 // (mute_request, room_left "removed" / "ended" / "closed", join_denied) shows on the notice banner.
 
 import { NoomClient, ApiError, newClientId } from './transport.js';
+import { afterSignals } from './dom.js';
 import { HomeView } from './home.js';
 import { PrejoinView } from './prejoin.js';
 import { RoomView } from './room.js';
@@ -368,7 +374,9 @@ async function joinRoom(to, how) {
     prejoin.showWaiting(answer.room);
     return;
   }
-  if (view === 'room') room.focusInput();
+  /* Focusing lays the page out: after the call's signals (a room page held behind the
+   * pre-join screen is focused when it shows). */
+  if (view === 'room') focusRoomSoon();
 }
 
 /**
@@ -407,14 +415,53 @@ function refused(to, err) {
 /**
  * Shows the room page of the room being joined (its state draws it once it comes).
  * @param {string} name
+ * @param {boolean} [shown]  false: built hidden, the pre-join screen staying up
  */
-function showRoomView(name) {
+function showRoomView(name, shown = true) {
   view = 'room';
   document.title = `${name} · Noom`;
   home.hide();
-  prejoin.hide();
-  room.open(name, client.session);
+  if (shown) prejoin.hide();
+  room.open(name, client.session, shown);
   room.setSelfNickname(client.nickname);
+}
+
+/* The room page of a call that begins waits behind the pre-join screen for the answers to our
+ * offers, this long at most. */
+const ROOM_HOLD_MS = 150;
+
+/**
+ * Like showRoomView, but the page is drawn (tens of ms of the page's time: the first layout
+ * of the room) only once `c` has the answers to its offers, or after ROOM_HOLD_MS: the
+ * answers and the ICE candidates that follow them are handled first. Until then the
+ * pre-join screen stays, busy.
+ * @param {string} name
+ * @param {Call} c
+ */
+function showRoomViewAfterAnswers(name, c) {
+  showRoomView(name, false);
+  const mine = visit;
+  /** @type {ReturnType<typeof setTimeout>|undefined} */
+  let timer;
+  const held = new Promise((resolve) => { timer = setTimeout(resolve, ROOM_HOLD_MS); });
+  Promise.race([c.answered(), held]).then(() => {
+    clearTimeout(timer);
+    if (visit !== mine || view !== 'room') return;
+    prejoin.hide();
+    room.show();
+    focusRoomSoon();
+  });
+}
+
+/**
+ * Puts the focus in the chat's message box once the call's first signals are handled,
+ * unless something in the room page has it already.
+ */
+function focusRoomSoon() {
+  const mine = visit;
+  afterSignals(() => {
+    if (visit === mine && view === 'room' && !room.root.hidden && !room.root.contains(document.activeElement)) room.focusInput();
+  });
 }
 
 /**
@@ -652,6 +699,9 @@ function beginCall(state) {
   const known = listed ? { audio: listed.audio !== false, video: listed.video !== false, screen: !!listed.screen } : null;
   const now = state.call;
   if (now && mediaReady && now.in_call && now.mode === 'mesh') {
+    /* In the call from now on (showCall, later, says so again). */
+    inCall = true;
+    lastCallConfig = now;
     thisCall.start(now, devices.tracks(), warmOffers);
     /* Members after us connect to us. */
     const mine = order.indexOf(self);
@@ -1015,10 +1065,6 @@ client.onRoomState = (state) => {
     if (joining === null || joining !== wantRoom) return; /* a leave or another join follows */
     wantRoom = state.room;
   }
-  /* Our join was answered, or a host admitted us: the room page replaces the pre-join screen.
-   * The address gets the room's key (an unlisted room opened just now has one only since its
-   * answer), so that it is the invite link, and a reload comes straight back. */
-  if (view !== 'room') showRoomView(state.room);
   /* A new call starts before the room is drawn (tens of ms): the offers leave first. */
   const fresh = !(call && callRoom === state.room);
   let callShown = () => {};
@@ -1026,16 +1072,27 @@ client.onRoomState = (state) => {
     endCall({ closeMedia: false });
     callShown = beginCall(state);
   }
+  /* Our join was answered, or a host admitted us: the room page replaces the pre-join screen.
+   * The address gets the room's key (an unlisted room opened just now has one only since its
+   * answer), so that it is the invite link, and a reload comes straight back. */
+  if (view !== 'room') {
+    if (fresh && call instanceof Call && call.peers.size > 0) showRoomViewAfterAnswers(state.room, call);
+    else showRoomView(state.room);
+  }
   const key = state.key ?? client.joinOptions.key ?? '';
   target = { room: state.room, key, unlisted: !!key };
   replaceRoomState(state.room, key);
   document.title = `${state.room} · Noom`;
-  rememberRoom(state.room, key);
+  /* The first write to the tab's storage can cost a few ms: after the call's signals. */
+  afterSignals(() => {
+    if (wantRoom === state.room) rememberRoom(state.room, key);
+  });
   room.setInvite(roomUrl(state.room, key));
   joinedAt = Date.now();
   room.setState(state, client.session, client.nickname);
   if (fresh) {
-    callShown();
+    /* Our own tile's video and its audio meter can wait for the answers to our offers. */
+    afterSignals(callShown);
   } else if (call) {
     /* A resync: connections to members who are gone meanwhile are closed. */
     for (const session of Array.from(call.peers.keys())) {

@@ -16,7 +16,9 @@
 // - Signals leave one request at a time, in order, so an offer leaves before its candidates;
 //   what queues while a request is out leaves together in the next (SEND_BATCH at most).
 //   Candidates that arrive anyway before the remote description is set are buffered and added
-//   right after it. Incoming signals of one peer are handled one after another too.
+//   right after it (after our answer has left, when it was an offer). Incoming signals of one
+//   peer are handled one after another too.
+// - An offer is answered before the page is handed its media: the answer leaves first.
 // - Every peer sends the same local tracks (this.tracks). Switching camera or microphone, and
 //   screen sharing, go through replaceTrack(): RTCRtpSender.replaceTrack() swaps what is sent
 //   without a new offer. Only a kind that was not sent before (a camera plugged in after
@@ -100,6 +102,11 @@ class Peer {
     /** @type {ReturnType<typeof setTimeout>|null} */ this.graceTimer = null;
     /** @type {ReturnType<typeof setTimeout>|null} */ this.retryTimer = null;
     this.restarts = 0;
+    /* While an offer is being answered, its remote media is kept for the page until the answer
+     * has left: the track events fire inside setRemoteDescription, and drawing the tile there
+     * would hold the answer back. */
+    this.answering = false;
+    this.streamDue = false;
 
     const Ctor = call.RTCPeerConnection;
     /** @type {RTCConfiguration} */
@@ -221,18 +228,36 @@ class Peer {
       return; /* a duplicate (retried POST) or an answer to an offer we rolled back */
     }
     this.settingRemoteAnswer = desc.type === 'answer';
+    this.answering = desc.type === 'offer';
     try {
-      /* On a collision the polite side rolls its own offer back implicitly here. */
-      await pc.setRemoteDescription(desc);
+      try {
+        /* On a collision the polite side rolls its own offer back implicitly here. */
+        await pc.setRemoteDescription(desc);
+      } finally {
+        this.settingRemoteAnswer = false;
+      }
+      this.call._checkAnswered();
+      if (desc.type === 'offer') {
+        /* The answer leaves as soon as it is made; setting it (which starts gathering our
+         * candidates, sent after it) takes the browser a few ms more. */
+        const answer = await pc.createAnswer();
+        if (!this.closed) this.send('answer', { type: 'answer', sdp: answer.sdp });
+        await pc.setLocalDescription(answer);
+      }
     } finally {
-      this.settingRemoteAnswer = false;
+      this._releaseStream();
     }
+    /* Candidates that came early need only the remote description: they go in after the
+     * answer has left. */
     await this._flushCandidates();
-    if (desc.type === 'offer') {
-      await pc.setLocalDescription();
-      const answer = pc.localDescription;
-      if (!this.closed && answer) this.send('answer', { type: answer.type, sdp: answer.sdp });
-    }
+  }
+
+  /* Hands the remote media kept while answering to the page. */
+  _releaseStream() {
+    this.answering = false;
+    if (!this.streamDue || this.closed) return;
+    this.streamDue = false;
+    this.call.onRemoteStream(this.session, this.stream);
   }
 
   /** @param {RTCIceCandidateInit} candidate */
@@ -269,7 +294,8 @@ class Peer {
     if (!tracks.includes(track)) tracks.push(track);
     /* A new stream object, so that a <video> showing the old one notices the change. */
     this.stream = new MediaStream(tracks);
-    this.call.onRemoteStream(this.session, this.stream);
+    if (this.answering) this.streamDue = true;
+    else this.call.onRemoteStream(this.session, this.stream);
     if (!this.watched.has(track)) {
       this.watched.add(track);
       track.addEventListener('unmute', () => this.call.onRemoteTrack(this.session, track));
@@ -522,6 +548,30 @@ export class Call extends CallEvents {
     /** Signals waiting for the request out to finish. @type {OutSignal[]} */
     this._outbox = [];
     this._sending = false;
+    /** Waiting for every connection's remote description (answered()). @type {(() => void)[]} */
+    this._answerWaiters = [];
+  }
+
+  /**
+   * Resolves once every connection has the other side's description (the offers of our
+   * connect() are answered), or the call ended.
+   * @returns {Promise<void>}
+   */
+  answered() {
+    if (this._allAnswered()) return Promise.resolve();
+    return new Promise((resolve) => this._answerWaiters.push(resolve));
+  }
+
+  _allAnswered() {
+    return this.ended || Array.from(this.peers.values()).every((p) => p.closed || p.pc.remoteDescription !== null);
+  }
+
+  /* A remote description was set, or a connection closed: wakes answered() when all are in. */
+  _checkAnswered() {
+    if (this._answerWaiters.length === 0 || !this._allAnswered()) return;
+    const waiters = this._answerWaiters;
+    this._answerWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /**
@@ -628,6 +678,7 @@ export class Call extends CallEvents {
     this.peers.delete(session);
     peer.close();
     this.onPeerRemoved(session);
+    this._checkAnswered();
   }
 
   /**
@@ -709,6 +760,7 @@ export class Call extends CallEvents {
     this.ended = true;
     this._queue = [];
     for (const session of Array.from(this.peers.keys())) this.remove(session);
+    this._checkAnswered();
   }
 
   /**

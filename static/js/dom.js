@@ -144,3 +144,28 @@ export function icon(d, size = 14) {
   svg.append(path);
   return svg;
 }
+
+/* Drawing that waits for a call's signals waits this long at most. */
+const SIGNALS_FIRST_MS = 100;
+
+/**
+ * Runs `fn` once the tasks queued now have run (a socket's frames, a connection's ICE
+ * candidate events): a background-priority task, or after SIGNALS_FIRST_MS at the latest, so
+ * that a busy page still draws. For drawing that a call starting or answering should not wait
+ * for.
+ * @param {() => void} fn
+ */
+export function afterSignals(fn) {
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  const timer = setTimeout(run, SIGNALS_FIRST_MS);
+  /** @type {{postTask?: (f: () => void, o: {priority: string}) => Promise<void>}|undefined} */
+  const scheduler = /** @type {any} */ (globalThis).scheduler;
+  if (scheduler?.postTask) {
+    scheduler.postTask(() => { clearTimeout(timer); run(); }, { priority: 'background' }).catch(() => {});
+  }
+}

@@ -7,7 +7,7 @@
 // (the LocalMedia the call will send, so the stream shown here is the one the others get), talks
 // to the server and says what to show.
 
-import { role, testid, showError } from './dom.js';
+import { role, testid, showError, afterSignals } from './dom.js';
 import { nicknameProblem } from './home.js';
 import { pressed, fillSelect } from './room-controls.js';
 
@@ -98,7 +98,10 @@ export class PrejoinView {
 
   hide() {
     this.root.hidden = true;
-    this.setStream(null);
+    /* Letting go of the preview's stream takes the browser a few ms: not while a call starts. */
+    afterSignals(() => {
+      if (this.root.hidden) this.setStream(null);
+    });
   }
 
   /**

@@ -72,6 +72,8 @@ export class ChatPanel {
     this.unread = 0;
     /** The room the draft belongs to. @type {string|null} */
     this.room = null;
+    /** The log scrolls to its end at the next frame (scrollToEndSoon). */
+    this.scrollDue = false;
 
     this.recipient.addEventListener('change', () => this._syncRecipient());
     this.composer.addEventListener('submit', (e) => {
@@ -132,8 +134,12 @@ export class ChatPanel {
     this._setUnread(0);
     if (room !== this.room) {
       this.room = room;
-      this.input.value = this._loadDraft(room);
-      this._autosize();
+      const draft = this._loadDraft(room);
+      /* Sizing the box measures the page: only when its text changes. */
+      if (draft !== this.input.value) {
+        this.input.value = draft;
+        this._autosize();
+      }
       this.recipient.value = '';
     }
   }
@@ -287,11 +293,27 @@ export class ChatPanel {
 
   /** Whether the reader is at (or near) the end of the log. */
   nearBottom() {
+    if (this.scrollDue) return true;
     return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICKY_PX;
   }
 
   scrollToEnd() {
+    if (this.scrollDue) return; /* the next frame's scroll covers it */
     this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /**
+   * Shows the end of the log from the next frame on, without measuring it now: a room page
+   * just opened would be laid out at once for it, while its call's first signals wait. Until
+   * then the log counts as at its end.
+   */
+  scrollToEndSoon() {
+    if (this.scrollDue) return;
+    this.scrollDue = true;
+    requestAnimationFrame(() => {
+      this.scrollDue = false;
+      this.scrollToEnd();
+    });
   }
 
   // ---- internals ------------------------------------------------------------------------

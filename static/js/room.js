@@ -10,7 +10,7 @@
 // and owns the call. RoomView is the one object app.js sees: it keeps the roster and hands each
 // change to the parts that show it.
 
-import { role, testid, people, showError } from './dom.js';
+import { role, testid, people, showError, afterSignals } from './dom.js';
 import { nicknameProblem } from './home.js';
 import { Roster } from './roster.js';
 import { ChatPanel } from './room-chat.js';
@@ -79,9 +79,13 @@ export class RoomView {
       this.stage.setSpeaking(speaking, dominant);
       this.callbacks.onSpeaking(speaking);
     };
+    /** Audio meters to start or stop at the next background task (session → stream, or null
+     * to stop): measuring a stream costs a few ms, not to be spent while a call's signals wait. */
+    this.meters = new Map();
     /* Media events do not bubble: listen in the capture phase for any tile's video. */
     this.stage.tiles.addEventListener('playing', () => this.speaking.resume(), true);
-    /** recipient list redraw queued for the end of this batch of events */
+    /** The private-message recipient list is redrawn once for a batch of events, after the
+     * call's signals (redrawing its select costs the page a few ms). */
     this.recipientsQueued = false;
     this.host = new HostPanel(root, callbacks);
     this.invite = new InviteLink(root);
@@ -103,8 +107,9 @@ export class RoomView {
    * Shows the page for a room being joined: empty log, no members yet.
    * @param {string} room
    * @param {number|null} self  this tab's session id
+   * @param {boolean} [shown]  false: drawn but hidden until show()
    */
-  open(room, self) {
+  open(room, self, shown = true) {
     this.room = room;
     this.self = self;
     this.roster.members.clear();
@@ -116,20 +121,29 @@ export class RoomView {
     this.invite.set('');
     this.chat.clear(room);
     this.stage.clear(room);
+    this.meters.clear();
     this.speaking.clear();
     this.setCallStatus('');
     this.nameNode.textContent = room;
     this._setCount(0);
     this._renderMembers();
     this.chat.showError('');
-    this.root.hidden = false;
-    this.people.foldOnPhone();
+    this.root.hidden = !shown;
+    /* The media query is evaluated on an up-to-date style of the page: not before the call's
+     * first signals. */
+    afterSignals(() => this.people.foldOnPhone());
     this.root.classList.add('is-joining');
     this.chat.setEnabled(false);
   }
 
+  /** Shows a page opened hidden. */
+  show() {
+    this.root.hidden = false;
+  }
+
   hide() {
     this.root.hidden = true;
+    this.meters.clear();
     this.speaking.clear();
   }
 
@@ -166,8 +180,10 @@ export class RoomView {
     this.host.setWaiting(state.host ? state.waiting ?? [] : []);
     this._setCount(state.count);
     this._renderMembers();
-    const stick = this.chat.nearBottom();
     const first = this.root.classList.contains('is-joining');
+    /* A room page just opened is read from the end; measuring it would lay the page out now. */
+    if (first) this.chat.scrollToEndSoon();
+    const stick = this.chat.nearBottom();
     for (const msg of state.history) this.chat.addMessage(msg);
     if (first) this.addNotice(`You joined ${state.room}`, 'self');
     this.root.classList.remove('is-joining');
@@ -213,7 +229,7 @@ export class RoomView {
     this.roster.hosts.delete(session);
     this.roster.hands.delete(session);
     this.stage.streams.delete(session);
-    this.speaking.unwatch(session);
+    this._meter(session, null);
     this._setCount(count);
     this._renderMembers();
     this.addNotice(reason === 'removed' ? `${nickname} was removed by the host` : `${nickname} left`, 'leave');
@@ -379,7 +395,7 @@ export class RoomView {
    */
   setLocalStream(stream) {
     this.stage.setLocalStream(stream);
-    if (this.self !== null) this.speaking.watch(this.self, stream);
+    if (this.self !== null) this._meter(this.self, stream);
   }
 
   /**
@@ -389,7 +405,7 @@ export class RoomView {
    */
   setRemoteStream(session, stream) {
     this.stage.setRemoteStream(session, stream);
-    this.speaking.watch(session, stream);
+    this._meter(session, stream);
   }
 
   /**
@@ -398,7 +414,26 @@ export class RoomView {
    */
   removeRemoteStream(session) {
     this.stage.removeRemoteStream(session);
-    this.speaking.unwatch(session);
+    this._meter(session, null);
+  }
+
+  /**
+   * Measures the audio of a member's stream from the next background task on (null stops).
+   * @param {number} session
+   * @param {MediaStream|null} stream
+   */
+  _meter(session, stream) {
+    const first = this.meters.size === 0;
+    this.meters.set(session, stream);
+    if (!first) return;
+    afterSignals(() => {
+      const due = Array.from(this.meters);
+      this.meters.clear();
+      for (const [s, st] of due) {
+        if (st) this.speaking.watch(s, st);
+        else this.speaking.unwatch(s);
+      }
+    });
   }
 
   /**
@@ -454,7 +489,10 @@ export class RoomView {
    * @param {string} nickname
    */
   _memberAction(action, session, nickname) {
-    if (action === 'message') this.chat.writeTo(session);
+    if (action === 'message') {
+      this._renderRecipients(); /* the member must be in the list to be chosen */
+      this.chat.writeTo(session);
+    }
     else if (action === 'lower') this.callbacks.onLowerHand(session, nickname);
     else this.callbacks.onModerate(action, session, nickname);
   }
@@ -497,9 +535,13 @@ export class RoomView {
     this.people.queueRender();
     if (this.recipientsQueued) return;
     this.recipientsQueued = true;
-    queueMicrotask(() => {
-      this.recipientsQueued = false;
-      this.chat.renderRecipients();
-    });
+    afterSignals(() => this._renderRecipients());
+  }
+
+  /* The recipient list, if a redraw is queued. */
+  _renderRecipients() {
+    if (!this.recipientsQueued) return;
+    this.recipientsQueued = false;
+    this.chat.renderRecipients();
   }
 }

@@ -199,8 +199,43 @@ function traceScript() {
       this.addEventListener('icecandidate', (e) => { if (e.candidate && local++ === 0) mark('icecand#1'); });
       this.addEventListener('track', () => { if (tracks++ === 0) mark('track'); });
       this.addEventListener('iceconnectionstatechange', () => mark('ice ' + this.iceConnectionState));
+      this.addEventListener('connectionstatechange', () => { if (this.connectionState === 'connected') mark('dtls'); });
     }
   };
+  /* Signals as the page itself sends and receives them (Playwright's request events come late):
+   * "→offer" when a request or frame carrying an offer leaves, "←offer" when one arrives. */
+  const kinds = (text) => {
+    const s = String(text);
+    return ['offer', 'answer', 'candidate'].filter((k) => s.includes(`"kind":"${k}"`)).join('+');
+  };
+  const fetch0 = window.fetch;
+  window.fetch = function (input, init) {
+    if (String(input).includes('api/signal') && init && init.body) mark('→' + kinds(init.body));
+    return fetch0.call(this, input, init);
+  };
+  const WS = window.WebSocket;
+  const send0 = WS.prototype.send;
+  WS.prototype.send = function (data) {
+    const k = kinds(data);
+    if (k) mark('→ws ' + k);
+    return send0.call(this, data);
+  };
+  w.WebSocket = class extends WS {
+    constructor(...a) {
+      super(...a);
+      this.addEventListener('message', (e) => { const k = kinds(e.data); if (k) mark('←' + k); });
+    }
+  };
+  /* The main thread's long stretches: a 2-ms timer that fires late by over 10 ms marks
+   * "busy N" (N ms late) where it finally ran. */
+  let last = performance.now();
+  const tick = () => {
+    const now = performance.now();
+    if (now - last > 12) w.__trace.push([`busy ${Math.round(now - last - 2)}`, Date.now()]);
+    last = now;
+    setTimeout(tick, 2);
+  };
+  setTimeout(tick, 2);
   document.addEventListener('playing', (e) => {
     const v = /** @type {HTMLElement} */ (e.target);
     if (v.dataset && v.dataset.testid === 'remote-video') mark('remote playing');

@@ -144,11 +144,12 @@ describe('browser: the pre-join screen and the devices', { skip }, () => {
     for (const button of ['mute-button', 'camera-button']) {
       await until(`Ann's ${button} is pressed in the room`, () => ann.page.getByTestId(button).getAttribute('aria-pressed'), (v) => v === 'true');
     }
-    const tracks = await ann.page.evaluate(() => {
+    /* Her own tile shows her stream once the call's first signals are handled. */
+    const tracks = await until('Ann\'s own tile shows her stream', () => ann.page.evaluate(() => {
       const video = /** @type {HTMLVideoElement|null} */ (document.querySelector('[data-testid="local-video"]'));
       const stream = /** @type {MediaStream|null} */ (video?.srcObject ?? null);
       return stream ? stream.getTracks().map((t) => `${t.kind}:${t.enabled}`).sort() : [];
-    });
+    }), (v) => v.length > 0);
     assert.deepEqual(tracks, ['audio:false', 'video:false'], 'Ann\'s own microphone and camera tracks are disabled');
 
     const annTile = bob.page.locator(`[data-testid="video-tile"][data-session="${annSession}"]`);
