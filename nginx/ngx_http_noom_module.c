@@ -38,8 +38,9 @@
  * log.
  *
  * Ownership: a stream (struct nst) lives in its request's pool; its output
- * buffers' data are malloc'ed and freed once written or when the request
- * ends (nst_cleanup).  Streams are unlinked from the process's lists by the
+ * buffers hold counted references to malloc'ed blocks of bytes (struct
+ * nst_bytes: one event rendered once for every stream that sends it),
+ * released once written or when the request ends (nst_cleanup).  Streams are unlinked from the process's lists by the
  * request's cleanup, before nginx frees the request, whichever way it ends.
  */
 #include <ngx_config.h>
@@ -128,6 +129,8 @@ struct nst_proc {
 	int64_t			 touch_every;
 	struct scan		 scan, one;
 	struct buf		 events;
+	struct nst_bytes	*last;		/* the event rendered last, kept
+					   for the next stream (nst_event) */
 	struct ring_gap		 gap;
 	ngx_event_t		 tick;
 	ngx_event_t		 gap_ev;
@@ -148,6 +151,7 @@ static void nst_serve_all(void);
 static void nst_deliver(struct nst *);
 static void nst_bell_watch(int);
 static void nst_gap_arm(void);
+static void nst_bytes_unref(struct nst_bytes *);
 
 static ngx_command_t ngx_http_noom_commands[] = {
 	{ ngx_string("noom_stream"), NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -434,6 +438,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
 	scan_free(&proc->scan);
 	scan_free(&proc->one);
 	buf_free(&proc->events);
+	nst_bytes_unref(proc->last);
 	db_close(proc->db);
 	metrics_close(proc->metrics);
 	free(proc);
@@ -444,7 +449,45 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
 
 static ngx_buf_tag_t	nst_tag = (ngx_buf_tag_t)&ngx_http_noom_module;
 
-/* Free the data of the written buffers nginx handed back to st->free. */
+/*
+ * Bytes written to streams, counted: an event rendered once goes to every
+ * stream that sends the same answer (most of a room at one point of the
+ * log), and is freed with the last output buffer that holds it.  The
+ * answer it carries follows its bytes, for the comparison.
+ */
+struct nst_bytes {
+	size_t		 refs;
+	int64_t		 id;		/* the event's id, -1: not an answer */
+	size_t		 body_len;	/* the answer: data[len..len+body_len) */
+	size_t		 len;
+	char		 data[];
+};
+
+/* A block of b's bytes (b is emptied) and the answer body; one reference. */
+static struct nst_bytes *
+nst_bytes_new(struct buf *b, int64_t id, const char *body, size_t body_len)
+{
+	struct nst_bytes	*nb = xmalloc(sizeof(*nb) + b->len + body_len);
+
+	nb->refs = 1;
+	nb->id = id;
+	nb->len = b->len;
+	nb->body_len = body_len;
+	memcpy(nb->data, b->data, b->len);
+	if (body_len > 0)
+		memcpy(nb->data + b->len, body, body_len);
+	buf_free(b);
+	return nb;
+}
+
+static void
+nst_bytes_unref(struct nst_bytes *nb)
+{
+	if (nb != NULL && --nb->refs == 0)
+		free(nb);
+}
+
+/* Release the bytes of the written buffers nginx handed back to st->free. */
 static void
 nst_free_written(struct nst *st)
 {
@@ -452,7 +495,7 @@ nst_free_written(struct nst *st)
 
 	for (cl = st->free; cl != NULL; cl = cl->next)
 		if (cl->buf->start != NULL) {
-			free(cl->buf->start);
+			nst_bytes_unref((struct nst_bytes *)cl->buf->start);
 			cl->buf->start = cl->buf->end = NULL;
 			cl->buf->pos = cl->buf->last = NULL;
 		}
@@ -498,33 +541,33 @@ nst_wait_write(struct nst *st, int blocked)
 }
 
 /*
- * Write out (the bytes b holds, taken over; or NULL: what waits) through
- * nginx's filters.  0, or -1 if the request failed (it is finalized: st is
- * gone).
+ * Write out (nb, whose reference the caller hands over; or NULL: what
+ * waits) through nginx's filters.  The buffer's start is the block, its
+ * bytes are the block's data.  0, or -1 if the request failed (it is
+ * finalized: st is gone).
  */
 static int
-nst_output(struct nst *st, struct buf *b)
+nst_output(struct nst *st, struct nst_bytes *nb)
 {
 	ngx_http_request_t	*r = st->r;
 	ngx_chain_t		*out = NULL, *cl;
 	ngx_int_t		 rc;
 
-	if (b != NULL && b->len > 0) {
+	if (nb != NULL) {
 		if ((cl = ngx_chain_get_free_buf(r->pool, &st->free)) == NULL) {
-			buf_free(b);
+			nst_bytes_unref(nb);
 			ngx_http_finalize_request(r, NGX_ERROR);
 			return -1;
 		}
 		ngx_memzero(cl->buf, sizeof(ngx_buf_t));
-		cl->buf->start = cl->buf->pos = (u_char *)b->data;
-		cl->buf->end = cl->buf->last = (u_char *)b->data + b->len;
+		cl->buf->start = (u_char *)nb;
+		cl->buf->pos = (u_char *)nb->data;
+		cl->buf->end = cl->buf->last = (u_char *)nb->data + nb->len;
 		cl->buf->memory = 1;
 		cl->buf->flush = 1;
 		cl->buf->tag = nst_tag;
 		out = cl;
-		*b = (struct buf){ 0 };	/* its data is the buffer's now */
-	} else if (b != NULL)
-		buf_free(b);
+	}
 	rc = ngx_http_output_filter(r, out);
 	ngx_chain_update_chains(r->pool, &st->free, &st->busy, &out, nst_tag);
 	nst_free_written(st);
@@ -536,19 +579,26 @@ nst_output(struct nst *st, struct buf *b)
 	return nst_wait_write(st, rc == NGX_AGAIN);
 }
 
+/* Write out the bytes b holds (b is emptied); as nst_output(). */
+static int
+nst_output_buf(struct nst *st, struct buf *b)
+{
+	return nst_output(st, nst_bytes_new(b, -1, NULL, 0));
+}
+
 static void	nst_unlink(struct nst *);
 
 /*
- * End st: its last bytes (b, or nothing), then the end of the response; the
- * client reconnects from its cursor.  st is gone afterwards.
+ * End st: its last bytes (nb, handed over, or nothing), then the end of the
+ * response; the client reconnects from its cursor.  st is gone afterwards.
  */
 static void
-nst_end(struct nst *st, struct buf *b)
+nst_end(struct nst *st, struct nst_bytes *nb)
 {
 	ngx_http_request_t	*r = st->r;
 
 	nst_unlink(st);
-	if (b != NULL && nst_output(st, b) == -1)
+	if (nb != NULL && nst_output(st, nb) == -1)
 		return;
 	ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
 }
@@ -563,7 +613,32 @@ nst_fail(struct nst *st, int code, const char *reason)
 	ngx_log_error(NGX_LOG_INFO, st->r->connection->log, 0,
 	    "noom_stream: closing stream with %d: %s", code, reason);
 	sse_close(&b, code, reason);
-	nst_end(st, &b);
+	nst_end(st, nst_bytes_new(&b, -1, NULL, 0));
+}
+
+/*
+ * The event for st's answer body[0..len) with id st's cursor: the one just
+ * rendered for another stream if it is the same (one reference more), else
+ * rendered now and kept for the next stream (proc->last).
+ */
+static struct nst_bytes *
+nst_event(const struct nst *st, const char *body, size_t len)
+{
+	struct nst_bytes	*nb = proc->last;
+	struct buf		 b;
+
+	if (nb != NULL && nb->id == st->reader.cursor && nb->body_len == len &&
+	    memcmp(nb->data + nb->len, body, len) == 0) {
+		nb->refs++;
+		return nb;
+	}
+	buf_init(&b);
+	sse_event(&b, st->reader.cursor, NULL, body, len);
+	nb = nst_bytes_new(&b, st->reader.cursor, body, len);
+	nst_bytes_unref(proc->last);
+	proc->last = nb;
+	nb->refs++;
+	return nb;
 }
 
 /*
@@ -574,16 +649,14 @@ nst_fail(struct nst *st, int code, const char *reason)
 static int
 nst_answer_send(struct nst *st, const char *body, size_t len)
 {
-	struct buf	 b;
+	struct nst_bytes	*nb = nst_event(st, body, len);
 
-	buf_init(&b);
-	sse_event(&b, st->reader.cursor, NULL, body, len);
 	st->sent_bytes += len;
 	if (st->sent_bytes >= proc->conf->max_bytes) {
-		nst_end(st, &b);
+		nst_end(st, nb);
 		return -1;
 	}
-	return nst_output(st, &b);
+	return nst_output(st, nb);
 }
 
 static void
@@ -678,7 +751,7 @@ nst_unlink_cb(void *data)
 	nst_unlink(data);
 }
 
-/* The request ends, whichever way: unlink st, free its buffers' data. */
+/* The request ends, whichever way: unlink st, release its buffers' bytes. */
 static void
 nst_cleanup(void *data)
 {
@@ -687,7 +760,7 @@ nst_cleanup(void *data)
 
 	nst_unlink(st);
 	for (cl = st->busy; cl != NULL; cl = cl->next)
-		free(cl->buf->start);
+		nst_bytes_unref((struct nst_bytes *)cl->buf->start);
 	st->busy = NULL;
 	nst_free_written(st);
 }
@@ -980,6 +1053,8 @@ nst_serve_all(void)
 	db_rollback(proc->db);
 	scan_clear(&proc->scan, 0);
 	nst_deliver_rest();
+	nst_bytes_unref(proc->last);	/* held only while a scan lasts */
+	proc->last = NULL;
 	nst_gap_arm();
 }
 
@@ -1033,7 +1108,7 @@ nst_timers(struct nst *st, int64_t now)
 		st->ka_ms = now;
 		buf_init(&b);
 		sse_keepalive(&b);
-		if (nst_output(st, &b) == -1)
+		if (nst_output_buf(st, &b) == -1)
 			return -1;
 	}
 	if (now - st->sent_ms >= (int64_t)proc->conf->poll_timeout &&
@@ -1246,7 +1321,7 @@ nst_start(struct nst *st, int64_t sid, int64_t cursor)
 		st->touch_ms = now;
 	buf_init(&b);
 	buf_adds(&b, "retry: 1000\n\n");
-	if (nst_output(st, &b) == -1 || nst_answer(st, &body) == -1)
+	if (nst_output_buf(st, &b) == -1 || nst_answer(st, &body) == -1)
 		return;
 	if (body == NULL)
 		body = mailbox_answer_new(st->reader.cursor, "", 0, 0);
