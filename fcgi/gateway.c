@@ -406,14 +406,6 @@ conn_fail(struct gw *g, struct conn *c, int code, const char *reason)
 	(void)conn_flush(g, c);
 }
 
-/* Empty the shared answer buffer g->events. */
-static void
-events_reset(struct gw *g)
-{
-	g->events.len = 0;
-	g->events.data[0] = '\0';
-}
-
 /* Read c's session into *s; 0, or -1 if c was closed (4401 gone, 1011). */
 static int
 session_read(struct gw *g, struct conn *c, struct session *s)
@@ -476,7 +468,7 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 		goto fail;
 	if (conn_member(g, c, 0) == -1)
 		goto out;
-	events_reset(g);
+	buf_reset(&g->events);
 	verdict = mailbox_read(g->db, &c->reader, NULL, mono_ms(), &g->one,
 	    &g->events, &a, &end);
 	scan_clear(&g->one, 0);
@@ -489,7 +481,7 @@ conn_answer(struct gw *g, struct conn *c, char **body)
 	if (verdict == MB_ANSWER)
 		delivered(g, c, &a);
 	c->reader.cursor = a.cursor;
-	events_reset(g);
+	buf_reset(&g->events);
 	rv = 0;
 	goto out;
 fail:
@@ -543,12 +535,42 @@ conn_answer_events(struct gw *g, struct conn *c, int64_t cursor, int64_t now)
 	int		 rv;
 
 	mailbox_answer_add(&body, cursor, g->events.data, g->events.len, 0);
-	events_reset(g);
+	buf_reset(&g->events);
 	c->reader.cursor = cursor;
 	conn_sent(g, c, now);
 	rv = answer_send(g, c, body.data, body.len);
 	buf_free(&body);
 	return rv;
+}
+
+/* conn_match()'s connection, for its match_io. */
+struct conn_io {
+	struct gw	*g;
+	struct conn	*c;
+	int64_t		 now;
+};
+
+static int
+io_send(void *arg, const struct answer *a)
+{
+	struct conn_io	*x = arg;
+
+	delivered(x->g, x->c, a);
+	return conn_answer_events(x->g, x->c, a->cursor, x->now);
+}
+
+static int
+io_member(void *arg)
+{
+	struct conn_io	*x = arg;
+
+	return conn_member(x->g, x->c, x->g->log_end);
+}
+
+static size_t
+io_pending(void *arg)
+{
+	return pending(((struct conn_io *)arg)->c);
 }
 
 /*
@@ -566,38 +588,25 @@ static void
 conn_match(struct gw *g, struct conn *c, const struct scan *sc, int64_t end,
     int64_t now)
 {
-	struct answer	 a;
+	struct conn_io	 x = { g, c, now };
+	struct match_io	 io = { io_send, io_member, io_pending, &x };
+	int64_t		 due = 0;
 
 	c->behind = 0;
-	for (;;) {
-		events_reset(g);
-		switch (mailbox_match(&c->reader, &c->hold, sc, end, now,
-		    &g->events, &a)) {
-		case MB_HOLD:
-			c->held = 1;
-			c->held_due = a.due;
-			ring_gap_due(&g->gap, a.due);
-			return;
-		case MB_NONE:
-			c->reader.cursor = a.cursor;
-			/* FALLTHROUGH */
-		case MB_BEHIND:
-			c->held = 0;
-			return;
-		}
-		c->held = 0;
-		delivered(g, c, &a);
-		if (conn_answer_events(g, c, a.cursor, now) == -1)
-			return;
-		if (a.moved && conn_member(g, c, g->log_end) == -1)
-			return;
-		if (pending(c) >= OUT_LOW) {
-			c->behind = 1;
-			return;
-		}
-		if (a.cursor >= end)
-			return;
+	switch (mailbox_match_all(&c->reader, &c->hold, sc, end, now,
+	    &g->events, &io, &due)) {
+	case MATCH_HOLD:
+		c->held = 1;
+		c->held_due = due;
+		ring_gap_due(&g->gap, due);
+		return;
+	case MATCH_GONE:
+		return;
+	case MATCH_BEHIND:
+		c->behind = 1;
+		break;
 	}
+	c->held = 0;
 }
 
 static void	conn_fail(struct gw *, struct conn *, int, const char *);
@@ -1127,11 +1136,7 @@ conn_touch(struct gw *g, struct conn *c, int64_t wall)
 		conn_fail(g, c, 4401, "session ended");
 	if (found != 1)
 		return found;
-	if (s.seen_ms >= wall - g->touch_every / 2 &&
-	    strcmp(s.transport, transport(c)) == 0)
-		return 0;
-	return db_session_touch(g->db, c->reader.session_id, wall,
-	    wall - g->touch_every / 2, transport(c));
+	return mailbox_touch(g->db, &s, wall, g->touch_every, transport(c));
 }
 
 /*

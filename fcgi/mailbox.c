@@ -462,3 +462,61 @@ mailbox_scan_serves(int64_t cursor, size_t pending, int64_t log_end,
 	return pending < NOOM_OUT_LOW && cursor < log_end &&
 	    cursor >= trimmed && cursor >= log_end - NOOM_SCAN_SPAN;
 }
+
+/*
+ * Match a live reader against the scanned events up to end, answer after
+ * answer, through the transport's io: each answer (the events in *events,
+ * up to a->cursor) is sent, an answer that moves the reader's session is
+ * followed by a read of its membership, and matching stops once the
+ * reader's output reaches NOOM_OUT_LOW (it is caught up one answer at a
+ * time later) or the log's end.  What may wait is held: MATCH_HOLD with
+ * its due in *due.  MATCH_GONE: send or member closed the reader, which
+ * must not be touched.  The gateway's WebSockets and streams and nginx's
+ * stream module share this loop.
+ */
+int
+mailbox_match_all(struct reader *r, struct hold *h, const struct scan *sc,
+    int64_t end, int64_t now, struct buf *events, const struct match_io *io,
+    int64_t *due)
+{
+	struct answer	 a;
+
+	for (;;) {
+		buf_reset(events);
+		switch (mailbox_match(r, h, sc, end, now, events, &a)) {
+		case MB_HOLD:
+			*due = a.due;
+			return MATCH_HOLD;
+		case MB_NONE:
+			r->cursor = a.cursor;
+			return MATCH_DONE;
+		case MB_BEHIND:
+			return MATCH_DONE;
+		}
+		if (io->send(io->arg, &a) == -1 ||
+		    (a.moved && io->member(io->arg) == -1))
+			return MATCH_GONE;
+		if (io->pending(io->arg) >= NOOM_OUT_LOW)
+			return MATCH_BEHIND;
+		if (a.cursor >= end)
+			return MATCH_DONE;
+	}
+}
+
+/*
+ * Refresh the presence of session s (read in the caller's write
+ * transaction) as a live connection of transport keeps it: unless it was
+ * seen within half of touch_every by the same transport (a poll, another
+ * socket), its seen time becomes wall.  0, or -1 on a store error.  For the
+ * gateway's connections and nginx's streams alike.
+ */
+int
+mailbox_touch(struct db *db, const struct session *s, int64_t wall,
+    int64_t touch_every, const char *transport)
+{
+	if (s->seen_ms >= wall - touch_every / 2 &&
+	    strcmp(s->transport, transport) == 0)
+		return 0;
+	return db_session_touch(db, s->id, wall, wall - touch_every / 2,
+	    transport);
+}

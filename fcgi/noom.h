@@ -238,6 +238,7 @@ struct buf {
 };
 void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
+void	 buf_reset(struct buf *);
 void	 buf_add(struct buf *, const char *, size_t);
 void	 buf_adds(struct buf *, const char *);
 void	 buf_printf(struct buf *, const char *, ...)
@@ -535,6 +536,19 @@ void	 ring_gap_due(struct ring_gap *, int64_t);
 int64_t	 ring_gap_at(const struct ring_gap *);
 int	 ring_gap_put_off(const struct ring_gap *);
 int	 mailbox_scan_serves(int64_t, size_t, int64_t, int64_t);
+int	 mailbox_touch(struct db *, const struct session *, int64_t, int64_t,
+	    const char *);
+/* What a transport does for mailbox_match_all(); send and member return -1
+ * once the reader is closed. */
+struct match_io {
+	int	 (*send)(void *, const struct answer *);
+	int	 (*member)(void *);
+	size_t	 (*pending)(void *);
+	void	*arg;
+};
+enum { MATCH_DONE, MATCH_HOLD, MATCH_BEHIND, MATCH_GONE };
+int	 mailbox_match_all(struct reader *, struct hold *, const struct scan *,
+	    int64_t, int64_t, struct buf *, const struct match_io *, int64_t *);
 
 /* mailbox_read.c: one reader's answer from the store. */
 int	 mailbox_read(struct db *, struct reader *, const struct hold *,

@@ -56,6 +56,15 @@ buf_init(struct buf *b)
 	b->data[0] = '\0';
 }
 
+/* Empty the buffer, keeping its memory for the next use. */
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
 /* Free what the buffer owns; buf_add() may fill it again afterwards. */
 void
 buf_free(struct buf *b)

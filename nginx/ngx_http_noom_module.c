@@ -767,14 +767,6 @@ nst_cleanup(void *data)
 
 /* --- answers ------------------------------------------------------------ */
 
-static void
-nst_events_reset(void)
-{
-	proc->events.len = 0;
-	if (proc->events.data != NULL)
-		proc->events.data[0] = '\0';
-}
-
 /*
  * Read st's membership again inside the caller's read transaction, whose
  * log ends at end; 0, or -1 if st ended (4401 gone, 1011).
@@ -818,7 +810,7 @@ nst_answer(struct nst *st, char **body)
 		db_rollback(proc->db);
 		return -1;
 	}
-	nst_events_reset();
+	buf_reset(&proc->events);
 	verdict = mailbox_read(proc->db, &st->reader, NULL, mono_ms(),
 	    &proc->one, &proc->events, &a, &end);
 	scan_clear(&proc->one, 0);
@@ -832,7 +824,7 @@ nst_answer(struct nst *st, char **body)
 	if (verdict == MB_ANSWER)
 		nst_delivered(&a);
 	st->reader.cursor = a.cursor;
-	nst_events_reset();
+	buf_reset(&proc->events);
 	return 0;
 fail:
 	db_rollback(proc->db);
@@ -889,7 +881,7 @@ nst_answer_events(struct nst *st, int64_t cursor, int64_t now)
 	buf_init(&body);
 	mailbox_answer_add(&body, cursor, proc->events.data,
 	    proc->events.len, 0);
-	nst_events_reset();
+	buf_reset(&proc->events);
 	st->reader.cursor = cursor;
 	nst_sent(st, now);
 	rv = nst_answer_send(st, body.data, body.len);
@@ -897,45 +889,59 @@ nst_answer_events(struct nst *st, int64_t cursor, int64_t now)
 	return rv;
 }
 
+/* nst_match()'s stream, for its match_io. */
+struct nst_io {
+	struct nst	*st;
+	int64_t		 now;
+};
+
+static int
+nst_io_send(void *arg, const struct answer *a)
+{
+	struct nst_io	*x = arg;
+
+	nst_delivered(a);
+	return nst_answer_events(x->st, a->cursor, x->now);
+}
+
+static int
+nst_io_member(void *arg)
+{
+	return nst_member(((struct nst_io *)arg)->st, proc->log_end);
+}
+
+static size_t
+nst_io_pending(void *arg)
+{
+	return ((struct nst_io *)arg)->st->pending;
+}
+
 /*
  * Send st its events among the scanned ones (the log up to end), matched
- * in memory against its cached membership, as gateway.c's conn_match().
+ * in memory against its cached membership (mailbox_match_all).
  */
 static void
 nst_match(struct nst *st, const struct scan *sc, int64_t end, int64_t now)
 {
-	struct answer	 a;
+	struct nst_io	 x = { st, now };
+	struct match_io	 io = { nst_io_send, nst_io_member, nst_io_pending, &x };
+	int64_t		 due = 0;
 
 	st->behind = 0;
-	for (;;) {
-		nst_events_reset();
-		switch (mailbox_match(&st->reader, &st->hold, sc, end, now,
-		    &proc->events, &a)) {
-		case MB_HOLD:
-			st->held = 1;
-			st->held_due = a.due;
-			ring_gap_due(&proc->gap, a.due);
-			return;
-		case MB_NONE:
-			st->reader.cursor = a.cursor;
-			/* FALLTHROUGH */
-		case MB_BEHIND:
-			st->held = 0;
-			return;
-		}
-		st->held = 0;
-		nst_delivered(&a);
-		if (nst_answer_events(st, a.cursor, now) == -1)
-			return;
-		if (a.moved && nst_member(st, proc->log_end) == -1)
-			return;
-		if (st->pending >= NST_OUT_LOW) {
-			st->behind = 1;
-			return;
-		}
-		if (a.cursor >= end)
-			return;
+	switch (mailbox_match_all(&st->reader, &st->hold, sc, end, now,
+	    &proc->events, &io, &due)) {
+	case MATCH_HOLD:
+		st->held = 1;
+		st->held_due = due;
+		ring_gap_due(&proc->gap, due);
+		return;
+	case MATCH_GONE:
+		return;
+	case MATCH_BEHIND:
+		st->behind = 1;
+		break;
 	}
+	st->held = 0;
 }
 
 /* --- the ring: one scan for every stream of the process ------------------ */
@@ -1078,11 +1084,7 @@ nst_touch(struct nst *st, int64_t wall)
 	}
 	if (found != 1)
 		return -1;
-	if (s.seen_ms >= wall - proc->touch_every / 2 &&
-	    strcmp(s.transport, "stream") == 0)
-		return 0;
-	return db_session_touch(proc->db, st->reader.session_id, wall,
-	    wall - proc->touch_every / 2, "stream");
+	return mailbox_touch(proc->db, &s, wall, proc->touch_every, "stream");
 }
 
 /*
