@@ -153,43 +153,26 @@ static void nst_bell_watch(int);
 static void nst_gap_arm(void);
 static void nst_bytes_unref(struct nst_bytes *);
 
+/* A setting of the module's main conf, allowed at any level of http {}. */
+#define NST_SETTING(name, kind, field)					\
+	{ ngx_string(name), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF |	\
+	  NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, ngx_conf_set_##kind##_slot,	\
+	  NGX_HTTP_MAIN_CONF_OFFSET,						\
+	  offsetof(ngx_http_noom_main_conf_t, field), NULL }
+
 static ngx_command_t ngx_http_noom_commands[] = {
 	{ ngx_string("noom_stream"), NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
 	  ngx_http_noom_stream, NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL },
 	{ ngx_string("noom_stream_refused"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
 	  ngx_http_noom_stream_refused, NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL },
-	{ ngx_string("noom_stream_doorbell"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, doorbell), NULL },
-	{ ngx_string("noom_stream_metrics"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, metrics), NULL },
-	{ ngx_string("noom_stream_poll_timeout"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, poll_timeout), NULL },
-	{ ngx_string("noom_stream_presence_timeout"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_sec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, presence_timeout), NULL },
-	{ ngx_string("noom_stream_lifetime"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, lifetime), NULL },
-	{ ngx_string("noom_stream_bytes"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_size_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, max_bytes), NULL },
-	{ ngx_string("noom_stream_keepalive"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, keepalive), NULL },
-	{ ngx_string("noom_stream_chat_gap"), NGX_HTTP_MAIN_CONF |
-	  NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_noom_main_conf_t, chat_gap), NULL },
+	NST_SETTING("noom_stream_doorbell", str, doorbell),
+	NST_SETTING("noom_stream_metrics", str, metrics),
+	NST_SETTING("noom_stream_poll_timeout", msec, poll_timeout),
+	NST_SETTING("noom_stream_presence_timeout", sec, presence_timeout),
+	NST_SETTING("noom_stream_lifetime", msec, lifetime),
+	NST_SETTING("noom_stream_bytes", size, max_bytes),
+	NST_SETTING("noom_stream_keepalive", msec, keepalive),
+	NST_SETTING("noom_stream_chat_gap", msec, chat_gap),
 	ngx_null_command
 };
 
