@@ -4,7 +4,8 @@
  * their events, idempotent messages, visibility of events, rate limiting,
  * presence expiry and trimming with resync; tokens stored only hashed,
  * upgrades of older databases, the log of failures in a loop, the
- * metrics' call figures and the admin cookie (Secure over HTTPS).
+ * metrics' call figures, the admin cookie (Secure over HTTPS) and who
+ * starts the WAL over after a checkpoint.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -669,6 +670,83 @@ test_log_every(const char *dir)
 	free(text);
 }
 
+/* The WAL's checkpoint sequence number: one more each time the log starts over. */
+static int64_t
+wal_restarts(const char *db)
+{
+	char		 path[300];
+	unsigned char	 h[16];
+	int		 fd;
+	ssize_t		 n;
+
+	snprintf(path, sizeof(path), "%s-wal", db);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return -1;
+	n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(h))
+		return -1;
+	return (int64_t)h[12] << 24 | h[13] << 16 | h[14] << 8 | h[15];
+}
+
+/* meta's count of the logs the checkpointer started over (0: none yet). */
+static int64_t
+meta_log_restarts(const char *db)
+{
+	sqlite3		*conn;
+	sqlite3_stmt	*p;
+	int64_t		 v = 0;
+
+	if (sqlite3_open_v2(db, &conn, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(conn, "SELECT value FROM meta WHERE key ="
+	    " 'log_restarts'", -1, &p, NULL) == SQLITE_OK) {
+		if (sqlite3_step(p) == SQLITE_ROW)
+			v = sqlite3_column_int64(p, 0);
+		sqlite3_finalize(p);
+	}
+	sqlite3_close(conn);
+	return v;
+}
+
+/*
+ * The checkpointer starts the log over itself once a checkpoint copied it
+ * all back, so that no request's commit pays the sync of the new log's
+ * header; an idle store it leaves alone.
+ */
+static void
+test_checkpoint(const char *db)
+{
+	struct db	*ck;
+	struct user	 u;
+	char		*cause = NULL;
+	int64_t		 seq, restarts;
+
+	if ((ck = db_open(db, &cause)) == NULL) {
+		CHECK(ck != NULL);
+		free(cause);
+		return;
+	}
+	db_quiet(ck);
+	/* What the other tests committed: copied back, the log started over. */
+	CHECK(db_checkpoint(ck) == 0);
+	seq = wal_restarts(db);
+	restarts = meta_log_restarts(db);
+	CHECK(seq >= 0 && restarts >= 1);
+	/* Nobody committed since: nothing copied, nothing written. */
+	CHECK(db_checkpoint(ck) == 0);
+	CHECK(wal_restarts(db) == seq);
+	CHECK(meta_log_restarts(db) == restarts);
+	/* A request's commit goes on after the checkpointer's in the same log. */
+	new_user(&u, "Checkpointed");
+	CHECK(wal_restarts(db) == seq);
+	/* The next checkpoint copies it back and starts the log over. */
+	CHECK(db_checkpoint(ck) == 0);
+	CHECK(wal_restarts(db) == seq + 1);
+	CHECK(meta_log_restarts(db) == restarts + 1);
+	db_close(ck);
+}
+
 /*
  * The metrics' call figures: in a room whose call is on the SFU every
  * member is in the call (mode sfu); elsewhere the first mesh_max are in
@@ -785,6 +863,7 @@ main(void)
 	test_log_every(dir);
 	test_figures();
 	test_admin_cookie();
+	test_checkpoint(db);
 	db_close(c.db);
 	conf_live_free(app.live);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
