@@ -1159,13 +1159,17 @@ stream_timers(struct gw *g, struct conn *c, int64_t now)
 	return conn_flush(g, c);
 }
 
-/* Timers: closing deadlines, heartbeats, presence. */
-static void
+/*
+ * Timers: closing deadlines, heartbeats, presence (in one write transaction
+ * for at most NOOM_TOUCH_BATCH connections, as nginx's stream module does).
+ * 1 if more touches are due, for a tick NOOM_TOUCH_AGAIN_MS later; else 0.
+ */
+static int
 tick(struct gw *g)
 {
 	struct conn	*c, *next;
 	int64_t		 now = mono_ms(), wall = now_ms();
-	int		 began = 0, failed = 0, rv;
+	int		 touched = 0, more = 0, failed = 0, rv;
 
 	if (g->paused) {
 		struct epoll_event ev = { .events = EPOLLIN };
@@ -1211,19 +1215,22 @@ tick(struct gw *g)
 		}
 		if (c->state == C_LIVE && now - c->touch_ms >= g->touch_every &&
 		    !failed) {
-			/* One write transaction for every touch due. */
-			if (!began && db_begin(g->db) == -1) {
+			if (touched == NOOM_TOUCH_BATCH) {
+				more = 1;
+				continue;
+			}
+			if (touched++ == 0 && db_begin(g->db) == -1) {
 				failed = 1;
 				continue;
 			}
-			began = 1;
 			if (conn_touch(g, c, wall) == -1)
 				failed = 1;
 			c->touch_ms = now;
 		}
 	}
-	if (began && (failed || db_commit(g->db) == -1))
+	if (touched > 0 && (failed || db_commit(g->db) == -1))
 		db_rollback(g->db);
+	return more && !failed;
 }
 
 /* Say goodbye to everyone (best effort: the process is ending). */
@@ -1348,10 +1355,9 @@ gateway_run(const struct gw_conf *conf, char **cause)
 		}
 		if ((at = ring_gap_at(&g.gap)) != 0 && mono_ms() >= at)
 			serve_all(&g);
-		if (mono_ms() >= next_tick) {
-			tick(&g);
-			next_tick = mono_ms() + tick_ms;
-		}
+		if (mono_ms() >= next_tick)
+			next_tick = mono_ms() + (tick(&g) ? NOOM_TOUCH_AGAIN_MS :
+			    tick_ms);
 		while ((c = g.dead) != NULL) {
 			g.dead = c->next;
 			conn_free(c);

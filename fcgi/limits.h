@@ -45,6 +45,8 @@
 #define NOOM_STREAM_MS		120000	/* an event stream ends after this */
 #define NOOM_STREAM_BYTES	(4 * 1024 * 1024)	/* ... or this much */
 #define NOOM_KEEPALIVE_MS	15000	/* its comment this often when idle */
+#define NOOM_TOUCH_BATCH	32	/* presence refreshes per transaction */
+#define NOOM_TOUCH_AGAIN_MS	10	/* ... the next batch this much later */
 #define NOOM_STREAMS_PER_CLIENT	1000	/* open streams per client address */
 #define NOOM_OUT_LOW		(64 * 1024)	/* a live reader's answers are
 						   rendered only below this */

@@ -1104,14 +1104,19 @@ nst_timers(struct nst *st, int64_t now)
 	return 0;
 }
 
-/* Presence: one write transaction for every stream due a touch. */
-static void
+/*
+ * Presence: one write transaction for the streams due a touch, at most
+ * NOOM_TOUCH_BATCH of them (a crowd that connected together falls due
+ * together, and nginx's loop waits for the transaction).  1 if more are
+ * due, for the next tick NOOM_TOUCH_AGAIN_MS later; else 0.
+ */
+static int
 nst_touch_due(int64_t now)
 {
 	ngx_queue_t	*q, *next;
 	struct nst	*st;
 	int64_t		 wall = now_ms();
-	int		 began = 0, rv = 0;
+	int		 n = 0, rv = 0;
 
 	for (q = ngx_queue_head(&proc->streams); rv != -1 &&
 	    q != ngx_queue_sentinel(&proc->streams); q = next) {
@@ -1119,14 +1124,16 @@ nst_touch_due(int64_t now)
 		st = nst_of(q);
 		if (now - st->touch_ms < proc->touch_every)
 			continue;
-		if (!began && db_begin(proc->db) == -1)
-			return;		/* the lock is busy: the next tick */
-		began = 1;
+		if (n == NOOM_TOUCH_BATCH)
+			break;
+		if (n++ == 0 && db_begin(proc->db) == -1)
+			return 0;	/* the lock is busy: the next tick */
 		if ((rv = nst_touch(st, wall)) == 0)
 			st->touch_ms = now;
 	}
-	if (began && (rv == -1 || db_commit(proc->db) == -1))
+	if (n > 0 && (rv == -1 || db_commit(proc->db) == -1))
 		db_rollback(proc->db);
+	return q != ngx_queue_sentinel(&proc->streams) && rv != -1;
 }
 
 static void
@@ -1134,6 +1141,7 @@ nst_tick(ngx_event_t *ev)
 {
 	ngx_queue_t	*q, *next;
 	int64_t		 now = mono_ms();
+	int		 more;
 
 	(void)ev;
 	for (q = ngx_queue_head(&proc->streams);
@@ -1147,9 +1155,10 @@ nst_tick(ngx_event_t *ev)
 		else
 			(void)nst_timers(nst_of(q), now);
 	}
-	nst_touch_due(now);
+	more = nst_touch_due(now);
 	if (!ngx_queue_empty(&proc->streams))
-		ngx_add_timer(&proc->tick, proc->tick_ms);
+		ngx_add_timer(&proc->tick, more ? NOOM_TOUCH_AGAIN_MS :
+		    proc->tick_ms);
 }
 
 /* --- the request ---------------------------------------------------------- */

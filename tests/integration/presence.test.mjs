@@ -1,9 +1,13 @@
 // Presence from polling: a member that stops polling leaves with bye reason "timeout";
-// members that keep polling stay.
+// members that keep polling stay. A crowd on open event streams (more than one presence
+// transaction's batch) stays too, with the stream answered inside nginx and by noom-ws.
 import {test, before, after} from 'node:test';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import {performance} from 'node:perf_hooks';
-import {startStack, api, newSession, join, say, poll, pollUntil, ofType, who} from '../lib/stack.js';
+import {startStack, api, newSession, join, say, poll, pollUntil, ofType, who, CROWD_LIMITS} from '../lib/stack.js';
 
 const PRESENCE_S = 3;
 const POLL_S = 2;
@@ -93,3 +97,57 @@ test('a joiner that stops polling while it waits at the door stops waiting; the 
   assert.equal(ofType(r.events, 'waiting_done')[0].data.outcome, 'left');
   assert.deepEqual((await api(stack, 'GET', 'api/room', {token: host.token})).json.waiting, []);
 });
+
+// More streams than one presence transaction refreshes (NOOM_TOUCH_BATCH, 32): the readers of a
+// process refresh their sessions a batch at a time, the rest a few ms later.
+const CROWD = 40;
+const MODULE = path.join(process.env.NOOM_BUILDDIR ?? '.', 'nginx', 'ngx_http_noom_module.so');
+const SERVERS = ['nginx', 'gateway'].filter((s) => s !== 'nginx' || fs.existsSync(MODULE));
+
+/** GET api/stream for token, its bytes read and dropped; resolves the request once it answered 200. */
+function holdStream(s, token) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(new URL('api/stream?cursor=0', s.baseUrl), {headers: {Authorization: `Bearer ${token}`}, agent: false}, (res) => {
+      res.resume();
+      if (res.statusCode === 200) resolve(req);
+      else reject(new Error(`stream: ${res.statusCode}`));
+    });
+    req.on('error', reject);
+  });
+}
+
+for (const server of SERVERS) {
+  test(`a crowd of ${CROWD} on open event streams (${server}) stays past several presence timeouts`, {timeout: 90_000}, async () => {
+    const s = await startStack({
+      workerArgs: ['--presence-timeout', String(PRESENCE_S), '--poll-timeout', String(POLL_S)],
+      config: CROWD_LIMITS,
+      env: {NOOM_STREAM: server},
+    });
+    const streams = [];
+    try {
+      const room = 'crowd';
+      const ann = await newSession(s, 'Ann');
+      const aj = await join(s, ann.token, room);
+      const crowd = await Promise.all(Array.from({length: CROWD}, (_, i) => newSession(s, `M${i}`)));
+      for (const m of crowd) {
+        await join(s, m.token, room);
+        streams.push(await holdStream(s, m.token)); // they never poll
+      }
+      // Ann long-polls for three presence timeouts: nobody of the crowd leaves.
+      const until = performance.now() + 3 * PRESENCE_S * 1000;
+      let cur = aj.cursor;
+      const seen = [];
+      while (performance.now() < until) {
+        const r = await poll(s, ann.token, cur);
+        seen.push(...r.json.events);
+        cur = r.json.cursor;
+      }
+      assert.deepEqual(ofType(seen, 'bye').map((e) => e.data.nickname), [], 'nobody on a stream left');
+      const rooms = await api(s, 'GET', 'api/rooms', {token: ann.token});
+      assert.equal(rooms.json.rooms.find((x) => x.name === room)?.count, CROWD + 1);
+    } finally {
+      for (const r of streams) r.destroy();
+      await s.stop();
+    }
+  });
+}
