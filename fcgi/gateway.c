@@ -1141,7 +1141,8 @@ conn_touch(struct gw *g, struct conn *c, int64_t wall)
 
 /*
  * A stream's timers: its end after conf->stream_ms (the client reconnects
- * from its cursor at once), a comment every conf->keepalive_ms.  It has no
+ * from its cursor at once), a comment once idle for conf->keepalive_ms
+ * (sse_keepalive_due).  It has no
  * idle timeout (its client never writes): a closed peer is seen as EOF or
  * as a failed write.  0, or -1 if c ends.
  */
@@ -1152,7 +1153,8 @@ stream_timers(struct gw *g, struct conn *c, int64_t now)
 		conn_ending(g, c);
 		return -1;
 	}
-	if (now - c->ping_ms < g->conf->keepalive_ms)
+	if (!sse_keepalive_due(c->sent_ms, c->ping_ms, now,
+	    g->conf->keepalive_ms))
 		return 0;
 	c->ping_ms = now;
 	sse_keepalive(&c->out);

@@ -819,6 +819,7 @@ void	 sse_error(struct buf *, int, const char *, const char *,
 	    const char *);
 void	 sse_head(struct buf *);
 void	 sse_event(struct buf *, int64_t, const char *, const char *, size_t);
+int	 sse_keepalive_due(int64_t, int64_t, int64_t, int64_t);
 void	 sse_keepalive(struct buf *);
 void	 sse_close(struct buf *, int, const char *);
 

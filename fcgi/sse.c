@@ -251,6 +251,17 @@ sse_event(struct buf *out, int64_t id, const char *name, const char *data,
 	buf_add(out, "\n", 1);
 }
 
+/*
+ * Is the keepalive comment due on a stream whose last answer went at sent
+ * and last comment at commented (ms)?  Only once it has been idle for
+ * every: any write keeps proxies from timing it out.
+ */
+int
+sse_keepalive_due(int64_t sent, int64_t commented, int64_t now, int64_t every)
+{
+	return now - (sent > commented ? sent : commented) >= every;
+}
+
 /* The comment that keeps an idle stream alive through proxies. */
 void
 sse_keepalive(struct buf *out)

@@ -25,10 +25,12 @@
  *   behind (its output not drained), resyncing or far back is read on its
  *   own (mailbox_read).
  * - A tick ends streams after their lifetime, writes the keepalive comment
- *   and the empty answer of a poll timeout, and refreshes the presence of
- *   the sessions due, in one write transaction that waits at most a few
- *   milliseconds for the write lock (nginx's loop must not sleep on it;
- *   a touch that finds the lock busy is tried again at the next tick).
+ *   to a silent stream and the empty answer of a poll timeout, and
+ *   refreshes the presence of the sessions due, at most NOOM_TOUCH_BATCH
+ *   in one write transaction that waits at most a few milliseconds for
+ *   the write lock (nginx's loop must not sleep on it; a touch that finds
+ *   the lock busy is tried again at the next tick, the rest of a crowd
+ *   NOOM_TOUCH_AGAIN_MS later).
  *
  * Limits: the per-address count of open streams is nginx's limit_conn on
  * the location (shared by all worker processes); per session, at most
@@ -1089,7 +1091,8 @@ nst_timers(struct nst *st, int64_t now)
 		    "session");
 		return -1;
 	}
-	if (now - st->ka_ms >= (int64_t)proc->conf->keepalive) {
+	if (sse_keepalive_due(st->sent_ms, st->ka_ms, now,
+	    (int64_t)proc->conf->keepalive)) {
 		st->ka_ms = now;
 		buf_init(&b);
 		sse_keepalive(&b);

@@ -70,7 +70,7 @@ function openStream(s, {token, cursor, lastEventId, query, method = 'GET', heade
       const waiters = [];
       const blocks = [];
       let done = false;
-      const st = {status: 200, headers: res.headers, blocks, bytes: 0, req, res};
+      const st = {status: 200, headers: res.headers, blocks, bytes: 0, chunks: 0, req, res};
       const push = (ev) => {
         const w = waiters.shift();
         if (w) w(ev);
@@ -78,10 +78,12 @@ function openStream(s, {token, cursor, lastEventId, query, method = 'GET', heade
       };
       res.on('data', (chunk) => {
         st.bytes += Buffer.byteLength(chunk);
+        st.chunks++;
         buf += chunk;
         let i;
         while ((i = buf.indexOf('\n\n')) !== -1) {
-          const b = parseBlock(buf.slice(0, i));
+          // When it arrived, and in which read (blocks written together may share one).
+          const b = {...parseBlock(buf.slice(0, i)), at: performance.now(), chunk: st.chunks};
           buf = buf.slice(i + 2);
           blocks.push(b);
           if (b.data !== null) push(b);
@@ -177,6 +179,35 @@ for (const server of SERVERS) describe(`the stream answered by ${server}`, () =>
     assert.ok(ended, 'the stream ended by itself');
     console.log(`stream: ended by itself after ${(performance.now() - t0).toFixed(0)} ms (lifetime ${LIFETIME_S} s)`);
     assert.ok(st.blocks.some((b) => b.comment === 'keepalive'), 'a keepalive comment was sent');
+  });
+
+  test('keepalive comments only on an idle stream: none while events keep coming', {timeout: 30_000}, async () => {
+    const ann = await newSession(stack, 'Ann');
+    const j = await join(stack, ann.token, 'st-keepalive');
+    const st = await openStream(stack, {token: ann.token, cursor: j.cursor});
+    assert.equal(st.status, 200);
+    // A message every 80 ms (well inside the keepalive interval) until the stream ends by itself.
+    let posting = true;
+    const poster = (async () => {
+      for (let i = 0; posting; i++) {
+        await say(stack, ann.token, `tick ${i}`);
+        await sleep(80);
+      }
+    })();
+    await within(st.ended, LIFETIME_S * 1000 + 10_000);
+    posting = false;
+    await poster;
+    const events = st.blocks.filter((b) => b.data !== null).length;
+    const comments = st.blocks.filter((b) => b.comment === 'keepalive');
+    console.log(`stream: ${events} events and ${comments.length} keepalive comments while a message came every 80 ms (keepalive ${KEEPALIVE_S} s)`);
+    assert.ok(events >= 3, 'messages came on the stream');
+    // A comment only follows a silence of the keepalive interval (half of it as the slack for a
+    // client that read late; a comment read together with the block before it proves nothing).
+    for (const c of comments) {
+      const prev = st.blocks[st.blocks.indexOf(c) - 1];
+      if (prev && prev.chunk !== c.chunk)
+        assert.ok(c.at - prev.at >= (KEEPALIVE_S * 1000) / 2, `a comment ${(c.at - prev.at).toFixed(0)} ms after the block before it`);
+    }
   });
 
   test('the stream ends by itself after its volume; the client resumes from the last id', {timeout: 30_000}, async () => {

@@ -163,6 +163,13 @@ test_events(void)
 	sse_keepalive(&out);
 	CHECK_STR(out.data, ": keepalive\n\n");
 	buf_free(&out);
+	/* The comment only on a stream idle for the interval: an answer
+	 * sent meanwhile counts as much as the last comment. */
+	CHECK(sse_keepalive_due(0, 0, 15000, 15000));
+	CHECK(!sse_keepalive_due(0, 0, 14999, 15000));
+	CHECK(!sse_keepalive_due(10000, 0, 15000, 15000));
+	CHECK(!sse_keepalive_due(0, 10000, 15000, 15000));
+	CHECK(sse_keepalive_due(10000, 0, 25000, 15000));
 	buf_init(&out);
 	sse_close(&out, 4409, "replaced");
 	CHECK_STR(out.data, "event: close\ndata: "
