@@ -30,12 +30,17 @@ BENCH=$(cd "$BENCH" && pwd)
 
 # The generator with our adapter linked in, built by the harness's own Makefile into our build,
 # from a copy of its src/ with the stream mode the noom-stream adapter needs
-# (tests/bench/lpbench-stream.patch; left out if the harness has it already).
+# (tests/bench/lpbench-stream.patch; left out if the harness has it already) and a trace of
+# every delivery when LPBENCH_TRACE names a file (tests/bench/lpbench-trace.patch; read by
+# tests/bench/trace.mjs).
 rm -rf "$BUILD/lpbench/src"
 mkdir -p "$BUILD/lpbench"
 cp -r "$BENCH/src" "$BUILD/lpbench/src"
 if grep -q 'websocket == 2' "$BUILD/lpbench/src/lpbench.c"; then :; else
     patch -s -d "$BUILD/lpbench/src" -p1 < "$SRC/tests/bench/lpbench-stream.patch"
+fi
+if grep -q 'LPBENCH_TRACE' "$BUILD/lpbench/src/lpbench.c"; then :; else
+    patch -s -d "$BUILD/lpbench/src" -p1 < "$SRC/tests/bench/lpbench-trace.patch"
 fi
 make -s -C "$BUILD/lpbench/src" EXTRA_SRCS="$SRC/tests/bench/noom_adapter.c" BUILD="$BUILD/lpbench"
 
