@@ -407,8 +407,9 @@ struct db {
 	char		 err[256];	/* the last error (db_error) */
 	struct metrics	*metrics;	/* counted into (db_metrics), or NULL */
 	int64_t		 write_us;	/* when db_begin began (mono_us) */
-	int64_t		 data_version;	/* the store's at the last checkpoint
-					   (db_checkpoint), -1 before one */
+	int64_t		 data_version;	/* the store's when a checkpoint last
+					   copied the whole log (db_checkpoint),
+					   -1 before */
 };
 
 /*
@@ -912,13 +913,9 @@ static void
 log_restart(struct db *db)
 {
 	sqlite3_busy_timeout(db->conn, RESTART_WAIT_MS);
-	if (db_begin(db) == 0) {
-		if (run(db, st(db, S_LOG_RESTART)) == 0 && db_commit(db) == 0)
-			db->data_version = one_int(db, st(db, S_DATA_VERSION),
-			    -1);
-		else
-			db_rollback(db);
-	}
+	if (db_begin(db) == 0 && (run(db, st(db, S_LOG_RESTART)) == -1 ||
+	    db_commit(db) == -1))
+		db_rollback(db);
 	sqlite3_busy_handler(db->conn, busy_wait, db->metrics);
 }
 
@@ -926,10 +923,10 @@ log_restart(struct db *db)
  * Copy what the WAL holds back into the database file, as far as readers
  * allow, without waiting for any of them (SQLITE_CHECKPOINT_PASSIVE), and
  * start the log over if that copied it all (log_restart).  Nothing when no
- * other connection committed since the last call (PRAGMA data_version), so
- * that an idle store is not written to: log_restart's own commit is the
- * only one in the log then, and left there, un-copied, it also spares the
- * next commit the restart.
+ * other connection committed since the last checkpoint that copied it all
+ * (PRAGMA data_version), so that an idle store is not written to:
+ * log_restart's own commit is the only one in the log then, and left
+ * there, un-copied, it also spares the next commit the restart.
  *
  * Called every DB_CHECKPOINT_MS by one connection that serves no request
  * (noom-worker's master): no other connection ever checkpoints (SQLite's
@@ -959,7 +956,6 @@ db_checkpoint(struct db *db)
 		return -1;
 	if (version == db->data_version)
 		return 0;
-	db->data_version = version;
 	rc = sqlite3_wal_checkpoint_v2(db->conn, NULL,
 	    SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
 	if (rc == SQLITE_OK && log_frames > NOOM_WAL_RESTART_FRAMES) {
@@ -970,8 +966,11 @@ db_checkpoint(struct db *db)
 		    SQLITE_CHECKPOINT_RESTART, &log_frames, &copied);
 		sqlite3_busy_handler(db->conn, busy_wait, db->metrics);
 	}
-	if (rc == SQLITE_OK && log_frames > 0 && copied == log_frames)
-		log_restart(db);
+	if (rc == SQLITE_OK && copied == log_frames) {
+		db->data_version = version;
+		if (log_frames > 0)
+			log_restart(db);
+	}
 	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
 		return 0;
 	db_fail(db, "checkpoint");
