@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@
 #include "noom.h"
 
 /* Bump when the table's layout changes in a way its shape does not show. */
-#define METRICS_VERSION	4
+#define METRICS_VERSION	5
 #define METRICS_MAGIC	"noom-m\n"	/* 8 bytes with the NUL */
 
 /*
@@ -85,7 +86,12 @@ struct metrics {
 	atomic_int	 workers;	/* the master's --workers */
 	atomic_llong	 websockets;
 	atomic_llong	 streams;
-	atomic_llong	 nginx_streams;	/* +1/-1 by nginx's worker processes */
+	/* Each nginx worker process's open streams, in a slot it claims
+	 * (metrics_nginx_slot); pid 0: a free slot. */
+	struct {
+		atomic_int	 pid;
+		atomic_llong	 streams;
+	} nginx[METRICS_NGINX_SLOTS];
 	/* The history: written by the master alone, read by anyone. */
 	atomic_uint	 history_next;	/* the slot the next sample takes */
 	struct {
@@ -444,19 +450,59 @@ metrics_websockets(struct metrics *m, int64_t ws, int64_t streams)
 	atomic_store_explicit(&m->streams, streams, memory_order_relaxed);
 }
 
-/*
- * An event stream opened (+1) or ended (-1) inside nginx (the module
- * nginx/ngx_http_noom_module.c): one count for all of nginx's worker
- * processes, which nginx starts and stops on its own (no slot each).  A
- * worker process killed with streams open leaves them counted until the
- * file is made again.
- */
-void
-metrics_nginx_streams(struct metrics *m, int64_t delta)
+/* Is process pid alive?  (EPERM: alive, as another user, like nginx's.) */
+static int
+pid_alive(int pid)
 {
-	if (m != NULL)
-		atomic_fetch_add_explicit(&m->nginx_streams, delta,
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/*
+ * A slot of its own for an nginx worker process that serves event streams
+ * (the module nginx/ngx_http_noom_module.c): a free one, or one whose
+ * process is gone, taken over.  nginx starts and stops its worker
+ * processes on its own, so each claims a slot, and the streams of one that
+ * was killed stop counting once its pid is gone (metrics_read).  The slot,
+ * or -1 if all are held.
+ */
+int
+metrics_nginx_slot(struct metrics *m)
+{
+	int	 i, pid;
+
+	if (m == NULL)
+		return -1;
+	for (i = 0; i < METRICS_NGINX_SLOTS; i++) {
+		pid = atomic_load_explicit(&m->nginx[i].pid,
+		    memory_order_acquire);
+		if ((pid == 0 || !pid_alive(pid)) &&
+		    atomic_compare_exchange_strong(&m->nginx[i].pid, &pid,
+		    (int)getpid())) {
+			atomic_store_explicit(&m->nginx[i].streams, 0,
+			    memory_order_relaxed);
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Slot's process has n event streams open; slot -1 counts nothing. */
+void
+metrics_nginx_streams(struct metrics *m, int slot, int64_t n)
+{
+	if (m != NULL && slot >= 0 && slot < METRICS_NGINX_SLOTS)
+		atomic_store_explicit(&m->nginx[slot].streams, n,
 		    memory_order_relaxed);
+}
+
+/* Give slot back (the process ends). */
+void
+metrics_nginx_release(struct metrics *m, int slot)
+{
+	if (m == NULL || slot < 0 || slot >= METRICS_NGINX_SLOTS)
+		return;
+	atomic_store_explicit(&m->nginx[slot].streams, 0, memory_order_relaxed);
+	atomic_store_explicit(&m->nginx[slot].pid, 0, memory_order_release);
 }
 
 static void
@@ -509,8 +555,12 @@ metrics_read(const struct metrics *m, struct metrics_read *out)
 	out->websockets = atomic_load_explicit(&m->websockets,
 	    memory_order_relaxed);
 	out->streams = atomic_load_explicit(&m->streams, memory_order_relaxed);
-	out->nginx_streams = atomic_load_explicit(&m->nginx_streams,
-	    memory_order_relaxed);
+	out->nginx_streams = 0;
+	for (i = 0; i < METRICS_NGINX_SLOTS; i++)
+		if (pid_alive(atomic_load_explicit(&m->nginx[i].pid,
+		    memory_order_acquire)))
+			out->nginx_streams += atomic_load_explicit(
+			    &m->nginx[i].streams, memory_order_relaxed);
 }
 
 /* The series' values now: figures f from the store, the rest counted. */

@@ -699,6 +699,7 @@ enum series {
 	SR__COUNT
 };
 #define METRICS_HISTORY		60
+#define METRICS_NGINX_SLOTS	64	/* nginx worker processes counted */
 #define METRICS_SAMPLE_MS	60000
 struct sample {
 	int64_t		 at;		/* wall ms; 0: none yet */
@@ -715,7 +716,9 @@ extern const int64_t metrics_bounds_time[METRICS_BUCKETS - 1];
 extern const int64_t metrics_bounds_db[METRICS_BUCKETS - 1];
 struct metrics *metrics_open(const char *, char **);
 void	 metrics_close(struct metrics *);
-void	 metrics_nginx_streams(struct metrics *, int64_t);
+int	 metrics_nginx_slot(struct metrics *);
+void	 metrics_nginx_streams(struct metrics *, int, int64_t);
+void	 metrics_nginx_release(struct metrics *, int);
 void	 metrics_add(struct metrics *, enum metric, uint64_t);
 void	 metrics_event(struct metrics *, const char *);
 int	 metrics_type_index(const char *);

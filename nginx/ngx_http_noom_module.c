@@ -124,9 +124,12 @@ struct nst_proc {
 	ngx_http_noom_main_conf_t *conf;
 	struct db		*db;
 	struct metrics		*metrics;
+	int			 mslot;		/* its slot there, or -1
+					   (metrics_nginx_slot) */
 	ngx_connection_t	*bell;		/* the doorbell's inotify fd */
 	int			 bell_on;
 	ngx_queue_t		 streams;
+	int64_t			 nstreams;	/* linked in streams */
 	int64_t			 log_end;
 	int64_t			 touch_every;
 	struct scan		 scan, one;
@@ -363,6 +366,7 @@ nst_proc_open(ngx_http_request_t *r, ngx_http_noom_main_conf_t *mcf)
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
 	p->conf = mcf;
+	p->mslot = -1;
 	ngx_queue_init(&p->streams);
 	buf_init(&p->events);
 	if ((p->db = db_open(db, &cause)) == NULL)
@@ -375,6 +379,7 @@ nst_proc_open(ngx_http_request_t *r, ngx_http_noom_main_conf_t *mcf)
 	free(bell);
 	if (m != NULL && (p->metrics = metrics_open(m, &cause)) == NULL)
 		goto fail;
+	p->mslot = metrics_nginx_slot(p->metrics);
 	db_metrics(p->db, p->metrics);
 	db_busy_ms(p->db, NST_BUSY_MS);
 	/* The cycle's log: the request's goes with its connection. */
@@ -406,6 +411,7 @@ fail:
 	free(cause);
 	if (p->db != NULL)
 		db_close(p->db);
+	metrics_nginx_release(p->metrics, p->mslot);
 	metrics_close(p->metrics);
 	buf_free(&p->events);
 	free(p);
@@ -425,6 +431,7 @@ ngx_http_noom_exit_process(ngx_cycle_t *cycle)
 	buf_free(&proc->events);
 	nst_bytes_unref(proc->last);
 	db_close(proc->db);
+	metrics_nginx_release(proc->metrics, proc->mslot);
 	metrics_close(proc->metrics);
 	free(proc);
 	proc = NULL;
@@ -723,7 +730,7 @@ nst_unlink(struct nst *st)
 	if (!st->linked)
 		return;
 	st->linked = 0;
-	metrics_nginx_streams(proc->metrics, -1);
+	metrics_nginx_streams(proc->metrics, proc->mslot, --proc->nstreams);
 	ngx_queue_remove(&st->q);
 	if (ngx_queue_empty(&proc->streams) && proc->tick.timer_set)
 		ngx_del_timer(&proc->tick);
@@ -1413,7 +1420,7 @@ ngx_http_noom_handler(ngx_http_request_t *r)
 	r->read_event_handler = ngx_http_test_reading;
 	r->write_event_handler = nst_writer;
 	st->linked = 1;
-	metrics_nginx_streams(proc->metrics, 1);
+	metrics_nginx_streams(proc->metrics, proc->mslot, ++proc->nstreams);
 	ngx_queue_insert_tail(&proc->streams, &st->q);
 	r->main->count++;
 	nst_start(st, s.id, rq.cursor);

@@ -375,6 +375,50 @@ for (const server of SERVERS) describe(`the stream answered by ${server}`, () =>
     });
   }
 
+  /** The open-streams gauge of the process that answers them, once it reads want (null: as it is). */
+  async function openGauge(s, want = null, ms = 10_000) {
+    const end = performance.now() + ms;
+    for (;;) {
+      const m = await api(s, 'GET', 'metrics');
+      const v = Number(m.text.match(new RegExp(`^noom_open_streams\\{process="${server === 'nginx' ? 'nginx' : 'gateway'}"\\} (\\d+)$`, 'm'))?.[1]);
+      if (want === null || v === want || performance.now() > end) return v;
+      await sleep(100);
+    }
+  }
+
+  test('the open-streams gauge follows the streams, and forgets those of a killed nginx worker process', {timeout: 40_000}, async (t) => {
+    const users = await Promise.all([1, 2].map((i) => newSession(quick, `G${i}`)));
+    const base = await openGauge(quick, 0);
+    assert.equal(base, 0, 'no stream open before');
+    const open = [];
+    for (const u of users) {
+      const st = await openStream(quick, {token: u.token, cursor: 0});
+      assert.equal(st.status, 200);
+      await st.next();
+      open.push(st);
+    }
+    assert.equal(await openGauge(quick, 2), 2);
+    if (server !== 'nginx') {
+      for (const st of open) st.close();
+      assert.equal(await openGauge(quick, 0), 0);
+      return;
+    }
+    // Every nginx worker process killed with the streams open: nginx starts new ones.
+    const master = quick.nginxPid();
+    const workers = () => fs.readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const victims = workers();
+    for (const pid of victims) process.kill(pid, 'SIGKILL');
+    t.diagnostic(`SIGKILL nginx workers ${victims.join(' ')}`);
+    for (const st of open) assert.equal(await within(st.ended.then(() => true), 10_000), true, 'the stream ended');
+    assert.equal(await openGauge(quick, 0), 0, 'the killed processes\' streams are not counted');
+    const again = await openStream(quick, {token: users[0].token, cursor: 0});
+    assert.equal(again.status, 200);
+    await again.next();
+    assert.equal(await openGauge(quick, 1), 1, 'a stream on the new processes is');
+    again.close();
+    assert.equal(await openGauge(quick, 0), 0);
+  });
+
   test('every event exactly once, in order, across stream ends, a worker kill -9, an nginx reload and Last-Event-ID reconnects', {timeout: 90_000}, async (t) => {
     const room = 'st-once';
     const poster = await newSession(stack, 'Poster');

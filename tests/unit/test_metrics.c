@@ -1,11 +1,13 @@
 /*
  * Unit tests of metrics.c and metrics_page.c: the shared table seen from
- * two mappings and from a child process, a file of another layout
- * replaced, and the text exposition of a known table.
+ * two mappings and from a child process, nginx's worker processes' stream
+ * counts (one killed stops counting), a file of another layout replaced,
+ * and the text exposition of a known table.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -97,6 +99,61 @@ test_shared(const char *path)
 	metrics_read(a, &r);
 	CHECK(r.counter[M_DOORBELL_RINGS] == 5);
 	metrics_close(a);
+}
+
+/*
+ * nginx's worker processes count their open streams in slots of their own:
+ * one killed with streams open stops counting once it is gone, and its
+ * slot is taken over by the next that claims one.
+ */
+static void
+test_nginx_slots(const char *path)
+{
+	struct metrics_read	 r;
+	struct metrics		*m;
+	char			*cause = NULL;
+	int			 slot, gone[2], status, i;
+	pid_t			 pid;
+
+	if ((m = metrics_open(path, &cause)) == NULL) {
+		CHECK(m != NULL);
+		free(cause);
+		return;
+	}
+	slot = metrics_nginx_slot(m);
+	CHECK(slot >= 0);
+	metrics_nginx_streams(m, slot, 3);
+	/* Another process claims a slot, counts 5 and is killed. */
+	if (pipe(gone) == -1)
+		return;
+	if ((pid = fork()) == 0) {
+		int	 s = metrics_nginx_slot(m);
+
+		metrics_nginx_streams(m, s, 5);
+		(void)write(gone[1], &s, sizeof(s));
+		pause();
+		_exit(0);
+	}
+	CHECK(read(gone[0], &i, sizeof(i)) == (ssize_t)sizeof(i));
+	CHECK(i >= 0 && i != slot);
+	metrics_read(m, &r);
+	CHECK(r.nginx_streams == 8);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	metrics_read(m, &r);
+	CHECK(r.nginx_streams == 3);
+	/* Its slot is free again; a released one too. */
+	CHECK(metrics_nginx_slot(m) == i);
+	metrics_nginx_release(m, i);
+	metrics_nginx_release(m, slot);
+	metrics_read(m, &r);
+	CHECK(r.nginx_streams == 0);
+	metrics_nginx_streams(m, -1, 9);	/* no slot: nothing counted */
+	metrics_read(m, &r);
+	CHECK(r.nginx_streams == 0);
+	close(gone[0]);
+	close(gone[1]);
+	metrics_close(m);
 }
 
 /* A file of another layout is replaced; a mapping of it is left alone. */
@@ -227,6 +284,7 @@ main(void)
 		return 99;
 	snprintf(path, sizeof(path), "%s/metrics", dir);
 	test_shared(path);
+	test_nginx_slots(path);
 	test_layout(path);
 	test_text();
 	unlink(path);
