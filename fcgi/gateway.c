@@ -158,7 +158,7 @@ struct gw {
 	size_t		 nconns;
 	int64_t		 log_end;	/* the log's end at the last read */
 	int64_t		 low;		/* no servable connection's cursor is
-					   below (scan_from) */
+					   below (conn_low) */
 	int64_t		 touch_every;
 	struct scan	 scan;		/* the ring's events; reused */
 	struct scan	 one;		/* one connection's events; reused */
@@ -641,7 +641,12 @@ session_count(struct gw *g, struct conn *c)
 	}
 }
 
-/* c, still live after a round, may take more: it counts for g->low. */
+/*
+ * c, still live after a round, may take more: it counts for g->low, the
+ * lowest cursor among the connections the last round left (deliver_rest)
+ * and those gone live since (conn_start), where a ring's scan starts
+ * (mailbox_scan_start).  Cursors only grow, so it stays a lower bound.
+ */
 static void
 conn_low(struct gw *g, const struct conn *c)
 {
@@ -987,27 +992,6 @@ scan_serves(const struct conn *c, int64_t log_end, int64_t trimmed)
 	    pending(c), log_end, trimmed);
 }
 
-/*
- * Where a ring's scan starts: g->low, the lowest cursor among the
- * connections the last round left able to take more (deliver_rest) and
- * those gone live since (conn_start), within what a scan serves
- * (mailbox_scan_serves).  Cursors only grow, so it stays a lower bound, and
- * a ring reads the log before it touches any connection (a pass over every
- * cursor first cost 0.7 ms at 5,000 streams in nginx's stream module, which
- * keeps its start the same way).  A connection found below it is behind
- * for the scan, and caught up on its own.
- */
-static int64_t
-scan_from(struct gw *g, int64_t log_end, int64_t trimmed)
-{
-	int64_t	 from = g->low;
-
-	if (from < trimmed)
-		from = trimmed;
-	if (from < log_end - NOOM_SCAN_SPAN)
-		from = log_end - NOOM_SCAN_SPAN;
-	return from < log_end ? from : log_end;
-}
 
 /*
  * Read the log after from, up to SCAN_CHUNK events at a time, inside the
@@ -1095,7 +1079,8 @@ serve_all(struct gw *g)
 	}
 	g->log_end = log_end;
 	/* On a store error the one at a time path reports it. */
-	(void)scan_match(g, scan_from(g, log_end, trimmed), log_end, trimmed);
+	(void)scan_match(g, mailbox_scan_start(g->low, log_end, trimmed),
+	    log_end, trimmed);
 	db_rollback(g->db);		/* a read: nothing to commit */
 	scan_clear(&g->scan, 0);
 	deliver_rest(g);

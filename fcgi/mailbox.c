@@ -464,6 +464,29 @@ mailbox_scan_serves(int64_t cursor, size_t pending, int64_t log_end,
 }
 
 /*
+ * Where one ring's scan of the log (up to log_end, trimmed up to trimmed)
+ * starts, given low, a lower bound of the cursors of the live readers that
+ * can take more: there, but not further back than a scan serves
+ * (mailbox_scan_serves), nor past the end.  The readers keep low as they go
+ * (the pass after each scan, a reader going live) rather than in a pass
+ * over every reader before the read: at 5,000 streams that pass cost 0.7 ms
+ * before the first write.  A reader below the start is behind for the scan
+ * (MB_BEHIND) and caught up on its own.  For the gateway and nginx's stream
+ * module alike.
+ */
+int64_t
+mailbox_scan_start(int64_t low, int64_t log_end, int64_t trimmed)
+{
+	int64_t	 from = low;
+
+	if (from < trimmed)
+		from = trimmed;
+	if (from < log_end - NOOM_SCAN_SPAN)
+		from = log_end - NOOM_SCAN_SPAN;
+	return from < log_end ? from : log_end;
+}
+
+/*
  * Match a live reader against the scanned events up to end, answer after
  * answer, through the transport's io: each answer (the events in *events,
  * up to a->cursor) is sent, an answer that moves the reader's session is

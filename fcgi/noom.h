@@ -536,6 +536,7 @@ void	 ring_gap_due(struct ring_gap *, int64_t);
 int64_t	 ring_gap_at(const struct ring_gap *);
 int	 ring_gap_put_off(const struct ring_gap *);
 int	 mailbox_scan_serves(int64_t, size_t, int64_t, int64_t);
+int64_t	 mailbox_scan_start(int64_t, int64_t, int64_t);
 int	 mailbox_touch(struct db *, const struct session *, int64_t, int64_t,
 	    const char *);
 /* What a transport does for mailbox_match_all(); send and member return -1

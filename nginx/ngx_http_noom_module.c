@@ -131,7 +131,7 @@ struct nst_proc {
 	ngx_queue_t		 streams;
 	int64_t			 nstreams;	/* linked in streams */
 	int64_t			 low;		/* no servable stream's cursor is
-					   below (nst_scan_from) */
+					   below (nst_low) */
 	int64_t			 log_end;
 	int64_t			 touch_every;
 	struct scan		 scan, one;
@@ -959,28 +959,12 @@ nst_of(ngx_queue_t *q)
 }
 
 /*
- * Where a ring's scan starts: proc->low, the lowest cursor among the
- * streams the last round left able to take more (nst_deliver_rest) and
- * those opened since (nst_start), within what a scan serves
- * (mailbox_scan_serves).  Cursors only grow, so it stays a lower bound, and
- * a ring reads the log before it touches any stream: a pass over every
- * stream's cursor first cost 0.7 ms at 5,000 streams (a chain of cache
- * misses) before the first write.  A stream found below it (its output
- * drained since) is behind for the scan, and caught up on its own.
+ * st, still open after a round, may take more: it counts for proc->low,
+ * the lowest cursor among the streams the last round left
+ * (nst_deliver_rest) and those opened since (nst_start), where a ring's
+ * scan starts (mailbox_scan_start).  Cursors only grow, so it stays a lower
+ * bound.
  */
-static int64_t
-nst_scan_from(int64_t log_end, int64_t trimmed)
-{
-	int64_t	 from = proc->low;
-
-	if (from < trimmed)
-		from = trimmed;
-	if (from < log_end - NOOM_SCAN_SPAN)
-		from = log_end - NOOM_SCAN_SPAN;
-	return from < log_end ? from : log_end;
-}
-
-/* st, still open after a round, may take more: it counts for proc->low. */
 static void
 nst_low(const struct nst *st)
 {
@@ -1067,7 +1051,8 @@ nst_serve_all(void)
 		return;
 	}
 	proc->log_end = log_end;
-	(void)nst_scan_match(nst_scan_from(log_end, trimmed), log_end, trimmed);
+	(void)nst_scan_match(mailbox_scan_start(proc->low, log_end, trimmed),
+	    log_end, trimmed);
 	db_rollback(proc->db);
 	scan_clear(&proc->scan, 0);
 	nst_deliver_rest();

@@ -331,6 +331,21 @@ test_ring_gap(void)
 	CHECK(ring_gap_ring(&g, NOW + 40) == 1);
 }
 
+/* A ring's scan starts at the readers' lower bound, within what it serves. */
+static void
+test_scan_start(void)
+{
+	CHECK(mailbox_scan_start(900, 1000, 0) == 900);
+	CHECK(mailbox_scan_start(INT64_MAX, 1000, 0) == 1000);	/* nobody */
+	CHECK(mailbox_scan_start(1200, 1000, 0) == 1000);	/* never past */
+	CHECK(mailbox_scan_start(100, 1000, 500) == 500);	/* trimmed */
+	CHECK(mailbox_scan_start(0, 10000, 0) == 10000 - NOOM_SCAN_SPAN);
+	/* The readers it starts for are those it serves. */
+	CHECK(mailbox_scan_serves(900, 0, 1000, 0));
+	CHECK(!mailbox_scan_serves(10000 - NOOM_SCAN_SPAN - 1, 0, 10000, 0));
+	CHECK(!mailbox_scan_serves(900, NOOM_OUT_LOW, 1000, 0));
+}
+
 int
 main(void)
 {
@@ -340,5 +355,6 @@ main(void)
 	test_holdable();
 	test_timing();
 	test_ring_gap();
+	test_scan_start();
 	return unit_done("test_mailbox");
 }
