@@ -1355,8 +1355,10 @@ gateway_run(const struct gw_conf *conf, char **cause)
 				c = evs[i].data.ptr;
 				if (!c->dead && (evs[i].events & EPOLLOUT) &&
 				    conn_flush(&g, c) == 0 && c->behind &&
-				    pending(c) < OUT_LOW)
+				    pending(c) < OUT_LOW) {
 					conn_deliver(&g, c);
+					conn_low(&g, c);
+				}
 				if (!c->dead && (evs[i].events &
 				    (EPOLLIN | EPOLLHUP | EPOLLERR)))
 					conn_read(&g, c);

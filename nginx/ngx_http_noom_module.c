@@ -1348,8 +1348,8 @@ nst_writer(ngx_http_request_t *r)
 		return;
 	}
 	if (nst_output(st, NULL) == 0 && st->linked && st->behind &&
-	    st->pending < NST_OUT_LOW)
-		(void)nst_deliver(st);
+	    st->pending < NST_OUT_LOW && nst_deliver(st) == 0)
+		nst_low(st);
 }
 
 /* A new stream for r (in its pool, with its cleanups); NULL on failure. */
