@@ -404,7 +404,8 @@ for (const server of SERVERS) describe(`the stream answered by ${server}`, () =>
       open.push(st);
     }
     assert.equal(await openGauge(quick, 2), 2);
-    if (server !== 'nginx') {
+    // Under valgrind (tests/valgrind.sh) no nginx process is killed: memcheck could check none.
+    if (server !== 'nginx' || process.env.NOOM_TEST_NGINX_NO_KILL) {
       for (const st of open) st.close();
       assert.equal(await openGauge(quick, 0), 0);
       return;
