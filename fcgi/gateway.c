@@ -992,7 +992,6 @@ scan_serves(const struct conn *c, int64_t log_end, int64_t trimmed)
 	    pending(c), log_end, trimmed);
 }
 
-
 /*
  * Read the log after from, up to SCAN_CHUNK events at a time, inside the
  * ring's read transaction, and match every connection the scan serves
